@@ -1,0 +1,75 @@
+"""Data passed between pipeline stages.
+
+Colour is RGB everywhere inside the package; pixel coordinates are (x, y).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded video frame.
+
+    Attributes:
+        index: 0-based position in decode order after any trimming.
+        pts: presentation timestamp in ``time_base`` units, or None when the source has none.
+        time_base: seconds per pts tick.
+        image: uint8 [H, W, 3] RGB, upright.
+        time: wall-clock capture time (``time.monotonic()``) for live sources, else None.
+    """
+
+    index: int
+    pts: int | None
+    time_base: Fraction
+    image: np.ndarray
+    time: float | None = None
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.pts is None else float(self.pts * self.time_base)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A face found by a detector, in frame pixels.
+
+    Attributes:
+        box: float32 [4] (x0, y0, x1, y1).
+        score: detector confidence in [0, 1].
+        landmarks: float32 [5, 2] (left eye, right eye, nose, left mouth, right mouth).
+    """
+
+    box: np.ndarray
+    score: float
+    landmarks: np.ndarray
+
+
+@dataclass(frozen=True)
+class TrackedFace:
+    """A detection that the tracker has tied to a track, with smoothed landmarks float32 [5, 2]."""
+
+    track_id: int
+    detection: Detection
+    landmarks: np.ndarray
+
+
+@dataclass(frozen=True)
+class AlignedFace:
+    """A face warped to the restorer's template.
+
+    Attributes:
+        frame_index: index of the source frame.
+        track_id: track the face belongs to (-1 for a single image).
+        crop: uint8 [S, S, 3] RGB.
+        affine: float32 [2, 3] mapping frame pixels to crop pixels.
+    """
+
+    frame_index: int
+    track_id: int
+    crop: np.ndarray
+    affine: np.ndarray
+    extras: dict = field(default_factory=dict, compare=False)
