@@ -1,0 +1,218 @@
+"""The ``gpen-video`` command.
+
+    gpen-video INPUT [OUTPUT] [options]       enhance a video, URL or image
+    gpen-video weights list|download|path     manage model weights
+
+Exit codes: 0 ok, 1 internal error, 2 bad input or usage, 3 missing weights, 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .config import Settings, build_settings
+from .errors import GpenVideoError, InputError, Interrupted
+
+EXIT_CODES = """exit codes:
+  0    success
+  1    internal error (set GPEN_VIDEO_DEBUG=1 for a traceback)
+  2    bad input or usage: unreadable file, unknown option, bad config key
+  3    model weights missing or unusable
+  130  interrupted (SIGINT/SIGTERM); no output file is left behind"""
+
+# (flag, section, key, help). Defaults come from the Settings dataclasses, so --help cannot drift.
+TUNING_OPTIONS: list[tuple[str, str, str, str]] = [
+    ("--model", "restore", "model", "GPEN model from the registry (see `gpen-video weights list`)"),
+    ("--weights", "restore", "weights", "a local GPEN checkpoint; its config is read from the file"),
+    ("--restorer", "restore", "restorer", "gpen, or none to pass faces through unchanged (debugging)"),
+    ("--device", "restore", "device", "auto, cpu, cuda or cuda:N"),
+    ("--batch-size", "restore", "batch_size", "faces per GPEN batch, gathered across frames"),
+    ("--detector", "faces", "detector", "retinaface (embedded), facexlib-resnet50 or facexlib-mobile0.25"),
+    ("--det-size", "faces", "det_size", "longest side of the copy the detector sees, in pixels"),
+    ("--det-threshold", "faces", "det_threshold", "minimum detector score"),
+    ("--detect-every", "faces", "detect_every", "run the detector every N frames; tracking fills the gaps"),
+    ("--min-face", "faces", "min_face", "ignore faces smaller than this many pixels"),
+    ("--max-faces", "faces", "max_faces", "at most this many faces per frame, largest first (0 = all)"),
+    ("--smooth", "faces", "smooth", "landmark smoothing strength (0 = off)"),
+    ("--temporal", "faces", "temporal", "temporal blending strength in [0, 1] (0 = off)"),
+    ("--alpha", "faces", "alpha", "weight of the restored face against the original, in [0, 1]"),
+    ("--codec", "encode", "codec", "video encoder: libx264, libx265, libvpx-vp9, libsvtav1, h264_nvenc, ..."),
+    ("--crf", "encode", "crf", "constant rate factor (lower is better quality)"),
+    ("--preset", "encode", "preset", "encoder preset"),
+    ("--pix-fmt", "encode", "pix_fmt", "output pixel format"),
+    ("--bitrate", "encode", "bitrate", "target bitrate in bits/s (replaces crf)"),
+]
+SWITCHES: list[tuple[str, str, str, bool, str]] = [
+    ("--fp32", "restore", "fp32", True, "run GPEN in fp32 on CUDA (default: bf16/fp16)"),
+    ("--compile", "restore", "compile", True, "torch.compile the model"),
+    ("--no-deinterlace", "encode", "deinterlace", False, "keep interlaced input as it is"),
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises a one-line ``InputError`` instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InputError(f"{message} (see '{self.prog} --help')")
+
+
+def _field_type(section: str, key: str) -> Any:
+    hints = {f.name: f.type for f in dataclasses.fields(getattr(Settings(), section))}
+    kind = str(hints[key])
+    if "float" in kind:
+        return float
+    if "int" in kind:
+        return int
+    return str
+
+
+def _add_tuning_options(parser: argparse.ArgumentParser) -> None:
+    defaults = Settings()
+    group = parser.add_argument_group("pipeline options (defaults shown; a --config file overrides them)")
+    for flag, section, key, text in TUNING_OPTIONS:
+        default = getattr(getattr(defaults, section), key)
+        group.add_argument(flag, dest=f"{section}.{key}", type=_field_type(section, key), default=None,
+                           metavar=key.upper(), help=f"{text} [default: {default}]")
+    for flag, section, key, value, text in SWITCHES:
+        group.add_argument(flag, dest=f"{section}.{key}", action="store_const", const=value, default=None, help=text)
+    parser.add_argument("--config", metavar="FILE.toml",
+                        help="TOML preset (a path, or a name in configs/: default, film, surveillance, webcam)")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The options given on the command line, as ``{section: {key: value}}``."""
+    result: dict[str, dict[str, Any]] = {}
+    for dest, value in vars(args).items():
+        if "." in dest and value is not None:
+            section, key = dest.split(".", 1)
+            result.setdefault(section, {})[key] = value
+    return result
+
+
+def _enhance_parser() -> _Parser:
+    parser = _Parser(
+        prog="gpen-video",
+        description="Enhance the faces in a video, stream or image with GPEN.",
+        epilog=EXIT_CODES + "\n\nother commands:\n  gpen-video weights --help",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("input", nargs="?", help="video file, URL or image")
+    parser.add_argument("output", nargs="?", help="output file [default: output_<name> beside the input]")
+    parser.add_argument("-i", "--input", dest="input_opt", metavar="INPUT", help="same as the INPUT argument")
+    parser.add_argument("-o", "--output", dest="output_opt", metavar="OUTPUT", help="same as the OUTPUT argument")
+    job = parser.add_argument_group("job options")
+    job.add_argument("--start", type=float, metavar="SECONDS", help="start at this time (audio is trimmed to match)")
+    job.add_argument("--end", type=float, metavar="SECONDS", help="stop at this time")
+    job.add_argument("--compare", action="store_true", help="write the original and the enhanced video side by side")
+    job.add_argument("--report", metavar="PATH.json", help="write a JSON report of the run")
+    job.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output file")
+    job.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    job.add_argument("--version", action="version", version=f"gpen-video {__version__}")
+    _add_tuning_options(parser)
+    return parser
+
+
+def _run_enhance(argv: Sequence[str], console: Console) -> int:
+    args = _enhance_parser().parse_args(argv)
+    from .job import default_output, enhance  # heavy imports (torch, av) only once the arguments are good
+    from .report import ProgressView, build_report, print_summary, write_report
+
+    source = args.input_opt or args.input
+    output = args.output_opt or args.output
+    if args.input_opt and args.input and not args.output_opt and not args.output:
+        output = args.input  # `gpen-video -i in.mp4 out.mp4`
+    if not source:
+        raise InputError("no input given (see 'gpen-video --help')")
+    if not ("://" in source or os.path.exists(source)):
+        raise InputError(f"input not found: {source}")
+    output = output or str(default_output(source))
+    if args.start is not None and args.end is not None and args.end <= args.start:
+        raise InputError("--end must be after --start")
+    settings = build_settings(args.config, _overrides(args))
+
+    with ProgressView(console, quiet=args.quiet) as progress:
+        result = enhance(
+            source, output, settings, start=args.start, end=args.end, compare=args.compare,
+            overwrite=args.overwrite,
+            on_start=lambda info: progress.start(_expected_frames(info, args.start, args.end)),
+            on_frame=progress.update,
+        )
+    if args.report:
+        write_report(args.report, build_report(result))
+    if not args.quiet:
+        print_summary(console, result)
+    return 0
+
+
+def _expected_frames(info: Any, start: float | None, end: float | None) -> int | None:
+    if info is None or not info.frame_count:
+        return None
+    if info.fps and (start is not None or end is not None):
+        duration = (end if end is not None else (info.duration or 0.0)) - (start or 0.0)
+        return max(1, round(duration * float(info.fps)))
+    return info.frame_count
+
+
+def _run_weights(argv: Sequence[str], console: Console) -> int:
+    from .models import weights
+
+    parser = _Parser(prog="gpen-video weights", description="List, download and locate model weights.",
+                     epilog=f"cache folder: $GPEN_VIDEO_HOME (now {weights.cache_dir()})")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="known models and whether they are cached")
+    download = commands.add_parser("download", help="download a model into the cache")
+    download.add_argument("name")
+    path = commands.add_parser("path", help="print where a model's file lives in the cache")
+    path.add_argument("name")
+    args = parser.parse_args(argv)
+
+    if args.command == "list":
+        table = Table(title=f"models (cache: {weights.cache_dir()})")
+        for column in ("name", "kind", "size", "cached", "path"):
+            table.add_column(column)
+        for row in weights.list_models():
+            table.add_row(row["name"], row["kind"], str(row.get("size") or ""),
+                          "yes" if row["present"] else "no", str(row["path"]))
+        console.print(table)
+    elif args.command == "download":
+        console.print(f"saved {weights.download_weights(args.name)}")
+    else:
+        print(weights.weights_path(args.name))
+    return 0
+
+
+SUBCOMMANDS = {"weights": _run_weights}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    console = Console(stderr=True)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            return SUBCOMMANDS[argv[0]](argv[1:], console)
+        return _run_enhance(argv, console)
+    except (KeyboardInterrupt, Interrupted):
+        console.print("gpen-video: interrupted; no output was written")
+        return Interrupted.exit_code
+    except GpenVideoError as exc:
+        console.print(f"gpen-video: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - one line for users, the traceback on request
+        if os.environ.get("GPEN_VIDEO_DEBUG"):
+            raise
+        console.print(f"gpen-video: internal error: {type(exc).__name__}: {exc}", markup=False,
+                      highlight=False, soft_wrap=True)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""Settings: dataclasses with defaults, TOML presets, and command-line overrides.
+
+Precedence, lowest first: the defaults below, then a TOML file (``--config``), then command-line
+options. A TOML file mirrors the sections here (``[restore]``, ``[faces]``, ``[encode]``, ``[live]``);
+an unknown section or key is an error that names it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from .errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on Python 3.10
+    import tomli as tomllib
+
+
+@dataclass
+class RestoreSettings:
+    """Which restorer runs, where, and how."""
+
+    restorer: str = "gpen"  # "gpen" or "none" (pass-through, for debugging the pipeline)
+    model: str = "GPEN-BFR-512"
+    weights: str | None = None  # a local checkpoint; overrides the registry
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    fp32: bool = False  # turn off reduced precision on CUDA
+    batch_size: int = 8  # faces per GPEN call, gathered across frames
+    compile: bool = False  # torch.compile the model (slow start, faster steady state)
+
+
+@dataclass
+class FaceSettings:
+    """Detection, tracking, smoothing, blending and paste-back."""
+
+    detector: str = "retinaface"  # embedded RetinaFace mobile0.25 (ONNX); or facexlib-resnet50 / facexlib-mobile0.25
+    det_size: int = 640  # detect on a copy whose longest side is this many pixels
+    det_threshold: float = 0.5  # minimum detector score
+    detect_every: int = 1  # run the detector every N frames; the tracker carries faces in between
+    min_face: int = 0  # ignore faces smaller than this (pixels, box side)
+    max_faces: int = 0  # keep at most this many faces per frame, largest first (0 = all)
+    smooth: float = 0.5  # landmark smoothing strength (0 = off)
+    temporal: float = 0.5  # temporal blending strength (0 = off)
+    alpha: float = 1.0  # 1 = fully restored face, 0 = original face
+
+
+@dataclass
+class EncodeSettings:
+    """Output video encoding."""
+
+    codec: str = "libx264"
+    crf: int = 18
+    preset: str = "medium"
+    pix_fmt: str = "yuv420p"
+    bitrate: int | None = None  # bits/s; when set, replaces crf
+    deinterlace: bool = True
+
+
+@dataclass
+class LiveSettings:
+    """Real-time mode."""
+
+    reconnect_seconds: float = 10.0  # keep trying to reopen a lost source this long
+    window: bool = True  # show an OpenCV window
+
+
+@dataclass
+class Settings:
+    restore: RestoreSettings = field(default_factory=RestoreSettings)
+    faces: FaceSettings = field(default_factory=FaceSettings)
+    encode: EncodeSettings = field(default_factory=EncodeSettings)
+    live: LiveSettings = field(default_factory=LiveSettings)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return dataclasses.asdict(self)
+
+
+SECTIONS: dict[str, type] = {f.name: get_type_hints(Settings)[f.name] for f in dataclasses.fields(Settings)}
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+def _coerce(section: str, key: str, value: Any, annotation: Any) -> Any:
+    """Check a TOML or CLI value against the field's type; ints are accepted for floats."""
+    name = f"{section}.{key}"
+    allowed = getattr(annotation, "__args__", (annotation,))
+    if value is None and type(None) in allowed:
+        return None
+    for kind in allowed:
+        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if kind is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if kind in (str, bool) and isinstance(value, kind):
+            return value
+    expected = " or ".join(k.__name__ for k in allowed if k is not type(None))
+    raise InputError(f"config key '{name}' must be {expected}, got {value!r}")
+
+
+def apply_overrides(settings: Settings, overrides: dict[str, dict[str, Any]], origin: str) -> Settings:
+    """Return a copy of ``settings`` with ``{section: {key: value}}`` applied, validating every key."""
+    result = dataclasses.replace(settings)
+    for section, values in overrides.items():
+        if section not in SECTIONS:
+            raise InputError(f"{origin}: unknown config section '{section}' (known: {', '.join(SECTIONS)})")
+        if not isinstance(values, dict):
+            raise InputError(f"{origin}: '{section}' must be a table")
+        current = getattr(result, section)
+        hints = get_type_hints(type(current))
+        changes = {}
+        for key, value in values.items():
+            if key not in hints:
+                raise InputError(f"{origin}: unknown config key '{section}.{key}'")
+            changes[key] = _coerce(section, key, value, hints[key])
+        setattr(result, section, dataclasses.replace(current, **changes))
+    return result
+
+
+def load_config(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Read a TOML preset. A bare name such as ``webcam`` means ``configs/webcam.toml``."""
+    candidate = Path(path)
+    if not candidate.exists() and candidate.suffix == "" and (CONFIG_DIR / f"{path}.toml").exists():
+        candidate = CONFIG_DIR / f"{path}.toml"
+    try:
+        with open(candidate, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise InputError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def build_settings(config: str | Path | None = None, cli: dict[str, dict[str, Any]] | None = None) -> Settings:
+    """Defaults, then the TOML file, then the command line."""
+    settings = Settings()
+    if config is not None:
+        settings = apply_overrides(settings, load_config(config), origin=str(config))
+    if cli:
+        settings = apply_overrides(settings, cli, origin="command line")
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    """Range checks that types alone cannot express."""
+    restore, faces, encode = settings.restore, settings.faces, settings.encode
+    checks = [
+        (restore.restorer in ("gpen", "none"), f"restorer must be 'gpen' or 'none', got '{restore.restorer}'"),
+        (restore.batch_size >= 1, "batch size must be at least 1"),
+        (faces.det_size >= 32, "det size must be at least 32 pixels"),
+        (0.0 <= faces.det_threshold <= 1.0, "det threshold must be in [0, 1]"),
+        (faces.detect_every >= 1, "detect every must be at least 1"),
+        (faces.min_face >= 0 and faces.max_faces >= 0, "min face and max faces must not be negative"),
+        (faces.smooth >= 0.0, "smooth must not be negative"),
+        (0.0 <= faces.temporal <= 1.0, "temporal must be in [0, 1]"),
+        (0.0 <= faces.alpha <= 1.0, "alpha must be in [0, 1]"),
+        (0 <= encode.crf <= 63, "crf must be in [0, 63]"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise InputError(message)

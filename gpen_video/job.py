@@ -1,0 +1,143 @@
+"""One job: a video or an image in, the enhanced file out, written safely."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from .config import Settings
+from .engine import Engine, PipelineStats
+from .errors import InputError
+from .media.image import is_image_path, read_image, write_image
+from .media.reader import VideoInfo, VideoReader
+from .media.signals import interrupts_as_exceptions
+from .media.writer import EncoderSettings, VideoWriter
+from .types import Frame
+
+ProgressCallback = Callable[[PipelineStats], None]
+
+
+@dataclass
+class JobResult:
+    """What a finished job did; ``gpen_video.report`` turns it into the summary and the JSON report."""
+
+    source: str
+    output: str
+    kind: str  # "video" or "image"
+    settings: Settings
+    stats: PipelineStats
+    seconds: float
+    info: VideoInfo | None = None
+    media: dict = field(default_factory=dict)  # reader and writer counters
+
+
+def default_output(source: str | Path) -> Path:
+    """``output_<name>`` beside the input."""
+    path = Path(source)
+    return path.with_name(f"output_{path.name}")
+
+
+def enhance(
+    source: str | Path,
+    output: str | Path,
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    compare: bool = False,
+    overwrite: bool = False,
+    on_start: Callable[[VideoInfo | None], None] | None = None,
+    on_frame: ProgressCallback | None = None,
+) -> JobResult:
+    """Enhance a video or an image file; the kind is chosen from the source's extension."""
+    if is_image_path(source):
+        return enhance_image(source, output, settings, engine=engine, compare=compare, overwrite=overwrite)
+    return enhance_video(
+        source, output, settings, engine=engine, start=start, end=end, compare=compare,
+        overwrite=overwrite, on_start=on_start, on_frame=on_frame,
+    )
+
+
+def enhance_video(
+    source: str | Path,
+    output: str | Path,
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    compare: bool = False,
+    overwrite: bool = False,
+    on_start: Callable[[VideoInfo | None], None] | None = None,
+    on_frame: ProgressCallback | None = None,
+) -> JobResult:
+    """Decode ``source``, enhance every frame, encode to ``output`` with the source's audio.
+
+    The input is opened first (bad input fails fast), then the engine is built (missing weights
+    fail before any output exists), then the output is written to a temporary file that replaces
+    ``output`` only on success. SIGINT/SIGTERM raise ``Interrupted`` and leave no file behind.
+    """
+    began = time.perf_counter()
+    stats = PipelineStats()
+    encode = settings.encode
+    with interrupts_as_exceptions(), VideoReader(
+        source, deinterlace=encode.deinterlace, start=start, end=end
+    ) as reader:
+        info = reader.info
+        engine = engine or Engine(settings)
+        if on_start is not None:
+            on_start(info)
+        writer = VideoWriter(
+            output,
+            width=info.width * (2 if compare else 1),
+            height=info.height,
+            time_base=info.time_base,
+            fps=info.fps,
+            source=None if info.is_live else source,
+            start=start,
+            end=end,
+            settings=EncoderSettings(
+                codec=encode.codec, crf=encode.crf, preset=encode.preset,
+                pix_fmt=encode.pix_fmt, bitrate=encode.bitrate,
+            ),
+            overwrite=overwrite,
+            sample_aspect_ratio=info.sample_aspect_ratio,
+        )
+        with writer:
+            for result in engine.stream(reader, stats=stats):
+                image = np.hstack([result.frame.image, result.enhanced]) if compare else result.enhanced
+                started = time.perf_counter()
+                writer.write(replace(result.frame, image=image))
+                stats.add_time("encode", time.perf_counter() - started)
+                if on_frame is not None:
+                    on_frame(stats)
+        media = {"reader": vars(reader.stats).copy(), "writer": vars(writer.stats).copy()}
+    return JobResult(str(source), str(output), "video", settings, stats, time.perf_counter() - began, info, media)
+
+
+def enhance_image(
+    source: str | Path,
+    output: str | Path,
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    compare: bool = False,
+    overwrite: bool = False,
+) -> JobResult:
+    """Enhance the faces of one picture; the output format follows the output's extension."""
+    began = time.perf_counter()
+    stats = PipelineStats()
+    if Path(output).resolve() == Path(source).resolve():
+        raise InputError(f"refusing to overwrite the input file {source}")
+    image = read_image(source)
+    engine = engine or Engine(settings)
+    frame = Frame(index=0, pts=0, time_base=Fraction(1, 1), image=image)
+    (result,) = list(engine.stream([frame], stats=stats, detect_every=1))
+    enhanced = np.hstack([image, result.enhanced]) if compare else result.enhanced
+    write_image(output, enhanced, overwrite=overwrite)
+    return JobResult(str(source), str(output), "image", settings, stats, time.perf_counter() - began)

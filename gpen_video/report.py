@@ -1,0 +1,158 @@
+"""The run report: a JSON file for machines, a progress bar and a summary table for people."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from . import __version__
+from .engine import PipelineStats
+from .job import JobResult
+
+
+def software_versions() -> dict[str, str]:
+    import av
+    import numpy
+    import torch
+
+    return {
+        "gpen-video": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "av": av.__version__,
+        "ffmpeg": ".".join(map(str, av.library_versions.get("libavcodec", ()))),
+        "numpy": numpy.__version__,
+    }
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def build_report(result: JobResult) -> dict[str, Any]:
+    """Everything a run did: settings, per-frame faces and tracks, stage timings, metrics, versions."""
+    stats = result.stats
+    flicker_before, flicker_after = _mean(stats.flicker_before), _mean(stats.flicker_after)
+    return {
+        "input": result.source,
+        "output": result.output,
+        "kind": result.kind,
+        "seconds": round(result.seconds, 3),
+        "frames": stats.frames,
+        "faces": stats.faces,
+        "tracks": len(stats.track_ids),
+        "scene_cuts": stats.scene_cuts,
+        "fps": round(stats.frames / result.seconds, 3) if result.seconds else None,
+        "stage_seconds": {k: round(v, 4) for k, v in stats.stage_seconds.items()},
+        "media": result.media,
+        "metrics": {
+            # Mean absolute change (0-255) of each track's aligned face between consecutive frames.
+            "temporal_flicker_restored": flicker_before,
+            "temporal_flicker_blended": flicker_after,
+            "temporal_flicker_reduction": (
+                1.0 - flicker_after / flicker_before if flicker_before and flicker_after is not None else None
+            ),
+        },
+        "settings": result.settings.to_dict(),
+        "versions": software_versions(),
+        "per_frame": stats.per_frame,
+    }
+
+
+def write_report(path: str | Path, report: dict[str, Any]) -> None:
+    """Write the JSON report atomically, so a reader never sees half a file."""
+    path = Path(path)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(report, handle, indent=2, default=str)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+class _RateColumn(ProgressColumn):
+    """Frames/s and faces/s since the start."""
+
+    def __init__(self, stats_ref: dict[str, PipelineStats]) -> None:
+        super().__init__()
+        self._stats_ref = stats_ref
+        self._began = time.perf_counter()
+
+    def render(self, task: Task) -> Text:
+        stats = self._stats_ref.get("stats")
+        elapsed = max(time.perf_counter() - self._began, 1e-6)
+        if stats is None:
+            return Text("")
+        return Text(f"{stats.frames / elapsed:5.1f} fps  {stats.faces / elapsed:6.1f} faces/s", style="cyan")
+
+
+class ProgressView:
+    """A rich progress bar: frames done, fps, faces/s and ETA. Silent when ``quiet``."""
+
+    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+        self._stats_ref: dict[str, PipelineStats] = {}
+        self._progress = None if quiet else Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} frames"),
+            _RateColumn(self._stats_ref),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self._task = None
+
+    def __enter__(self) -> ProgressView:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def start(self, total: int | None, description: str = "enhancing") -> None:
+        if self._progress is not None:
+            self._task = self._progress.add_task(description, total=total)
+
+    def update(self, stats: PipelineStats) -> None:
+        self._stats_ref["stats"] = stats
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=stats.frames)
+
+
+def print_summary(console: Console, result: JobResult) -> None:
+    """The end-of-run table: frames, faces, tracks, packets, time per stage, output path."""
+    report = build_report(result)
+    table = Table(title="gpen-video", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("output", result.output)
+    table.add_row("frames", str(report["frames"]))
+    table.add_row("faces", str(report["faces"]))
+    table.add_row("tracks", str(report["tracks"]))
+    reader = result.media.get("reader", {})
+    writer = result.media.get("writer", {})
+    if reader:
+        table.add_row("corrupt packets skipped", str(reader.get("corrupt_packets", 0)))
+    if writer:
+        table.add_row("audio packets copied", str(writer.get("audio_packets", 0)))
+        table.add_row("packets dropped (bad DTS)", str(writer.get("dropped_packets", 0)))
+    table.add_row("time", f"{result.seconds:.1f} s ({report['fps'] or 0:.2f} fps)")
+    for stage, seconds in report["stage_seconds"].items():
+        table.add_row(f"  {stage}", f"{seconds:.2f} s")
+    reduction = report["metrics"]["temporal_flicker_reduction"]
+    if reduction is not None:
+        table.add_row("flicker cut by blending", f"{reduction:.0%}")
+    console.print(table)
