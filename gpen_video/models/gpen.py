@@ -6,10 +6,11 @@ official ``GPEN-BFR-*.pth`` files load with ``strict=True``. The arithmetic is w
 * Blur / upfirdn2d with the 4x4 FIR kernel runs as one depthwise convolution (``groups=C``), with
   zero padding done by the convolution itself (no pad or permute copies). Upsampling by 2 with the
   FIR kernel is a depthwise stride-2 transposed convolution.
-* Modulated convolutions have two equivalent forms. ``fused`` builds per-sample weights and runs one
-  grouped convolution (best at batch 1, where it is a plain convolution). ``unfused`` scales the
-  activations by the style, runs one convolution with the shared weight over the whole batch, and
-  applies demodulation to the output (best for batches > 1). ``auto`` picks per call.
+* Modulated convolutions have two equivalent forms. ``unfused`` (the default) scales the activations
+  by the style, runs one convolution with the shared weight over the whole batch, and applies
+  demodulation to the output. ``fused`` builds per-sample weights and runs one grouped convolution,
+  as the reference does; it batches poorly and measured slower on CPU even at batch 1
+  (see docs/restorer.md), so it is kept for the benchmark and the equivalence tests.
 * Bias, demodulation, noise concatenation and the scaled leaky ReLU are written straight into the
   output halves, one pass each.
 * Style vectors and demodulation factors are computed in fp32 even under autocast; under fp16 the
@@ -28,7 +29,7 @@ __all__ = ["FullGenerator", "build_gpen", "set_modconv_mode", "channels"]
 
 SQRT2 = math.sqrt(2.0)
 FP16_CLAMP = 2.0**13  # far above real activations, far below fp16 max (65504)
-MODCONV_MODES = ("auto", "fused", "unfused")
+MODCONV_MODES = ("unfused", "fused")
 
 
 def channels(resolution: int, channel_multiplier: int, narrow: float) -> int:
@@ -194,7 +195,7 @@ class ModulatedConv2d(nn.Module):
         self.scale = 1.0 / math.sqrt(in_ch * kernel_size**2)
         self.demodulate = demodulate
         self.upsample = upsample
-        self.mode = "auto"
+        self.mode = "unfused"
 
     def _fused(self, x: Tensor, s: Tensor) -> Tensor:
         n, cin, h, w = x.shape
@@ -232,8 +233,7 @@ class ModulatedConv2d(nn.Module):
         """x: [N, in, H, W]; style: w [N, style_dim] -> (y [N, out, H', W'], d [N, out] | None)."""
         with _fp32(x):
             s = self.modulation(style.float())
-        fused = self.mode == "fused" or (self.mode == "auto" and x.shape[0] == 1)
-        if fused:
+        if self.mode == "fused":
             y, d = self._fused(x, s), None
         else:
             y, d = self._unfused(x, s)
@@ -396,7 +396,8 @@ class FullGenerator(nn.Module):
 
 
 def set_modconv_mode(model: nn.Module, mode: str) -> None:
-    """Choose the modulated-conv form for every layer: "auto" (fused at batch 1), "fused", "unfused"."""
+    """Choose the modulated-conv form of every layer: "unfused" (default, shared weight) or "fused"
+    (per-sample weights, grouped conv). Both compute the same function (to ~1e-6 relative)."""
     if mode not in MODCONV_MODES:
         raise ValueError(f"mode must be one of {MODCONV_MODES}, got {mode!r}")
     for m in model.modules():
