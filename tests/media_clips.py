@@ -15,7 +15,7 @@ class AudioSpec:
 
     codec: str = "aac"
     rate: int = 48000
-    seconds: float = 0.5
+    seconds: float = 0.45
     start: float = 0.0
     language: str = "eng"
     tone: float = 440.0
