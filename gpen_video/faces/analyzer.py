@@ -1,0 +1,78 @@
+"""Frames in, tracked and smoothed faces out: scene cuts, batched detection, tracking, smoothing."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError
+from ..types import TrackedFace
+from .detect import FaceDetector
+from .smooth import LandmarkSmoother
+from .track import FaceTracker, SceneCutDetector
+
+
+@dataclass(frozen=True)
+class FrameFaces:
+    """Faces of one frame. ``scene_cut`` is True when the frame starts a new scene (tracks were reset)."""
+
+    faces: list[TrackedFace] = field(default_factory=list)
+    scene_cut: bool = False
+
+
+class FaceAnalyzer:
+    """Stateful face analysis over a stream of frames, fed in batches.
+
+    The detector runs on every ``detect_every``-th frame and on every scene cut, once per call for all
+    frames due (one batched call); in between, the tracker carries faces forward.
+
+    Args:
+        detector: any ``FaceDetector``.
+        detect_every: run the detector every N frames (1 = every frame).
+        smooth: landmark smoothing strength (0 = off, 1 = default).
+        scene_cut_threshold: histogram distance that counts as a cut (0 = never cut).
+    """
+
+    def __init__(
+        self,
+        detector: FaceDetector,
+        *,
+        detect_every: int = 1,
+        smooth: float = 1.0,
+        scene_cut_threshold: float = 0.15,
+    ):
+        if detect_every < 1:
+            raise InputError(f"detect_every must be >= 1, got {detect_every}")
+        self.detector = detector
+        self.detect_every = int(detect_every)
+        smoother = LandmarkSmoother(smooth) if smooth > 0 else None
+        self.tracker = FaceTracker(smoother=smoother, hit_counter_max=max(15, 2 * self.detect_every))
+        self.cuts = SceneCutDetector(scene_cut_threshold)
+        self._t = 0  # index of the next frame
+        self._last_detect: int | None = None
+
+    def process(self, images: Sequence[np.ndarray]) -> list[FrameFaces]:
+        """Analyse the next frames of the stream (uint8 [H, W, 3] RGB each); one ``FrameFaces`` per image."""
+        cuts = [self.cuts.is_cut(im) for im in images]
+        due, last = [], self._last_detect
+        for k, cut in enumerate(cuts):
+            t = self._t + k
+            if cut or last is None or t - last >= self.detect_every:
+                due.append(k)
+                last = t
+        found = dict(zip(due, self.detector.detect([images[k] for k in due]))) if due else {}
+
+        out = []
+        for k, cut in enumerate(cuts):
+            t = self._t + k
+            if cut:
+                self.tracker.reset()
+            period = 1
+            if k in found:
+                period = 1 if self._last_detect is None else t - self._last_detect
+                self._last_detect = t
+            faces = self.tracker.update(found.get(k), t, period=period)
+            out.append(FrameFaces(faces=faces, scene_cut=cut))
+        self._t += len(images)
+        return out

@@ -1,0 +1,149 @@
+"""Soft paste-back of aligned face crops into a frame, working only inside each face's region."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from .align import affine_scale
+
+# Mask geometry as fractions of the crop side: a hard border that is never pasted (restorers
+# produce the worst pixels at the crop edge), then a smooth ramp up to full weight.
+_MASK_INSET = 0.03
+_MASK_FEATHER = 0.12
+# Faces smaller than this (frame pixels) get a light anti-alias blur before they are shrunk back.
+SMALL_FACE_PX = 100.0
+
+
+@lru_cache(maxsize=8)
+def _soft_mask_cached(size: int) -> np.ndarray:
+    i = np.arange(size, dtype=np.float32)
+    edge = np.minimum(i, size - 1 - i)  # distance to the nearest border, in pixels
+    t = np.clip((edge - _MASK_INSET * size) / (_MASK_FEATHER * size), 0.0, 1.0)
+    ramp = t * t * (3.0 - 2.0 * t)  # smoothstep: no visible kink where the feather starts or ends
+    mask = np.outer(ramp, ramp).astype(np.float32)
+    mask.setflags(write=False)
+    return mask
+
+
+def soft_mask(size: int) -> np.ndarray:
+    """Feathered square mask in crop space: float32 [S, S] in [0, 1], 0 on the border, 1 in the middle.
+
+    The returned array is shared and read-only.
+    """
+    if size <= 0:
+        raise ValueError(f"mask size must be positive, got {size}")
+    return _soft_mask_cached(int(size))
+
+
+def soften_small_face(crop: np.ndarray, face_size_px: float) -> np.ndarray:
+    """Light blur of a restored crop whose face is small in the frame.
+
+    A crop that will be shrunk a lot is first low-passed so that the restorer's fine texture does not
+    alias into sparkle when warped back (GPEN's own application blurs small faces for the same reason).
+
+    Args:
+        crop: uint8 [S, S, 3] restored crop.
+        face_size_px: the face's size in the frame (e.g. the detection box's longer side), in pixels.
+
+    Returns:
+        ``crop`` itself for faces of ``SMALL_FACE_PX`` or more, else a blurred uint8 copy.
+    """
+    if face_size_px >= SMALL_FACE_PX:
+        return crop
+    # Roughly half a frame pixel expressed in crop pixels, growing as the face shrinks; a face box
+    # covers about half the crop side.
+    shrink = (crop.shape[0] * 0.5) / max(face_size_px, 1.0)
+    sigma = 0.35 * shrink * (1.0 - 0.5 * face_size_px / SMALL_FACE_PX)
+    if sigma < 0.3:
+        return crop
+    return cv2.GaussianBlur(crop, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT_101)
+
+
+def _mask_support(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Bounding box (x0, y0, x1, y1), exclusive end, of a mask's non-zero pixels, or None if empty."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return None
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def face_roi(affine: np.ndarray, support: tuple[int, int, int, int], frame_hw: tuple[int, int]):
+    """Frame region (x0, y0, x1, y1), exclusive end and clipped, covered by a crop-space rectangle.
+
+    Returns None when the region falls outside the frame.
+    """
+    inv = cv2.invertAffineTransform(np.asarray(affine, np.float64))
+    x0, y0, x1, y1 = support
+    corners = np.array([[x0 - 1, y0 - 1, 1], [x1, y0 - 1, 1], [x0 - 1, y1, 1], [x1, y1, 1]], np.float64)
+    pts = corners @ inv.T
+    h, w = frame_hw
+    fx0 = max(int(np.floor(pts[:, 0].min())), 0)
+    fy0 = max(int(np.floor(pts[:, 1].min())), 0)
+    fx1 = min(int(np.ceil(pts[:, 0].max())) + 1, w)
+    fy1 = min(int(np.ceil(pts[:, 1].max())) + 1, h)
+    if fx0 >= fx1 or fy0 >= fy1:
+        return None
+    return fx0, fy0, fx1, fy1
+
+
+def paste_faces(
+    frame: np.ndarray,
+    faces: Sequence[tuple[np.ndarray, np.ndarray]],
+    *,
+    alpha: float = 1.0,
+    masks: Sequence[np.ndarray | None] | None = None,
+) -> np.ndarray:
+    """Blend restored crops back into a copy of ``frame``.
+
+    Each crop and its mask are warped back only over the face's bounding region (never the whole
+    frame). Overlapping faces are composited one over the other, smaller (farther) faces first, so the
+    nearer face ends on top and every pixel stays a convex mix of the inputs.
+
+    Args:
+        frame: uint8 [H, W, 3] RGB.
+        faces: (crop uint8 [S, S, 3], affine float32 [2, 3] frame -> crop) per face.
+        alpha: fidelity weight in [0, 1]: 1 = restored face, 0 = original frame.
+        masks: optional per-face float [S, S] masks in [0, 1] (e.g. face parsing); None entries, or
+            no list, use ``soft_mask(S)``.
+
+    Returns:
+        New uint8 [H, W, 3] frame.
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    if masks is not None and len(masks) != len(faces):
+        raise ValueError(f"got {len(masks)} masks for {len(faces)} faces")
+    out = frame.copy()
+    if alpha == 0.0 or not faces:
+        return out
+    h, w = frame.shape[:2]
+    order = sorted(range(len(faces)), key=lambda k: affine_scale(faces[k][1]), reverse=True)
+    for k in order:
+        crop, affine = faces[k]
+        size = crop.shape[0]
+        mask = masks[k] if masks is not None and masks[k] is not None else soft_mask(size)
+        support = _mask_support(mask > 0)
+        if support is None:
+            continue
+        roi = face_roi(affine, support, (h, w))
+        if roi is None:
+            continue
+        x0, y0, x1, y1 = roi
+        a = np.asarray(affine, np.float64)
+        # Frame -> crop map for ROI pixel coordinates: shift the origin to (x0, y0).
+        a_roi = np.concatenate([a[:, :2], a[:, :2] @ np.array([[x0], [y0]]) + a[:, 2:]], axis=1)
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        dsize = (x1 - x0, y1 - y0)
+        face = cv2.warpAffine(crop, a_roi, dsize, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        weight = cv2.warpAffine(
+            np.asarray(mask, np.float32), a_roi, dsize, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
+        weight = (weight * alpha)[..., None]
+        region = out[y0:y1, x0:x1].astype(np.float32)
+        region += weight * (face.astype(np.float32) - region)
+        out[y0:y1, x0:x1] = np.clip(np.rint(region), 0, 255).astype(np.uint8)
+    return out

@@ -1,0 +1,164 @@
+"""Face tracking across frames (norfair) with stable ids, landmark smoothing and scene-cut detection.
+
+Faces are tracked on their five landmarks; the distance between a detection and a track is the mean
+landmark distance divided by the detection's face size, so one threshold fits tiny and large faces.
+On frames where the detector does not run (``detections=None``), each carried face uses norfair's
+Kalman estimate, i.e. the landmarks extrapolated at the track's constant velocity, which is then
+smoothed like a detection; the box is the last detected box shifted by the same motion.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from norfair import Detection as NfDetection
+from norfair import Tracker
+
+from ..types import Detection, TrackedFace
+from .smooth import LandmarkSmoother
+
+
+def landmark_distance(detection: NfDetection, tracked) -> float:
+    """Mean landmark distance between a detection and a track's estimate, in units of the face size."""
+    box = detection.data.box
+    size = max(float(box[2] - box[0]), float(box[3] - box[1]), 1.0)
+    return float(np.linalg.norm(detection.points - tracked.estimate, axis=1).mean() / size)
+
+
+@dataclass
+class _TrackState:
+    track_id: int
+    last: Detection  # last matched detection
+    missed_runs: int = 0  # detector runs since the last match
+
+
+class FaceTracker:
+    """Tie detections to tracks with stable ids; smooth each track's landmarks.
+
+    Args:
+        smoother: landmark smoother shared by the tracks, or None for raw landmarks.
+        distance_threshold: largest detection-track distance (face sizes) that may still match.
+        hit_counter_max: frames a track survives without detections (short occlusions).
+        coast: detector runs a track may miss and still be output, with predicted landmarks; bridges
+            single-frame detector drop-outs without pasting faces that are really gone.
+    """
+
+    def __init__(
+        self,
+        *,
+        smoother: LandmarkSmoother | None = None,
+        distance_threshold: float = 0.5,
+        hit_counter_max: int = 15,
+        coast: int = 1,
+    ):
+        self.smoother = smoother
+        self.distance_threshold = distance_threshold
+        self.hit_counter_max = hit_counter_max
+        self.coast = coast
+        self._next_id = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track (scene cut). New tracks get fresh ids, never reused."""
+        self._tracker = Tracker(
+            distance_function=landmark_distance,
+            distance_threshold=self.distance_threshold,
+            hit_counter_max=self.hit_counter_max,
+            initialization_delay=0,  # a face is output from its first detection
+        )
+        self._states: dict[int, _TrackState] = {}  # keyed by norfair's per-tracker object id
+        if self.smoother is not None:
+            self.smoother.reset()
+
+    def update(self, detections: list[Detection] | None, t: int, *, period: int = 1) -> list[TrackedFace]:
+        """Advance to frame ``t``.
+
+        Args:
+            detections: this frame's detections, or None when the detector did not run on it.
+            t: frame index, increasing.
+            period: frames since the previous detector run (norfair credits hits by it).
+
+        Returns:
+            The faces to process on this frame, ordered by track id.
+        """
+        nf_dets = None
+        if detections is not None:
+            nf_dets = [NfDetection(points=np.asarray(d.landmarks, np.float64), data=d) for d in detections]
+        active = self._tracker.update(detections=nf_dets, period=max(period, 1))
+        matched = {id(d) for d in nf_dets} if nf_dets is not None else set()
+
+        out: list[TrackedFace] = []
+        for obj in active:
+            state = self._states.get(obj.id)
+            hit = id(obj.last_detection) in matched
+            if state is None:
+                if not hit:
+                    continue
+                state = self._states[obj.id] = _TrackState(self._next_id, obj.last_detection.data)
+                self._next_id += 1
+            if hit:
+                state.last, state.missed_runs = obj.last_detection.data, 0
+                det = state.last
+            else:
+                if detections is not None:
+                    state.missed_runs += 1
+                if state.missed_runs > self.coast:
+                    continue
+                det = _carried(state.last, obj.estimate)
+            landmarks = det.landmarks
+            if self.smoother is not None:
+                landmarks = self.smoother.update(state.track_id, landmarks, t)
+            out.append(TrackedFace(track_id=state.track_id, detection=det, landmarks=np.asarray(landmarks, np.float32)))
+
+        alive = {obj.id for obj in self._tracker.tracked_objects}
+        for key in [k for k in self._states if k not in alive]:
+            if self.smoother is not None:
+                self.smoother.drop(self._states[key].track_id)
+            del self._states[key]
+        return sorted(out, key=lambda f: f.track_id)
+
+
+def _carried(last: Detection, estimate: np.ndarray) -> Detection:
+    """A detection carried to a frame without detector output: predicted landmarks, box moved along."""
+    landmarks = np.asarray(estimate, np.float32)
+    shift = (landmarks - last.landmarks).mean(0)
+    box = last.box + np.concatenate([shift, shift]).astype(np.float32)
+    return Detection(box=box, score=last.score, landmarks=landmarks)
+
+
+class SceneCutDetector:
+    """Flags a scene cut when a frame's colour histogram jumps.
+
+    The distance is half the L1 distance between normalised 16-bin per-channel histograms of a 64x64
+    thumbnail, in [0, 1]; motion and lighting drift move it little, a cut moves it a lot.
+
+    Args:
+        threshold: distance above which a frame starts a new scene; 0 disables detection.
+    """
+
+    BINS = 16
+    THUMB = 64
+
+    def __init__(self, threshold: float = 0.15):
+        if threshold < 0:
+            raise ValueError(f"scene-cut threshold must be >= 0, got {threshold}")
+        self.threshold = threshold
+        self._prev: np.ndarray | None = None
+
+    def distance(self, image: np.ndarray) -> float:
+        """Histogram distance in [0, 1] between ``image`` (uint8 [H, W, 3]) and the previous image seen; updates the state."""
+        thumb = cv2.resize(image, (self.THUMB, self.THUMB), interpolation=cv2.INTER_AREA)
+        bins = (thumb.reshape(-1, 3) // (256 // self.BINS)).astype(np.int64)
+        hist = np.stack([np.bincount(bins[:, c], minlength=self.BINS) for c in range(3)]).astype(np.float64)
+        hist /= thumb.shape[0] * thumb.shape[1]
+        prev, self._prev = self._prev, hist
+        return 0.0 if prev is None else float(np.abs(hist - prev).sum() / 6.0)
+
+    def is_cut(self, image: np.ndarray) -> bool:
+        """True when ``image`` starts a new scene (never for the first image)."""
+        d = self.distance(image)
+        return self.threshold > 0 and d > self.threshold
+
+    def reset(self) -> None:
+        self._prev = None

@@ -1,0 +1,58 @@
+"""Still-image I/O for the engine's image mode (Pillow): upright RGB in, atomic write out."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..errors import InputError, MediaOpenError
+from .output import check_destination, commit, discard, temp_path_for
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
+_SAVE_OPTIONS = {".jpg": {"quality": 95}, ".jpeg": {"quality": 95}, ".webp": {"quality": 95}}
+
+
+def is_image_path(path: str | Path) -> bool:
+    """True when the extension is one of png jpg jpeg bmp webp tif tiff (case-insensitive)."""
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image as uint8 [H, W, 3] RGB, EXIF orientation applied, alpha dropped, gray expanded.
+
+    Raises:
+        MediaOpenError: the file is missing or not a readable image.
+    """
+    try:
+        with Image.open(path) as img:
+            img = ImageOps.exif_transpose(img)
+            if img.mode in ("I", "I;16", "I;16B", "I;16L"):  # 16-bit gray: keep the top 8 bits
+                gray = (np.asarray(img, dtype=np.uint32) >> 8).clip(0, 255).astype(np.uint8)
+                return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=2))
+            return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        raise MediaOpenError(f"cannot read image {str(path)!r}: {exc}") from None
+
+
+def write_image(dest: str | Path, rgb: np.ndarray, *, overwrite: bool = False, source: str | Path | None = None) -> Path:
+    """Write uint8 [H, W, 3] RGB to ``dest`` atomically (temp file + rename); returns the path.
+
+    Same rules as the video writer: never over ``source``, never over an existing file without
+    ``overwrite``, the folder must exist.
+    """
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected uint8 [H, W, 3], got {rgb.dtype} {rgb.shape}")
+    path = check_destination(dest, source=source, overwrite=overwrite)
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_EXTENSIONS:
+        raise InputError(f"cannot write image {path.name}: unknown extension {path.suffix!r}")
+    temp = temp_path_for(path)
+    try:
+        fmt = Image.registered_extensions()[suffix]
+        Image.fromarray(rgb, "RGB").save(temp, format=fmt, **_SAVE_OPTIONS.get(suffix, {}))
+        commit(temp, path)
+    except BaseException:
+        discard(temp)
+        raise
+    return path

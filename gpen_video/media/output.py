@@ -1,0 +1,59 @@
+"""Safe output: destination checks, a temporary file beside the destination, atomic rename.
+
+Rules (the same for video and images):
+- the destination must not be the input file (checked by path and, when both exist, by inode);
+- an existing destination is replaced only with ``overwrite`` (the CLI's ``-y``), like ffmpeg;
+- the destination folder must exist;
+- data goes to a hidden temporary file in the destination folder and is renamed into place with
+  ``os.replace`` only after it is complete, so a crash never leaves a half-written destination.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from ..errors import InputError
+
+TEMP_MARK = ".gpen-part"
+
+
+def check_destination(dest: str | Path, *, source: str | Path | None = None, overwrite: bool = False) -> Path:
+    """Validate ``dest`` before anything is created; returns it as an absolute Path.
+
+    Raises:
+        InputError: dest is the source, exists without ``overwrite``, is a folder, or its folder is missing.
+    """
+    path = Path(dest).expanduser().absolute()
+    if source is not None and "://" not in str(source):
+        src = Path(source).expanduser().absolute()
+        same = src.resolve() == path.resolve()
+        if not same and src.exists() and path.exists():
+            same = os.path.samefile(src, path)
+        if same:
+            raise InputError(f"refusing to write the output over the input file {src}")
+    if path.is_dir():
+        raise InputError(f"output {path} is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise InputError(f"output folder {path.parent} does not exist")
+    if path.exists() and not overwrite:
+        raise InputError(f"output {path} already exists; use -y to overwrite it")
+    return path
+
+
+def temp_path_for(dest: Path) -> Path:
+    """A fresh hidden name beside ``dest`` that keeps its extension (muxers pick formats by it)."""
+    return dest.with_name(f".{dest.stem}.{secrets.token_hex(4)}{TEMP_MARK}{dest.suffix}")
+
+
+def commit(temp: Path, dest: Path) -> None:
+    """Move a finished temporary file onto ``dest`` atomically (same folder, same filesystem)."""
+    os.replace(temp, dest)
+
+
+def discard(temp: Path) -> None:
+    """Remove a temporary file if it is there."""
+    try:
+        temp.unlink()
+    except FileNotFoundError:
+        pass

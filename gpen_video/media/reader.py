@@ -1,0 +1,345 @@
+"""VideoReader: decode anything FFmpeg reads into upright RGB frames with their source timestamps.
+
+Order of operations per frame: decode (codec threads) -> deinterlace (bwdif, interlaced frames only)
+-> trim window -> convert to RGB uint8 with the declared matrix (and rescale to the first frame's
+size if the stream changes resolution) -> rotate upright -> pace (realtime only).
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from ..errors import InputError, MediaOpenError
+from ..types import Frame
+from .colour import HDR_TRANSFERS, source_matrix, source_range
+
+log = logging.getLogger(__name__)
+
+_LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "udp", "rtp", "srt", "tcp")
+_PROGRESSIVE_FIELD_ORDERS = (0, 1)  # AV_FIELD_UNKNOWN, AV_FIELD_PROGRESSIVE
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the reader will deliver. Sizes are upright (after rotation).
+
+    Attributes:
+        width, height: pixels of every delivered frame.
+        fps: average frame rate, or None when the source does not know it.
+        time_base: seconds per pts tick of delivered frames.
+        start_time: seconds of the first video pts on the source timeline.
+        duration: seconds, or None (live sources).
+        frame_count: estimated number of frames in the whole source, or None.
+        sample_aspect_ratio: pixel aspect ratio of the upright frame, or None when square/unknown.
+        rotation: degrees counter-clockwise that were applied to make frames upright (0, 90, 180, 270).
+        is_live: a capture device, a network stream, or a file paced in real time.
+        codec: decoder name.
+        has_audio: the source has at least one audio stream.
+    """
+
+    width: int
+    height: int
+    fps: Fraction | None
+    time_base: Fraction
+    start_time: float
+    duration: float | None
+    frame_count: int | None
+    sample_aspect_ratio: Fraction | None
+    rotation: int
+    is_live: bool
+    codec: str
+    has_audio: bool
+
+
+@dataclass
+class ReaderStats:
+    """Counters filled while iterating; read them after the loop."""
+
+    frames: int = 0
+    corrupt_packets: int = 0
+    corrupt_frames: int = 0
+    resized_frames: int = 0
+    deinterlaced: bool = False
+    notices: list[str] = field(default_factory=list)
+
+
+def _resolve_source(source: str | Path | int) -> tuple[str, str | None]:
+    """(url or path, forced demuxer) for a path, URL, camera index or /dev/videoN."""
+    if isinstance(source, int):
+        return f"/dev/video{source}", "v4l2"
+    text = str(source)
+    if re.fullmatch(r"/dev/video\d+", text):
+        return text, "v4l2"
+    return text, None
+
+
+def _is_live_url(url: str) -> bool:
+    return url.split("://", 1)[0].lower() in _LIVE_SCHEMES if "://" in url else False
+
+
+def _open_error(url: str, reason: str) -> MediaOpenError:
+    return MediaOpenError(f"cannot open {url!r} as video: {reason}")
+
+
+class VideoReader:
+    """Iterate a video source as :class:`gpen_video.types.Frame` (uint8 [H, W, 3] RGB, upright).
+
+    Args:
+        source: file path, URL (rtsp/http/udp/...), camera index or ``/dev/videoN`` (v4l2).
+        deinterlace: run FFmpeg's bwdif on frames flagged interlaced (one output frame per input).
+        start, end: trim window in seconds from the beginning of the source (its container start
+            time). Seeks to the keyframe before ``start``, drops frames before it, stops at ``end``.
+        realtime: pace a file at its native rate and stamp ``Frame.time`` (a fake camera).
+        options: FFmpeg demuxer/protocol options, e.g. ``{"rtsp_transport": "tcp"}``.
+
+    Raises:
+        MediaOpenError: the source cannot be opened, has no video stream or no decodable frame.
+        InputError: the trim window is invalid.
+    """
+
+    def __init__(
+        self,
+        source: str | Path | int,
+        *,
+        deinterlace: bool = True,
+        start: float | None = None,
+        end: float | None = None,
+        realtime: bool = False,
+        options: dict[str, str] | None = None,
+    ) -> None:
+        if start is not None and start < 0:
+            raise InputError(f"start must be >= 0, got {start}")
+        if end is not None and end <= (start or 0.0):
+            raise InputError(f"end ({end}) must be after start ({start or 0.0})")
+        url, demuxer = _resolve_source(source)
+        self.source = url
+        self.stats = ReaderStats()
+        self._realtime = realtime
+        self._deinterlace_wanted = deinterlace
+        self._device = demuxer == "v4l2"
+        self._live = self._device or _is_live_url(url)
+        if not self._live and "://" not in url and not Path(url).is_file():
+            raise _open_error(url, "no such file")
+        try:
+            self._container = av.open(url, format=demuxer, options=options or {}, timeout=(15.0, 15.0) if self._live else None)
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            raise _open_error(url, str(exc)) from None
+        try:
+            self._setup(start, end)
+        except BaseException:
+            self._container.close()
+            raise
+
+    # ---------------------------------------------------------------- setup
+    def _setup(self, start: float | None, end: float | None) -> None:
+        container = self._container
+        if not container.streams.video:
+            raise _open_error(self.source, "no video stream")
+        stream = container.streams.video[0]
+        # Frame threading adds a frame of latency per thread: fine for files, not for live capture.
+        stream.codec_context.thread_type = "SLICE" if self._live else "AUTO"
+        self._stream = stream
+        tb = stream.time_base or Fraction(1, 1_000_000)
+        self._tb = Fraction(tb)
+        self._origin = Fraction(container.start_time or 0, 1_000_000)
+        self._start = None if start is None else self._origin + Fraction(start)
+        self._end = None if end is None else self._origin + Fraction(end)
+        if self._start is not None and self._start > self._origin:
+            try:
+                container.seek(int(self._start / self._tb), stream=stream, backward=True)
+            except av.FFmpegError as exc:
+                raise InputError(f"cannot seek {self.source!r} to {start}s: {exc}") from None
+
+        self._raw = self._decode()
+        try:
+            first = next(self._raw)
+        except StopIteration:
+            raise _open_error(self.source, "no decodable video frame") from None
+        self._first_size = (first.width, first.height)
+        self._rotation = int(round(getattr(first, "rotation", 0) or 0)) % 360
+        if self._rotation % 90:
+            self._notice(f"display rotation {self._rotation} is not a multiple of 90; ignored")
+            self._rotation = 0
+        interlaced = first.interlaced_frame or stream.codec_context.field_order not in _PROGRESSIVE_FIELD_ORDERS
+        self._frames = self._chain_first(first)
+        if interlaced:
+            if self._deinterlace_wanted:
+                self._frames = self._bwdif(self._frames)
+                self.stats.deinterlaced = True
+            else:
+                self._notice("input is interlaced and deinterlacing is off")
+        if first.color_trc in HDR_TRANSFERS:
+            self._notice(f"HDR input ({HDR_TRANSFERS[first.color_trc]}): output is SDR, colours will look flat")
+        self.info = self._make_info(first)
+
+    def _make_info(self, first: av.VideoFrame) -> VideoInfo:
+        container, stream = self._container, self._stream
+        width, height = self._first_size
+        sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+        sar = Fraction(sar) if sar else None
+        if sar == 1:
+            sar = None
+        if self._rotation in (90, 270):
+            width, height = height, width
+            sar = 1 / sar if sar else None
+        fps = stream.average_rate or stream.guessed_rate
+        fps = Fraction(fps) if fps else None
+        duration = None
+        if container.duration and not self._live:
+            duration = container.duration / 1_000_000
+        elif stream.duration and not self._live:
+            duration = float(stream.duration * self._tb)
+        frame_count = stream.frames or None
+        if frame_count is None and duration and fps:
+            frame_count = round(duration * fps)
+        if stream.start_time is not None:
+            start_time = float(stream.start_time * self._tb)
+        else:
+            start_time = float(first.pts * self._tb) if first.pts is not None else 0.0
+        return VideoInfo(
+            width=width,
+            height=height,
+            fps=fps,
+            time_base=self._tb,
+            start_time=start_time,
+            duration=duration,
+            frame_count=frame_count,
+            sample_aspect_ratio=sar,
+            rotation=self._rotation,
+            is_live=self._live or self._realtime,
+            codec=stream.codec_context.name,
+            has_audio=bool(container.streams.audio),
+        )
+
+    def _notice(self, text: str) -> None:
+        log.warning("%s: %s", self.source, text)
+        self.stats.notices.append(text)
+
+    # ---------------------------------------------------------------- decoding stages
+    def _decode(self) -> Iterator[av.VideoFrame]:
+        """Decoded frames; packets the decoder rejects are skipped and counted."""
+        stream = self._stream
+        packets = self._container.demux(stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.FFmpegError as exc:  # damaged container data: keep what decoded so far
+                self.stats.corrupt_packets += 1
+                self._notice(f"demuxing stopped early: {exc}")
+                packet = None
+            try:
+                frames = stream.codec_context.decode(packet)
+            except av.error.EOFError:
+                return
+            except av.FFmpegError:
+                self.stats.corrupt_packets += 1
+                continue
+            for frame in frames:
+                if frame.is_corrupt:
+                    self.stats.corrupt_frames += 1
+                yield frame
+            if packet is None:
+                return
+
+    def _chain_first(self, first: av.VideoFrame) -> Iterator[av.VideoFrame]:
+        yield first
+        yield from self._raw
+
+    def _bwdif(self, frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+        """Deinterlace with bwdif, one frame out per frame in, interlaced-flagged frames only."""
+        graph = av.filter.Graph()
+        src = graph.add_buffer(template=self._stream)
+        bwdif = graph.add("bwdif", "mode=send_frame:parity=auto:deint=interlaced")
+        sink = graph.add("buffersink")
+        src.link_to(bwdif)
+        bwdif.link_to(sink)
+        graph.configure()
+        for frame in frames:
+            graph.push(frame)
+            yield from self._drain(graph)
+        graph.push(None)
+        yield from self._drain(graph)
+
+    @staticmethod
+    def _drain(graph: av.filter.Graph) -> Iterator[av.VideoFrame]:
+        while True:
+            try:
+                yield graph.vpull()
+            except (av.error.BlockingIOError, av.error.EOFError):
+                return
+
+    def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        """uint8 [H, W, 3] RGB at the first frame's size, upright."""
+        width, height = self._first_size
+        resize = (frame.width, frame.height) != (width, height)
+        if resize:
+            self.stats.resized_frames += 1
+            if self.stats.resized_frames == 1:
+                self._notice(f"resolution changed to {frame.width}x{frame.height}; rescaling to {width}x{height}")
+        fmt = frame.format.name
+        rgb = frame.to_ndarray(
+            format="rgb24",
+            width=width if resize else None,
+            height=height if resize else None,
+            src_colorspace=source_matrix(frame.colorspace, frame.height),
+            src_color_range=source_range(frame.color_range, fmt).upper(),
+            interpolation="BICUBIC" if resize else None,
+        )
+        if self._rotation:
+            rgb = np.ascontiguousarray(np.rot90(rgb, self._rotation // 90))
+        return rgb
+
+    # ---------------------------------------------------------------- public iteration
+    def __iter__(self) -> Iterator[Frame]:
+        fps_tick = (1 / self.info.fps / self._tb) if self.info.fps else None
+        clock0: tuple[float, Fraction] | None = None
+        index = 0
+        for decoded, raw in enumerate(self._frames):
+            pts = raw.pts
+            if pts is not None:
+                when = pts * self._tb
+            elif fps_tick is not None:
+                when = self._origin + decoded * fps_tick * self._tb
+            else:
+                when = None
+            if when is not None and self._start is not None and when < self._start - self._tb / 2:
+                continue
+            if when is not None and self._end is not None and when >= self._end:
+                break
+            image = self._to_rgb(raw)
+            stamp = None
+            if self._realtime and when is not None:
+                if clock0 is None:
+                    clock0 = (time.monotonic(), when)
+                delay = clock0[0] + float(when - clock0[1]) - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            if self._realtime or self._live:
+                stamp = time.monotonic()
+            self.stats.frames += 1
+            yield Frame(index=index, pts=pts, time_base=self._tb, image=image, time=stamp)
+            index += 1
+        if self.stats.corrupt_packets or self.stats.corrupt_frames:
+            self._notice(
+                f"skipped {self.stats.corrupt_packets} undecodable packet(s); "
+                f"{self.stats.corrupt_frames} frame(s) decoded with errors"
+            )
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

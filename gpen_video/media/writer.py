@@ -1,0 +1,264 @@
+"""VideoWriter: encode RGB frames with their source timestamps, copy the source's audio, write safely.
+
+Timeline: output timestamps are source timestamps minus one shift shared by every stream,
+``shift = source container start time + trim start`` (or the first frame's time without a source),
+so the output starts near zero, VFR timing survives and stream offsets (e.g. audio starting 10 ms
+after video) are kept. See docs/media.md.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from ..errors import GpenVideoError, InputError, MediaOpenError
+from ..types import Frame
+from .encoders import EncoderSettings, check_pix_fmt, encoder_options, resolve_codec
+from .output import check_destination, commit, discard, temp_path_for
+from .streams import Passthrough, content_metadata
+
+log = logging.getLogger(__name__)
+
+__all__ = ["EncoderSettings", "VideoWriter", "WriterStats"]
+
+_BT709 = 1  # AVColorSpace / AVColorPrimaries / AVColorTransferCharacteristic value for BT.709
+_RANGE_MPEG = 1
+
+
+@dataclass
+class WriterStats:
+    """What was written. ``retimed_frames``: frames whose pts had to move to stay increasing."""
+
+    frames: int = 0
+    audio_packets: int = 0
+    subtitle_packets: int = 0
+    reencoded_streams: list[str] = field(default_factory=list)
+    dropped_packets: int = 0
+    fixed_packets: int = 0
+    retimed_frames: int = 0
+    codec: str = ""
+    padded_to: tuple[int, int] | None = None
+    path: str = ""
+    notices: list[str] = field(default_factory=list)
+
+
+def _even_size(width: int, height: int, pix_fmt: str) -> tuple[int, int]:
+    """Smallest size >= (width, height) that the pixel format's chroma subsampling can hold."""
+    fmt = av.VideoFormat(pix_fmt)
+    sub_x = fmt.chroma_width(2) == 1
+    sub_y = fmt.chroma_height(2) == 1
+    return width + (width % 2 if sub_x else 0), height + (height % 2 if sub_y else 0)
+
+
+class VideoWriter:
+    """Encode :class:`Frame` objects (uint8 [height, width, 3] RGB) into ``dest``.
+
+    Args:
+        dest: output file; its extension picks the container.
+        width, height: size of every frame given to :meth:`write`.
+        time_base: seconds per pts tick of the frames given to :meth:`write`.
+        fps: nominal rate; used for frames without pts and as the stream's average rate.
+        source: input whose audio/subtitle streams and metadata are copied (None: video only).
+        start, end: the trim window given to the reader (seconds from the source start).
+        settings: encoder settings.
+        overwrite: replace an existing ``dest`` (the CLI's ``-y``).
+        sample_aspect_ratio: pixel aspect ratio to declare, None for square pixels.
+
+    Raises:
+        InputError: dest is the source, exists without overwrite, its folder is missing, its
+            extension names no known container, or the encoder/pix_fmt is unavailable.
+        MediaOpenError: ``source`` cannot be opened.
+    """
+
+    def __init__(
+        self,
+        dest: str | Path,
+        *,
+        width: int,
+        height: int,
+        time_base: Fraction,
+        fps: Fraction | None,
+        source: str | Path | None = None,
+        start: float | None = None,
+        end: float | None = None,
+        settings: EncoderSettings = EncoderSettings(),
+        overwrite: bool = False,
+        sample_aspect_ratio: Fraction | None = None,
+    ) -> None:
+        if width <= 0 or height <= 0:
+            raise InputError(f"invalid output size {width}x{height}")
+        self.dest = check_destination(dest, source=source, overwrite=overwrite)
+        codec, notice = resolve_codec(settings.codec)
+        check_pix_fmt(codec, settings.pix_fmt)
+        options, bit_rate, notices = encoder_options(codec, settings)
+        self.stats = WriterStats(codec=codec, path=str(self.dest), notices=[n for n in [notice, *notices] if n])
+        for text in self.stats.notices:
+            log.warning(text)
+        self._size = (width, height)
+        self._coded = _even_size(width, height, settings.pix_fmt)
+        if self._coded != self._size:
+            self.stats.padded_to = self._coded
+        self._pix_fmt = settings.pix_fmt
+        self._tb = Fraction(time_base)
+        self._fps = Fraction(fps) if fps else None
+        self._start = start
+        self._end = end
+        self._temp = temp_path_for(self.dest)
+        self._passthrough: Passthrough | None = None
+        self._closed = False
+        self._last_pts: int | None = None
+        self._last_step: int | None = None
+        self._shift_ticks: int | None = None
+        self._first_time: float | None = None
+        try:
+            self._output = av.open(str(self._temp), "w")
+        except (av.FFmpegError, ValueError) as exc:
+            discard(self._temp)
+            raise InputError(f"cannot write {self.dest.name}: no container for {self.dest.suffix!r} ({exc})") from None
+        try:
+            self._stream = self._add_video_stream(codec, options, bit_rate, sample_aspect_ratio)
+            if source is not None:
+                self._open_passthrough(str(source))
+        except BaseException:
+            self.abort()
+            raise
+
+    def _add_video_stream(self, codec: str, options: dict[str, str], bit_rate: int | None, sar: Fraction | None):
+        stream = self._output.add_stream(codec, rate=self._fps) if self._fps else self._output.add_stream(codec)
+        ctx = stream.codec_context
+        ctx.width, ctx.height = self._coded
+        ctx.pix_fmt = self._pix_fmt
+        ctx.time_base = self._tb
+        stream.time_base = self._tb
+        ctx.thread_type = "AUTO"
+        ctx.colorspace = ctx.color_primaries = ctx.color_trc = _BT709
+        ctx.color_range = _RANGE_MPEG
+        if sar:
+            ctx.sample_aspect_ratio = Fraction(sar)
+        if bit_rate is not None:
+            ctx.bit_rate = bit_rate
+        ctx.options = options
+        return stream
+
+    def _open_passthrough(self, source: str) -> None:
+        try:
+            probe = av.open(source)
+        except (av.FFmpegError, OSError) as exc:
+            raise MediaOpenError(f"cannot open {source!r} to copy its audio: {exc}") from None
+        with probe:
+            origin = Fraction(probe.start_time or 0, 1_000_000)
+            video_meta = content_metadata(dict(probe.streams.video[0].metadata)) if probe.streams.video else {}
+        trim_start = origin + Fraction(self._start) if self._start else None
+        shift = trim_start if trim_start is not None else origin
+        self._shift_ticks = round(shift / self._tb)
+        self._stream.metadata.update(video_meta)
+        self._passthrough = Passthrough(source, self._output, start=trim_start, shift=shift)
+
+    # ------------------------------------------------------------ writing
+    def _out_pts(self, frame: Frame) -> int:
+        """Output pts (writer time_base), strictly increasing."""
+        if frame.pts is not None:
+            pts = frame.pts if Fraction(frame.time_base) == self._tb else round(frame.pts * Fraction(frame.time_base) / self._tb)
+            if self._shift_ticks is None:  # no source: start the output at the first frame
+                self._shift_ticks = pts
+            pts -= self._shift_ticks
+        elif self._last_pts is None:
+            self._shift_ticks = self._shift_ticks or 0
+            self._first_time = frame.time
+            pts = 0
+        elif self._fps:
+            pts = round(self.stats.frames / self._fps / self._tb)
+        elif frame.time is not None and self._first_time is not None:
+            pts = round(Fraction(frame.time - self._first_time) / self._tb)
+        else:
+            pts = self._last_pts + (self._last_step or round(Fraction(1, 25) / self._tb))
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1
+            self.stats.retimed_frames += 1
+        if self._last_pts is not None:
+            self._last_step = pts - self._last_pts
+        self._last_pts = pts
+        return pts
+
+    def write(self, frame: Frame) -> None:
+        """Encode one frame; ``frame.image`` is uint8 [height, width, 3] RGB."""
+        image = frame.image
+        if image.dtype != np.uint8 or image.shape != (self._size[1], self._size[0], 3):
+            raise ValueError(f"expected uint8 [{self._size[1]}, {self._size[0]}, 3], got {image.dtype} {image.shape}")
+        if self._coded != self._size:
+            pad_y, pad_x = self._coded[1] - self._size[1], self._coded[0] - self._size[0]
+            image = np.pad(image, ((0, pad_y), (0, pad_x), (0, 0)), mode="edge")
+        rgb = av.VideoFrame.from_ndarray(image, format="rgb24")
+        yuv = rgb.reformat(
+            format=self._pix_fmt,
+            dst_colorspace="itu709",
+            dst_color_range="MPEG",
+            dst_color_trc=_BT709,
+            dst_color_primaries=_BT709,
+        )
+        yuv.pts = self._out_pts(frame)
+        yuv.time_base = self._tb
+        self._output.mux(self._stream.encode(yuv))
+        self.stats.frames += 1
+        if self._passthrough is not None:
+            self._passthrough.pump((yuv.pts + self._shift_ticks) * self._tb)
+
+    def _video_end(self) -> Fraction:
+        """Source-timeline seconds where the last frame ends."""
+        step = round(1 / self._fps / self._tb) if self._fps else (self._last_step or 0)
+        return (self._last_pts + step + self._shift_ticks) * self._tb
+
+    def close(self) -> WriterStats:
+        """Flush the encoder, finish the copied streams, and move the file into place."""
+        if self._closed:
+            return self.stats
+        try:
+            self._output.mux(self._stream.encode(None))
+            if self.stats.frames == 0:
+                raise GpenVideoError(f"no frames to write to {self.dest}")
+            if self._passthrough is not None:
+                self._passthrough.finish(self._video_end())
+                self._collect(self._passthrough)
+            self._output.close()
+            commit(self._temp, self.dest)
+            self._closed = True
+        except BaseException:
+            self.abort()
+            raise
+        return self.stats
+
+    def _collect(self, passthrough: Passthrough) -> None:
+        p = passthrough.stats
+        self.stats.audio_packets = p.audio_packets
+        self.stats.subtitle_packets = p.subtitle_packets
+        self.stats.reencoded_streams = list(p.reencoded_streams)
+        self.stats.dropped_packets = p.dropped_packets
+        self.stats.fixed_packets = p.fixed_packets
+        self.stats.notices.extend(p.notices)
+
+    def abort(self) -> None:
+        """Stop writing and remove the temporary file; the destination is left untouched."""
+        if self._closed:
+            return
+        self._closed = True
+        for closer in (getattr(self._passthrough, "close", None), getattr(getattr(self, "_output", None), "close", None)):
+            if closer is None:
+                continue
+            try:
+                closer()
+            except Exception:  # the file is being thrown away; its errors do not matter
+                pass
+        discard(self._temp)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

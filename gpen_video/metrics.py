@@ -1,0 +1,107 @@
+"""Quality metrics shared by the tests, bench/ and the report.
+
+All functions are pure and take numpy arrays; images are uint8 or float arrays in [0, 255].
+"""
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+
+import numpy as np
+
+
+def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Peak signal-to-noise ratio in dB for 8-bit images.
+
+    Args:
+        a, b: arrays of the same shape [H, W] or [H, W, C], values in [0, 255].
+        mask: optional bool or float [H, W] weights; only weighted pixels count.
+
+    Returns:
+        PSNR in dB; ``inf`` when the (masked) images are identical.
+    """
+    err = (np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2
+    if mask is None:
+        mse = float(err.mean())
+    else:
+        w = np.asarray(mask, np.float64)
+        if err.ndim == 3:
+            w = np.broadcast_to(w[..., None], err.shape)
+        total = float(w.sum())
+        if total <= 0:
+            raise ValueError("psnr: the mask selects no pixels")
+        mse = float((err * w).sum() / total)
+    return float("inf") if mse == 0 else float(10.0 * np.log10(255.0**2 / mse))
+
+
+def flicker(frames: Sequence[np.ndarray], mask: np.ndarray | None = None) -> float:
+    """Mean absolute frame-to-frame difference over a sequence (0-255 units).
+
+    Args:
+        frames: T >= 2 arrays of the same shape [H, W] or [H, W, C].
+        mask: optional bool or float [H, W] weights for the region of interest.
+    """
+    if len(frames) < 2:
+        raise ValueError("flicker needs at least two frames")
+    stack = np.stack([np.asarray(f, np.float32) for f in frames])
+    diff = np.abs(np.diff(stack, axis=0))
+    if mask is None:
+        return float(diff.mean())
+    w = np.asarray(mask, np.float32)
+    if diff.ndim == 4:
+        w = w[..., None]
+    w = np.broadcast_to(w, diff.shape[1:])
+    return float((diff * w).sum() / (w.sum() * diff.shape[0]))
+
+
+def jitter(points_seq: np.ndarray) -> float:
+    """Frame-to-frame jitter: std of the first temporal difference of a [T, ...] sequence.
+
+    Apply it to a residual (estimate - truth) so that true motion does not count.
+    """
+    seq = np.asarray(points_seq, np.float64)
+    if seq.shape[0] < 2:
+        raise ValueError("jitter needs at least two samples")
+    return float(np.diff(seq, axis=0).std())
+
+
+def lag(estimate: np.ndarray, truth: np.ndarray) -> float:
+    """Mean lag in frames of ``estimate`` behind ``truth`` (both [T, ..., D] with D coordinates).
+
+    The error of each sample, projected on the direction of the true motion, is divided by the
+    true speed: a value of 1.0 means the estimate sits where the truth was one frame earlier.
+    Negative values mean the estimate runs ahead. Samples where the truth does not move are ignored.
+    """
+    est = np.asarray(estimate, np.float64)
+    tru = np.asarray(truth, np.float64)
+    d = est.shape[-1]
+    est = est.reshape(est.shape[0], -1, d)
+    tru = tru.reshape(tru.shape[0], -1, d)
+    vel = np.diff(tru, axis=0)  # [T-1, P, D], motion that ends at samples 1..T-1
+    speed2 = (vel**2).sum(-1)
+    moving = speed2 > 1e-12
+    if not moving.any():
+        raise ValueError("lag needs a moving truth")
+    behind = -((est[1:] - tru[1:]) * vel).sum(-1)  # projection times speed
+    return float((behind[moving] / speed2[moving]).mean())
+
+
+def id_switches(track_ids_per_frame: Sequence[Mapping[Hashable, int] | Sequence[int]]) -> int:
+    """Count identity switches (CLEAR-MOT "IDSW").
+
+    Args:
+        track_ids_per_frame: per frame, which track id each true identity got, as a mapping
+            {identity: track_id}; a plain sequence means identity = position in it (e.g. ``[[7], [7], [9]]``
+            for a single face). Identities missing from a frame are simply not seen there.
+
+    Returns:
+        How many times an identity was given a track id different from the one it had when last seen.
+    """
+    last: dict[Hashable, int] = {}
+    switches = 0
+    for frame in track_ids_per_frame:
+        items = frame.items() if isinstance(frame, Mapping) else enumerate(frame)
+        for ident, tid in items:
+            if ident in last and last[ident] != tid:
+                switches += 1
+            last[ident] = tid
+    return switches

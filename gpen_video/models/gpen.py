@@ -1,0 +1,415 @@
+"""GPEN FullGenerator (Yang et al., CVPR 2021) in pure PyTorch, checkpoint-compatible.
+
+The module tree and parameter names follow the published checkpoints (see ``layouts.json``), so
+official ``GPEN-BFR-*.pth`` files load with ``strict=True``. The arithmetic is written for speed:
+
+* Blur / upfirdn2d with the 4x4 FIR kernel runs as one depthwise convolution (``groups=C``), with
+  zero padding done by the convolution itself (no pad or permute copies). Upsampling by 2 with the
+  FIR kernel is a depthwise stride-2 transposed convolution.
+* Modulated convolutions have two equivalent forms. ``unfused`` (the default) scales the activations
+  by the style, runs one convolution with the shared weight over the whole batch, and applies
+  demodulation to the output. ``fused`` builds per-sample weights and runs one grouped convolution,
+  as the reference does; it batches poorly and measured slower on CPU even at batch 1
+  (see docs/restorer.md), so it is kept for the benchmark and the equivalence tests.
+* Bias, demodulation, noise concatenation and the scaled leaky ReLU are written straight into the
+  output halves, one pass each.
+* Style vectors and demodulation factors are computed in fp32 even under autocast; under fp16 the
+  activations are clamped so StyleGAN2's large intermediate values cannot overflow.
+"""
+from __future__ import annotations
+
+import math
+from contextlib import AbstractContextManager
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["FullGenerator", "build_gpen", "set_modconv_mode", "channels"]
+
+SQRT2 = math.sqrt(2.0)
+FP16_CLAMP = 2.0**13  # far above real activations, far below fp16 max (65504)
+MODCONV_MODES = ("unfused", "fused")
+
+
+def channels(resolution: int, channel_multiplier: int, narrow: float) -> int:
+    """Channel count of the feature maps at ``resolution`` (4 .. 2048)."""
+    if resolution <= 32:
+        return int(512 * narrow)
+    base = {64: 256, 128: 128, 256: 64, 512: 32, 1024: 16, 2048: 8}[resolution]
+    return int(base * channel_multiplier * narrow)
+
+
+def _fir_kernel(scale: float) -> Tensor:
+    """The StyleGAN2 4x4 FIR kernel: outer([1,3,3,1]) normalised to sum 1, times ``scale``."""
+    k = torch.tensor([1.0, 3.0, 3.0, 1.0])
+    k = k[:, None] * k[None, :]
+    return k / k.sum() * scale
+
+
+def _fp32(x: Tensor) -> AbstractContextManager:
+    """Context that switches autocast off, so small style computations stay in fp32."""
+    return torch.autocast(x.device.type, enabled=False)
+
+
+def _depthwise(kernel: Tensor, c: int, dtype: torch.dtype) -> Tensor:
+    """[C, 1, 4, 4] true-convolution weight (kernel flipped) for a depthwise conv over C channels."""
+    return kernel.flip([0, 1]).to(dtype).expand(c, 1, *kernel.shape).contiguous()
+
+
+def _new_like(x: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Empty tensor of ``shape`` in the memory format (NCHW or channels_last) of ``x``."""
+    fmt = torch.channels_last if (x.dim() == 4 and not x.is_contiguous()
+                                  and x.is_contiguous(memory_format=torch.channels_last)) else torch.contiguous_format
+    return torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=fmt)
+
+
+def _leaky_(x: Tensor) -> Tensor:
+    """In-place leaky ReLU (slope 0.2); clamped under fp16 to stay finite."""
+    F.leaky_relu_(x, 0.2)
+    if x.dtype == torch.float16:
+        x.clamp_(-FP16_CLAMP, FP16_CLAMP)
+    return x
+
+
+class PixelNorm(nn.Module):
+    """x / sqrt(mean(x^2) + 1e-8) over dim 1. [N, D] -> [N, D]."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+
+class EqualLinear(nn.Module):
+    """Equalised-learning-rate linear layer, optionally followed by the scaled leaky ReLU.
+
+    Args:
+        bias_init: initial bias value (1 for modulation layers).
+        lr_mul: learning-rate multiplier (0.01 in the style MLP); scales weight and bias.
+        activate: apply sqrt(2) * leaky_relu(x + bias, 0.2).
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, bias_init: float = 0.0, lr_mul: float = 1.0,
+                 activate: bool = False) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_dim, in_dim) / lr_mul)
+        self.bias = nn.Parameter(torch.full((out_dim,), float(bias_init)))
+        self.scale = lr_mul / math.sqrt(in_dim)
+        self.lr_mul = lr_mul
+        self.activate = activate
+
+    def forward(self, x: Tensor) -> Tensor:
+        """[N, in] -> [N, out]."""
+        out = F.linear(x, self.weight * self.scale, self.bias * self.lr_mul)
+        if self.activate:
+            out = F.leaky_relu(out, 0.2) * SQRT2
+        return out
+
+
+class EqualConv2d(nn.Module):
+    """Equalised conv without bias: weight scaled by 1/sqrt(in * k^2)."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, stride: int = 1, padding: int = 0) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_ch, in_ch, kernel_size, kernel_size))
+        self.scale = 1.0 / math.sqrt(in_ch * kernel_size**2)
+        self.stride = stride
+        self.padding = padding
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, (self.weight * self.scale).to(x.dtype), stride=self.stride, padding=self.padding)
+
+
+class FusedLeakyReLU(nn.Module):
+    """sqrt(2) * leaky_relu(x + bias, 0.2) with a per-channel bias [C]."""
+
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(ch))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """[N, C, H, W] -> [N, C, H, W]; sqrt(2) folded into the affine pass (lrelu is 1-homogeneous)."""
+        b = (self.bias * SQRT2).to(x.dtype).view(1, -1, 1, 1)
+        return _leaky_(torch.add(b, x, alpha=SQRT2))
+
+
+class Blur(nn.Module):
+    """Depthwise 4x4 FIR filter with symmetric zero padding ``pad`` (the upfirdn2d of StyleGAN2).
+
+    The kernel is a checkpoint buffer named ``kernel`` (pre-multiplied by 4 after a 2x upsample).
+    """
+
+    def __init__(self, pad: int, scale: float = 1.0) -> None:
+        super().__init__()
+        self.register_buffer("kernel", _fir_kernel(scale))
+        self.pad = pad
+
+    def forward(self, x: Tensor) -> Tensor:
+        """[N, C, H, W] -> [N, C, H + 2*pad - 3, W + 2*pad - 3]."""
+        c = x.shape[1]
+        return F.conv2d(x, _depthwise(self.kernel, c, x.dtype), padding=self.pad, groups=c)
+
+
+class Upsample(nn.Module):
+    """upfirdn2d(up=2, pad=(2, 1)) as a depthwise stride-2 transposed conv. [N,C,H,W] -> [N,C,2H,2W]."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("kernel", _fir_kernel(4.0))
+
+    def forward(self, x: Tensor) -> Tensor:
+        c = x.shape[1]
+        # Zero-insertion + pad (2, 1) + 4x4 conv equals conv_transpose(stride 2, padding 1); the
+        # transposed conv correlates with the flipped weight, so pass the kernel unflipped.
+        w = self.kernel.to(x.dtype).expand(c, 1, 4, 4).contiguous()
+        return F.conv_transpose2d(x, w, stride=2, padding=1, groups=c)
+
+
+class ConvLayer(nn.Sequential):
+    """[Blur(pad 2) ->] EqualConv2d (stride 2 if downsampling) -> FusedLeakyReLU."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, downsample: bool = False) -> None:
+        layers: list[nn.Module] = []
+        if downsample:
+            layers.append(Blur(pad=2))
+            layers.append(EqualConv2d(in_ch, out_ch, kernel_size, stride=2, padding=0))
+        else:
+            layers.append(EqualConv2d(in_ch, out_ch, kernel_size, padding=kernel_size // 2))
+        layers.append(FusedLeakyReLU(out_ch))
+        super().__init__(*layers)
+
+
+class ModulatedConv2d(nn.Module):
+    """StyleGAN2 modulated conv. Weight [1, out, in, k, k]; style s = modulation(w) [N, in].
+
+    ``forward`` returns ``(y, d)``: the conv output [N, out, H', W'] and, in the unfused form with
+    demodulation, the per-sample demodulation factors [N, out] still to be applied (else None).
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, style_dim: int,
+                 demodulate: bool = True, upsample: bool = False) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(1, out_ch, in_ch, kernel_size, kernel_size))
+        self.modulation = EqualLinear(style_dim, in_ch, bias_init=1.0)
+        if upsample:
+            self.blur = Blur(pad=1, scale=4.0)
+        self.scale = 1.0 / math.sqrt(in_ch * kernel_size**2)
+        self.demodulate = demodulate
+        self.upsample = upsample
+        self.mode = "unfused"
+
+    def _fused(self, x: Tensor, s: Tensor) -> Tensor:
+        n, cin, h, w = x.shape
+        with _fp32(x):
+            wt = self.weight * self.scale * s.view(n, 1, cin, 1, 1)
+            if self.demodulate:
+                wt = wt * torch.rsqrt(wt.pow(2).sum(dim=(2, 3, 4), keepdim=True) + 1e-8)
+        cout, k = wt.shape[1], wt.shape[-1]
+        xg = x.reshape(1, n * cin, h, w)
+        if self.upsample:
+            wt = wt.transpose(1, 2).reshape(n * cin, cout, k, k)
+            y = F.conv_transpose2d(xg, wt.to(x.dtype), stride=2, groups=n)
+        else:
+            y = F.conv2d(xg, wt.reshape(n * cout, cin, k, k).to(x.dtype), padding=k // 2, groups=n)
+        return y.view(n, cout, *y.shape[2:])
+
+    def _unfused(self, x: Tensor, s: Tensor) -> tuple[Tensor, Tensor | None]:
+        k = self.weight.shape[-1]
+        w = self.weight[0] * self.scale  # [out, in, k, k], shared by the batch
+        d = None
+        with _fp32(x):
+            if self.demodulate:
+                # Demodulated output is invariant to the style's scale: normalise it so x * s
+                # stays small under fp16 (the 1e-8 epsilon is the only difference, ~1e-8 relative).
+                s = s / s.abs().amax(dim=1, keepdim=True).clamp_min(1e-8)
+                d = torch.rsqrt(s.pow(2) @ w.pow(2).sum(dim=(2, 3)).t() + 1e-8)
+        xs = x * s.to(x.dtype).view(*s.shape, 1, 1)
+        if self.upsample:
+            y = F.conv_transpose2d(xs, w.transpose(0, 1).to(x.dtype), stride=2)
+        else:
+            y = F.conv2d(xs, w.to(x.dtype), padding=k // 2)
+        return y, d
+
+    def forward(self, x: Tensor, style: Tensor) -> tuple[Tensor, Tensor | None]:
+        """x: [N, in, H, W]; style: w [N, style_dim] -> (y [N, out, H', W'], d [N, out] | None)."""
+        with _fp32(x):
+            s = self.modulation(style.float())
+        if self.mode == "fused":
+            y, d = self._fused(x, s), None
+        else:
+            y, d = self._unfused(x, s)
+        if self.upsample:
+            y = self.blur(y)  # blur is per-channel linear, so it commutes with the pending d
+        return y, d
+
+
+class NoiseInjection(nn.Module):
+    """GPEN's noise: the encoder feature map scaled by ``weight`` [1] and concatenated on channels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))
+
+
+class StyledConv(nn.Module):
+    """Modulated conv -> concat(y, weight * feature) -> FusedLeakyReLU over 2*out channels."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, style_dim: int, upsample: bool = False) -> None:
+        super().__init__()
+        self.conv = ModulatedConv2d(in_ch, out_ch, kernel_size, style_dim, upsample=upsample)
+        self.noise = NoiseInjection()
+        self.activate = FusedLeakyReLU(out_ch * 2)
+
+    def forward(self, x: Tensor, style: Tensor, feature: Tensor) -> Tensor:
+        """x [N, in, H, W], feature [N, out, H', W'] -> [N, 2*out, H', W']."""
+        y, d = self.conv(x, style)
+        n, c, h, w = y.shape
+        out = _new_like(y, (n, 2 * c, h, w))
+        b = (self.activate.bias * SQRT2).to(y.dtype)
+        lo, hi = out[:, :c], out[:, c:]
+        if d is None:
+            torch.add(b[:c].view(1, c, 1, 1), y, alpha=SQRT2, out=lo)
+        else:
+            torch.addcmul(b[:c].view(1, c, 1, 1), y, (d * SQRT2).to(y.dtype).view(n, c, 1, 1), out=lo)
+        torch.addcmul(b[c:].view(1, c, 1, 1), feature.to(y.dtype), (self.noise.weight * SQRT2).to(y.dtype), out=hi)
+        return _leaky_(out)
+
+
+class ToRGB(nn.Module):
+    """1x1 modulated conv (no demodulation) to RGB + bias [1,3,1,1] + upsampled previous skip."""
+
+    def __init__(self, in_ch: int, style_dim: int, upsample: bool = True) -> None:
+        super().__init__()
+        if upsample:
+            self.upsample = Upsample()
+        self.conv = ModulatedConv2d(in_ch, 3, 1, style_dim, demodulate=False)
+        self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+
+    def forward(self, x: Tensor, style: Tensor, skip: Tensor | None = None) -> Tensor:
+        """x [N, in, H, W] -> fp32 RGB [N, 3, H, W]. A per-sample [3, in] matrix product (bmm)
+        serves every batch size without a grouped conv or a pass that scales x."""
+        n, c, h, w = x.shape
+        with _fp32(x):
+            s = self.conv.modulation(style.float())
+            wt = self.conv.weight[0, :, :, 0, 0] * self.conv.scale * s.view(n, 1, c)  # [N, 3, in]
+        if x.is_contiguous():
+            out = torch.bmm(wt.to(x.dtype), x.view(n, c, h * w)).view(n, 3, h, w)
+        else:  # channels_last: [N, HW, C] view
+            out = torch.bmm(x.permute(0, 2, 3, 1).reshape(n, h * w, c), wt.to(x.dtype).transpose(1, 2))
+            out = out.view(n, h, w, 3).permute(0, 3, 1, 2)
+        out = out.float() + self.bias  # the RGB skip chain is tiny: keep it in fp32
+        if skip is not None:
+            with _fp32(x):
+                out = out + self.upsample(skip)
+        return out
+
+
+class ConstantInput(nn.Module):
+    """Learned constant [1, C, 4, 4], expanded over the batch."""
+
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        self.input = nn.Parameter(torch.randn(1, ch, 4, 4))
+
+    def forward(self, n: int, dtype: torch.dtype) -> Tensor:
+        return self.input.to(dtype).expand(n, -1, -1, -1)
+
+
+class Generator(nn.Module):
+    """StyleGAN2 synthesis network whose noise inputs are GPEN encoder features (concatenated)."""
+
+    def __init__(self, size: int, style_dim: int, n_mlp: int, channel_multiplier: int, narrow: float) -> None:
+        super().__init__()
+        self.log_size = int(math.log2(size))
+        ch = {2**r: channels(2**r, channel_multiplier, narrow) for r in range(2, self.log_size + 1)}
+        mlp: list[nn.Module] = [PixelNorm()]
+        mlp += [EqualLinear(style_dim, style_dim, lr_mul=0.01, activate=True) for _ in range(n_mlp)]
+        self.style = nn.Sequential(*mlp)
+        self.input = ConstantInput(ch[4])
+        self.conv1 = StyledConv(ch[4], ch[4], 3, style_dim)
+        self.to_rgb1 = ToRGB(ch[4] * 2, style_dim, upsample=False)
+        self.convs = nn.ModuleList()
+        self.to_rgbs = nn.ModuleList()
+        in_ch = ch[4]
+        for r in range(3, self.log_size + 1):
+            out_ch = ch[2**r]
+            self.convs.append(StyledConv(in_ch * 2, out_ch, 3, style_dim, upsample=True))
+            self.convs.append(StyledConv(out_ch * 2, out_ch, 3, style_dim))
+            self.to_rgbs.append(ToRGB(out_ch * 2, style_dim))
+            in_ch = out_ch
+
+    def forward(self, latent: Tensor, features: list[Tensor]) -> Tensor:
+        """latent z [N, style_dim]; features at 4, 8, ..., size -> RGB [N, 3, size, size] (fp32).
+
+        Every layer uses the same w (GPEN injects one latent).
+        """
+        with _fp32(latent):
+            w = self.style(latent.float())
+        f4 = features[0]
+        x = self.input(f4.shape[0], f4.dtype)
+        if not f4.is_contiguous():
+            x = x.contiguous(memory_format=torch.channels_last)
+        x = self.conv1(x, w, f4)
+        skip = self.to_rgb1(x, w)
+        for i, feat in enumerate(features[1:]):
+            x = self.convs[2 * i](x, w, feat)
+            x = self.convs[2 * i + 1](x, w, feat)
+            skip = self.to_rgbs[i](x, w, skip)
+        return skip
+
+
+class FullGenerator(nn.Module):
+    """GPEN: a U-shaped encoder whose features and latent drive a StyleGAN2 decoder.
+
+    Input: RGB [N, 3, S, S] float in [-1, 1] (NCHW or channels_last). Output: RGB [N, 3, S, S] fp32,
+    roughly in [-1, 1]. S = ``in_size`` (a power of two, >= 16).
+    """
+
+    def __init__(self, in_size: int, style_dim: int = 512, n_mlp: int = 8, channel_multiplier: int = 2,
+                 narrow: float = 1.0) -> None:
+        super().__init__()
+        log_size = int(math.log2(in_size))
+        if 2**log_size != in_size or in_size < 16:
+            raise ValueError(f"in_size must be a power of two >= 16, got {in_size}")
+        self.in_size = in_size
+        self.config = dict(in_size=in_size, channel_multiplier=channel_multiplier, narrow=narrow,
+                           style_dim=style_dim, n_mlp=n_mlp)
+        self.generator = Generator(in_size, style_dim, n_mlp, channel_multiplier, narrow)
+        self.n_encoders = log_size - 1
+        ch = lambda r: channels(r, channel_multiplier, narrow)  # noqa: E731
+        self.ecd0 = nn.Sequential(ConvLayer(3, ch(in_size), 1))
+        for i in range(1, self.n_encoders):
+            r = in_size // 2 ** (i - 1)
+            setattr(self, f"ecd{i}", nn.Sequential(ConvLayer(ch(r), ch(r // 2), 3, downsample=True)))
+        self.final_linear = nn.Sequential(EqualLinear(ch(4) * 16, style_dim, activate=True))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """[N, 3, S, S] in [-1, 1] -> [N, 3, S, S] fp32."""
+        if x.shape[1:] != (3, self.in_size, self.in_size):
+            raise ValueError(f"expected input [N, 3, {self.in_size}, {self.in_size}], got {list(x.shape)}")
+        feats = []
+        for i in range(self.n_encoders):
+            x = getattr(self, f"ecd{i}")(x)
+            feats.append(x)
+        with _fp32(x):
+            z = self.final_linear(x.float().flatten(1))
+        return self.generator(z, feats[::-1])
+
+
+def set_modconv_mode(model: nn.Module, mode: str) -> None:
+    """Choose the modulated-conv form of every layer: "unfused" (default, shared weight) or "fused"
+    (per-sample weights, grouped conv). Both compute the same function (to ~1e-6 relative)."""
+    if mode not in MODCONV_MODES:
+        raise ValueError(f"mode must be one of {MODCONV_MODES}, got {mode!r}")
+    for m in model.modules():
+        if isinstance(m, ModulatedConv2d):
+            m.mode = mode
+
+
+def build_gpen(in_size: int, channel_multiplier: int = 2, narrow: float = 1.0, style_dim: int = 512,
+               n_mlp: int = 8) -> nn.Module:
+    """Build a GPEN FullGenerator with random weights (eval mode).
+
+    Build under ``with torch.device("meta"):`` to get the layout without allocating weights.
+    """
+    return FullGenerator(in_size, style_dim=style_dim, n_mlp=n_mlp, channel_multiplier=channel_multiplier,
+                         narrow=narrow).eval()

@@ -1,0 +1,360 @@
+"""Weights registry, cache, verified resumable downloads, and strict GPEN checkpoint loading.
+
+The cache folder is ``$GPEN_VIDEO_HOME`` (default ``~/.cache/gpen-video``). A file appears in the
+cache only once it is complete and verified: downloads go to ``<file>.part``, resume with an HTTP
+Range request after a cut-off (or restart when the server ignores Range), and are renamed into place
+after the size and, where known, the sha256 check. Every failure is a :class:`WeightsError`.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.error import HTTPError, URLError
+from urllib.request import Request, urlopen
+
+import torch
+from torch import Tensor, nn
+
+from gpen_video.errors import WeightsError
+from gpen_video.models.gpen import build_gpen, channels
+
+__all__ = [
+    "GpenConfig", "ModelEntry", "REGISTRY", "cache_dir", "weights_path", "download_file", "download_weights",
+    "resolve_weights", "load_state_dict", "infer_config", "load_gpen", "list_models",
+]
+
+
+@dataclass(frozen=True)
+class GpenConfig:
+    """Hyper-parameters of a GPEN FullGenerator (the arguments of ``build_gpen``)."""
+
+    in_size: int
+    channel_multiplier: int
+    narrow: float
+    style_dim: int
+    n_mlp: int
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One downloadable file. ``kind`` is "gpen", "detector" or "parsing"; config is None unless gpen."""
+
+    name: str
+    filename: str
+    url: str
+    config: GpenConfig | None
+    sha256: str | None
+    size: int | None
+    kind: str
+
+
+_GPEN_URL = "https://public-vigen-video.oss-cn-shanghai.aliyuncs.com/robin/models/{}.pth"
+# Best effort: the 1024/2048 models are published on ModelScope; this is its file-download API.
+_MODELSCOPE_URL = ("https://www.modelscope.cn/api/v1/models/damo/cv_gpen_image-portrait-enhancement-hires/"
+                   "repo?Revision=master&FilePath={}.pth")
+_FACEXLIB_URL = "https://github.com/xinntao/facexlib/releases/download/{}/{}"
+
+
+def _gpen(name: str, url: str, in_size: int, cm: int, narrow: float) -> ModelEntry:
+    return ModelEntry(name, f"{name}.pth", url, GpenConfig(in_size, cm, narrow, 512, 8), None, None, "gpen")
+
+
+def _aux(filename: str, tag: str, kind: str) -> ModelEntry:
+    return ModelEntry(filename.removesuffix(".pth"), filename, _FACEXLIB_URL.format(tag, filename), None, None,
+                      None, kind)
+
+
+REGISTRY: dict[str, ModelEntry] = {
+    e.name: e
+    for e in (
+        _gpen("GPEN-BFR-256", _GPEN_URL.format("GPEN-BFR-256"), 256, 1, 0.5),
+        _gpen("GPEN-BFR-512", _GPEN_URL.format("GPEN-BFR-512"), 512, 2, 1.0),
+        _gpen("GPEN-BFR-1024", _MODELSCOPE_URL.format("GPEN-BFR-1024"), 1024, 2, 1.0),
+        _gpen("GPEN-BFR-2048", _MODELSCOPE_URL.format("GPEN-BFR-2048"), 2048, 2, 1.0),
+        _aux("detection_Resnet50_Final.pth", "v0.1.0", "detector"),
+        _aux("detection_mobilenet0.25_Final.pth", "v0.1.0", "detector"),
+        _aux("parsing_parsenet.pth", "v0.2.2", "parsing"),
+    )
+}
+
+_CHUNK = 1 << 20
+_ATTEMPTS = 3
+
+
+def cache_dir() -> Path:
+    """``$GPEN_VIDEO_HOME`` or ``~/.cache/gpen-video`` (not created here)."""
+    env = os.environ.get("GPEN_VIDEO_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "gpen-video"
+
+
+def _entry(name: str) -> ModelEntry:
+    entry = REGISTRY.get(name)
+    if entry is None:
+        by_file = {e.filename: e for e in REGISTRY.values()}
+        entry = by_file.get(name)
+    if entry is None:
+        raise WeightsError(f"unknown model {name!r}; known: {', '.join(REGISTRY)}")
+    return entry
+
+
+def weights_path(name: str) -> Path:
+    """Where the cached file of registry entry ``name`` lives (it may not exist)."""
+    return cache_dir() / _entry(name).filename
+
+
+def _offline_error(url: str, dest: Path, why: object) -> WeightsError:
+    return WeightsError(f"cannot download {url} ({why}). Download it by hand and place it at {dest}, "
+                        f"or pass --weights PATH")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _progress_bar(enabled: bool, label: str):
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                    console=Console(stderr=True), disable=not enabled, transient=False)
+
+
+def _fetch(url: str, part: Path, progress, task, timeout: float) -> int | None:
+    """One HTTP attempt that appends to ``part`` (resuming with Range when it has bytes).
+
+    Returns the expected total size when the server announced it, else None. Network errors and
+    short reads propagate as OSError / http.client exceptions so the caller can retry.
+    """
+    offset = part.stat().st_size if part.exists() else 0
+    headers = {"User-Agent": "gpen-video"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    try:
+        resp = urlopen(Request(url, headers=headers), timeout=timeout)
+    except HTTPError as e:
+        if e.code == 416 and offset:  # our .part is not a prefix the server recognises: restart
+            part.unlink()
+            raise ConnectionError("range not satisfiable; restarting") from e
+        raise
+    with resp:
+        length = resp.headers.get("Content-Length")
+        if offset and resp.status == 206:
+            match = re.match(r"bytes (\d+)-", resp.headers.get("Content-Range", ""))
+            if not match or int(match.group(1)) != offset:
+                part.unlink()
+                raise ConnectionError("server resumed at the wrong offset; restarting")
+            mode = "ab"
+        else:  # server ignored Range (200): start over
+            offset, mode = 0, "wb"
+        total = offset + int(length) if length is not None else None
+        progress.update(task, completed=offset, total=total)
+        with part.open(mode) as f:
+            while block := resp.read(_CHUNK):
+                f.write(block)
+                progress.advance(task, len(block))
+    got = part.stat().st_size
+    if total is not None and got < total:
+        raise http.client.IncompleteRead(b"", total - got)
+    return total
+
+
+def download_file(url: str, dest: str | Path, *, sha256: str | None = None, size: int | None = None,
+                  progress: bool = True, timeout: float = 30.0) -> Path:
+    """Download ``url`` to ``dest`` via ``dest.part``; verify size and sha256; rename when complete.
+
+    A cut-off transfer is resumed (HTTP Range) or restarted, up to 3 attempts; a partial ``.part``
+    left by a failed run is resumed by the next call. A file that fails verification is deleted.
+
+    Raises:
+        WeightsError: unreachable URL (names the URL and ``dest``), HTTP error, or failed verification.
+    """
+    dest = Path(dest)
+    part = dest.with_name(dest.name + ".part")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise WeightsError(f"cannot create the weights folder {dest.parent}: {e}") from e
+    last: BaseException | None = None
+    with _progress_bar(progress, dest.name) as bar:
+        task = bar.add_task(dest.name, total=size)
+        for _ in range(_ATTEMPTS):
+            try:
+                total = _fetch(url, part, bar, task, timeout)
+                break
+            except HTTPError as e:
+                raise WeightsError(f"cannot download {url}: HTTP {e.code} {e.reason}. Download it by hand "
+                                   f"and place it at {dest}") from e
+            except URLError as e:  # could not connect at all
+                raise _offline_error(url, dest, e.reason) from e
+            except (OSError, http.client.HTTPException) as e:
+                last = e
+        else:
+            raise WeightsError(f"download of {url} was interrupted ({last}); run again to resume "
+                               f"(partial file kept at {part})")
+    got = part.stat().st_size
+    problem = None
+    if size is not None and got != size:
+        problem = f"size {got} bytes, expected {size}"
+    elif total is not None and got != total:
+        problem = f"size {got} bytes, server announced {total}"
+    elif sha256 is not None and (digest := _sha256(part)) != sha256.lower():
+        problem = f"sha256 {digest}, expected {sha256.lower()}"
+    if problem:
+        part.unlink()
+        raise WeightsError(f"download of {url} is corrupt ({problem}); deleted it. Try again, or place a good "
+                           f"copy at {dest}")
+    os.replace(part, dest)
+    return dest
+
+
+def download_weights(name: str, *, progress: bool = True) -> Path:
+    """Download registry entry ``name`` into the cache (no-op when already there); return its path."""
+    entry = _entry(name)
+    dest = weights_path(entry.name)
+    if dest.is_file():
+        return dest
+    return download_file(entry.url, dest, sha256=entry.sha256, size=entry.size, progress=progress)
+
+
+def resolve_weights(name: str, weights: str | Path | None = None, *, download: bool = True) -> Path:
+    """Path of the weights to use: an explicit ``weights`` file wins; else the cache; else download.
+
+    Raises:
+        WeightsError: explicit file missing, unknown name, or not cached and cannot/may not download
+            (the message names the URL and the exact path to place the file at).
+    """
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise WeightsError(f"weights file not found: {path}")
+        return path
+    entry = _entry(name)
+    dest = weights_path(entry.name)
+    if dest.is_file():
+        return dest
+    if not download:
+        raise WeightsError(f"{entry.name} is not in the cache. Download {entry.url} and place it at {dest}, "
+                           f"or run `gpen-video weights download {entry.name}`")
+    return download_weights(entry.name)
+
+
+_WRAPPERS = ("g_ema", "params_ema", "state_dict")
+
+
+def load_state_dict(path: str | Path) -> dict[str, Tensor]:
+    """Read a checkpoint on CPU: unwrap g_ema / params_ema / state_dict, strip ``module.`` prefixes.
+
+    Uses ``torch.load(weights_only=True)``: no code in the file is executed.
+
+    Raises:
+        WeightsError: missing, truncated or corrupt file, or content that is not a dict of tensors.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for bad files (RuntimeError, UnpicklingError, EOFError...)
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise WeightsError(f"{path} is not a readable PyTorch checkpoint (truncated or corrupt?): {msg}") from e
+    while isinstance(obj, dict) and (key := next((k for k in _WRAPPERS if isinstance(obj.get(k), dict)), None)):
+        obj = obj[key]
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, Tensor) for v in obj.values()):
+        raise WeightsError(f"{path} does not hold a state dict of tensors")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def _need(sd: dict[str, Tensor], key: str) -> Tensor:
+    if key not in sd:
+        raise WeightsError(f"not a GPEN state dict: key {key!r} is missing")
+    return sd[key]
+
+
+def infer_config(state_dict: dict[str, Tensor]) -> GpenConfig:
+    """Infer the GPEN config from tensor shapes (the exact layout is checked when loading).
+
+    Raises:
+        WeightsError: the keys do not look like a GPEN FullGenerator.
+    """
+    sd = state_dict
+    style_dim = _need(sd, "generator.style.1.weight").shape[1]
+    n_mlp = sum(1 for k in sd if re.fullmatch(r"generator\.style\.\d+\.weight", k))
+    n_ecd = sum(1 for k in sd if re.fullmatch(r"ecd\d+\.0\.\d\.weight", k))
+    in_size = 2 ** (n_ecd + 1)
+    narrow = _need(sd, "generator.input.input").shape[1] / 512
+    # Channel multiplier: the one that reproduces every encoder width (widths above 32 px depend on it).
+    widths = {in_size: _need(sd, "ecd0.0.0.weight").shape[0]}
+    for i in range(1, n_ecd):
+        widths[in_size >> i] = _need(sd, f"ecd{i}.0.1.weight").shape[0]
+    for cm in range(1, 9):
+        try:
+            if all(channels(r, cm, narrow) == c for r, c in widths.items()):
+                return GpenConfig(in_size, cm, narrow, style_dim, n_mlp)
+        except KeyError:  # a resolution GPEN has no width for
+            break
+    raise WeightsError(f"cannot infer a GPEN config from the tensor shapes (in_size {in_size}, narrow {narrow})")
+
+
+def _layout_problems(model: nn.Module, sd: dict[str, Tensor]) -> list[str]:
+    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    have = {k: tuple(v.shape) for k, v in sd.items()}
+
+    def few(keys: list[str]) -> str:
+        return ", ".join(keys[:5]) + (f" (+{len(keys) - 5} more)" if len(keys) > 5 else "")
+
+    problems = []
+    if missing := sorted(set(want) - set(have)):
+        problems.append(f"missing keys: {few(missing)}")
+    if unexpected := sorted(set(have) - set(want)):
+        problems.append(f"unexpected keys: {few(unexpected)}")
+    if wrong := [f"{k} {list(have[k])} vs {list(want[k])}" for k in sorted(set(want) & set(have)) if want[k] != have[k]]:
+        problems.append(f"wrong shapes (file vs model): {few(wrong)}")
+    return problems
+
+
+def _config_for(path: Path, name: str | None, sd: dict[str, Tensor]) -> GpenConfig:
+    known = REGISTRY.get(name) if name else None
+    if known is None:
+        known = next((e for e in REGISTRY.values() if e.filename == path.name), None)
+    if known is not None and known.config is not None:
+        return known.config
+    return infer_config(sd)
+
+
+def load_gpen(path: str | Path, *, name: str | None = None) -> tuple[nn.Module, GpenConfig]:
+    """Load a GPEN checkpoint strictly into a fresh model (eval mode, fp32, CPU).
+
+    The config comes from the registry when ``name`` (or the file name) is a known GPEN entry, else
+    it is inferred from tensor shapes. The model is built on the meta device and takes the file's
+    tensors directly, so no random weights are allocated.
+
+    Raises:
+        WeightsError: unreadable file, or keys/shapes that do not match (each problem named).
+    """
+    path = Path(path)
+    sd = load_state_dict(path)
+    config = _config_for(path, name, sd)
+    with torch.device("meta"):
+        model = build_gpen(config.in_size, config.channel_multiplier, config.narrow, config.style_dim, config.n_mlp)
+    if problems := _layout_problems(model, sd):
+        raise WeightsError(f"{path.name} does not fit GPEN {config}: " + "; ".join(problems))
+    model.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True, assign=True)
+    return model.eval(), config
+
+
+def list_models() -> list[dict]:
+    """Rows for ``gpen-video weights list``: name, kind, size (in_size or None), url, path, present."""
+    rows = []
+    for e in REGISTRY.values():
+        path = weights_path(e.name)
+        rows.append(dict(name=e.name, kind=e.kind, size=e.config.in_size if e.config else None, url=e.url,
+                         path=str(path), present=path.is_file()))
+    return rows

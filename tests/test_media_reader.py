@@ -1,0 +1,155 @@
+"""VideoReader: frame counts, timestamps, rotation, colour, interlace, size changes, bad files."""
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from gpen_video.errors import InputError, MediaOpenError
+from gpen_video.media.reader import VideoReader
+from tests.media_clips import AudioSpec, corrupt_video_packets, make_clip, make_resolution_change, video_pts
+
+
+def test_real_file_every_frame_with_source_pts(data_dir):
+    path = data_dir / "crowd_1080p.mp4"
+    expected, _ = video_pts(path)
+    with VideoReader(path) as reader:
+        info = reader.info
+        frames = [(f.index, f.seconds, f.image.shape, f.image.dtype) for f in reader]
+    assert (info.width, info.height, info.fps, info.has_audio, info.rotation) == (1920, 1080, 25, True, 0)
+    assert info.frame_count == 105 and not info.is_live
+    assert [f[1] for f in frames] == [float(t) for t in expected]
+    assert [f[0] for f in frames] == list(range(105))
+    assert {f[2] for f in frames} == {(1080, 1920, 3)} and frames[0][3] == np.uint8
+    assert reader.stats.frames == 105 and reader.stats.corrupt_packets == 0
+
+
+def test_vfr_timestamps_are_kept(tmp_path):
+    pts = [0, 512, 1024, 2560, 2600, 4096, 9000]
+    path = make_clip(tmp_path / "vfr.mp4", pts=pts, audio=())
+    with VideoReader(path) as reader:
+        got = [f.pts * f.time_base for f in reader]
+    assert got == [Fraction(p, 12800) for p in pts]
+
+
+def test_phone_rotation_is_applied(tmp_path):
+    # -90 is what phones write for portrait: the picture must turn clockwise to stand upright.
+    path = make_clip(tmp_path / "rot.mp4", size=(64, 48), rotation=-90, audio=())
+    with VideoReader(path) as reader:
+        frame = next(iter(reader))
+        assert (reader.info.width, reader.info.height, reader.info.rotation) == (48, 64, 270)
+    assert frame.image.shape == (64, 48, 3)
+    # The red block from the stored top-left corner is now at the top-right.
+    assert frame.image[2, -3].tolist() == pytest.approx([255, 0, 0], abs=12)
+    assert frame.image[2, 2, 0] < 200
+
+
+@pytest.mark.parametrize(
+    ("pix_fmt", "colorspace"), [("yuv420p10le", 1), ("yuv420p10le", 9), ("yuv420p", 6), ("yuv420p", 1)]
+)
+def test_declared_colour_matrix_is_used(tmp_path, pix_fmt, colorspace):
+    colour = np.array([200, 30, 30], np.uint8)
+    path = make_clip(
+        tmp_path / "c.mkv", pix_fmt=pix_fmt, colorspace=colorspace, audio=(), frames=2,
+        image=lambda i, w, h: np.broadcast_to(colour, (h, w, 3)).copy(),
+    )
+    with VideoReader(path) as reader:
+        image = next(iter(reader)).image
+    assert np.abs(image[20, 30].astype(int) - colour).max() <= 4
+
+
+def test_hdr_transfer_gives_a_warning(tmp_path):
+    path = make_clip(tmp_path / "pq.mkv", pix_fmt="yuv420p10le", colorspace=9, trc=16, audio=(), frames=2)
+    with VideoReader(path) as reader:
+        assert any("HDR" in n for n in reader.stats.notices)
+
+
+def test_interlaced_input_is_deinterlaced_one_frame_per_frame(tmp_path):
+    path = make_clip(tmp_path / "i.mp4", interlaced=True, audio=(), frames=10)
+    with VideoReader(path) as reader:
+        frames = list(reader)
+        assert reader.stats.deinterlaced
+    assert len(frames) == 10
+    assert [f.pts for f in frames] == sorted(f.pts for f in frames)
+    with VideoReader(path, deinterlace=False) as reader:
+        assert len(list(reader)) == 10
+        assert not reader.stats.deinterlaced and any("interlaced" in n for n in reader.stats.notices)
+
+
+def test_resolution_change_is_rescaled_to_first_size(tmp_path):
+    path = make_resolution_change(tmp_path / "rc.ts", (64, 48), (80, 60))
+    with VideoReader(path) as reader:
+        frames = list(reader)
+    assert len(frames) == 12
+    assert {f.image.shape for f in frames} == {(48, 64, 3)}
+    assert reader.stats.resized_frames == 6
+
+
+def test_corrupt_packets_are_skipped_and_counted(tmp_path):
+    path = make_clip(tmp_path / "bad.mp4", frames=25, audio=())
+    corrupt_video_packets(path, range(10, 13))
+    with VideoReader(path) as reader:
+        frames = list(reader)
+    assert reader.stats.corrupt_packets == 3
+    assert len(frames) == 22
+
+
+def test_trim_window(tmp_path):
+    path = make_clip(tmp_path / "t.mp4", frames=25, audio=())
+    with VideoReader(path, start=0.2, end=0.6) as reader:
+        times = [f.seconds for f in reader]
+    assert times == pytest.approx([0.2 + 0.04 * i for i in range(10)])
+    with pytest.raises(InputError):
+        VideoReader(path, start=0.5, end=0.4)
+
+
+def test_realtime_paces_and_stamps(tmp_path):
+    path = make_clip(tmp_path / "rt.mp4", frames=8, audio=())
+    with VideoReader(path, realtime=True) as reader:
+        assert reader.info.is_live
+        t0 = time.monotonic()
+        stamps = [f.time for f in reader]
+    assert time.monotonic() - t0 >= 0.27  # 7 frame gaps of 40 ms
+    assert all(b > a for a, b in zip(stamps, stamps[1:]))
+
+
+def _truncated(tmp_path):
+    path = make_clip(tmp_path / "trunc.mp4", frames=12)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # moov sits at the end: gone
+    return path
+
+
+def _audio_only(tmp_path):
+    path = tmp_path / "a.m4a"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("aac", rate=48000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 2048), np.float32), format="flt", layout="stereo")
+        frame.sample_rate, frame.pts = 48000, 0
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda d: (d / "zero.mp4").write_bytes(b"") or d / "zero.mp4",
+        lambda d: (d / "notes.mp4").write_text("this is not a video\n" * 20) or d / "notes.mp4",
+        _truncated,
+        _audio_only,
+        lambda d: d / "missing.mp4",
+    ],
+    ids=["zero-bytes", "text-file", "truncated", "no-video-stream", "missing"],
+)
+def test_unopenable_files_raise_media_open_error(tmp_path, make):
+    with pytest.raises(MediaOpenError):
+        VideoReader(make(tmp_path))
+
+
+def test_two_audio_tracks_are_reported(tmp_path):
+    path = make_clip(tmp_path / "two.mp4", audio=(AudioSpec(), AudioSpec(language="fra")))
+    with VideoReader(path) as reader:
+        assert reader.info.has_audio
