@@ -43,8 +43,8 @@ class FaceSettings:
     detect_every: int = 1  # run the detector every N frames; the tracker carries faces in between
     min_face: int = 0  # ignore faces smaller than this (pixels, box side)
     max_faces: int = 0  # keep at most this many faces per frame, largest first (0 = all)
-    smooth: float = 0.5  # landmark smoothing strength (0 = off)
-    temporal: float = 0.5  # temporal blending strength (0 = off)
+    smooth: float = 1.0  # landmark smoothing strength (0 = off, 1 = tuned default, >1 steadier)
+    temporal: float = 0.7  # temporal blending strength in [0, 1] (0 = off)
     alpha: float = 1.0  # 1 = fully restored face, 0 = original face
 
 

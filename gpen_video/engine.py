@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import Settings
-from .faces.align import align_face
+from .faces.align import affine_scale, align_face
 from .faces.analyzer import FaceAnalyzer
 from .faces.detect import FaceDetector, build_detector
 from .faces.paste import paste_faces, soften_small_face
@@ -260,7 +260,7 @@ class Engine:
             for face, restored in zip(job.faces, job.restored):
                 blended = blender.blend(face.track_id, restored)
                 _record_flicker(pipeline.stats, previous, face.track_id, restored, blended)
-                face_px = self.crop_size / float(np.sqrt(abs(np.linalg.det(face.affine[:, :2]))))
+                face_px = self.crop_size / affine_scale(face.affine)
                 pasted.append((soften_small_face(blended, face_px), face.affine))
             for track_id in list(previous):
                 if track_id not in alive:

@@ -11,7 +11,7 @@ import numpy as np
 
 from .config import Settings
 from .engine import Engine, PipelineStats
-from .errors import InputError
+from .media.output import check_destination
 from .media.image import is_image_path, read_image, write_image
 from .media.reader import VideoInfo, VideoReader
 from .media.signals import interrupts_as_exceptions
@@ -89,6 +89,7 @@ def enhance_video(
         source, deinterlace=encode.deinterlace, start=start, end=end
     ) as reader:
         info = reader.info
+        check_destination(output, source=source, overwrite=overwrite)  # before the slow model load
         engine = engine or Engine(settings)
         if on_start is not None:
             on_start(info)
@@ -132,12 +133,11 @@ def enhance_image(
     """Enhance the faces of one picture; the output format follows the output's extension."""
     began = time.perf_counter()
     stats = PipelineStats()
-    if Path(output).resolve() == Path(source).resolve():
-        raise InputError(f"refusing to overwrite the input file {source}")
+    check_destination(output, source=source, overwrite=overwrite)
     image = read_image(source)
     engine = engine or Engine(settings)
     frame = Frame(index=0, pts=0, time_base=Fraction(1, 1), image=image)
     (result,) = list(engine.stream([frame], stats=stats, detect_every=1))
     enhanced = np.hstack([image, result.enhanced]) if compare else result.enhanced
-    write_image(output, enhanced, overwrite=overwrite)
+    write_image(output, enhanced, overwrite=overwrite, source=source)
     return JobResult(str(source), str(output), "image", settings, stats, time.perf_counter() - began)

@@ -1,0 +1,46 @@
+"""Helpers for the end-to-end tests: run the CLI, read streams back with PyAV."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str | Path, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m gpen_video ARGS`` from the checkout, capturing text output."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    full_env.pop("GPEN_VIDEO_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "gpen_video", *map(str, args)],
+        cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def video_pts(path: Path) -> list[int]:
+    """Presentation timestamps of every decoded video frame, in order."""
+    with av.open(str(path)) as container:
+        return [frame.pts for frame in container.decode(video=0)]
+
+
+def audio_packets(path: Path, start: float | None = None, end: float | None = None) -> list[bytes]:
+    """Payload bytes of every audio packet of the first audio stream, optionally within [start, end)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        packets = []
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            t = float(packet.pts * packet.time_base)
+            if (start is None or t >= start - 1e-6) and (end is None or t < end):
+                packets.append(bytes(packet))
+        return packets
+
+
+def leftovers(folder: Path, keep: set[str]) -> list[str]:
+    """Files in ``folder`` other than ``keep`` (temporary outputs that should not exist)."""
+    return sorted(p.name for p in folder.iterdir() if p.name not in keep)

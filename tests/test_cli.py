@@ -1,0 +1,178 @@
+"""End to end: the `gpen-video` command on real clips, bad input, interrupts."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from cli_helpers import ROOT, audio_packets, leftovers, run_cli, video_pts
+from gpen_video.models.gpen import build_gpen
+
+FAST = ("--preset", "ultrafast", "-q")
+SAMPLE = ROOT / "samples" / "talking_head.mp4"
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, code: int) -> None:
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("gpen-video: ")
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight GPEN at 64 px, saved the way official files are (wrapped, module. prefix)."""
+    torch.manual_seed(0)
+    model = build_gpen(64, channel_multiplier=1, narrow=0.25, style_dim=64, n_mlp=2)
+    path = tmp_path_factory.mktemp("weights") / "tiny-gpen.pth"
+    torch.save({"g_ema": {f"module.{k}": v for k, v in model.state_dict().items()}}, path)
+    return path
+
+
+@pytest.mark.parametrize("clip", ["talking_head_844.mp4", "crowd_1080p.mp4"])
+def test_passthrough_keeps_frames_timestamps_and_audio(data_dir: Path, tmp_path: Path, clip: str) -> None:
+    source = data_dir / clip
+    output = tmp_path / "out.mp4"
+    report = tmp_path / "report.json"
+    result = run_cli(source, output, "--restorer", "none", "--report", report, *FAST)
+    assert result.returncode == 0, result.stderr
+    assert video_pts(output) == video_pts(source)
+    assert audio_packets(output) == audio_packets(source)
+    data = json.loads(report.read_text())
+    assert data["frames"] == len(video_pts(source))
+    assert data["faces"] > 0 and len(data["per_frame"]) == data["frames"]
+    assert {"versions", "settings", "stage_seconds", "metrics"} <= data.keys()
+    assert leftovers(tmp_path, {"out.mp4", "report.json"}) == []
+
+
+def test_tiny_gpen_checkpoint_runs_end_to_end(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    output = tmp_path / "out.mp4"
+    result = run_cli(SAMPLE, output, "--weights", tiny_checkpoint, "--device", "cpu", *FAST)
+    assert result.returncode == 0, result.stderr
+    assert video_pts(output) == video_pts(SAMPLE)
+    assert audio_packets(output) == audio_packets(SAMPLE)
+    with av.open(str(output)) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    with av.open(str(SAMPLE)) as container:
+        original = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    # A random GPEN repaints the face: the output must differ from the input somewhere.
+    assert np.abs(first.astype(int) - original.astype(int)).max() > 50
+
+
+def test_compare_doubles_width_and_trim_cuts_both_streams(tmp_path: Path) -> None:
+    output = tmp_path / "cmp.mp4"
+    result = run_cli(SAMPLE, output, "--restorer", "none", "--compare", "--start", "1", "--end", "2", *FAST)
+    assert result.returncode == 0, result.stderr
+    with av.open(str(output)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height) == (1024, 512)
+        frames = list(container.decode(video=0))
+        first_video = float(frames[0].pts * frames[0].time_base)
+    assert len(frames) == 25  # one second at 25 fps
+    audio = audio_packets(output)
+    assert audio == audio_packets(SAMPLE, 1.0, 2.0) or audio[1:-1] == audio_packets(SAMPLE, 1.0, 2.0)[1:-1]
+    with av.open(str(output)) as container:
+        first_audio = next(p for p in container.demux(audio=0) if p.size)
+        audio_start = float(first_audio.pts * first_audio.time_base)
+    assert abs(first_video - audio_start) <= 0.04  # in sync to within a frame
+
+
+def test_image_mode_on_group_photo(data_dir: Path, tmp_path: Path) -> None:
+    output = tmp_path / "solvay.png"
+    result = run_cli(data_dir / "Solvay_conference_1927.png", output, "--restorer", "none", "--report",
+                     tmp_path / "r.json", "-q")
+    assert result.returncode == 0, result.stderr
+    with av.open(str(output)) as container:
+        image = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert image.shape == (568, 1328, 3)
+    assert json.loads((tmp_path / "r.json").read_text())["faces"] >= 25
+
+
+@pytest.mark.parametrize("case", ["missing", "text", "empty", "truncated", "option", "config"])
+def test_bad_input_exits_2_with_one_line(data_dir: Path, tmp_path: Path, case: str) -> None:
+    source = tmp_path / "in.mp4"
+    extra: list[str] = []
+    if case == "text":
+        source.write_text("this is not a video\n" * 50)
+    elif case == "empty":
+        source.write_bytes(b"")
+    elif case == "truncated":
+        source.write_bytes((data_dir / "talking_head_844.mp4").read_bytes()[:20_000])
+    elif case in ("option", "config"):
+        source = SAMPLE
+        if case == "option":
+            extra = ["--no-such-option"]
+        else:
+            config = tmp_path / "bad.toml"
+            config.write_text("[faces]\nsmoth = 1\n")
+            extra = ["--config", str(config)]
+    output = tmp_path / "out.mp4"
+    result = run_cli(source, output, "--restorer", "none", *extra, *FAST)
+    assert_one_line_error(result, 2)
+    assert not output.exists()
+    assert leftovers(tmp_path, {"in.mp4", "bad.toml"}) == []
+
+
+def test_missing_weights_exit_3_and_say_where_to_put_them(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    output = tmp_path / "out.mp4"
+    result = run_cli(SAMPLE, output, "--model", "GPEN-BFR-256", "-q",
+                     env={"GPEN_VIDEO_HOME": str(home), "https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"})
+    assert_one_line_error(result, 3)
+    assert "GPEN-BFR-256" in result.stderr and str(home) in result.stderr
+    assert not output.exists()
+
+
+def test_existing_output_needs_overwrite_flag(tmp_path: Path) -> None:
+    output = tmp_path / "out.mp4"
+    output.write_bytes(b"precious")
+    result = run_cli(SAMPLE, output, "--restorer", "none", *FAST)
+    assert_one_line_error(result, 2)
+    assert output.read_bytes() == b"precious"
+
+
+def test_refuses_to_overwrite_input(tmp_path: Path) -> None:
+    source = tmp_path / "in.mp4"
+    source.write_bytes(SAMPLE.read_bytes())
+    result = run_cli(source, source, "--restorer", "none", "-y", *FAST)
+    assert_one_line_error(result, 2)
+    assert source.read_bytes() == SAMPLE.read_bytes()
+
+
+def test_sigint_exits_130_and_leaves_destination_untouched(data_dir: Path, tmp_path: Path) -> None:
+    output = tmp_path / "out.mp4"
+    output.write_bytes(b"precious")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gpen_video", str(data_dir / "crowd_1080p.mp4"), str(output), "--restorer", "none",
+         "--preset", "slow", "-y"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(tmp_path.iterdir())) < 2:
+        time.sleep(0.1)  # wait until the temporary output exists: the run is mid-way
+    assert len(list(tmp_path.iterdir())) == 2, "the run never started writing"
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert output.read_bytes() == b"precious"
+    assert leftovers(tmp_path, {"out.mp4"}) == []
+
+
+def test_help_documents_defaults_and_exit_codes() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    assert "[default: 640]" in result.stdout  # --det-size
+    assert "130" in result.stdout and "--restorer" in result.stdout

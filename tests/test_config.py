@@ -1,0 +1,51 @@
+"""Settings: defaults, TOML presets, command-line precedence and key validation."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gpen_video.config import CONFIG_DIR, Settings, build_settings
+from gpen_video.errors import InputError
+
+
+@pytest.mark.parametrize("name", ["default", "film", "surveillance", "webcam"])
+def test_every_shipped_preset_loads(name: str) -> None:
+    assert (CONFIG_DIR / f"{name}.toml").exists()
+    build_settings(name)
+
+
+def test_default_preset_equals_builtin_defaults() -> None:
+    assert build_settings("default") == Settings()
+
+
+def test_command_line_overrides_file_which_overrides_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[faces]\nsmooth = 2\ntemporal = 0.25\n[restore]\nbatch_size = 3\n')
+    settings = build_settings(config, {"faces": {"smooth": 0.1}})
+    assert settings.faces.smooth == 0.1  # command line wins
+    assert settings.faces.temporal == 0.25  # from the file
+    assert settings.restore.batch_size == 3
+    assert settings.faces.alpha == Settings().faces.alpha  # untouched default
+
+
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("[faces]\nsmoth = 1\n", "faces.smoth"),
+        ("[facez]\nsmooth = 1\n", "facez"),
+        ("[faces]\nsmooth = 'high'\n", "faces.smooth"),
+        ("[restore]\nbatch_size = 0\n", "batch size"),
+        ("[faces\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_names_the_problem(tmp_path: Path, text: str, needle: str) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    with pytest.raises(InputError, match=needle.replace(".", r"\.")):
+        build_settings(config)
+
+
+def test_missing_config_file() -> None:
+    with pytest.raises(InputError, match="not found"):
+        build_settings("/nonexistent/preset.toml")
