@@ -38,7 +38,7 @@ class FaceSettings:
     """Detection, tracking, smoothing, blending and paste-back."""
 
     detector: str = "retinaface"  # embedded RetinaFace mobile0.25 (ONNX); or facexlib-resnet50 / facexlib-mobile0.25
-    det_size: int = 640  # detect on a copy whose longest side is this many pixels
+    det_size: int = 640  # detect on a copy whose longest side is this many pixels (0 = full resolution)
     det_threshold: float = 0.5  # minimum detector score
     detect_every: int = 1  # run the detector every N frames; the tracker carries faces in between
     min_face: int = 0  # ignore faces smaller than this (pixels, box side)
@@ -150,7 +150,7 @@ def validate(settings: Settings) -> None:
     checks = [
         (restore.restorer in ("gpen", "none"), f"restorer must be 'gpen' or 'none', got '{restore.restorer}'"),
         (restore.batch_size >= 1, "batch size must be at least 1"),
-        (faces.det_size >= 32, "det size must be at least 32 pixels"),
+        (faces.det_size == 0 or faces.det_size >= 32, "det size must be 0 (full resolution) or at least 32 pixels"),
         (0.0 <= faces.det_threshold <= 1.0, "det threshold must be in [0, 1]"),
         (faces.detect_every >= 1, "detect every must be at least 1"),
         (faces.min_face >= 0 and faces.max_faces >= 0, "min face and max faces must not be negative"),

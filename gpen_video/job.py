@@ -121,6 +121,15 @@ def enhance_video(
     return JobResult(str(source), str(output), "video", settings, stats, time.perf_counter() - began, info, media)
 
 
+IMAGE_DET_LIMIT = 2048  # pixels: pictures are detected at full resolution up to this longest side
+
+
+def _image_settings(settings: Settings, image: np.ndarray) -> Settings:
+    """A picture is one detector pass, so it can afford full resolution (small faces in group photos)."""
+    det_size = max(settings.faces.det_size, min(max(image.shape[:2]), IMAGE_DET_LIMIT))
+    return replace(settings, faces=replace(settings.faces, det_size=det_size))
+
+
 def enhance_image(
     source: str | Path,
     output: str | Path,
@@ -135,7 +144,7 @@ def enhance_image(
     stats = PipelineStats()
     check_destination(output, source=source, overwrite=overwrite)
     image = read_image(source)
-    engine = engine or Engine(settings)
+    engine = engine or Engine(_image_settings(settings, image))
     frame = Frame(index=0, pts=0, time_base=Fraction(1, 1), image=image)
     (result,) = list(engine.stream([frame], stats=stats, detect_every=1))
     enhanced = np.hstack([image, result.enhanced]) if compare else result.enhanced

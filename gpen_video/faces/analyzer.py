@@ -70,7 +70,8 @@ class FaceAnalyzer:
                 self.tracker.reset()
             period = 1
             if k in found:
-                period = 1 if self._last_detect is None else t - self._last_detect
+                # A new stream credits a full period, so tracks survive until the next detector run.
+                period = self.detect_every if self._last_detect is None else t - self._last_detect
                 self._last_detect = t
             faces = self.tracker.update(found.get(k), t, period=period)
             out.append(FrameFaces(faces=faces, scene_cut=cut))

@@ -1,0 +1,107 @@
+"""The streaming engine with stand-in detectors and restorers: order, batching, fidelity, failures."""
+from __future__ import annotations
+
+import threading
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from gpen_video.config import Settings
+from gpen_video.engine import Engine, PipelineStats
+from gpen_video.faces.align import gpen_template
+from gpen_video.metrics import psnr
+from gpen_video.restore import PassthroughRestorer
+from gpen_video.types import Detection, Frame
+
+SIZE = 128  # crop side of the stand-in restorers (larger than the face: no detail lost)
+
+
+class FixedDetector:
+    """Finds one face with the template's landmarks scaled into a 96 px box at (40, 30)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def detect(self, images):
+        self.calls += len(images)
+        landmarks = gpen_template(96) + np.float32([40, 30])
+        box = np.float32([40, 30, 136, 126])
+        return [[Detection(box, 0.99, landmarks)] for _ in images]
+
+
+class RecordingRestorer(PassthroughRestorer):
+    """Pass-through that records batch sizes, optionally inverts colours or fails."""
+
+    def __init__(self, *, invert: bool = False, fail_after: int | None = None) -> None:
+        super().__init__(size=SIZE)
+        self.batches: list[int] = []
+        self.invert, self.fail_after = invert, fail_after
+
+    def submit(self, crops, tag=None):
+        if self.fail_after is not None and len(self.batches) >= self.fail_after:
+            raise RuntimeError("restorer exploded")
+        self.batches.append(len(crops))
+        super().submit(255 - crops if self.invert else crops, tag)
+
+
+def frames(count: int, *, seed: int = 0) -> list[Frame]:
+    y, x = np.mgrid[0:180, 0:200].astype(np.float32)
+    shade = 128 + 60 * np.sin(x / 9.0 + seed) * np.cos(y / 11.0)  # smooth texture a warp keeps
+    base = np.clip(np.stack([shade, shade * 0.8, 255 - shade], axis=2), 0, 255).astype(np.uint8)
+    return [Frame(i, i * 512, Fraction(1, 12800), base.copy()) for i in range(count)]
+
+
+def engine(restorer, *, batch_size: int = 4, temporal: float = 0.0, detect_every: int = 1) -> Engine:
+    settings = Settings()
+    settings.restore.batch_size = batch_size
+    settings.faces.temporal = temporal
+    settings.faces.detect_every = detect_every
+    return Engine(settings, restorer=restorer, detector=FixedDetector())
+
+
+def test_frames_come_out_in_order_with_every_face() -> None:
+    restorer = RecordingRestorer()
+    stats = PipelineStats()
+    source = frames(30)
+    results = list(engine(restorer).stream(source, stats=stats))
+    assert [r.frame.index for r in results] == list(range(30))
+    assert [r.frame.pts for r in results] == [f.pts for f in source]
+    assert sum(restorer.batches) == 30 and max(restorer.batches) <= 4
+    assert stats.frames == 30 and stats.faces == 30 and len(stats.track_ids) == 1
+
+
+def test_passthrough_restorer_reproduces_the_frame() -> None:
+    for result in engine(RecordingRestorer()).stream(frames(3)):
+        face = (slice(30, 126), slice(40, 136))
+        assert psnr(result.enhanced[face], result.frame.image[face]) >= 45
+
+
+def test_restored_faces_are_pasted_inside_the_face_only() -> None:
+    (result,) = list(engine(RecordingRestorer(invert=True)).stream(frames(1)))
+    changed = np.abs(result.enhanced.astype(int) - result.frame.image.astype(int)).max(axis=2) > 0
+    ys, xs = np.nonzero(changed)
+    assert changed[78, 88]  # the face centre
+    assert xs.min() >= 20 and xs.max() <= 160 and ys.min() >= 5 and ys.max() <= 155
+
+
+def test_detect_every_runs_the_detector_less_often() -> None:
+    e = engine(RecordingRestorer(), detect_every=5)
+    results = list(e.stream(frames(20)))
+    assert e.detector.calls == 4
+    assert all(len(r.faces) == 1 for r in results)
+
+
+def test_a_failing_stage_stops_every_thread_and_raises() -> None:
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match="exploded"):
+        list(engine(RecordingRestorer(fail_after=2), batch_size=1).stream(frames(40)))
+    assert threading.active_count() == before
+
+
+def test_closing_the_stream_early_stops_the_threads() -> None:
+    before = threading.active_count()
+    stream = engine(RecordingRestorer()).stream(frames(200))
+    next(stream)
+    stream.close()
+    assert threading.active_count() == before
