@@ -193,13 +193,8 @@ class VideoWriter:
             pad_y, pad_x = self._coded[1] - self._size[1], self._coded[0] - self._size[0]
             image = np.pad(image, ((0, pad_y), (0, pad_x), (0, 0)), mode="edge")
         rgb = av.VideoFrame.from_ndarray(image, format="rgb24")
-        yuv = rgb.reformat(
-            format=self._pix_fmt,
-            dst_colorspace="itu709",
-            dst_color_range="MPEG",
-            dst_color_trc=_BT709,
-            dst_color_primaries=_BT709,
-        )
+        # BT.709 matrix, limited range: what the stream is tagged with (tags live on the codec context).
+        yuv = rgb.reformat(format=self._pix_fmt, dst_colorspace="itu709", dst_color_range="MPEG")
         yuv.pts = self._out_pts(frame)
         yuv.time_base = self._tb
         self._output.mux(self._stream.encode(yuv))
