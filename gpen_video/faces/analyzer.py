@@ -68,12 +68,9 @@ class FaceAnalyzer:
             t = self._t + k
             if cut:
                 self.tracker.reset()
-            period = 1
             if k in found:
-                # A new stream credits a full period, so tracks survive until the next detector run.
-                period = self.detect_every if self._last_detect is None else t - self._last_detect
                 self._last_detect = t
-            faces = self.tracker.update(found.get(k), t, period=period)
+            faces = self.tracker.update(found.get(k), t, period=self.detect_every)
             out.append(FrameFaces(faces=faces, scene_cut=cut))
         self._t += len(images)
         return out

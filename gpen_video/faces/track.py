@@ -38,7 +38,8 @@ class FaceTracker:
 
     Args:
         smoother: landmark smoother shared by the tracks, or None for raw landmarks.
-        distance_threshold: largest detection-track distance (face sizes) that may still match.
+        distance_threshold: largest detection-track distance (face sizes) that may still match, per
+            frame between detector runs.
         hit_counter_max: frames a track survives without detections (short occlusions).
         coast: detector runs a track may miss and still be output, with predicted landmarks; bridges
             single-frame detector drop-outs without pasting faces that are really gone.
@@ -77,7 +78,7 @@ class FaceTracker:
         Args:
             detections: this frame's detections, or None when the detector did not run on it.
             t: frame index, increasing.
-            period: frames since the previous detector run (norfair credits hits by it).
+            period: frames between detector runs; a hit must keep a track alive until the next run.
 
         Returns:
             The faces to process on this frame, ordered by track id.
@@ -85,6 +86,8 @@ class FaceTracker:
         nf_dets = None
         if detections is not None:
             nf_dets = [NfDetection(points=np.asarray(d.landmarks, np.float64), data=d) for d in detections]
+        # Faces move further between sparse detector runs: widen the gate with the period.
+        self._tracker.distance_threshold = self.distance_threshold * max(period, 1)
         active = self._tracker.update(detections=nf_dets, period=max(period, 1))
         matched = {id(d) for d in nf_dets} if nf_dets is not None else set()
 
