@@ -122,9 +122,6 @@ def _enhance_parser() -> _Parser:
 
 def _run_enhance(argv: Sequence[str], console: Console) -> int:
     args = _enhance_parser().parse_args(argv)
-    from .job import default_output, enhance  # heavy imports (torch, av) only once the arguments are good
-    from .report import ProgressView, build_report, print_summary, write_report
-
     source = args.input_opt or args.input
     output = args.output_opt or args.output
     if args.input_opt and args.input and not args.output_opt and not args.output:
@@ -133,6 +130,9 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
         raise InputError("no input given (see 'gpen-video --help')")
     if not ("://" in source or os.path.exists(source)):
         raise InputError(f"input not found: {source}")
+    from .job import default_output, enhance  # heavy imports (torch, av) only once the arguments are good
+    from .report import ProgressView, build_report, print_summary, write_report
+
     output = output or str(default_output(source))
     if args.start is not None and args.end is not None and args.end <= args.start:
         raise InputError("--end must be after --start")
