@@ -141,7 +141,7 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
     with ProgressView(console, quiet=args.quiet) as progress:
         result = enhance(
             source, output, settings, start=args.start, end=args.end, compare=args.compare,
-            overwrite=args.overwrite,
+            overwrite=args.overwrite, keep_frames=bool(args.report),
             on_start=lambda info: progress.start(_expected_frames(info, args.start, args.end)),
             on_frame=progress.update,
         )

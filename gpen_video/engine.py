@@ -27,7 +27,8 @@ from .faces.detect import FaceDetector, build_detector
 from .faces.paste import paste_faces, soften_small_face
 from .faces.temporal import TemporalBlender
 from .restore import PassthroughRestorer, Restorer, build_restorer
-from .types import AlignedFace, Frame
+from .metrics import psnr
+from .types import AlignedFace, Frame, TrackedFace
 
 QUEUE_DEPTH = 8  # frames in flight between two stages
 _POLL = 0.1  # seconds between checks for a stopped pipeline
@@ -45,17 +46,44 @@ class FrameResult:
 
 
 @dataclass
-class PipelineStats:
-    """What the pipeline did, for the progress bar, the summary and the report."""
+class RunningMean:
+    """A mean over a stream of values, in constant memory."""
 
+    total: float = 0.0
+    count: int = 0
+
+    def add(self, value: float) -> None:
+        self.total += value
+        self.count += 1
+
+    @property
+    def value(self) -> float | None:
+        return self.total / self.count if self.count else None
+
+
+@dataclass
+class PipelineStats:
+    """What the pipeline did, for the progress bar, the summary and the report.
+
+    ``per_frame`` (face count and track ids of every frame) is kept only when ``keep_frames``, since
+    it grows with the video; everything else stays constant in size.
+    """
+
+    keep_frames: bool = True
     frames: int = 0
     faces: int = 0
     track_ids: set[int] = field(default_factory=set)
     scene_cuts: int = 0
     stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     per_frame: list[dict] = field(default_factory=list)
-    flicker_before: list[float] = field(default_factory=list)  # per-track frame-to-frame crop change
-    flicker_after: list[float] = field(default_factory=list)
+    # Mean absolute change (0-255) of a track's aligned face between frames, before and after blending.
+    flicker_restored: RunningMean = field(default_factory=RunningMean)
+    flicker_blended: RunningMean = field(default_factory=RunningMean)
+    # Mean landmark movement (pixels) between frames of a track, as detected and as smoothed.
+    landmark_step_detected: RunningMean = field(default_factory=RunningMean)
+    landmark_step_smoothed: RunningMean = field(default_factory=RunningMean)
+    # PSNR (dB) of each output face region against the input: fidelity for ``--restorer none``.
+    face_psnr: RunningMean = field(default_factory=RunningMean)
 
     def add_time(self, stage: str, seconds: float) -> None:
         self.stage_seconds[stage] += seconds
@@ -168,6 +196,7 @@ class Engine:
 
     def _analyse(self, analyzer: FaceAnalyzer, inbox: queue.Queue, out: queue.Queue, pipeline: _Pipeline) -> None:
         size = self.crop_size
+        last_landmarks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         while True:
             batch = pipeline.take_available(inbox, limit=max(1, self.settings.faces.detect_every, 4))
             frames = [f for f in batch if f is not None]
@@ -177,10 +206,12 @@ class Engine:
                 pipeline.stats.add_time("detect+track", time.perf_counter() - started)
                 started = time.perf_counter()
                 for frame, frame_faces in zip(frames, found):
+                    _record_landmark_steps(pipeline.stats, last_landmarks, frame_faces.faces)
                     aligned = []
                     for face in frame_faces.faces:
                         crop, affine = align_face(frame.image, face.landmarks, size)
-                        aligned.append(AlignedFace(frame.index, face.track_id, crop, affine))
+                        extras = {"box": face.detection.box}
+                        aligned.append(AlignedFace(frame.index, face.track_id, crop, affine, extras))
                     pipeline.put(out, _Job(frame, aligned, frame_faces.scene_cut))
                 pipeline.stats.add_time("align", time.perf_counter() - started)
             if len(frames) < len(batch):
@@ -267,14 +298,17 @@ class Engine:
                     del previous[track_id]
             enhanced = paste_faces(job.frame.image, pasted, alpha=alpha) if pasted else job.frame.image
             pipeline.stats.add_time("blend+paste", time.perf_counter() - started)
-            faces = [replace(face, extras={"restored": r}) for face, r in zip(job.faces, job.restored)]
-            pipeline.stats.frames += 1
-            pipeline.stats.faces += len(job.faces)
-            pipeline.stats.track_ids.update(alive)
-            pipeline.stats.scene_cuts += int(job.scene_cut)
-            pipeline.stats.per_frame.append(
-                {"index": job.frame.index, "pts": job.frame.pts, "faces": len(job.faces), "tracks": sorted(alive)}
-            )
+            _record_face_psnr(pipeline.stats, job.frame.image, enhanced, job.faces)
+            faces = [replace(face, extras={**face.extras, "restored": r}) for face, r in zip(job.faces, job.restored)]
+            stats = pipeline.stats
+            stats.frames += 1
+            stats.faces += len(job.faces)
+            stats.track_ids.update(alive)
+            stats.scene_cuts += int(job.scene_cut)
+            if stats.keep_frames:
+                stats.per_frame.append(
+                    {"index": job.frame.index, "pts": job.frame.pts, "faces": len(job.faces), "tracks": sorted(alive)}
+                )
             pipeline.put(out, FrameResult(job.frame, enhanced, faces, job.scene_cut))
 
 
@@ -286,9 +320,33 @@ def _record_flicker(
     small_blended = blended[::4, ::4].astype(np.float32)
     if track_id in previous:
         before, after = previous[track_id]
-        stats.flicker_before.append(float(np.abs(small_restored - before).mean()))
-        stats.flicker_after.append(float(np.abs(small_blended - after).mean()))
+        stats.flicker_restored.add(float(np.abs(small_restored - before).mean()))
+        stats.flicker_blended.add(float(np.abs(small_blended - after).mean()))
     previous[track_id] = (small_restored, small_blended)
+
+
+def _record_landmark_steps(
+    stats: PipelineStats, last: dict[int, tuple[np.ndarray, np.ndarray]], faces: list[TrackedFace]
+) -> None:
+    """Mean landmark movement of each track since the previous frame, as detected and as smoothed."""
+    current = {face.track_id: (face.detection.landmarks, face.landmarks) for face in faces}
+    for track_id, (detected, smoothed) in current.items():
+        if track_id in last:
+            prev_detected, prev_smoothed = last[track_id]
+            stats.landmark_step_detected.add(float(np.linalg.norm(detected - prev_detected, axis=1).mean()))
+            stats.landmark_step_smoothed.add(float(np.linalg.norm(smoothed - prev_smoothed, axis=1).mean()))
+    last.clear()
+    last.update(current)
+
+
+def _record_face_psnr(stats: PipelineStats, original: np.ndarray, enhanced: np.ndarray, faces: list[AlignedFace]) -> None:
+    """PSNR of each face box of the output against the input."""
+    height, width = original.shape[:2]
+    for face in faces:
+        x0, y0, x1, y1 = np.asarray(face.extras["box"]).round().astype(int)
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+        if x1 - x0 >= 2 and y1 - y0 >= 2:
+            stats.face_psnr.add(min(psnr(original[y0:y1, x0:x1], enhanced[y0:y1, x0:x1]), 100.0))
 
 
 class _Pipeline:

@@ -53,13 +53,18 @@ def enhance(
     overwrite: bool = False,
     on_start: Callable[[VideoInfo | None], None] | None = None,
     on_frame: ProgressCallback | None = None,
+    keep_frames: bool = True,
 ) -> JobResult:
-    """Enhance a video or an image file; the kind is chosen from the source's extension."""
+    """Enhance a video or an image file; the kind is chosen from the source's extension.
+
+    ``keep_frames`` keeps every frame's face count and track ids for the report; turn it off for
+    very long videos when no report is wanted.
+    """
     if is_image_path(source):
         return enhance_image(source, output, settings, engine=engine, compare=compare, overwrite=overwrite)
     return enhance_video(
         source, output, settings, engine=engine, start=start, end=end, compare=compare,
-        overwrite=overwrite, on_start=on_start, on_frame=on_frame,
+        overwrite=overwrite, on_start=on_start, on_frame=on_frame, keep_frames=keep_frames,
     )
 
 
@@ -75,6 +80,7 @@ def enhance_video(
     overwrite: bool = False,
     on_start: Callable[[VideoInfo | None], None] | None = None,
     on_frame: ProgressCallback | None = None,
+    keep_frames: bool = True,
 ) -> JobResult:
     """Decode ``source``, enhance every frame, encode to ``output`` with the source's audio.
 
@@ -83,7 +89,7 @@ def enhance_video(
     ``output`` only on success. SIGINT/SIGTERM raise ``Interrupted`` and leave no file behind.
     """
     began = time.perf_counter()
-    stats = PipelineStats()
+    stats = PipelineStats(keep_frames=keep_frames)
     encode = settings.encode
     with interrupts_as_exceptions(), VideoReader(
         source, deinterlace=encode.deinterlace, start=start, end=end
