@@ -130,7 +130,8 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
         raise InputError("no input given (see 'gpen-video --help')")
     if not ("://" in source or os.path.exists(source)):
         raise InputError(f"input not found: {source}")
-    from .job import default_output, enhance  # heavy imports (torch, av) only once the arguments are good
+    from .job import default_output, enhance_image, enhance_video  # heavy imports only once the arguments are good
+    from .media.image import is_image_path
     from .report import ProgressView, build_report, print_summary, write_report
 
     output = output or str(default_output(source))
@@ -138,13 +139,16 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
         raise InputError("--end must be after --start")
     settings = build_settings(args.config, _overrides(args))
 
-    with ProgressView(console, quiet=args.quiet) as progress:
-        result = enhance(
-            source, output, settings, start=args.start, end=args.end, compare=args.compare,
-            overwrite=args.overwrite, keep_frames=bool(args.report),
-            on_start=lambda info: progress.start(_expected_frames(info, args.start, args.end)),
-            on_frame=progress.update,
-        )
+    if is_image_path(source):
+        result = enhance_image(source, output, settings, compare=args.compare, overwrite=args.overwrite)
+    else:
+        with ProgressView(console, quiet=args.quiet) as progress:
+            result = enhance_video(
+                source, output, settings, start=args.start, end=args.end, compare=args.compare,
+                overwrite=args.overwrite, keep_frames=bool(args.report),
+                on_start=lambda info: progress.start(_expected_frames(info, args.start, args.end)),
+                on_frame=progress.update,
+            )
     if args.report:
         write_report(args.report, build_report(result))
     if not args.quiet:

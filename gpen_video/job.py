@@ -41,33 +41,6 @@ def default_output(source: str | Path) -> Path:
     return path.with_name(f"output_{path.name}")
 
 
-def enhance(
-    source: str | Path,
-    output: str | Path,
-    settings: Settings,
-    *,
-    engine: Engine | None = None,
-    start: float | None = None,
-    end: float | None = None,
-    compare: bool = False,
-    overwrite: bool = False,
-    on_start: Callable[[VideoInfo | None], None] | None = None,
-    on_frame: ProgressCallback | None = None,
-    keep_frames: bool = True,
-) -> JobResult:
-    """Enhance a video or an image file; the kind is chosen from the source's extension.
-
-    ``keep_frames`` keeps every frame's face count and track ids for the report; turn it off for
-    very long videos when no report is wanted.
-    """
-    if is_image_path(source):
-        return enhance_image(source, output, settings, engine=engine, compare=compare, overwrite=overwrite)
-    return enhance_video(
-        source, output, settings, engine=engine, start=start, end=end, compare=compare,
-        overwrite=overwrite, on_start=on_start, on_frame=on_frame, keep_frames=keep_frames,
-    )
-
-
 def enhance_video(
     source: str | Path,
     output: str | Path,
