@@ -554,7 +554,7 @@ def run_live(
     """Enhance a live source until it ends, is lost, the user quits or a signal arrives.
 
     Order of checks: the output path, then the source (MediaOpenError, exit 2, when it never
-    opens), then the engine (weights), then the window, then the recording file. The recording is
+    opens), then the window (display), then the engine (weights), then the recording file. The recording is
     finalised however the run ends, including SIGINT: it is the footage so far.
 
     Args:
@@ -570,12 +570,15 @@ def run_live(
     if output is not None:
         check_destination(output, overwrite=overwrite)
     reader = opener(source)
+    window: LiveWindow | None = None
     try:
         info = reader.info
+        window = LiveWindow() if live.window else None  # before the slow model load: no display fails fast
         engine = engine or Engine(settings)
-        window = LiveWindow() if live.window else None
         recorder = _Recorder(_open_writer(output, info, settings, overwrite)) if output is not None else None
     except BaseException:
+        if window is not None:
+            window.close()
         _close_quietly(reader)
         raise
 
