@@ -201,7 +201,7 @@ def test_slow_processing_drops_frames_keeps_latency_bounded_and_records(clip: Pa
     bound = (settings.live.max_in_flight + 1) * work + 0.2  # waiting behind the frames in flight, plus slack
     assert lat["p95"] < bound, lat
     assert lat["p95_second_half"] < lat["p95_first_half"] * 1.3 + 0.05, lat  # no upward drift
-    assert lat["trend"] < 0.05, lat  # a growing queue would show about +0.65 s per second
+    assert lat["trend"] < 0.1, lat  # a growing queue would show about +0.65 s per second
 
     # The recording: one frame per shown frame, timestamps = capture times, strictly increasing.
     assert result.output == str(output) and result.writer.frames == result.frames
