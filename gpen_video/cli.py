@@ -243,6 +243,10 @@ def _run_live(argv: Sequence[str], console: Console) -> int:
     try:
         result = run_live(source, settings, output=args.output, overwrite=args.overwrite,
                           on_update=None if status is None else lambda s: status.update("live: " + "  ".join(s.lines())))
+    except Interrupted:  # a second SIGINT: stopped at once, but the recording was still closed
+        kept = f"; recording kept: {args.output}" if args.output and os.path.exists(args.output) else ""
+        console.print(f"gpen-video: interrupted{kept}", markup=False, highlight=False)
+        return Interrupted.exit_code
     finally:
         if status is not None:
             status.stop()
