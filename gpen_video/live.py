@@ -554,8 +554,8 @@ def run_live(
     """Enhance a live source until it ends, is lost, the user quits or a signal arrives.
 
     Order of checks: the output path, then the source (MediaOpenError, exit 2, when it never
-    opens), then the window (display), then the engine (weights), then the recording file. The recording is
-    finalised however the run ends, including SIGINT: it is the footage so far.
+    opens), then the window (display), then the engine (weights), then the recording file. The
+    recording is finalised however the run ends, including SIGINT: it is the footage so far.
 
     Args:
         source: webcam index, ``/dev/videoN``, URL or video file (see ``parse_source``).
