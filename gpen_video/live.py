@@ -15,6 +15,7 @@ for ``LiveSettings.reconnect_seconds``; after that the run ends with ``stopped =
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -40,6 +41,7 @@ from .errors import GpenVideoError, InputError, Interrupted, MediaOpenError
 from .media.encoders import EncoderSettings
 from .media.output import check_destination
 from .media.reader import VideoInfo, VideoReader
+from .media.reader import _is_live_url as is_live_url  # the reader's own list of live protocols
 from .media.writer import VideoWriter, WriterStats
 from .metrics import latency_summary, trend
 from .types import Frame
@@ -134,11 +136,13 @@ class OpenCVCamera:
         self._capture.release()
 
 
-def open_source(source: str | int) -> FrameSource:
+def open_source(source: str | int, *, deinterlace: bool = True) -> FrameSource:
     """Open a live source with the shared media reader.
 
-    Files and http(s) URLs are paced at their real-time rate (a file is a "fake camera"); network
-    reads time out after ``STALL_SECONDS``. A camera that PyAV cannot open is tried with OpenCV.
+    Files and on-demand URLs (http, ...) are paced at their real-time rate (a file is a "fake
+    camera"); live protocols (rtsp, udp, ...) are not, so a burst of buffered frames is dropped by
+    the capture slot instead of being spread out. Network reads time out after ``STALL_SECONDS``.
+    A camera that PyAV cannot open is tried with OpenCV.
 
     Raises:
         MediaOpenError: the source cannot be opened.
@@ -146,9 +150,10 @@ def open_source(source: str | int) -> FrameSource:
     device = isinstance(source, int) or bool(re.fullmatch(r"/dev/video\d+", str(source)))
     if not device:
         options = {"rw_timeout": str(int(STALL_SECONDS * 1_000_000))} if "://" in str(source) else None
-        return VideoReader(source, realtime=True, options=options)
+        realtime = not is_live_url(str(source))
+        return VideoReader(source, deinterlace=deinterlace, realtime=realtime, options=options)
     try:
-        return VideoReader(source)
+        return VideoReader(source, deinterlace=deinterlace)
     except MediaOpenError as exc:
         try:
             return OpenCVCamera(source)
@@ -548,7 +553,7 @@ def run_live(
     output: str | Path | None = None,
     overwrite: bool = False,
     engine: Engine | None = None,
-    opener: Opener = open_source,
+    opener: Opener | None = None,
     on_update: Callable[[LiveStatus], None] | None = None,
 ) -> LiveResult:
     """Enhance a live source until it ends, is lost, the user quits or a signal arrives.
@@ -562,13 +567,16 @@ def run_live(
         settings: ``settings.live`` holds the window switch, reconnect time and in-flight limit.
         output: record the enhanced stream here (video only, timestamps from capture times).
         engine: a ready engine (tests and benchmarks inject stand-in restorers this way).
-        opener: opens the source, first and on every reconnect.
+        opener: opens the source, first and on every reconnect [default: ``open_source`` with
+            ``settings.encode.deinterlace``].
         on_update: called after every frame with the current status.
     """
     began = time.monotonic()
     live = settings.live
     if output is not None:
         check_destination(output, overwrite=overwrite)
+    if opener is None:
+        opener = functools.partial(open_source, deinterlace=settings.encode.deinterlace)
     reader = opener(source)
     window: LiveWindow | None = None
     try:
