@@ -1,9 +1,11 @@
 """The ``gpen-video`` command.
 
     gpen-video INPUT [OUTPUT] [options]       enhance a video, URL or image
+    gpen-video live --source SRC [options]    enhance a webcam or stream in real time
     gpen-video weights list|download|path     manage model weights
 
-Exit codes: 0 ok, 1 internal error, 2 bad input or usage, 3 missing weights, 130 interrupted.
+Exit codes: 0 ok, 1 internal error, 2 bad input or usage, 3 missing weights, 4 live source lost,
+130 interrupted.
 """
 from __future__ import annotations
 
@@ -19,14 +21,15 @@ from rich.table import Table
 
 from . import __version__
 from .config import Settings, build_settings
-from .errors import GpenVideoError, InputError, Interrupted
+from .errors import GpenVideoError, InputError, Interrupted, SourceLost
 
 EXIT_CODES = """exit codes:
   0    success
   1    internal error (set GPEN_VIDEO_DEBUG=1 for a traceback)
   2    bad input or usage: unreadable file, unknown option, bad config key
   3    model weights missing or unusable
-  130  interrupted (SIGINT/SIGTERM); no output file is left behind"""
+  4    live mode: the source was lost and did not come back (the recording is kept)
+  130  interrupted (SIGINT/SIGTERM); no output file is left behind (live mode keeps its recording)"""
 
 # (flag, section, key, help). Defaults come from the Settings dataclasses, so --help cannot drift.
 TUNING_OPTIONS: list[tuple[str, str, str, str]] = [
@@ -101,7 +104,7 @@ def _enhance_parser() -> _Parser:
     parser = _Parser(
         prog="gpen-video",
         description="Enhance the faces in a video, stream or image with GPEN.",
-        epilog=EXIT_CODES + "\n\nother commands:\n  gpen-video weights --help",
+        epilog=EXIT_CODES + "\n\nother commands:\n  gpen-video live --help\n  gpen-video weights --help",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("input", nargs="?", help="video file, URL or image")
@@ -193,7 +196,78 @@ def _run_weights(argv: Sequence[str], console: Console) -> int:
     return 0
 
 
-SUBCOMMANDS = {"weights": _run_weights}
+LIVE_EXIT_CODES = """keys in the window: q or Esc quits, s toggles side-by-side with the original.
+
+exit codes:
+  0    the source ended (a file), or q/Esc/window closed; the recording is finalised
+  1    internal error (set GPEN_VIDEO_DEBUG=1 for a traceback)
+  2    bad input or usage, or the source never opened
+  3    model weights missing or unusable
+  4    the source was lost and did not come back within --reconnect-seconds; recording kept
+  130  SIGINT/SIGTERM; the recording so far is finalised and kept"""
+
+
+def _live_parser() -> _Parser:
+    defaults = Settings().live
+    parser = _Parser(
+        prog="gpen-video live",
+        description="Enhance a webcam, network stream or real-time-paced video file with bounded latency. "
+                    "Uses configs/webcam.toml unless --config is given.",
+        epilog=LIVE_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--source", required=True, metavar="SRC",
+                        help="webcam index (0) or /dev/videoN, rtsp/http/udp URL, or a video file played in real time")
+    parser.add_argument("-o", "--output", metavar="FILE", help="record the enhanced stream to FILE")
+    live = parser.add_argument_group("live options")
+    live.add_argument("--no-window", dest="live.window", action="store_const", const=False, default=None,
+                      help="run headless (no OpenCV window)")
+    live.add_argument("--reconnect-seconds", dest="live.reconnect_seconds", type=float, default=None,
+                      metavar="SECONDS",
+                      help=f"keep reopening a lost source this long [default: {defaults.reconnect_seconds}]")
+    live.add_argument("--max-in-flight", dest="live.max_in_flight", type=int, default=None, metavar="N",
+                      help=f"frames inside the engine at once; more overlaps stages, fewer cut latency "
+                           f"[default: {defaults.max_in_flight}]")
+    live.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output file")
+    live.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    _add_tuning_options(parser)
+    return parser
+
+
+def _run_live(argv: Sequence[str], console: Console) -> int:
+    args = _live_parser().parse_args(argv)
+    from .live import parse_source, run_live  # heavy imports only once the arguments are good
+    from .report import print_live_summary
+
+    source = parse_source(args.source)
+    settings = build_settings(args.config or "webcam", _overrides(args))
+    status = None if args.quiet or settings.live.window else console.status("live: starting")
+    if status is not None:
+        status.start()
+    try:
+        result = run_live(source, settings, output=args.output, overwrite=args.overwrite,
+                          on_update=None if status is None else lambda s: status.update("live: " + "  ".join(s.lines())))
+    except Interrupted:  # a second SIGINT: stopped at once, but the recording was still closed
+        kept = f"; recording kept: {args.output}" if args.output and os.path.exists(args.output) else ""
+        console.print(f"gpen-video: interrupted{kept}", markup=False, highlight=False)
+        return Interrupted.exit_code
+    finally:
+        if status is not None:
+            status.stop()
+    if not args.quiet:
+        print_live_summary(console, result)
+    kept = f"; recording kept: {result.output}" if result.output else ""
+    if result.stopped == "lost":
+        reason = result.losses[-1] if result.losses else "no frames"
+        raise SourceLost(f"lost the source {args.source} ({reason}); gave up after "
+                         f"{settings.live.reconnect_seconds:g} s and {result.attempts} reconnect attempt(s){kept}")
+    if result.stopped == "signal":
+        console.print(f"gpen-video: interrupted{kept}", markup=False, highlight=False)
+        return Interrupted.exit_code
+    return 0
+
+
+SUBCOMMANDS = {"weights": _run_weights, "live": _run_live}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

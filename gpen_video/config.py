@@ -66,6 +66,7 @@ class LiveSettings:
 
     reconnect_seconds: float = 10.0  # keep trying to reopen a lost source this long
     window: bool = True  # show an OpenCV window
+    max_in_flight: int = 2  # frames inside the engine at once: more overlaps stages, fewer cut latency
 
 
 @dataclass
@@ -146,7 +147,7 @@ def build_settings(config: str | Path | None = None, cli: dict[str, dict[str, An
 
 def validate(settings: Settings) -> None:
     """Range checks that types alone cannot express."""
-    restore, faces, encode = settings.restore, settings.faces, settings.encode
+    restore, faces, encode, live = settings.restore, settings.faces, settings.encode, settings.live
     checks = [
         (restore.restorer in ("gpen", "none"), f"restorer must be 'gpen' or 'none', got '{restore.restorer}'"),
         (restore.batch_size >= 1, "batch size must be at least 1"),
@@ -158,6 +159,8 @@ def validate(settings: Settings) -> None:
         (0.0 <= faces.temporal <= 1.0, "temporal must be in [0, 1]"),
         (0.0 <= faces.alpha <= 1.0, "alpha must be in [0, 1]"),
         (0 <= encode.crf <= 63, "crf must be in [0, 63]"),
+        (live.reconnect_seconds >= 0.0, "reconnect seconds must not be negative"),
+        (live.max_in_flight >= 1, "max in flight must be at least 1"),
     ]
     for ok, message in checks:
         if not ok:

@@ -149,12 +149,17 @@ class Engine:
         *,
         stats: PipelineStats | None = None,
         detect_every: int | None = None,
+        queue_depth: int = QUEUE_DEPTH,
     ) -> Iterator[FrameResult]:
         """Enhance ``frames`` and yield one result per frame, in order.
 
         Each call starts fresh tracks and temporal state. Closing the generator (or an error in any
-        stage) stops every stage thread before this returns or raises.
+        stage) stops every stage thread before this returns or raises. ``queue_depth`` is the number
+        of items each queue between two stages holds: deep queues keep a file pipeline busy, live
+        mode uses 1 so that frames cannot pile up behind a slow stage.
         """
+        if queue_depth < 1:
+            raise ValueError(f"queue_depth must be >= 1, got {queue_depth}")
         stats = stats if stats is not None else PipelineStats()
         faces_cfg = self.settings.faces
         analyzer = FaceAnalyzer(
@@ -163,7 +168,7 @@ class Engine:
             smooth=faces_cfg.smooth,
         )
         blender = TemporalBlender(faces_cfg.temporal)
-        pipeline = _Pipeline(stats)
+        pipeline = _Pipeline(stats, queue_depth)
         to_analyse = pipeline.queue()
         to_restore = pipeline.queue()
         to_paste = pipeline.queue()
@@ -352,14 +357,15 @@ def _record_face_psnr(stats: PipelineStats, original: np.ndarray, enhanced: np.n
 class _Pipeline:
     """Threads, bounded queues and one shared stop flag; the first error wins and stops everything."""
 
-    def __init__(self, stats: PipelineStats) -> None:
+    def __init__(self, stats: PipelineStats, depth: int = QUEUE_DEPTH) -> None:
         self.stats = stats
+        self.depth = depth
         self.stopped = threading.Event()
         self.error: BaseException | None = None
         self.threads: list[threading.Thread] = []
 
     def queue(self) -> queue.Queue:
-        return queue.Queue(maxsize=QUEUE_DEPTH)
+        return queue.Queue(maxsize=self.depth)
 
     def start(self, name: str, target: Callable[[], None]) -> None:
         def run() -> None:

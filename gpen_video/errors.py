@@ -24,6 +24,12 @@ class WeightsError(GpenVideoError):
     exit_code = 3
 
 
+class SourceLost(GpenVideoError):
+    """A live source stopped delivering frames and could not be reopened within the reconnect time."""
+
+    exit_code = 4
+
+
 class Interrupted(GpenVideoError):
     """The run was stopped by SIGINT or SIGTERM."""
 

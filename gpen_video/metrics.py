@@ -105,3 +105,31 @@ def id_switches(track_ids_per_frame: Sequence[Mapping[Hashable, int] | Sequence[
                 switches += 1
             last[ident] = tid
     return switches
+
+
+def latency_summary(latencies: Sequence[float]) -> dict[str, float]:
+    """Median, 95th percentile, mean and maximum of latencies (any unit; live mode uses seconds).
+
+    Raises:
+        ValueError: no samples.
+    """
+    values = np.asarray(latencies, np.float64)
+    if values.size == 0:
+        raise ValueError("latency_summary needs at least one sample")
+    p50, p95 = np.percentile(values, [50, 95])
+    return {"p50": float(p50), "p95": float(p95), "mean": float(values.mean()), "max": float(values.max())}
+
+
+def trend(x: Sequence[float], y: Sequence[float]) -> float:
+    """Least-squares slope dy/dx of paired samples; 0.0 when ``x`` does not vary.
+
+    For live mode, ``x`` is the time each frame was shown and ``y`` its latency (both seconds): a
+    slope near 0 means latency is steady, a positive one that frames are queueing up.
+    """
+    xs = np.asarray(x, np.float64)
+    ys = np.asarray(y, np.float64)
+    if xs.shape != ys.shape or xs.size < 2:
+        raise ValueError("trend needs two or more paired samples")
+    dx = xs - xs.mean()
+    spread = float((dx**2).sum())
+    return 0.0 if spread == 0 else float((dx * (ys - ys.mean())).sum() / spread)

@@ -17,6 +17,7 @@ from rich.text import Text
 from . import __version__
 from .engine import PipelineStats
 from .job import JobResult
+from .live import LiveResult
 
 
 def software_versions() -> dict[str, str]:
@@ -162,4 +163,29 @@ def print_summary(console: Console, result: JobResult) -> None:
         table.add_row("landmark motion cut by smoothing", f"{metrics['landmark_jitter_reduction']:.0%}")
     if metrics["temporal_flicker_reduction"] is not None:
         table.add_row("face flicker cut by blending", f"{metrics['temporal_flicker_reduction']:.0%}")
+    console.print(table)
+
+
+def print_live_summary(console: Console, result: LiveResult) -> None:
+    """The end-of-run table of a live run: why it stopped, frames shown and dropped, fps, latency."""
+    lat = result.latency
+    table = Table(title="gpen-video live", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("source", result.source)
+    table.add_row("stopped", result.stopped)
+    table.add_row("recording", result.output or "none")
+    table.add_row("frames shown", str(result.frames))
+    table.add_row("frames dropped", f"{result.dropped} of {result.captured} captured")
+    table.add_row("faces", str(result.stats.faces))
+    if lat.get("fps"):
+        table.add_row("fps", f"{lat['fps']:.1f}")
+    if "p50" in lat:
+        table.add_row("latency p50 / p95 / max", f"{lat['p50'] * 1000:.0f} / {lat['p95'] * 1000:.0f} / "
+                                                  f"{lat['max'] * 1000:.0f} ms")
+    if result.attempts:
+        table.add_row("reconnects", f"{result.reconnects} of {result.attempts} attempt(s)")
+    for note in result.notes:
+        table.add_row("note", note)
+    table.add_row("time", f"{result.seconds:.1f} s")
     console.print(table)

@@ -1,0 +1,108 @@
+"""Live mode benchmark: sustained fps and capture-to-output latency at a 640x480 source with one face.
+
+The source is talking_head_844.mp4 scaled to 640x640 and cropped to 640x480, played at its
+real-time rate (25 fps) as a fake camera, headless, no recording. GPEN uses random weights of the
+registry's layouts (speed does not depend on the weights). Settings are configs/webcam.toml plus the
+model and the in-flight limit; the table prints them next to the numbers.
+
+    python3 bench/bench_live.py                       # GPEN-BFR-256 (+512 on CUDA)
+    python3 bench/bench_live.py --models GPEN-BFR-256 GPEN-BFR-512 --in-flight 1 2 --loops 2
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gpen_video.config import build_settings  # noqa: E402
+from gpen_video.engine import Engine  # noqa: E402
+from gpen_video.live import run_live  # noqa: E402
+from gpen_video.models.gpen import build_gpen  # noqa: E402
+from gpen_video.models.weights import REGISTRY  # noqa: E402
+from gpen_video.restore import Restorer, resolve_device  # noqa: E402
+
+SOURCE = ROOT.parent / "shared" / "data" / "talking_head_844.mp4"
+WIDTH, HEIGHT = 640, 480
+
+
+def make_source(dest: Path, loops: int) -> Path:
+    """talking_head_844.mp4 -> 640x640 -> centre crop 640x480, H.264 at the source rate, ``loops`` times."""
+    with av.open(str(SOURCE)) as inp:
+        rate = inp.streams.video[0].average_rate
+        frames = [f.to_ndarray(format="rgb24", width=WIDTH, height=WIDTH) for f in inp.decode(video=0)]
+    top = (WIDTH - HEIGHT) // 2
+    with av.open(str(dest), "w") as out:
+        stream = out.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "18"}
+        for i, image in enumerate(frames * loops):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[top:top + HEIGHT]), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1) / Fraction(rate)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return dest
+
+
+def random_restorer(name: str, device: torch.device) -> Restorer:
+    config = REGISTRY[name].config
+    torch.manual_seed(0)
+    model = build_gpen(config.in_size, config.channel_multiplier, config.narrow, config.style_dim, config.n_mlp)
+    return Restorer(model, device=device, batch_size=1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", help="default: GPEN-BFR-256, plus GPEN-BFR-512 on CUDA")
+    parser.add_argument("--in-flight", nargs="+", type=int, default=[2], help="max_in_flight values to try")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--loops", type=int, default=1, help="play the 5 s source this many times")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    models = args.models or (["GPEN-BFR-256", "GPEN-BFR-512"] if device.type == "cuda" else ["GPEN-BFR-256"])
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    print(f"device: {name}; torch {torch.__version__}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        source = make_source(Path(tmp) / "cam640x480.mp4", args.loops)
+        rows = []
+        for model in models:
+            restorer = random_restorer(model, device)
+            for in_flight in args.in_flight:
+                settings = build_settings("webcam", {"restore": {"model": model},
+                                                     "live": {"window": False, "max_in_flight": in_flight}})
+                engine = Engine(settings, restorer=restorer)
+                began = time.perf_counter()
+                result = run_live(str(source), settings, engine=engine)
+                lat = result.latency
+                rows.append((model, restorer.precision, in_flight, settings, result, lat, time.perf_counter() - began))
+
+    print(f"source: {WIDTH}x{HEIGHT} @ 25 fps, {args.loops * 5} s, one face; settings from configs/webcam.toml")
+    header = f"{'model':13} {'prec':5} {'inflight':8} {'fps':>6} {'fps/src':>7} {'p50 ms':>7} {'p95 ms':>7} " \
+             f"{'trend':>7} {'shown':>6} {'dropped':>7}  settings"
+    print(header)
+    for model, precision, in_flight, settings, result, lat, _ in rows:
+        fps = lat.get("fps") or 0.0
+        faces = settings.faces
+        print(f"{model:13} {precision:5} {in_flight:8d} {fps:6.1f} {fps / 25:7.2f} {lat['p50'] * 1000:7.0f} "
+              f"{lat['p95'] * 1000:7.0f} {lat.get('trend', 0.0):+7.3f} {result.frames:6d} {result.dropped:7d}  "
+              f"det_size={faces.det_size} detect_every={faces.detect_every} batch={settings.restore.batch_size} "
+              f"temporal={faces.temporal}")
+    if len(rows) > 1:
+        base = rows[0][5].get("fps") or 1e-9
+        for model, _, in_flight, _, _, lat, _ in rows[1:]:
+            print(f"fps ratio {model}/inflight={in_flight} vs {rows[0][0]}/inflight={rows[0][2]}: "
+                  f"{(lat.get('fps') or 0.0) / base:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,368 @@
+"""Live mode: a video file played at its real-time rate is the fake camera; everything runs headless."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from cli_helpers import ROOT, run_cli, video_pts
+from gpen_video.cli import main
+from gpen_video.config import build_settings
+from gpen_video.engine import Engine
+from gpen_video.errors import InputError, MediaOpenError
+from gpen_video.faces.align import gpen_template
+from gpen_video.live import (
+    LatestFrame,
+    LatencyTracker,
+    OpenCVCamera,
+    compose_view,
+    draw_overlay,
+    run_live,
+)
+from gpen_video.media.reader import VideoInfo, VideoReader
+from gpen_video.metrics import psnr
+from gpen_video.models.gpen import build_gpen
+from gpen_video.restore import PassthroughRestorer
+from gpen_video.types import Detection, Frame
+
+SIDE = 320  # the fake camera's frame size
+FPS = 25
+SECONDS = 3
+
+
+def _encode(source: Path, dest: Path, fmt: str | None = None) -> None:
+    """The first SECONDS of ``source`` scaled to SIDE x SIDE, H.264 at FPS, no audio."""
+    with av.open(str(source)) as inp, av.open(str(dest), "w", format=fmt) as out:
+        stream = out.add_stream("libx264", rate=FPS)
+        stream.width = stream.height = SIDE
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "20"}
+        for i, frame in enumerate(inp.decode(video=0)):
+            if i >= FPS * SECONDS:
+                break
+            small = frame.reformat(width=SIDE, height=SIDE, format="yuv420p")
+            small.pts = i
+            small.time_base = Fraction(1, FPS)
+            out.mux(stream.encode(small))
+        out.mux(stream.encode(None))
+
+
+@pytest.fixture(scope="module")
+def clip(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("live") / "cam.mp4"
+    _encode(data_dir / "talking_head_844.mp4", path)
+    return path
+
+
+class FixedDetector:
+    """One face in the middle of the frame, found instantly (timing comes from the restorer alone)."""
+
+    def detect(self, images):
+        landmarks = gpen_template(160) + np.float32([80, 60])
+        return [[Detection(np.float32([80, 60, 240, 220]), 0.99, landmarks)] for _ in images]
+
+
+class SlowRestorer(PassthroughRestorer):
+    """Pass-through that takes ``seconds`` per batch: processing slower than the source."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(size=128, batch_size=1)
+        self.seconds = seconds
+
+    def submit(self, crops, tag=None):
+        time.sleep(self.seconds)
+        super().submit(crops, tag)
+
+
+def live_settings(**live):
+    return build_settings("webcam", {"live": {"window": False, **live}})
+
+
+def decoded_seconds(path: Path) -> list[float]:
+    with av.open(str(path)) as container:
+        return [float(f.pts * f.time_base) for f in container.decode(video=0)]
+
+
+# ------------------------------------------------------------------------------- building blocks
+def test_latest_frame_keeps_the_newest_and_counts_the_stale() -> None:
+    slot = LatestFrame()
+    frames = [Frame(i, i, Fraction(1, 25), np.zeros((2, 2, 3), np.uint8), float(i)) for i in range(4)]
+    for frame in frames[:3]:
+        slot.put(frame)
+    assert slot.take().index == 2 and slot.dropped == 2
+    assert slot.take(timeout=0.05) is None  # nothing newer yet: it waits, it does not repeat a frame
+    slot.put(frames[3])
+    slot.close()
+    assert slot.take() is None  # closing drops what was not taken
+    assert (slot.captured, slot.taken, slot.dropped) == (4, 1, 3)
+    slot.put(frames[0])
+    assert slot.captured == 4
+
+
+def test_take_blocks_until_a_frame_arrives_from_another_thread() -> None:
+    slot = LatestFrame()
+    frame = Frame(7, 0, Fraction(1, 25), np.zeros((2, 2, 3), np.uint8), 0.0)
+    threading.Timer(0.1, slot.put, args=(frame,)).start()
+    began = time.monotonic()
+    assert slot.take(timeout=5).index == 7
+    assert 0.05 < time.monotonic() - began < 2
+
+
+def test_latency_tracker_summary_and_trend() -> None:
+    steady, growing = LatencyTracker(), LatencyTracker()
+    for k in range(100):
+        t = k * 0.04
+        steady.record(t, t + 0.1 + 0.01 * (k % 3))
+        growing.record(t, t + 0.1 + 0.5 * t)  # a queue filling up: latency grows 0.5 s per second
+    s, g = steady.summary(), growing.summary()
+    assert s["frames"] == 100 and s["fps"] == pytest.approx(25, rel=0.01)
+    assert s["p50"] == pytest.approx(0.11, abs=0.011) and s["p95"] <= 0.12 + 1e-9
+    assert abs(s["trend"]) < 0.01 and g["trend"] == pytest.approx(1 / 3, rel=0.01)  # latency 0.5 t, shown at 1.5 t
+    assert g["p95_second_half"] > g["p95_first_half"] + 0.5
+
+
+def test_overlay_and_side_by_side() -> None:
+    rng = np.random.default_rng(0)
+    original = rng.integers(0, 255, (240, 320, 3), np.uint8)
+    enhanced = rng.integers(0, 255, (240, 320, 3), np.uint8)
+    assert compose_view(original, enhanced, False) is enhanced
+    both = compose_view(original, enhanced, True)
+    assert both.shape == (240, 640, 3)
+    assert np.array_equal(both[:, :320], original) and np.array_equal(both[:, 320:], enhanced)
+    marked = draw_overlay(enhanced.copy(), ["25.0 fps  40 ms", "faces 1  dropped 0"])
+    changed = np.argwhere((marked != enhanced).any(axis=2))
+    assert len(changed) > 100
+    assert changed[:, 0].max() < 80 and changed[:, 1].max() < 240  # the top-left corner only
+
+
+def test_engine_queue_depth(clip: Path) -> None:
+    settings = live_settings()
+    engine = Engine(settings, restorer=PassthroughRestorer(size=128, batch_size=1), detector=FixedDetector())
+    with VideoReader(clip) as reader:
+        frames = [f for _, f in zip(range(6), reader)]
+    deep = [r.enhanced for r in engine.stream(frames)]
+    shallow = [r.enhanced for r in engine.stream(frames, queue_depth=1)]
+    assert len(shallow) == 6 and all(np.array_equal(a, b) for a, b in zip(deep, shallow))
+    with pytest.raises(ValueError):
+        next(engine.stream(frames, queue_depth=0))
+
+
+def test_opencv_camera_delivers_rgb_with_capture_times(clip: Path) -> None:
+    camera = OpenCVCamera(str(clip))
+    try:
+        frames = [f for _, f in zip(range(3), camera)]
+    finally:
+        camera.close()
+    with VideoReader(clip) as reader:
+        reference = next(iter(reader)).image
+    assert camera.info.width == camera.info.height == SIDE
+    assert psnr(frames[0].image, reference) > 30  # a BGR mix-up would be far below
+    assert [f.index for f in frames] == [0, 1, 2]
+    assert all(a.time <= b.time for a, b in zip(frames, frames[1:]))
+
+
+def test_webcam_preset_and_live_validation() -> None:
+    settings = build_settings("webcam")
+    assert settings.restore.model == "GPEN-BFR-256" and settings.restore.batch_size == 1
+    assert settings.faces.detect_every > 1 and settings.faces.det_size <= 320
+    assert settings.live.max_in_flight >= 1 and settings.live.reconnect_seconds > 0
+    with pytest.raises(InputError, match="in flight"):
+        build_settings("webcam", {"live": {"max_in_flight": 0}})
+    with pytest.raises(InputError, match="reconnect"):
+        build_settings("webcam", {"live": {"reconnect_seconds": -1}})
+
+
+# ------------------------------------------------------------------------------------ live runs
+def test_slow_processing_drops_frames_keeps_latency_bounded_and_records(clip: Path, tmp_path: Path) -> None:
+    work = 0.12  # seconds per frame: about 8 fps against a 25 fps source
+    settings = live_settings()
+    engine = Engine(settings, restorer=SlowRestorer(work), detector=FixedDetector())
+    output = tmp_path / "rec.mp4"
+    result = run_live(str(clip), settings, output=output, engine=engine)
+
+    assert result.stopped == "end"
+    assert result.captured == FPS * SECONDS  # every source frame reached the slot...
+    assert result.frames + result.dropped == result.captured  # ...and was either shown or dropped
+    assert result.dropped > result.captured / 2  # processing runs at about a third of the source rate
+    assert result.frames >= 10 and result.stats.faces == result.frames
+
+    lat = result.latency
+    bound = (settings.live.max_in_flight + 1) * work + 0.2  # waiting behind the frames in flight, plus slack
+    assert lat["p95"] < bound, lat
+    assert lat["p95_second_half"] < lat["p95_first_half"] * 1.3 + 0.05, lat  # no upward drift
+    assert lat["trend"] < 0.1, lat  # a growing queue would show about +0.65 s per second
+
+    # The recording: one frame per shown frame, timestamps = capture times, strictly increasing.
+    assert result.output == str(output) and result.writer.frames == result.frames
+    seconds = decoded_seconds(output)
+    assert len(seconds) == result.frames
+    assert all(b > a for a, b in zip(seconds, seconds[1:]))
+    captured = [c for c, _ in result.latency_samples]
+    assert np.allclose(np.subtract(seconds, seconds[0]), np.subtract(captured, captured[0]), atol=0.002)
+    assert [p.name for p in tmp_path.iterdir()] == ["rec.mp4"]
+
+
+class ScriptedSource:
+    """A camera stand-in: ``count`` frames at 25 fps, then ``fail`` raised (None: the stream just ends)."""
+
+    def __init__(self, count: int, fail: BaseException | None) -> None:
+        self.count, self.fail = count, fail
+        self.info = VideoInfo(SIDE, SIDE, Fraction(FPS), Fraction(1, FPS), 0.0, None, None, None, 0, True, "test", False)
+
+    def __iter__(self):
+        image = np.full((SIDE, SIDE, 3), 90, np.uint8)
+        for i in range(self.count):
+            time.sleep(1 / FPS)
+            yield Frame(i, i, Fraction(1, FPS), image, time.monotonic())
+        if self.fail is not None:
+            raise self.fail
+
+    def close(self) -> None:
+        pass
+
+
+def test_disconnect_reconnects_with_backoff_then_gives_up(tmp_path: Path) -> None:
+    script = [ScriptedSource(10, OSError("camera unplugged")), MediaOpenError("no device"), ScriptedSource(10, None)]
+    opened: list[float] = []
+
+    def opener(source):
+        opened.append(time.monotonic())
+        step = script.pop(0) if script else MediaOpenError("still gone")
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+    settings = live_settings(reconnect_seconds=1.0)
+    engine = Engine(settings, restorer=PassthroughRestorer(size=128, batch_size=1), detector=FixedDetector())
+    output = tmp_path / "rec.mp4"
+    result = run_live("fake://camera", settings, output=output, engine=engine, opener=opener)
+
+    assert result.stopped == "lost"
+    assert result.captured == 20 and result.reconnects == 1  # frames from before and after the reconnect
+    assert "camera unplugged" in result.losses[0] and "ended" in result.losses[1]
+    # First loss: fail, then succeed 0.25 s later. Second loss: attempts with doubling waits for 1 s.
+    gaps = np.diff(opened[3:])
+    assert result.attempts == len(opened) - 1 >= 4
+    assert gaps[0] == pytest.approx(0.25, abs=0.1) and gaps[1] == pytest.approx(0.5, abs=0.1)
+    assert opened[-1] - opened[3] == pytest.approx(1.0, abs=0.15)  # gave up when the time was over
+    assert len(decoded_seconds(output)) == result.frames == result.writer.frames
+
+
+# ------------------------------------------------------------------------------------- the CLI
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    model = build_gpen(64, channel_multiplier=1, narrow=0.25, style_dim=64, n_mlp=2)
+    path = tmp_path_factory.mktemp("weights") / "tiny-gpen.pth"
+    torch.save(model.state_dict(), path)
+    return path
+
+
+def test_cli_live_with_a_tiny_gpen_checkpoint(clip: Path, tmp_path: Path, tiny_checkpoint: Path) -> None:
+    output = tmp_path / "rec.mp4"
+    result = run_cli("live", "--source", clip, "--no-window", "--weights", tiny_checkpoint, "--device", "cpu",
+                     "--preset", "ultrafast", "-o", output, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "frames dropped" in result.stderr and "stopped" in result.stderr
+    pts = video_pts(output)
+    assert len(pts) > FPS and all(b > a for a, b in zip(pts, pts[1:]))
+
+
+def test_cli_source_that_never_opens_exits_2(capsys: pytest.CaptureFixture) -> None:
+    assert main(["live", "--source", "rtsp://127.0.0.1:9/cam", "--no-window", "--restorer", "none"]) == 2
+    assert main(["live", "--source", "no/such/file.mp4", "--no-window"]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 2 and "cannot open" in lines[0] and "source not found" in lines[1]
+
+
+def test_cli_window_without_a_display_is_a_usage_error(clip: Path, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the display check is for Linux")
+    assert main(["live", "--source", str(clip), "--restorer", "none"]) == 2
+    assert "--no-window" in capsys.readouterr().err
+
+
+def _serve_once(data: bytes) -> int:
+    """An HTTP server on 127.0.0.1 that streams ``data`` to one client, then is gone (refuses more)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        listener.close()  # from now on, connections are refused: the camera is gone
+        with conn:
+            conn.recv(65536)
+            try:
+                conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: video/mp2t\r\n\r\n" + data)
+            except OSError:
+                pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener.getsockname()[1]
+
+
+def test_cli_stream_lost_mid_way_reconnects_then_exits_4(data_dir: Path, tmp_path: Path) -> None:
+    ts = tmp_path / "cam.ts"
+    _encode(data_dir / "talking_head_844.mp4", ts, fmt="mpegts")
+    data = ts.read_bytes()
+    part = data[: len(data) // 2 // 188 * 188]  # about 1.5 s of video, cut at a TS packet boundary
+    port = _serve_once(part)
+    output = tmp_path / "rec.mp4"
+    began = time.monotonic()
+    result = run_cli("live", "--source", f"http://127.0.0.1:{port}/cam.ts", "--no-window", "--restorer", "none",
+                     "--reconnect-seconds", "1", "--preset", "ultrafast", "-o", output, timeout=60)
+    assert result.returncode == 4, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("gpen-video: error: lost the source") and "recording kept" in last
+    assert "reconnect attempt" in last and time.monotonic() - began < 30
+    seconds = decoded_seconds(output)
+    assert 5 < len(seconds) and seconds[-1] < 2.0
+
+
+def test_cli_sigint_stops_within_2s_and_keeps_the_recording(data_dir: Path, tmp_path: Path) -> None:
+    output = tmp_path / "rec.mp4"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gpen_video", "live", "--source", str(data_dir / "talking_head_844.mp4"),
+         "--no-window", "--restorer", "none", "--preset", "ultrafast", "-o", str(output)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".rec.*")):  # the recording's temporary file: frames are flowing
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1]
+            time.sleep(0.05)
+        time.sleep(1.0)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        while not output.exists() and time.monotonic() - sent < 10:  # renamed into place once finalised
+            time.sleep(0.02)
+        finalised = time.monotonic() - sent
+        _, err = proc.communicate(timeout=20)
+        exited = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    # The run stops and the file is complete within 2 s. The interpreter's own teardown (torch,
+    # onnxruntime) comes after that: about 1 s on a quiet 2-core machine, more when the cores are shared.
+    assert finalised < 2.0, (finalised, exited)
+    assert exited < 10.0
+    assert "interrupted; recording kept" in err
+    pts = video_pts(output)
+    assert len(pts) >= 5 and all(b > a for a, b in zip(pts, pts[1:]))
+    assert [p.name for p in tmp_path.iterdir()] == ["rec.mp4"]
