@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import Settings
+from .config import EncodeSettings, Settings
 from .engine import Engine, PipelineStats
 from .media.output import check_destination
 from .media.image import is_image_path, read_image, write_image
@@ -33,6 +33,12 @@ class JobResult:
     seconds: float
     info: VideoInfo | None = None
     media: dict = field(default_factory=dict)  # reader and writer counters
+
+
+def encoder_settings(encode: EncodeSettings) -> EncoderSettings:
+    """The writer's encoder settings from the run's ``[encode]`` section."""
+    return EncoderSettings(codec=encode.codec, crf=encode.crf, preset=encode.preset,
+                           pix_fmt=encode.pix_fmt, bitrate=encode.bitrate)
 
 
 def default_output(source: str | Path) -> Path:
@@ -81,10 +87,7 @@ def enhance_video(
             source=None if info.is_live else source,
             start=start,
             end=end,
-            settings=EncoderSettings(
-                codec=encode.codec, crf=encode.crf, preset=encode.preset,
-                pix_fmt=encode.pix_fmt, bitrate=encode.bitrate,
-            ),
+            settings=encoder_settings(encode),
             overwrite=overwrite,
             sample_aspect_ratio=info.sample_aspect_ratio,
         )

@@ -38,10 +38,9 @@ import numpy as np
 from .config import Settings
 from .engine import Engine, FrameResult, PipelineStats
 from .errors import GpenVideoError, InputError, Interrupted, MediaOpenError
-from .media.encoders import EncoderSettings
+from .job import encoder_settings
 from .media.output import check_destination
-from .media.reader import VideoInfo, VideoReader
-from .media.reader import _is_live_url as is_live_url  # the reader's own list of live protocols
+from .media.reader import VideoInfo, VideoReader, is_live_url
 from .media.writer import VideoWriter, WriterStats
 from .metrics import latency_summary, trend
 from .types import Frame
@@ -52,7 +51,7 @@ RECORD_TIME_BASE = Fraction(1, 90_000)  # recording pts ticks: capture times to 
 STALL_SECONDS = 5.0  # a network read that waits longer than this counts as a lost stream
 HANG_SECONDS = 30.0  # the capture thread silent this long past the reconnect time: give up on it
 BACKOFF_FIRST, BACKOFF_MAX = 0.25, 2.0  # seconds between reconnect attempts: doubling, capped
-MAX_SAMPLES = 200_000  # latency samples and per-frame stats kept (about 2 h at 25 fps)
+MAX_SAMPLES = 200_000  # latency samples kept (about 2 h at 25 fps)
 _POLL = 0.1
 # What a source raises when it goes away (PyAV errors are OSErrors too; readers raise MediaOpenError).
 _LOSS_ERRORS = (av.FFmpegError, OSError, GpenVideoError)
@@ -537,15 +536,6 @@ def _signals_call(callback: Callable[[], None]) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def _bounded_stats() -> PipelineStats:
-    """Engine stats whose per-frame lists keep only the last MAX_SAMPLES entries (runs may last days)."""
-    return PipelineStats(
-        per_frame=deque(maxlen=MAX_SAMPLES),  # type: ignore[arg-type]
-        flicker_before=deque(maxlen=MAX_SAMPLES),  # type: ignore[arg-type]
-        flicker_after=deque(maxlen=MAX_SAMPLES),  # type: ignore[arg-type]
-    )
-
-
 def run_live(
     source: str | int,
     settings: Settings,
@@ -594,7 +584,7 @@ def run_live(
     capture = Capture(source, reader, opener, slot, reconnect_seconds=live.reconnect_seconds)
     credits = threading.Semaphore(live.max_in_flight)
     tracker = LatencyTracker()
-    stats = _bounded_stats()
+    stats = PipelineStats(keep_frames=False)  # a live run may last days: constant-size stats
     reasons: list[str] = []
 
     def stop(reason: str) -> None:
@@ -652,11 +642,9 @@ def run_live(
 
 
 def _open_writer(output: str | Path, info: VideoInfo, settings: Settings, overwrite: bool) -> VideoWriter:
-    encode = settings.encode
     return VideoWriter(
         output, width=info.width, height=info.height, time_base=RECORD_TIME_BASE, fps=info.fps, source=None,
-        settings=EncoderSettings(codec=encode.codec, crf=encode.crf, preset=encode.preset,
-                                 pix_fmt=encode.pix_fmt, bitrate=encode.bitrate),
+        settings=encoder_settings(settings.encode),
         overwrite=overwrite, sample_aspect_ratio=info.sample_aspect_ratio,
     )
 

@@ -81,7 +81,7 @@ def _resolve_source(source: str | Path | int) -> tuple[str, str | None]:
     return text, None
 
 
-def _is_live_url(url: str) -> bool:
+def is_live_url(url: str) -> bool:
     return url.split("://", 1)[0].lower() in _LIVE_SCHEMES if "://" in url else False
 
 
@@ -125,7 +125,7 @@ class VideoReader:
         self._realtime = realtime
         self._deinterlace_wanted = deinterlace
         self._device = demuxer == "v4l2"
-        self._live = self._device or _is_live_url(url)
+        self._live = self._device or is_live_url(url)
         if not self._live and "://" not in url and not Path(url).is_file():
             raise _open_error(url, "no such file")
         try:

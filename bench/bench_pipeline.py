@@ -1,0 +1,119 @@
+"""End-to-end pipeline efficiency on a real clip, with GPEN-BFR-256 (random weights).
+
+Measures, in one run and on the same clip and faces:
+  1. the whole pipeline (decode → detect/track → align → GPEN → blend → paste → encode);
+  2. the restorer alone on the same aligned faces (faces/s, converted to frames/s);
+  3. decode + encode alone with the same encoder settings (frames/s).
+Efficiency = end-to-end frames/s ÷ the tighter of the two limits. 1.0 means everything except the
+bottleneck is hidden behind it.
+
+    python3 bench/bench_pipeline.py [--clip PATH] [--seconds 2] [--device auto] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gpen_video.config import Settings
+from gpen_video.engine import Engine
+from gpen_video.job import enhance_video
+from gpen_video.media.reader import VideoReader
+from gpen_video.media.writer import EncoderSettings, VideoWriter
+from gpen_video.models.gpen import build_gpen
+from gpen_video.restore import PassthroughRestorer, Restorer, resolve_device
+
+DEFAULT_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "talking_head_844.mp4"
+
+
+def measure_codec(clip: Path, out: Path, seconds: float, encoder: EncoderSettings) -> tuple[int, float]:
+    """Frames and seconds for decode + encode alone."""
+    started = time.perf_counter()
+    with VideoReader(clip, end=seconds) as reader:
+        info = reader.info
+        with VideoWriter(out, width=info.width, height=info.height, time_base=info.time_base, fps=info.fps,
+                         source=clip, end=seconds, settings=encoder, overwrite=True) as writer:
+            for frame in reader:
+                writer.write(frame)
+    return writer.stats.frames, time.perf_counter() - started
+
+
+def aligned_faces(clip: Path, seconds: float, settings: Settings, size: int) -> np.ndarray:
+    """The aligned crops the pipeline restores on this clip, uint8 [N, S, S, 3]."""
+    engine = Engine(settings, restorer=PassthroughRestorer(size=size))
+    with VideoReader(clip, end=seconds) as reader:
+        crops = [face.crop for result in engine.stream(reader) for face in result.faces]
+    return np.stack(crops)
+
+
+def measure_restorer(restorer: Restorer, crops: np.ndarray) -> float:
+    """Seconds to restore ``crops`` through submit/collect, the way the engine feeds it."""
+    started = time.perf_counter()
+    for begin in range(0, len(crops), restorer.batch_size):
+        restorer.submit(crops[begin : begin + restorer.batch_size])
+        restorer.collect()
+    restorer.flush()
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clip", type=Path, default=DEFAULT_CLIP)
+    parser.add_argument("--seconds", type=float, default=None, help="clip length to use [default: 2 on CPU, 5 on CUDA]")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--preset", default="veryfast", help="x264 preset for both the pipeline and the codec limit")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    args = parser.parse_args()
+
+    device = resolve_device(args.device)
+    seconds = args.seconds or (5.0 if device.type == "cuda" else 2.0)
+    settings = Settings()
+    settings.restore.batch_size = args.batch_size
+    settings.encode.preset = args.preset
+    encoder = EncoderSettings(crf=settings.encode.crf, preset=args.preset)
+    torch.manual_seed(0)
+    restorer = Restorer(build_gpen(256, channel_multiplier=1, narrow=0.5), device=device, batch_size=args.batch_size)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        crops = aligned_faces(args.clip, seconds, settings, restorer.size)
+        measure_restorer(restorer, crops[: restorer.batch_size])  # warm the allocator and kernels
+        restore_seconds = measure_restorer(restorer, crops)
+        codec_frames, codec_seconds = measure_codec(args.clip, Path(tmp) / "codec.mp4", seconds, encoder)
+        result = enhance_video(args.clip, Path(tmp) / "full.mp4", settings, end=seconds, overwrite=True,
+                               engine=Engine(settings, restorer=restorer))
+
+    frames, faces = result.stats.frames, result.stats.faces
+    faces_per_frame = faces / frames
+    restorer_fps = len(crops) / restore_seconds / faces_per_frame
+    codec_fps = codec_frames / codec_seconds
+    end_to_end_fps = frames / result.seconds
+    bound = min(restorer_fps, codec_fps)
+    report = {
+        "device": str(device), "precision": restorer.precision, "clip": str(args.clip), "frames": frames,
+        "faces": faces, "batch_size": args.batch_size,
+        "restorer_faces_per_s": len(crops) / restore_seconds,
+        "restorer_limit_fps": restorer_fps, "codec_limit_fps": codec_fps, "end_to_end_fps": end_to_end_fps,
+        "bottleneck": "restorer" if restorer_fps <= codec_fps else "codec",
+        "efficiency": end_to_end_fps / bound,
+        "stage_seconds": dict(result.stats.stage_seconds),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"device {report['device']} ({report['precision']}), {frames} frames, {faces} faces, batch {args.batch_size}")
+        print(f"  restorer alone      {report['restorer_faces_per_s']:8.2f} faces/s = {restorer_fps:8.2f} frames/s")
+        print(f"  decode+encode alone {codec_fps:8.2f} frames/s")
+        print(f"  end to end          {end_to_end_fps:8.2f} frames/s")
+        print(f"  efficiency          {report['efficiency']:8.2f}  (bottleneck: {report['bottleneck']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
