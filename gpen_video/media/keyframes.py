@@ -101,7 +101,8 @@ class Segment:
 def plan_segments(index: FrameIndex, seconds: float, *, warmup: int, detect_every: int = 1) -> list[Segment]:
     """Cut ``index`` at keyframes into segments of at least ``seconds`` each (the last may be shorter).
 
-    A cut is made at the first keyframe at least ``seconds`` after the previous cut. Each segment's
+    A cut is made at the first keyframe at least ``seconds`` after the previous cut, unless less than
+    half of ``seconds`` would remain after it (a short tail joins the segment before). Each segment's
     warm-up starts ``warmup`` frames before it, moved back to a multiple of ``detect_every`` so the
     detector runs on the same frames as in one uninterrupted run. A file that is not ``exact`` or not
     longer than ``seconds`` is one segment.
@@ -112,8 +113,10 @@ def plan_segments(index: FrameIndex, seconds: float, *, warmup: int, detect_ever
     if not index.exact or seconds <= 0 or index.duration <= Fraction(seconds):
         return [Segment(0, 0, count)]
     cuts = [0]
+    length, end_time = Fraction(seconds), index.time(0) + index.duration
     for key in index.keyframes:
-        if key > cuts[-1] and index.time(key) - index.time(cuts[-1]) >= Fraction(seconds):
+        since, left = index.time(key) - index.time(cuts[-1]), end_time - index.time(key)
+        if key > cuts[-1] and since >= length and left >= length / 2:
             cuts.append(key)
     cuts.append(count)
     segments = []
