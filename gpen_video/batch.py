@@ -667,14 +667,16 @@ class BatchRun:
         records = list({id(r): r for r, _ in todo}.values())
         queue = list(todo)
         while queue or executor.in_flight():
+            submitted = False
             while queue and executor.in_flight() < executor.capacity:
                 record, unit = queue.pop(0)
                 unit.state = RUNNING
                 record.state = RUNNING if record.state == PENDING else record.state
                 executor.submit(UnitTask(unit, record.source, str(self.work_dir / unit.part), self.settings,
                                          _fault_for(unit.id)))
-                self.listener.update(record, self.done_frames[record.key])
-            manifest.save(self.manifest_path)
+                submitted = True
+            if submitted:
+                manifest.save(self.manifest_path)
             finished = executor.wait(0.2)
             self.live.update(executor.progress())
             for unit_id, outcome in finished:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -123,8 +124,8 @@ def test_interrupted_job_resumes_without_redoing_finished_units(ray_address: str
     out = tmp_path / "out"
     args = ["batch", clips["long"], "--out-dir", out, "--ray", ray_address, "--segment-seconds", "0.3",
             "--workers", "1", *FAST]
-    env_cmd = [sys.executable, "-m", "gpen_video", *map(str, args)]
-    process = subprocess.Popen(env_cmd, cwd=ROOT, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+    command = [sys.executable, "-m", "gpen_video", *map(str, args)]
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
