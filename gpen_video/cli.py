@@ -3,9 +3,10 @@
     gpen-video INPUT [OUTPUT] [options]       enhance a video, URL or image
     gpen-video live --source SRC [options]    enhance a webcam or stream in real time
     gpen-video weights list|download|path     manage model weights
+    gpen-video batch INPUTS... --out-dir DIR  many videos, long videos split on keyframes, local or Ray
 
 Exit codes: 0 ok, 1 internal error, 2 bad input or usage, 3 missing weights, 4 live source lost,
-130 interrupted.
+5 some batch inputs failed, 130 interrupted.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ EXIT_CODES = """exit codes:
   2    bad input or usage: unreadable file, unknown option, bad config key
   3    model weights missing or unusable
   4    live mode: the source was lost and did not come back (the recording is kept)
+  5    batch: some inputs failed or could not be read (the others are done)
   130  interrupted (SIGINT/SIGTERM); no output file is left behind (live mode keeps its recording)"""
 
 # (flag, section, key, help). Defaults come from the Settings dataclasses, so --help cannot drift.
@@ -234,6 +236,32 @@ def _live_parser() -> _Parser:
     return parser
 
 
+def _batch_parser() -> _Parser:
+    parser = _Parser(
+        prog="gpen-video batch",
+        description="Enhance many videos, or long ones split at keyframes, with local worker processes or "
+                    "on a Ray cluster. Re-running the same command resumes an interrupted batch.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="video files, folders (searched recursively) or globs")
+    job = parser.add_argument_group("batch options")
+    job.add_argument("--out-dir", required=True, metavar="DIR", help="folder for the outputs and the job manifest")
+    job.add_argument("--ray", metavar="auto|local|ADDRESS",
+                     help="run units as Ray tasks: auto (existing cluster), local (start one here) or an address "
+                          "[default: local worker processes]")
+    job.add_argument("--workers", type=int, metavar="N",
+                     help="units at once [default: one per GPU (1 without); on Ray, every GPU or CPU slot]")
+    job.add_argument("--segment-seconds", type=float, default=300.0, metavar="S",
+                     help="split videos longer than this at keyframes into segments about this long [default: 300]")
+    job.add_argument("--warmup", type=int, default=16, metavar="FRAMES",
+                     help="frames decoded before each segment to carry tracking and blending over [default: 16]")
+    job.add_argument("--retries", type=int, default=2, metavar="N", help="extra attempts for a failed unit [default: 2]")
+    job.add_argument("-y", "--overwrite", action="store_true", help="replace outputs this batch did not write itself")
+    job.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    _add_tuning_options(parser)
+    return parser
+
+
 def _run_live(argv: Sequence[str], console: Console) -> int:
     args = _live_parser().parse_args(argv)
     from .live import parse_source, run_live  # heavy imports only once the arguments are good
@@ -267,7 +295,32 @@ def _run_live(argv: Sequence[str], console: Console) -> int:
     return 0
 
 
-SUBCOMMANDS = {"weights": _run_weights, "live": _run_live}
+
+
+def _run_batch(argv: Sequence[str], console: Console) -> int:
+    args = _batch_parser().parse_args(argv)
+    from .batch import BatchOptions, import_ray, run_batch
+
+    if args.ray is not None:
+        import_ray()  # exit 2 with the install hint before anything else
+    if args.warmup < 0 or args.retries < 0:
+        raise InputError("--warmup and --retries must not be negative")
+    settings = build_settings(args.config, _overrides(args))
+    options = BatchOptions(out_dir=args.out_dir, ray=args.ray, workers=args.workers, segment_seconds=args.segment_seconds,
+                           warmup=args.warmup, retries=args.retries, overwrite=args.overwrite)
+    from .report import BatchProgressView, print_batch_summary
+
+    with BatchProgressView(console, quiet=args.quiet) as progress:
+        result = run_batch(args.inputs, settings, options, listener=progress)
+    if not args.quiet:
+        print_batch_summary(console, result)
+    for record in result.failed:
+        console.print(f"gpen-video: failed: {record.source}: {record.error}", markup=False, highlight=False,
+                      soft_wrap=True)
+    return result.exit_code
+
+
+SUBCOMMANDS = {"weights": _run_weights, "live": _run_live, "batch": _run_batch}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -189,3 +189,77 @@ def print_live_summary(console: Console, result: LiveResult) -> None:
         table.add_row("note", note)
     table.add_row("time", f"{result.seconds:.1f} s")
     console.print(table)
+
+
+class BatchProgressView:
+    """Batch progress: one bar for the frames of all inputs together, one row per input with its state.
+
+    Implements the listener that ``gpen_video.batch.run_batch`` calls (``start``, ``update``).
+    """
+
+    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+        self._progress = None if quiet else Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} frames"),
+            TextColumn("{task.fields[status]}"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self._total = None
+        self._rows: dict[str, Any] = {}
+        self._done: dict[str, int] = {}
+
+    def __enter__(self) -> BatchProgressView:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def start(self, inputs: list) -> None:
+        if self._progress is None:
+            return
+        total = sum(r.frames for r in inputs)
+        self._total = self._progress.add_task("[bold]all inputs", total=total or None, status=f"{len(inputs)} files")
+        for record in inputs:
+            self._done[record.key] = 0
+            self._rows[record.key] = self._progress.add_task(
+                f"  {Path(record.source).name}", total=record.frames or None, status=_batch_status(record))
+
+    def update(self, record, frames_done: int) -> None:
+        if self._progress is None or record.key not in self._rows:
+            return
+        self._done[record.key] = frames_done
+        self._progress.update(self._rows[record.key], completed=frames_done, status=_batch_status(record))
+        self._progress.update(self._total, completed=sum(self._done.values()))
+
+
+def _batch_status(record) -> str:
+    if record.skipped:
+        return "[green]done earlier"
+    if record.state == "failed":
+        return "[red]failed"
+    if record.state == "done":
+        return "[green]done"
+    finished = sum(u.state == "done" for u in record.units)
+    running = sum(u.state == "running" for u in record.units)
+    parts = f"{finished}/{len(record.units)} parts" if len(record.units) > 1 else ""
+    return f"{'running' if running else 'queued'} {parts}".strip()
+
+
+def print_batch_summary(console: Console, result) -> None:
+    """The end-of-batch table: one row per input with state, frames, parts, attempts, time, output or error."""
+    table = Table(title=f"gpen-video batch ({result.seconds:.1f} s, manifest {result.manifest})")
+    for column in ("input", "state", "frames", "parts", "attempts", "time", "output / error"):
+        table.add_column(column)
+    for record in result.inputs:
+        state = "done earlier" if record.skipped else record.state
+        frames = sum(u.frames for u in record.units)
+        attempts = sum(u.attempts for u in record.units)
+        table.add_row(Path(record.source).name, state, str(frames), str(len(record.units)), str(attempts),
+                      f"{record.seconds:.1f} s", record.error or record.output)
+    console.print(table)

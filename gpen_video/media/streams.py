@@ -18,6 +18,8 @@ from fractions import Fraction
 
 import av
 
+from ..errors import MediaOpenError
+
 log = logging.getLogger(__name__)
 
 # Keys that describe the old file or muxer rather than the content.
@@ -192,6 +194,7 @@ class Passthrough:
     def close(self) -> None:
         self._input.close()
 
+
     def _copy(self, route: _Route, packet: av.Packet) -> None:
         pts = None if packet.pts is None else packet.pts - route.shift_ticks
         dts = None if packet.dts is None else packet.dts - route.shift_ticks
@@ -236,3 +239,38 @@ class Passthrough:
             yield from route.src.codec_context.decode(None)
         except av.error.EOFError:
             return
+
+
+def open_passthrough(
+    source: str, output: av.container.OutputContainer, *, start: float | None
+) -> tuple[Passthrough, Fraction, dict[str, str]]:
+    """Open ``source``'s audio/subtitle passthrough into ``output``, on the shared output timeline.
+
+    The shift (seconds) that every stream of the output gets is the source container's start time
+    plus the trim ``start``, so the output starts near zero and offsets between streams are kept.
+
+    Returns:
+        (passthrough, shift, the source video stream's content metadata to copy onto the output video).
+
+    Raises:
+        MediaOpenError: ``source`` cannot be opened.
+    """
+    try:
+        probe = av.open(source)
+    except (av.FFmpegError, OSError) as exc:
+        raise MediaOpenError(f"cannot open {source!r} to copy its audio: {exc}") from None
+    with probe:
+        origin = Fraction(probe.start_time or 0, 1_000_000)
+        video_meta = content_metadata(dict(probe.streams.video[0].metadata)) if probe.streams.video else {}
+    trim_start = origin + Fraction(start) if start else None
+    shift = trim_start if trim_start is not None else origin
+    return Passthrough(source, output, start=trim_start, shift=shift), shift, video_meta
+
+
+def video_end(last_pts: int, shift_ticks: int, time_base: Fraction, fps: Fraction | None, last_step: int | None) -> Fraction:
+    """Source-timeline seconds where the last video frame ends (output ``last_pts`` plus one frame).
+
+    One frame is ``1 / fps`` when the rate is known, else the last gap between frames (``last_step`` ticks).
+    """
+    step = round(1 / fps / time_base) if fps else (last_step or 0)
+    return (last_pts + step + shift_ticks) * time_base

@@ -15,11 +15,11 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ..errors import GpenVideoError, InputError, MediaOpenError
+from ..errors import GpenVideoError, InputError
 from ..types import Frame
 from .encoders import EncoderSettings, check_pix_fmt, encoder_options, resolve_codec
 from .output import check_destination, commit, discard, temp_path_for
-from .streams import Passthrough, content_metadata
+from .streams import Passthrough, open_passthrough, video_end
 
 log = logging.getLogger(__name__)
 
@@ -145,18 +145,9 @@ class VideoWriter:
         return stream
 
     def _open_passthrough(self, source: str) -> None:
-        try:
-            probe = av.open(source)
-        except (av.FFmpegError, OSError) as exc:
-            raise MediaOpenError(f"cannot open {source!r} to copy its audio: {exc}") from None
-        with probe:
-            origin = Fraction(probe.start_time or 0, 1_000_000)
-            video_meta = content_metadata(dict(probe.streams.video[0].metadata)) if probe.streams.video else {}
-        trim_start = origin + Fraction(self._start) if self._start else None
-        shift = trim_start if trim_start is not None else origin
+        self._passthrough, shift, video_meta = open_passthrough(source, self._output, start=self._start)
         self._shift_ticks = round(shift / self._tb)
         self._stream.metadata.update(video_meta)
-        self._passthrough = Passthrough(source, self._output, start=trim_start, shift=shift)
 
     # ------------------------------------------------------------ writing
     def _out_pts(self, frame: Frame) -> int:
@@ -204,8 +195,7 @@ class VideoWriter:
 
     def _video_end(self) -> Fraction:
         """Source-timeline seconds where the last frame ends."""
-        step = round(1 / self._fps / self._tb) if self._fps else (self._last_step or 0)
-        return (self._last_pts + step + self._shift_ticks) * self._tb
+        return video_end(self._last_pts, self._shift_ticks, self._tb, self._fps, self._last_step)
 
     def close(self) -> WriterStats:
         """Flush the encoder, finish the copied streams, and move the file into place."""

@@ -1,0 +1,147 @@
+"""Join video-only segment files into one output by packet copy, then add the source's audio once.
+
+Each segment file starts at pts 0 and records which source pts its first frame had; its packets are
+moved back to their place on the source timeline and then by the one shift the whole output gets
+(see ``streams.open_passthrough``), exactly as ``VideoWriter`` stamps a single run. Nothing is
+re-encoded. The audio (and subtitles) come from the source through the same passthrough as
+``VideoWriter``, so they are byte-identical to a single run and have no seams at segment boundaries.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from ..errors import GpenVideoError, MediaOpenError
+from .output import check_destination, commit, discard, temp_path_for
+from .streams import monotonic_dts, open_passthrough, video_end
+
+
+@dataclass(frozen=True)
+class SegmentFile:
+    """One encoded segment: ``path`` (video only, first frame at pts 0) and its first frame's source pts."""
+
+    path: Path
+    first_pts: int
+
+
+@dataclass
+class ConcatStats:
+    """What the join wrote."""
+
+    video_packets: int = 0
+    audio_packets: int = 0
+    subtitle_packets: int = 0
+    fixed_packets: int = 0
+    dropped_packets: int = 0
+    notices: list[str] = field(default_factory=list)
+
+
+def _ticks(value: int | None, packet_tb: Fraction, time_base: Fraction) -> int | None:
+    return None if value is None else round(value * packet_tb / time_base)
+
+
+def concat_segments(
+    segments: Sequence[SegmentFile],
+    dest: str | Path,
+    *,
+    source: str | Path,
+    time_base: Fraction,
+    fps: Fraction | None,
+    overwrite: bool = False,
+) -> ConcatStats:
+    """Write ``dest`` from ``segments`` (in order) plus the audio and subtitles of ``source``.
+
+    Args:
+        segments: the segment files; all were encoded with the same settings.
+        dest: the output file, written to a temporary file and renamed into place when complete.
+        source: the input the segments were cut from (its audio, metadata and start time are used).
+        time_base: the source video's time base, in which ``SegmentFile.first_pts`` counts.
+        fps: the source's frame rate (the last frame's duration, for where the audio stops).
+
+    Raises:
+        InputError: bad destination; MediaOpenError: a segment cannot be read;
+        GpenVideoError: the segments disagree on codec parameters and cannot be joined.
+    """
+    if not segments:
+        raise GpenVideoError(f"no segments to join into {dest}")
+    dest = check_destination(dest, source=source, overwrite=overwrite)
+    temp = temp_path_for(dest)
+    stats = ConcatStats()
+    output = av.open(str(temp), "w")
+    passthrough = None
+    try:
+        with _open_segment(segments[0].path) as first:
+            template = first.streams.video[0]
+            extradata = template.codec_context.extradata
+            video = output.add_stream_from_template(template)
+        video.time_base = time_base
+        passthrough, shift, video_meta = open_passthrough(str(source), output, start=None)
+        video.metadata.update(video_meta)
+        shift_ticks = round(shift / time_base)
+        last_dts: int | None = None
+        top: list[int] = []  # the two largest output pts so far, for the last frame's duration
+        for segment in segments:
+            with _open_segment(segment.path) as part:
+                stream = part.streams.video[0]
+                if stream.codec_context.extradata != extradata:
+                    raise GpenVideoError(f"{segment.path.name} was encoded differently from the first segment")
+                offset = segment.first_pts - shift_ticks
+                for packet in part.demux(stream):
+                    if packet.size == 0:
+                        continue
+                    packet_tb = Fraction(packet.time_base)
+                    pts = _ticks(packet.pts, packet_tb, time_base)
+                    dts = _ticks(packet.dts, packet_tb, time_base)
+                    pts = None if pts is None else pts + offset
+                    dts = None if dts is None else dts + offset
+                    fixed = monotonic_dts(last_dts, pts, dts)
+                    if fixed is None:
+                        stats.dropped_packets += 1
+                        continue
+                    stats.fixed_packets += fixed != (pts, dts)
+                    packet.pts, packet.dts = fixed
+                    packet.time_base = time_base
+                    last_dts = fixed[1]
+                    packet.stream = video
+                    output.mux(packet)
+                    stats.video_packets += 1
+                    if fixed[0] is not None:
+                        top = sorted([*top, fixed[0]])[-2:]
+                        passthrough.pump((fixed[0] + shift_ticks) * time_base)
+        if not top:
+            raise GpenVideoError(f"the segments of {dest.name} hold no video")
+        last_step = top[1] - top[0] if len(top) == 2 else None
+        passthrough.finish(video_end(top[-1], shift_ticks, time_base, fps, last_step))
+        p = passthrough.stats
+        stats.audio_packets, stats.subtitle_packets = p.audio_packets, p.subtitle_packets
+        stats.dropped_packets += p.dropped_packets
+        stats.fixed_packets += p.fixed_packets
+        stats.notices.extend(p.notices)
+        output.close()
+        commit(temp, dest)
+    except BaseException:
+        for closer in (getattr(passthrough, "close", None), output.close):
+            if closer is None:
+                continue
+            try:
+                closer()
+            except Exception:  # the file is being thrown away; its errors do not matter
+                pass
+        discard(temp)
+        raise
+    return stats
+
+
+def _open_segment(path: Path) -> av.container.InputContainer:
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError) as exc:
+        raise MediaOpenError(f"cannot read segment {path}: {exc}") from None
+    if not container.streams.video:
+        container.close()
+        raise MediaOpenError(f"segment {path} holds no video stream")
+    return container
