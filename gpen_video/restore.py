@@ -151,7 +151,7 @@ class Restorer:
 
     Args:
         model: a GPEN FullGenerator (``in_size`` attribute); moved to ``device`` once.
-        device: torch device or spec ("auto", "cpu", "cuda", "cuda:N").
+        device: torch device or spec ("auto", "cpu", "cuda", "cuda:N"), validated by resolve_device.
         batch_size: largest micro-batch run at once.
         precision: "auto" | "fp32" | "fp16" | "bf16" (autocast); the resolved value is ``precision``.
         compile: wrap the model in ``torch.compile`` (needs a working compiler toolchain).
@@ -162,7 +162,7 @@ class Restorer:
                  precision: str = "auto", compile: bool = False, warmup: bool = True) -> None:
         if batch_size < 1:
             raise InputError(f"batch_size must be >= 1, got {batch_size}")
-        self.device = device if isinstance(device, torch.device) else resolve_device(device)
+        self.device = resolve_device(str(device))
         self.precision = resolve_precision(precision, self.device)
         self.batch_size = int(batch_size)
         self.size = int(model.in_size)
