@@ -92,3 +92,15 @@ def test_bad_size_and_input_shape():
     model = build_gpen(16, 1, 1 / 16, 16, 1)
     with pytest.raises(ValueError, match="expected input"):
         model(torch.zeros(1, 3, 32, 32))
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_reduced_precision_paths(gpen_dir, dtype):
+    """The autocast paths (fp32 style/demod, fp16 clamp) stay finite and close to fp32."""
+    model, d = _fixture(gpen_dir, "tiny64")
+    with torch.inference_mode(), torch.autocast("cpu", dtype=dtype):
+        out = model(d["input"].contiguous(memory_format=torch.channels_last))
+        huge = model(d["input"] * 1000)  # activations far beyond a face's range
+    assert out.dtype == torch.float32
+    assert _rel(out, d["output"]) < 2e-2
+    assert torch.isfinite(huge).all()
