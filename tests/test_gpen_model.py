@@ -104,3 +104,12 @@ def test_reduced_precision_paths(gpen_dir, dtype):
     assert out.dtype == torch.float32
     assert _rel(out, d["output"]) < 2e-2
     assert torch.isfinite(huge).all()
+
+
+def test_traces_as_one_graph_for_torch_compile():
+    """--compile must see the whole model as one graph (graph breaks would recompile per layer)."""
+    model = build_gpen(32, 1, 1 / 16, 16, 1)
+    x = torch.rand(2, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        info = torch._dynamo.explain(model)(x)
+    assert info.graph_break_count == 0 and info.graph_count == 1
