@@ -266,14 +266,15 @@ class Restorer:
         crops = _check_crops(crops, self.size)
         job = _Job(tag, np.empty_like(crops), pending=0)
         self._jobs.append(job)
-        for start in range(0, len(crops), self.batch_size):
+        step = min(self.batch_size, self._slots[0].host_in.shape[0])  # buffers are sized at construction
+        for start in range(0, len(crops), step):
             slot = self._slots[self._next]
             self._next = (self._next + 1) % _SLOTS
             if slot.job is not None:  # round-robin: the slot we reuse is the oldest in flight
                 while self._inflight[0] is not slot:
                     self._retire(self._inflight[0])
                 self._retire(slot)
-            chunk = crops[start:start + self.batch_size]
+            chunk = crops[start:start + step]
             slot.host_in[:len(chunk)].numpy()[...] = chunk
             slot.job, slot.start, slot.n = job, start, len(chunk)
             job.pending += 1
