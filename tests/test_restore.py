@@ -93,6 +93,11 @@ def test_submit_collect_equals_restore_cpu(tiny, crops):
     res = r.flush()
     assert [t for t, _ in res] == [1, 2, 3] and np.array_equal(res[0][1], res[2][1])
     assert not np.array_equal(res[0][1], res[1][1])
+    # a batch_size raised after construction never overruns the preallocated buffers
+    r.batch_size = 10
+    r.submit(crops, "big")
+    (tag, big), = r.flush()
+    assert tag == "big" and np.array_equal(big[:3], res[0][1])
 
 
 def test_bad_inputs(tiny):
