@@ -151,7 +151,7 @@ class Restorer:
 
     Args:
         model: a GPEN FullGenerator (``in_size`` attribute); moved to ``device`` once.
-        device: torch device or spec ("auto", "cpu", "cuda", "cuda:N").
+        device: torch device or spec ("auto", "cpu", "cuda", "cuda:N"), validated by resolve_device.
         batch_size: largest micro-batch run at once.
         precision: "auto" | "fp32" | "fp16" | "bf16" (autocast); the resolved value is ``precision``.
         compile: wrap the model in ``torch.compile`` (needs a working compiler toolchain).
@@ -162,7 +162,7 @@ class Restorer:
                  precision: str = "auto", compile: bool = False, warmup: bool = True) -> None:
         if batch_size < 1:
             raise InputError(f"batch_size must be >= 1, got {batch_size}")
-        self.device = device if isinstance(device, torch.device) else resolve_device(device)
+        self.device = resolve_device(str(device))
         self.precision = resolve_precision(precision, self.device)
         self.batch_size = int(batch_size)
         self.size = int(model.in_size)
@@ -266,14 +266,15 @@ class Restorer:
         crops = _check_crops(crops, self.size)
         job = _Job(tag, np.empty_like(crops), pending=0)
         self._jobs.append(job)
-        for start in range(0, len(crops), self.batch_size):
+        step = min(self.batch_size, self._slots[0].host_in.shape[0])  # buffers are sized at construction
+        for start in range(0, len(crops), step):
             slot = self._slots[self._next]
             self._next = (self._next + 1) % _SLOTS
             if slot.job is not None:  # round-robin: the slot we reuse is the oldest in flight
                 while self._inflight[0] is not slot:
                     self._retire(self._inflight[0])
                 self._retire(slot)
-            chunk = crops[start:start + self.batch_size]
+            chunk = crops[start:start + step]
             slot.host_in[:len(chunk)].numpy()[...] = chunk
             slot.job, slot.start, slot.n = job, start, len(chunk)
             job.pending += 1

@@ -263,14 +263,15 @@ class StyledConv(nn.Module):
         """x [N, in, H, W], feature [N, out, H', W'] -> [N, 2*out, H', W']."""
         y, d = self.conv(x, style)
         n, c, h, w = y.shape
+        b = (self.activate.bias * SQRT2).to(y.dtype).view(1, 2 * c, 1, 1)
+        dy = torch.full((1,), SQRT2, dtype=y.dtype, device=y.device) if d is None else \
+            (d * SQRT2).to(y.dtype).view(n, c, 1, 1)
+        nw = (self.noise.weight * SQRT2).to(y.dtype)
+        if torch.compiler.is_compiling():  # out= views break Dynamo graphs; Inductor fuses this anyway
+            return _leaky_(torch.cat([y * dy, feature.to(y.dtype) * nw], dim=1) + b)
         out = _new_like(y, (n, 2 * c, h, w))
-        b = (self.activate.bias * SQRT2).to(y.dtype)
-        lo, hi = out[:, :c], out[:, c:]
-        if d is None:
-            torch.add(b[:c].view(1, c, 1, 1), y, alpha=SQRT2, out=lo)
-        else:
-            torch.addcmul(b[:c].view(1, c, 1, 1), y, (d * SQRT2).to(y.dtype).view(n, c, 1, 1), out=lo)
-        torch.addcmul(b[c:].view(1, c, 1, 1), feature.to(y.dtype), (self.noise.weight * SQRT2).to(y.dtype), out=hi)
+        torch.addcmul(b[:, :c], y, dy, out=out[:, :c])
+        torch.addcmul(b[:, c:], feature.to(y.dtype), nw, out=out[:, c:])
         return _leaky_(out)
 
 

@@ -1,0 +1,188 @@
+"""Restorer: uint8/tensor I/O, micro-batching, submit/collect scheduling, precision, build_restorer."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gpen_video.errors import InputError, WeightsError
+from gpen_video.models import weights as W
+from gpen_video.models.gpen import build_gpen
+from gpen_video.restore import (PassthroughRestorer, Restorer, build_restorer, cpu_has_bf16, resolve_device,
+                                resolve_precision, to_model_input, to_uint8)
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@pytest.fixture(scope="module")
+def tiny(gpen_dir):
+    d = torch.load(gpen_dir / "gpen_reference_tiny64.pt", weights_only=False)
+    c = d["config"]
+    model = build_gpen(c["size"], c["channel_multiplier"], c["narrow"], c["style_dim"], c["n_mlp"])
+    model.load_state_dict(d["state_dict"], strict=True)
+    return model.eval(), d
+
+
+@pytest.fixture(scope="module")
+def crops():
+    return np.random.default_rng(0).integers(0, 256, (7, 64, 64, 3), dtype=np.uint8)
+
+
+def test_uint8_conversions_round_trip():
+    x = torch.arange(256, dtype=torch.uint8).repeat(4 * 64 * 64 * 3 // 256).view(4, 64, 64, 3)
+    f = to_model_input(x)
+    assert f.shape == (4, 3, 64, 64) and f.dtype == torch.float32
+    assert f.min() == -1 and f.max() == 1
+    assert torch.equal(to_uint8(f), x)
+    assert torch.equal(to_uint8(torch.full((1, 3, 2, 2), 5.0)), torch.full((1, 2, 2, 3), 255, dtype=torch.uint8))
+
+
+def test_restore_uint8_matches_model(tiny, crops):
+    model, _ = tiny
+    r = Restorer(model, device="cpu", batch_size=3, precision="fp32")
+    assert r.size == 64 and r.precision == "fp32" and r.device.type == "cpu"
+    out = r.restore(crops)
+    assert out.dtype == np.uint8 and out.shape == crops.shape
+    with torch.inference_mode():
+        y = model(torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 127.5 - 1)
+    want = ((y + 1) * 127.5).clamp(0, 255).round().permute(0, 2, 3, 1).numpy()
+    assert np.abs(out.astype(np.int16) - want).max() <= 1  # float noise may flip a rounding
+    assert np.mean(out == want) > 0.99
+    # batching does not change results: micro-batches of 3 vs one at a time
+    single = Restorer(model, batch_size=1, precision="fp32", warmup=False).restore(crops)
+    assert np.abs(single.astype(np.int16) - out).max() <= 1
+
+
+def test_restore_float_tensor_reproduces_fixture(tiny):
+    model, d = tiny
+    r = Restorer(model, batch_size=1, precision="fp32", warmup=False)
+    out = r.restore(d["input"])
+    ref = d["output"].clamp(-1, 1)
+    assert out.shape == ref.shape and out.device == d["input"].device
+    assert ((out - ref).abs().max() / ref.abs().max()).item() < 1e-4
+    u8 = r.restore(torch.from_numpy(np.zeros((2, 64, 64, 3), np.uint8)))
+    assert isinstance(u8, torch.Tensor) and u8.dtype == torch.uint8 and u8.shape == (2, 64, 64, 3)
+
+
+def _scheduling_matches(r: Restorer, crops: np.ndarray):
+    plain = r.restore(crops)
+    r.submit(crops[:5], tag="a")  # 2 micro-batches: 3 + 2 -> both slots
+    r.submit(crops[5:5], tag="empty")
+    r.submit(crops[5:], tag="b")  # reuses the oldest slot
+    first = r.collect(wait=True)
+    assert first and first[0][0] == "a"
+    rest = first[1:] + r.flush()
+    got = dict([first[0]] + rest)
+    assert [t for t, _ in [first[0]] + rest] == ["a", "empty", "b"]
+    assert got["empty"].shape == (0, r.size, r.size, 3)
+    # same micro-batch boundaries as restore() (3, 3, 1 vs 3, 2 | 2): compare per batch split
+    ref = np.concatenate([r.restore(crops[:3]), r.restore(crops[3:5]), r.restore(crops[5:])])
+    assert np.array_equal(np.concatenate([got["a"], got["b"]]), ref)
+    assert np.abs(ref.astype(np.int16) - plain).max() <= 1
+    assert r.flush() == [] and r.collect() == []
+
+
+def test_submit_collect_equals_restore_cpu(tiny, crops):
+    model, _ = tiny
+    r = Restorer(model, device="cpu", batch_size=3, precision="fp32")
+    _scheduling_matches(r, crops)
+    # results do not alias the reused buffers
+    r.submit(crops[:3], 1)
+    r.submit(crops[3:6], 2)
+    r.submit(crops[:3], 3)
+    res = r.flush()
+    assert [t for t, _ in res] == [1, 2, 3] and np.array_equal(res[0][1], res[2][1])
+    assert not np.array_equal(res[0][1], res[1][1])
+    # a batch_size raised after construction never overruns the preallocated buffers
+    r.batch_size = 10
+    r.submit(crops, "big")
+    (tag, big), = r.flush()
+    assert tag == "big" and np.array_equal(big[:3], res[0][1])
+
+
+def test_bad_inputs(tiny):
+    model, _ = tiny
+    r = Restorer(model, precision="fp32", warmup=False)
+    for bad in (np.zeros((1, 32, 32, 3), np.uint8), np.zeros((1, 64, 64, 3), np.float32), np.zeros((64, 64, 3))):
+        with pytest.raises(InputError):
+            r.restore(bad)
+        with pytest.raises(InputError):
+            r.submit(bad)
+    with pytest.raises(InputError):
+        r.restore(torch.zeros(1, 3, 32, 32))
+    with pytest.raises(InputError):
+        Restorer(model, batch_size=0)
+
+
+def test_devices_and_precision():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    for bad in ("tpu", "nonsense"):
+        with pytest.raises(InputError):
+            resolve_device(bad)
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="CUDA"):
+            resolve_device("cuda:0")
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == ("bf16" if cpu_has_bf16() else "fp32")
+    assert resolve_precision("fp32", cpu) == "fp32"
+    with pytest.raises(InputError):
+        resolve_precision("fp16", cpu)
+    with pytest.raises(InputError):
+        resolve_precision("int8", cpu)
+
+
+def test_bf16_close_to_fp32(tiny, crops):
+    model, _ = tiny
+    a = Restorer(model, precision="fp32", warmup=False).restore(crops)
+    b = Restorer(model, precision="bf16", warmup=False).restore(crops)
+    diff = np.abs(a.astype(np.int16) - b)
+    assert diff.max() <= 4 and diff.mean() < 0.5
+
+
+def test_passthrough(crops):
+    p = PassthroughRestorer(size=64)
+    assert p.size == 64
+    assert np.array_equal(p.restore(crops), crops)
+    p.submit(crops[:2], "x")
+    p.submit(crops[2:], "y")
+    got = p.collect()
+    assert [t for t, _ in got] == ["x", "y"] and np.array_equal(got[1][1], crops[2:])
+    assert p.flush() == []
+    with pytest.raises(InputError):
+        p.submit(np.zeros((1, 32, 32, 3), np.uint8))
+
+
+def test_build_restorer(tmp_path, monkeypatch, tiny):
+    monkeypatch.setenv("GPEN_VIDEO_HOME", str(tmp_path / "cache"))
+    model, d = tiny
+    torch.save({"g_ema": d["state_dict"]}, tmp_path / "tiny.pth")
+    r = build_restorer("gpen", weights=tmp_path / "tiny.pth", device="cpu", batch_size=2, fp32=True)
+    assert isinstance(r, Restorer) and r.size == 64 and r.precision == "fp32" and r.batch_size == 2
+    assert isinstance(build_restorer("none", size=256), PassthroughRestorer)
+    with pytest.raises(InputError):
+        build_restorer("codeformer")
+    with pytest.raises(WeightsError):
+        build_restorer("gpen", weights=tmp_path / "absent.pth", device="cpu")
+
+
+@cuda
+@pytest.mark.cuda
+def test_cuda_pipeline_matches_restore(tiny, crops):
+    model, _ = tiny
+    r = Restorer(model, device="cuda", batch_size=3, precision="fp32")
+    assert r.device.type == "cuda"
+    _scheduling_matches(r, crops)
+
+
+@cuda
+@pytest.mark.cuda
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_cuda_reduced_precision_close_to_fp32(tiny, crops, precision):
+    model, _ = tiny
+    if precision == "bf16" and not torch.cuda.is_bf16_supported():
+        pytest.skip("no bf16 on this GPU")
+    a = Restorer(model, device="cuda", precision="fp32").restore(crops)
+    b = Restorer(model, device="cuda", precision=precision).restore(crops)
+    diff = np.abs(a.astype(np.int16) - b)
+    assert diff.max() <= 4 and diff.mean() < 0.5
