@@ -119,12 +119,12 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _progress_bar(enabled: bool, label: str):
+def _progress_bar(enabled: bool):
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
     return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                    console=Console(stderr=True), disable=not enabled, transient=False)
+                    console=Console(stderr=True), disable=not enabled, transient=True)
 
 
 def _fetch(url: str, part: Path, progress, task, timeout: float) -> int | None:
@@ -183,7 +183,7 @@ def download_file(url: str, dest: str | Path, *, sha256: str | None = None, size
     except OSError as e:
         raise WeightsError(f"cannot create the weights folder {dest.parent}: {e}") from e
     last: BaseException | None = None
-    with _progress_bar(progress, dest.name) as bar:
+    with _progress_bar(progress) as bar:
         task = bar.add_task(dest.name, total=size)
         for _ in range(_ATTEMPTS):
             try:
