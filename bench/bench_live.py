@@ -27,7 +27,6 @@ sys.path.insert(0, str(ROOT))
 from gpen_video.config import build_settings  # noqa: E402
 from gpen_video.engine import Engine  # noqa: E402
 from gpen_video.live import run_live  # noqa: E402
-from gpen_video.models.gpen import build_gpen  # noqa: E402
 from gpen_video.models.weights import REGISTRY  # noqa: E402
 from gpen_video.restore import Restorer, resolve_device  # noqa: E402
 
@@ -56,8 +55,7 @@ def make_source(dest: Path, loops: int) -> Path:
 def random_restorer(name: str, device: torch.device) -> Restorer:
     config = REGISTRY[name].config
     torch.manual_seed(0)
-    model = build_gpen(config.in_size, config.channel_multiplier, config.narrow, config.style_dim, config.n_mlp)
-    return Restorer(model, device=device, batch_size=1)
+    return Restorer(config.build(), device=device, batch_size=1)
 
 
 def main() -> None:

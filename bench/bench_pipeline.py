@@ -26,7 +26,7 @@ from gpen_video.engine import Engine
 from gpen_video.job import enhance_video
 from gpen_video.media.reader import VideoReader
 from gpen_video.media.writer import EncoderSettings, VideoWriter
-from gpen_video.models.gpen import build_gpen
+from gpen_video.models.weights import REGISTRY
 from gpen_video.restore import PassthroughRestorer, Restorer, resolve_device
 
 DEFAULT_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "talking_head_844.mp4"
@@ -79,7 +79,7 @@ def main() -> int:
     settings.encode.preset = args.preset
     encoder = EncoderSettings(crf=settings.encode.crf, preset=args.preset)
     torch.manual_seed(0)
-    restorer = Restorer(build_gpen(256, channel_multiplier=1, narrow=0.5), device=device, batch_size=args.batch_size)
+    restorer = Restorer(REGISTRY["GPEN-BFR-256"].config.build(), device=device, batch_size=args.batch_size)
 
     with tempfile.TemporaryDirectory() as tmp:
         crops = aligned_faces(args.clip, seconds, settings, restorer.size)

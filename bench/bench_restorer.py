@@ -112,7 +112,7 @@ def main() -> None:
     torch.manual_seed(0)
     for size in (int(s) for s in args.sizes.split(",")):
         c = REGISTRY[f"GPEN-BFR-{size}"].config
-        model = G.build_gpen(c.in_size, c.channel_multiplier, c.narrow, c.style_dim, c.n_mlp)
+        model = c.build()
         r = Restorer(model, device=device, batch_size=max(int(b) for b in args.batches.split(",")))
         dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[r.precision]
         print(f"\nGPEN-BFR-{size} (random weights), precision {r.precision}, channels_last, unfused modconv")

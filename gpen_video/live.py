@@ -100,7 +100,7 @@ class OpenCVCamera:
     """
 
     def __init__(self, source: str | int) -> None:
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        cv2.setLogLevel(0)  # silent: a camera that fails to open is reported by us, in one line
         device = isinstance(source, int) or str(source).startswith("/dev/")
         api = cv2.CAP_V4L2 if device and sys.platform.startswith("linux") else cv2.CAP_ANY
         self.source = source

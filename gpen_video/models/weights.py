@@ -38,6 +38,10 @@ class GpenConfig:
     style_dim: int
     n_mlp: int
 
+    def build(self) -> nn.Module:
+        """A GPEN network with this config (random weights, on the current default device)."""
+        return build_gpen(self.in_size, self.channel_multiplier, self.narrow, self.style_dim, self.n_mlp)
+
 
 @dataclass(frozen=True)
 class ModelEntry:
@@ -343,7 +347,7 @@ def load_gpen(path: str | Path, *, name: str | None = None) -> tuple[nn.Module, 
     sd = load_state_dict(path)
     config = _config_for(path, name, sd)
     with torch.device("meta"):
-        model = build_gpen(config.in_size, config.channel_multiplier, config.narrow, config.style_dim, config.n_mlp)
+        model = config.build()
     if problems := _layout_problems(model, sd):
         raise WeightsError(f"{path.name} does not fit GPEN {config}: " + "; ".join(problems))
     model.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True, assign=True)
