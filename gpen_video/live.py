@@ -25,7 +25,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -41,6 +40,7 @@ from .errors import GpenVideoError, InputError, Interrupted, MediaOpenError
 from .job import encoder_settings
 from .media.output import check_destination
 from .media.reader import VideoInfo, VideoReader, is_live_url
+from .media.signals import handling_signals
 from .media.writer import VideoWriter, WriterStats
 from .metrics import latency_summary, trend
 from .types import Frame
@@ -513,12 +513,8 @@ class _Recorder:
         return None
 
 
-@contextmanager
-def _signals_call(callback: Callable[[], None]) -> Iterator[None]:
+def _signals_call(callback: Callable[[], None]):
     """SIGINT/SIGTERM call ``callback`` (a graceful stop); a second one raises Interrupted."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     received = []
 
     def handler(signum: int, _frame) -> None:
@@ -527,13 +523,7 @@ def _signals_call(callback: Callable[[], None]) -> Iterator[None]:
         received.append(signum)
         callback()
 
-    sigs = (signal.SIGINT, signal.SIGTERM)
-    previous = {sig: signal.signal(sig, handler) for sig in sigs}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    return handling_signals(handler)
 
 
 def run_live(

@@ -103,7 +103,22 @@ class _RateColumn(ProgressColumn):
         return Text(f"{stats.frames / elapsed:5.1f} fps  {stats.faces / elapsed:6.1f} faces/s", style="cyan")
 
 
-class ProgressView:
+class _ProgressDisplay:
+    """A rich ``Progress`` (None when quiet) shown for the duration of a ``with`` block."""
+
+    _progress: Progress | None
+
+    def __enter__(self):
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+class ProgressView(_ProgressDisplay):
     """A rich progress bar: frames done, fps, faces/s and ETA. Silent when ``quiet``."""
 
     def __init__(self, console: Console, *, quiet: bool = False) -> None:
@@ -118,15 +133,6 @@ class ProgressView:
             transient=True,
         )
         self._task = None
-
-    def __enter__(self) -> ProgressView:
-        if self._progress is not None:
-            self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
 
     def start(self, total: int | None, description: str = "enhancing") -> None:
         if self._progress is not None:
@@ -191,7 +197,7 @@ def print_live_summary(console: Console, result: LiveResult) -> None:
     console.print(table)
 
 
-class BatchProgressView:
+class BatchProgressView(_ProgressDisplay):
     """Batch progress: one bar for the frames of all inputs together, one row per input with its state.
 
     Implements the listener that ``gpen_video.batch.run_batch`` calls (``start``, ``update``).
@@ -210,15 +216,6 @@ class BatchProgressView:
         self._total = None
         self._rows: dict[str, Any] = {}
         self._done: dict[str, int] = {}
-
-    def __enter__(self) -> BatchProgressView:
-        if self._progress is not None:
-            self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
 
     def start(self, inputs: list) -> None:
         if self._progress is None:

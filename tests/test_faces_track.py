@@ -125,3 +125,21 @@ def test_crowd_id_switches_reported(onnx):
     print(f"\ncrowd 25 frames: {tracks1} tracks (every 1), {switches} id switches of detect_every=3 vs every 1")
     assert sum(len(r.faces) >= 4 for r in every1) >= 20
     assert switches <= 2
+
+
+def test_landmark_distance_matrix_is_candidates_by_tracks_in_face_sizes() -> None:
+    from types import SimpleNamespace
+
+    from gpen_video.faces.track import LandmarkDistance
+
+    base = np.array([[0, 0], [10, 0], [5, 5], [0, 10], [10, 10]], dtype=np.float64)
+    candidates = [
+        SimpleNamespace(points=base, data=SimpleNamespace(box=np.array([0, 0, 20, 10]))),  # size 20
+        SimpleNamespace(points=base + 100, data=SimpleNamespace(box=np.array([0, 0, 40, 50]))),  # size 50
+    ]
+    tracks = [SimpleNamespace(estimate=base + [3, 4]), SimpleNamespace(estimate=base + 100), SimpleNamespace(estimate=base)]
+    matrix = LandmarkDistance().get_distances(tracks, candidates)
+    assert matrix.shape == (2, 3)
+    far = np.hypot(97, 96) / 50
+    np.testing.assert_allclose(matrix, [[5 / 20, np.hypot(100, 100) / 20, 0], [far, 0, np.hypot(100, 100) / 50]], rtol=1e-6)
+    assert LandmarkDistance().get_distances(tracks, []).shape == (0, 3)

@@ -14,16 +14,28 @@ import cv2
 import numpy as np
 from norfair import Detection as NfDetection
 from norfair import Tracker
+from norfair.distances import Distance
 
 from ..types import Detection, TrackedFace
 from .smooth import LandmarkSmoother
 
 
-def landmark_distance(detection: NfDetection, tracked) -> float:
-    """Mean landmark distance between a detection and a track's estimate, in units of the face size."""
-    box = detection.data.box
-    size = max(float(box[2] - box[0]), float(box[3] - box[1]), 1.0)
-    return float(np.linalg.norm(detection.points - tracked.estimate, axis=1).mean() / size)
+class LandmarkDistance(Distance):
+    """Mean landmark distance between detections and tracks' estimates, in units of each detection's size.
+
+    Vectorised over all detection-track pairs (one numpy expression per frame, not a Python call per pair).
+    """
+
+    def get_distances(self, objects, candidates) -> np.ndarray:
+        """Matrix [len(candidates), len(objects)] of distances (norfair's ``Distance`` interface)."""
+        if not objects or not candidates:
+            return np.full((len(candidates or ()), len(objects)), np.inf, dtype=np.float32)
+        points = np.stack([c.points for c in candidates])  # [C, 5, 2]
+        estimates = np.stack([o.estimate for o in objects])  # [O, 5, 2]
+        boxes = np.stack([c.data.box for c in candidates])
+        sizes = np.maximum(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]), 1.0)
+        mean = np.linalg.norm(points[:, None] - estimates[None], axis=-1).mean(axis=-1)
+        return (mean / sizes[:, None]).astype(np.float32)
 
 
 @dataclass
@@ -63,11 +75,12 @@ class FaceTracker:
     def reset(self) -> None:
         """Forget every track (scene cut). New tracks get fresh ids, never reused."""
         self._tracker = Tracker(
-            distance_function=landmark_distance,
+            distance_function="euclidean",  # replaced below; a plain callable would make norfair log a warning
             distance_threshold=self.distance_threshold,
             hit_counter_max=self.hit_counter_max,
             initialization_delay=0,  # a face is output from its first detection
         )
+        self._tracker.distance_function = LandmarkDistance()
         self._states: dict[int, _TrackState] = {}  # keyed by norfair's per-tracker object id
         if self.smoother is not None:
             self.smoother.reset()

@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 
 from ..errors import GpenVideoError, MediaOpenError
-from .output import check_destination, commit, discard, temp_path_for
+from .output import check_destination, close_quietly, commit, discard, temp_path_for
 from .streams import monotonic_dts, open_passthrough, video_end
 
 
@@ -124,13 +124,7 @@ def concat_segments(
         output.close()
         commit(temp, dest)
     except BaseException:
-        for closer in (getattr(passthrough, "close", None), output.close):
-            if closer is None:
-                continue
-            try:
-                closer()
-            except Exception:  # the file is being thrown away; its errors do not matter
-                pass
+        close_quietly(getattr(passthrough, "close", None), output.close)
         discard(temp)
         raise
     return stats

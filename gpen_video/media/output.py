@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InputError
@@ -49,6 +50,17 @@ def temp_path_for(dest: Path) -> Path:
 def commit(temp: Path, dest: Path) -> None:
     """Move a finished temporary file onto ``dest`` atomically (same folder, same filesystem)."""
     os.replace(temp, dest)
+
+
+def close_quietly(*closers: Callable[[], object] | None) -> None:
+    """Call each closer, ignoring its errors: for files that are being thrown away anyway."""
+    for closer in closers:
+        if closer is None:
+            continue
+        try:
+            closer()
+        except Exception:  # the file is being thrown away; its errors do not matter
+            pass
 
 
 def discard(temp: Path) -> None:

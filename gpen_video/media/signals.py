@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from ..errors import Interrupted
@@ -16,8 +16,8 @@ def _raise_interrupted(signum: int, _frame) -> None:
 
 
 @contextmanager
-def interrupts_as_exceptions() -> Iterator[None]:
-    """Within the block, SIGINT and SIGTERM raise Interrupted in the main thread.
+def handling_signals(handler: Callable[[int, object], None]) -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM call ``handler(signum, frame)`` in the main thread.
 
     Outside the main thread (where Python cannot install handlers) this does nothing. The previous
     handlers are restored on exit.
@@ -25,9 +25,14 @@ def interrupts_as_exceptions() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in _SIGNALS}
+    previous = {sig: signal.signal(sig, handler) for sig in _SIGNALS}
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def interrupts_as_exceptions():
+    """Within the block, SIGINT and SIGTERM raise Interrupted in the main thread."""
+    return handling_signals(_raise_interrupted)

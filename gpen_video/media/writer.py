@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import GpenVideoError, InputError
 from ..types import Frame
 from .encoders import EncoderSettings, check_pix_fmt, encoder_options, resolve_codec
-from .output import check_destination, commit, discard, temp_path_for
+from .output import check_destination, close_quietly, commit, discard, temp_path_for
 from .streams import Passthrough, open_passthrough, video_end
 
 log = logging.getLogger(__name__)
@@ -230,13 +230,7 @@ class VideoWriter:
         if self._closed:
             return
         self._closed = True
-        for closer in (getattr(self._passthrough, "close", None), getattr(getattr(self, "_output", None), "close", None)):
-            if closer is None:
-                continue
-            try:
-                closer()
-            except Exception:  # the file is being thrown away; its errors do not matter
-                pass
+        close_quietly(getattr(self._passthrough, "close", None), getattr(getattr(self, "_output", None), "close", None))
         discard(self._temp)
 
     def __enter__(self) -> VideoWriter:
