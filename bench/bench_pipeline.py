@@ -27,13 +27,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gpen_video.config import Settings
-from gpen_video.engine import Engine
-from gpen_video.job import enhance_video
-from gpen_video.media.reader import VideoReader
-from gpen_video.media.writer import EncoderSettings, VideoWriter
-from gpen_video.models.weights import REGISTRY
-from gpen_video.restore import PassthroughRestorer, Restorer, resolve_device
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+from gpen_video.config import Settings  # noqa: E402
+from gpen_video.engine import Engine  # noqa: E402
+from gpen_video.job import encoder_settings, enhance_video  # noqa: E402
+from gpen_video.media.reader import VideoReader  # noqa: E402
+from gpen_video.media.writer import EncoderSettings, VideoWriter  # noqa: E402
+from gpen_video.models.weights import REGISTRY  # noqa: E402
+from gpen_video.restore import PassthroughRestorer, Restorer, resolve_device  # noqa: E402
 
 DEFAULT_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "talking_head_844.mp4"
 
@@ -83,7 +84,7 @@ def main() -> int:
     settings = Settings()
     settings.restore.batch_size = args.batch_size
     settings.encode.preset = args.preset
-    encoder = EncoderSettings(crf=settings.encode.crf, preset=args.preset)
+    encoder = encoder_settings(settings.encode)
     torch.manual_seed(0)
     restorer = Restorer(REGISTRY["GPEN-BFR-256"].config.build(), device=device, batch_size=args.batch_size)
 

@@ -15,6 +15,7 @@ import dataclasses
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from rich.console import Console
@@ -49,6 +50,7 @@ TUNING_OPTIONS: list[tuple[str, str, str, str]] = [
     ("--smooth", "faces", "smooth", "landmark smoothing strength (0 = off)"),
     ("--temporal", "faces", "temporal", "temporal blending strength in [0, 1] (0 = off)"),
     ("--alpha", "faces", "alpha", "weight of the restored face against the original, in [0, 1]"),
+    ("--mask", "faces", "mask", "paste-back mask: soft, or parsing (face parts only; downloads facexlib ParseNet)"),
     ("--codec", "encode", "codec", "video encoder: libx264, libx265, libvpx-vp9, libsvtav1, h264_nvenc, ..."),
     ("--crf", "encode", "crf", "constant rate factor (lower is better quality)"),
     ("--preset", "encode", "preset", "encoder preset"),
@@ -137,14 +139,21 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
         raise InputError(f"input not found: {source}")
     from .job import default_output, enhance_image, enhance_video  # heavy imports only once the arguments are good
     from .media.image import is_image_path
+    from .media.output import check_destination
     from .report import ProgressView, build_report, print_summary, write_report
 
     output = output or str(default_output(source))
     if args.start is not None and args.end is not None and args.end <= args.start:
         raise InputError("--end must be after --start")
     settings = build_settings(args.config, _overrides(args))
+    if args.report:
+        check_destination(args.report, source=source, overwrite=True)
+        if Path(args.report).absolute() == Path(output).absolute():
+            raise InputError("--report must be a different file from the output")
 
     if is_image_path(source):
+        if args.start is not None or args.end is not None:
+            raise InputError("--start/--end apply to videos only")
         result = enhance_image(source, output, settings, compare=args.compare, overwrite=args.overwrite)
     else:
         with ProgressView(console, quiet=args.quiet) as progress:
@@ -162,12 +171,15 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
 
 
 def _expected_frames(info: Any, start: float | None, end: float | None) -> int | None:
-    if info is None or not info.frame_count:
+    """Frames the progress bar expects, or None (an indeterminate bar) when it cannot know."""
+    if not info.frame_count:
         return None
-    if info.fps and (start is not None or end is not None):
-        duration = (end if end is not None else (info.duration or 0.0)) - (start or 0.0)
-        return max(1, round(duration * float(info.fps)))
-    return info.frame_count
+    if start is None and end is None:
+        return info.frame_count
+    if not (info.fps and info.duration):
+        return None
+    duration = min(end if end is not None else info.duration, info.duration) - (start or 0.0)
+    return max(1, round(duration * float(info.fps)))
 
 
 def _run_weights(argv: Sequence[str], console: Console) -> int:
@@ -295,23 +307,24 @@ def _run_live(argv: Sequence[str], console: Console) -> int:
     return 0
 
 
-
-
 def _run_batch(argv: Sequence[str], console: Console) -> int:
     args = _batch_parser().parse_args(argv)
     from .batch import BatchOptions, import_ray, run_batch
 
     if args.ray is not None:
         import_ray()  # exit 2 with the install hint before anything else
-    if args.warmup < 0 or args.retries < 0:
-        raise InputError("--warmup and --retries must not be negative")
     settings = build_settings(args.config, _overrides(args))
     options = BatchOptions(out_dir=args.out_dir, ray=args.ray, workers=args.workers, segment_seconds=args.segment_seconds,
                            warmup=args.warmup, retries=args.retries, overwrite=args.overwrite)
     from .report import BatchProgressView, print_batch_summary
 
-    with BatchProgressView(console, quiet=args.quiet) as progress:
-        result = run_batch(args.inputs, settings, options, listener=progress)
+    try:
+        with BatchProgressView(console, quiet=args.quiet) as progress:
+            result = run_batch(args.inputs, settings, options, listener=progress)
+    except (KeyboardInterrupt, Interrupted):
+        console.print(f"gpen-video: interrupted; finished outputs are kept in {args.out_dir}: run the same command "
+                      "again to resume", markup=False, highlight=False, soft_wrap=True)
+        return Interrupted.exit_code
     if not args.quiet:
         print_batch_summary(console, result)
     for record in result.failed:

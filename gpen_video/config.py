@@ -46,6 +46,7 @@ class FaceSettings:
     smooth: float = 1.0  # landmark smoothing strength (0 = off, 1 = tuned default, >1 steadier)
     temporal: float = 0.7  # temporal blending strength in [0, 1] (0 = off)
     alpha: float = 1.0  # 1 = fully restored face, 0 = original face
+    mask: str = "soft"  # paste-back mask: "soft" (feathered square) or "parsing" (facexlib ParseNet face parts)
 
 
 @dataclass
@@ -130,8 +131,10 @@ def load_config(path: str | Path) -> dict[str, dict[str, Any]]:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise InputError(f"config file not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"config file {path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise InputError(f"cannot read config file {path}: {exc.strerror or exc}") from None
 
 
 def build_settings(config: str | Path | None = None, cli: dict[str, dict[str, Any]] | None = None) -> Settings:
@@ -152,7 +155,8 @@ def validate(settings: Settings) -> None:
         (restore.restorer in ("gpen", "none"), f"restorer must be 'gpen' or 'none', got '{restore.restorer}'"),
         (restore.batch_size >= 1, "batch size must be at least 1"),
         (faces.det_size == 0 or faces.det_size >= 32, "det size must be 0 (full resolution) or at least 32 pixels"),
-        (0.0 <= faces.det_threshold <= 1.0, "det threshold must be in [0, 1]"),
+        (0.0 < faces.det_threshold < 1.0, "det threshold must be between 0 and 1 (exclusive)"),
+        (faces.mask in ("soft", "parsing"), f"mask must be 'soft' or 'parsing', got '{faces.mask}'"),
         (faces.detect_every >= 1, "detect every must be at least 1"),
         (faces.min_face >= 0 and faces.max_faces >= 0, "min face and max faces must not be negative"),
         (faces.smooth >= 0.0, "smooth must not be negative"),

@@ -16,14 +16,14 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 
 from .config import Settings
-from .faces.align import affine_scale, align_face
+from .faces.align import align_face
 from .faces.analyzer import FaceAnalyzer
 from .faces.detect import FaceDetector, build_detector
+from .faces.parsing import FaceParser
 from .faces.paste import paste_faces, soften_small_face
 from .faces.temporal import TemporalBlender
 from .restore import PassthroughRestorer, Restorer, build_restorer
@@ -110,6 +110,8 @@ class Engine:
         settings: the run's settings (see ``gpen_video.config``).
         restorer: a ready restorer; built from ``settings.restore`` when omitted.
         detector: a ready face detector; built from ``settings.faces`` when omitted.
+        parser: gives the paste-back masks (``masks(crops) -> [N, S, S]``); built when
+            ``settings.faces.mask`` is "parsing" and omitted. None means the feathered square mask.
     """
 
     def __init__(
@@ -118,6 +120,7 @@ class Engine:
         *,
         restorer: Restorer | PassthroughRestorer | None = None,
         detector: FaceDetector | None = None,
+        parser: FaceParser | None = None,
     ) -> None:
         self.settings = settings
         r, f = settings.restore, settings.faces
@@ -138,6 +141,11 @@ class Engine:
             max_faces=f.max_faces,
             device=str(getattr(self.restorer, "device", "cpu")),
         )
+        if parser is None and f.mask == "parsing":
+            from .models.weights import resolve_weights
+
+            parser = FaceParser(resolve_weights("parsing_parsenet"), device=str(getattr(self.restorer, "device", "cpu")))
+        self.parser = parser
 
     @property
     def crop_size(self) -> int:
@@ -203,7 +211,7 @@ class Engine:
         size = self.crop_size
         last_landmarks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         while True:
-            batch = pipeline.take_available(inbox, limit=max(1, self.settings.faces.detect_every, 4))
+            batch = pipeline.take_available(inbox, limit=max(4, analyzer.detect_every))
             frames = [f for f in batch if f is not None]
             if frames:
                 started = time.perf_counter()
@@ -225,7 +233,7 @@ class Engine:
 
     def _restore(self, inbox: queue.Queue, out: queue.Queue, pipeline: _Pipeline) -> None:
         """Gather faces across frames into batches, submit them, and pass jobs on in frame order."""
-        batch_size = self.settings.restore.batch_size
+        batch_size = self.restorer.batch_size  # an injected restorer brings its own
         waiting: deque[list[_Job]] = deque()  # groups of jobs in submission order
         gathered: list[_Job] = []
         gathered_faces = 0
@@ -296,15 +304,14 @@ class Engine:
             for face, restored in zip(job.faces, job.restored):
                 blended = blender.blend(face.track_id, restored)
                 _record_flicker(pipeline.stats, previous, face.track_id, restored, blended)
-                face_px = self.crop_size / affine_scale(face.affine)
-                pasted.append((soften_small_face(blended, face_px), face.affine))
+                pasted.append((soften_small_face(blended, _box_side(face)), face.affine))
             for track_id in list(previous):
                 if track_id not in alive:
                     del previous[track_id]
-            enhanced = paste_faces(job.frame.image, pasted, alpha=alpha) if pasted else job.frame.image
+            masks = list(self.parser.masks(np.stack([crop for crop, _ in pasted]))) if pasted and self.parser else None
+            enhanced = paste_faces(job.frame.image, pasted, alpha=alpha, masks=masks) if pasted else job.frame.image
             pipeline.stats.add_time("blend+paste", time.perf_counter() - started)
             _record_face_psnr(pipeline.stats, job.frame.image, enhanced, job.faces)
-            faces = [replace(face, extras={**face.extras, "restored": r}) for face, r in zip(job.faces, job.restored)]
             stats = pipeline.stats
             stats.frames += 1
             stats.faces += len(job.faces)
@@ -314,7 +321,13 @@ class Engine:
                 stats.per_frame.append(
                     {"index": job.frame.index, "pts": job.frame.pts, "faces": len(job.faces), "tracks": sorted(alive)}
                 )
-            pipeline.put(out, FrameResult(job.frame, enhanced, faces, job.scene_cut))
+            pipeline.put(out, FrameResult(job.frame, enhanced, job.faces, job.scene_cut))
+
+
+def _box_side(face: AlignedFace) -> float:
+    """Longer side of the face's detection box, in frame pixels."""
+    x0, y0, x1, y1 = face.extras["box"]
+    return float(max(x1 - x0, y1 - y0))
 
 
 def _record_flicker(
@@ -345,13 +358,13 @@ def _record_landmark_steps(
 
 
 def _record_face_psnr(stats: PipelineStats, original: np.ndarray, enhanced: np.ndarray, faces: list[AlignedFace]) -> None:
-    """PSNR of each face box of the output against the input."""
+    """PSNR of each face box of the output against the input (every other pixel: it runs on every frame)."""
     height, width = original.shape[:2]
     for face in faces:
         x0, y0, x1, y1 = np.asarray(face.extras["box"]).round().astype(int)
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
         if x1 - x0 >= 2 and y1 - y0 >= 2:
-            stats.face_psnr.add(min(psnr(original[y0:y1, x0:x1], enhanced[y0:y1, x0:x1]), 100.0))
+            stats.face_psnr.add(min(psnr(original[y0:y1:2, x0:x1:2], enhanced[y0:y1:2, x0:x1:2]), 100.0))
 
 
 class _Pipeline:

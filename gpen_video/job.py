@@ -12,7 +12,7 @@ import numpy as np
 from .config import EncodeSettings, Settings
 from .engine import Engine, PipelineStats
 from .media.output import check_destination
-from .media.image import is_image_path, read_image, write_image
+from .media.image import read_image, write_image
 from .media.reader import VideoInfo, VideoReader
 from .media.signals import interrupts_as_exceptions
 from .media.writer import EncoderSettings, VideoWriter
@@ -125,10 +125,13 @@ def enhance_image(
     began = time.perf_counter()
     stats = PipelineStats()
     check_destination(output, source=source, overwrite=overwrite)
-    image = read_image(source)
-    engine = engine or Engine(_image_settings(settings, image))
-    frame = Frame(index=0, pts=0, time_base=Fraction(1, 1), image=image)
-    (result,) = list(engine.stream([frame], stats=stats, detect_every=1))
-    enhanced = np.hstack([image, result.enhanced]) if compare else result.enhanced
-    write_image(output, enhanced, overwrite=overwrite, source=source)
+    with interrupts_as_exceptions():
+        image = read_image(source)
+        if engine is None:
+            settings = _image_settings(settings, image)
+            engine = Engine(settings)
+        frame = Frame(index=0, pts=0, time_base=Fraction(1, 1), image=image)
+        (result,) = list(engine.stream([frame], stats=stats, detect_every=1))
+        enhanced = np.hstack([image, result.enhanced]) if compare else result.enhanced
+        write_image(output, enhanced, overwrite=overwrite, source=source)
     return JobResult(str(source), str(output), "image", settings, stats, time.perf_counter() - began)

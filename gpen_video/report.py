@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +15,7 @@ from . import __version__
 from .engine import PipelineStats
 from .job import JobResult
 from .live import LiveResult
+from .media.output import commit, discard, temp_path_for
 
 
 def software_versions() -> dict[str, str]:
@@ -77,13 +75,13 @@ def build_report(result: JobResult) -> dict[str, Any]:
 def write_report(path: str | Path, report: dict[str, Any]) -> None:
     """Write the JSON report atomically, so a reader never sees half a file."""
     path = Path(path)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    temp = temp_path_for(path)
     try:
-        with os.fdopen(fd, "w") as handle:
+        with open(temp, "w") as handle:
             json.dump(report, handle, indent=2, default=str)
-        os.replace(temp, path)
+        commit(temp, path)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        discard(temp)
         raise
 
 
@@ -93,13 +91,12 @@ class _RateColumn(ProgressColumn):
     def __init__(self, stats_ref: dict[str, PipelineStats]) -> None:
         super().__init__()
         self._stats_ref = stats_ref
-        self._began = time.perf_counter()
 
     def render(self, task: Task) -> Text:
         stats = self._stats_ref.get("stats")
-        elapsed = max(time.perf_counter() - self._began, 1e-6)
-        if stats is None:
+        if stats is None or not task.elapsed:
             return Text("")
+        elapsed = task.elapsed
         return Text(f"{stats.frames / elapsed:5.1f} fps  {stats.faces / elapsed:6.1f} faces/s", style="cyan")
 
 

@@ -133,6 +133,25 @@ def test_missing_weights_exit_3_and_say_where_to_put_them(tmp_path: Path) -> Non
     assert not output.exists()
 
 
+def test_parsing_mask_without_its_weights_exits_3_naming_the_file(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    output = tmp_path / "out.mp4"
+    result = run_cli(SAMPLE, output, "--restorer", "none", "--mask", "parsing", "-q",
+                     env={"GPEN_VIDEO_HOME": str(home), "https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"})
+    assert_one_line_error(result, 3)
+    assert "parsing_parsenet.pth" in result.stderr and str(home) in result.stderr
+    assert not output.exists()
+
+
+def test_report_path_is_checked_before_any_work(tmp_path: Path) -> None:
+    output = tmp_path / "out.mp4"
+    result = run_cli(SAMPLE, output, "--restorer", "none", "--report", str(tmp_path / "missing" / "r.json"), *FAST)
+    assert_one_line_error(result, 2)
+    assert "missing" in result.stderr and not output.exists()
+    result = run_cli(SAMPLE, output, "--restorer", "none", "--report", str(SAMPLE), *FAST)
+    assert_one_line_error(result, 2)
+
+
 def test_existing_output_needs_overwrite_flag(tmp_path: Path) -> None:
     output = tmp_path / "out.mp4"
     output.write_bytes(b"precious")

@@ -57,6 +57,7 @@ def engine(restorer, *, batch_size: int = 4, temporal: float = 0.0, detect_every
     settings.restore.batch_size = batch_size
     settings.faces.temporal = temporal
     settings.faces.detect_every = detect_every
+    restorer.batch_size = batch_size
     return Engine(settings, restorer=restorer, detector=FixedDetector())
 
 
@@ -105,3 +106,27 @@ def test_closing_the_stream_early_stops_the_threads() -> None:
     next(stream)
     stream.close()
     assert threading.active_count() == before
+
+
+class HalfMaskParser:
+    """Stand-in face parser: keeps the left half of each crop, drops the right half."""
+
+    def masks(self, crops):
+        masks = np.zeros(crops.shape[:3], np.float32)
+        masks[:, :, : crops.shape[2] // 2] = 1.0
+        return masks
+
+
+def test_parser_masks_replace_the_soft_mask() -> None:
+    settings = Settings()
+    settings.faces.temporal = 0.0
+    restorer = RecordingRestorer(invert=True)
+    eng = Engine(settings, restorer=restorer, detector=FixedDetector(), parser=HalfMaskParser())
+    (result,) = list(eng.stream(frames(1)))
+    original = result.frame.image.astype(int)
+    changed = np.abs(result.enhanced.astype(int) - original).max(axis=2) > 0
+    # Landmarks sit in the 96 px box at (40, 30); the crop's left half is the face's left half.
+    ys, xs = np.nonzero(changed)
+    assert changed.sum() > 1000
+    assert xs.max() < 40 + 96 * 0.62, "pixels right of the crop's middle must keep the original"
+    assert np.array_equal(result.enhanced[:, 120:], result.frame.image[:, 120:])

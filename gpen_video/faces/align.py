@@ -5,6 +5,8 @@ An affine here is float32 [2, 3] acting on column vectors (x, y, 1).
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -21,11 +23,21 @@ _TEMPLATE_512 = np.array(
 )
 
 
+@lru_cache(maxsize=8)
+def _template_cached(size: int) -> np.ndarray:
+    template = (_TEMPLATE_512 * (size / 512.0)).astype(np.float32)
+    template.setflags(write=False)
+    return template
+
+
 def gpen_template(size: int) -> np.ndarray:
-    """GPEN's five landmarks for a ``size`` x ``size`` crop: float32 [5, 2], scaled linearly from 512."""
+    """GPEN's five landmarks for a ``size`` x ``size`` crop: float32 [5, 2], scaled linearly from 512.
+
+    The returned array is shared and read-only (it is used for every face of every frame).
+    """
     if size <= 0:
         raise ValueError(f"template size must be positive, got {size}")
-    return (_TEMPLATE_512 * (size / 512.0)).astype(np.float32)
+    return _template_cached(int(size))
 
 
 def estimate_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

@@ -62,14 +62,13 @@ class FaceAnalyzer:
                 due.append(k)
                 last = t
         found = dict(zip(due, self.detector.detect([images[k] for k in due]))) if due else {}
+        self._last_detect = last
 
         out = []
         for k, cut in enumerate(cuts):
             t = self._t + k
             if cut:
                 self.tracker.reset()
-            if k in found:
-                self._last_detect = t
             faces = self.tracker.update(found.get(k), t, period=self.detect_every)
             out.append(FrameFaces(faces=faces, scene_cut=cut))
         self._t += len(images)

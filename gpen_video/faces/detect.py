@@ -153,19 +153,13 @@ class FacexlibRetinaFace(_RetinaFaceBase):
         import torch
         from facexlib.detection.retinaface import RetinaFace
 
+        from ..models.weights import load_state_dict
+        from ..restore import resolve_device
+
         if network not in ("resnet50", "mobile0.25"):
             raise InputError(f"unknown facexlib RetinaFace network {network!r}")
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            log.warning("CUDA is not available; detecting on the CPU")
-            device = "cpu"
-        self._device = torch.device(device)
-        try:
-            state = torch.load(Path(weights), map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise WeightsError(f"cannot read RetinaFace weights {weights}: {exc}") from exc
-        if not isinstance(state, dict):
-            raise WeightsError(f"{weights} does not hold a state dict")
-        state = {k.removeprefix("module."): v for k, v in state.items()}
+        self._device = resolve_device(device)
+        state = load_state_dict(weights)
         net = RetinaFace(network_name=network, half=False, phase="test", device=self._device)
         try:
             net.load_state_dict(state, strict=True)
@@ -207,10 +201,8 @@ def build_detector(
     if name == "retinaface":
         return RetinaFaceOnnx(**opts)
     if name in _FACEXLIB:
+        from ..models.weights import resolve_weights
+
         network, weights_name = _FACEXLIB[name]
-        try:
-            from ..models.weights import resolve_weights
-        except ImportError as exc:
-            raise WeightsError("the weights registry (gpen_video.models.weights) is not available") from exc
         return FacexlibRetinaFace(resolve_weights(weights_name), network=network, **opts)
     raise InputError(f"unknown face detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")

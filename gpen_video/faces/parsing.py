@@ -1,7 +1,6 @@
 """Optional face-parsing masks (facexlib ParseNet) to replace the geometric paste-back mask."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import cv2
@@ -9,8 +8,6 @@ import numpy as np
 
 from ..errors import WeightsError
 from .paste import soft_mask
-
-log = logging.getLogger(__name__)
 
 # ParseNet's 19 CelebAMask-HQ classes: 0 background, 1 skin, 2-3 brows, 4-5 eyes, 6 glasses, 7-8 ears,
 # 9 earring, 10 nose, 11 mouth, 12-13 lips, 14 neck, 15 necklace, 16 cloth, 17 hair, 18 hat.
@@ -31,14 +28,11 @@ class FaceParser:
         import torch
         from facexlib.parsing.parsenet import ParseNet
 
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            log.warning("CUDA is not available; face parsing runs on the CPU")
-            device = "cpu"
-        self._torch, self._device = torch, torch.device(device)
-        try:
-            state = torch.load(Path(weights), map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise WeightsError(f"cannot read face-parsing weights {weights}: {exc}") from exc
+        from ..models.weights import load_state_dict
+        from ..restore import resolve_device
+
+        self._torch, self._device = torch, resolve_device(device)
+        state = load_state_dict(weights)
         net = ParseNet(in_size=PARSE_SIZE, out_size=PARSE_SIZE, parsing_ch=19)
         try:
             net.load_state_dict(state, strict=True)

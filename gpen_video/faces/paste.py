@@ -7,7 +7,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from .align import affine_scale
+from .align import affine_scale, invert_affine
 
 # Mask geometry as fractions of the crop side: a hard border that is never pasted (restorers
 # produce the worst pixels at the crop edge), then a smooth ramp up to full weight.
@@ -49,7 +49,8 @@ def soften_small_face(crop: np.ndarray, face_size_px: float) -> np.ndarray:
         face_size_px: the face's size in the frame (e.g. the detection box's longer side), in pixels.
 
     Returns:
-        ``crop`` itself for faces of ``SMALL_FACE_PX`` or more, else a blurred uint8 copy.
+        ``crop`` itself for faces of ``SMALL_FACE_PX`` or more, or when the blur would be too light
+        to matter (sigma < 0.3 crop pixels); else a blurred uint8 copy.
     """
     if face_size_px >= SMALL_FACE_PX:
         return crop
@@ -60,6 +61,11 @@ def soften_small_face(crop: np.ndarray, face_size_px: float) -> np.ndarray:
     if sigma < 0.3:
         return crop
     return cv2.GaussianBlur(crop, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT_101)
+
+
+@lru_cache(maxsize=8)
+def _soft_mask_support(size: int) -> tuple[int, int, int, int] | None:
+    return _mask_support(soft_mask(size) > 0)
 
 
 def _mask_support(mask: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -76,7 +82,7 @@ def face_roi(affine: np.ndarray, support: tuple[int, int, int, int], frame_hw: t
 
     Returns None when the region falls outside the frame.
     """
-    inv = cv2.invertAffineTransform(np.asarray(affine, np.float64))
+    inv = invert_affine(affine)
     x0, y0, x1, y1 = support
     corners = np.array([[x0 - 1, y0 - 1, 1], [x1, y0 - 1, 1], [x0 - 1, y1, 1], [x1, y1, 1]], np.float64)
     pts = corners @ inv.T
@@ -125,8 +131,10 @@ def paste_faces(
     for k in order:
         crop, affine = faces[k]
         size = crop.shape[0]
-        mask = masks[k] if masks is not None and masks[k] is not None else soft_mask(size)
-        support = _mask_support(mask > 0)
+        if masks is not None and masks[k] is not None:
+            mask, support = masks[k], _mask_support(masks[k] > 0)
+        else:
+            mask, support = soft_mask(size), _soft_mask_support(size)
         if support is None:
             continue
         roi = face_roi(affine, support, (h, w))

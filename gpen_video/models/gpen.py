@@ -372,8 +372,6 @@ class FullGenerator(nn.Module):
         if 2**log_size != in_size or in_size < 16:
             raise ValueError(f"in_size must be a power of two >= 16, got {in_size}")
         self.in_size = in_size
-        self.config = dict(in_size=in_size, channel_multiplier=channel_multiplier, narrow=narrow,
-                           style_dim=style_dim, n_mlp=n_mlp)
         self.generator = Generator(in_size, style_dim, n_mlp, channel_multiplier, narrow)
         self.n_encoders = log_size - 1
         ch = lambda r: channels(r, channel_multiplier, narrow)  # noqa: E731

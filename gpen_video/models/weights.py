@@ -3,7 +3,8 @@
 The cache folder is ``$GPEN_VIDEO_HOME`` (default ``~/.cache/gpen-video``). A file appears in the
 cache only once it is complete and verified: downloads go to ``<file>.part``, resume with an HTTP
 Range request after a cut-off (or restart when the server ignores Range), and are renamed into place
-after the size and, where known, the sha256 check. Every failure is a :class:`WeightsError`.
+after the size check (the registry's size, else the server's Content-Length) and, where the registry
+pins one, the sha256 check. Every failure is a :class:`WeightsError`.
 """
 from __future__ import annotations
 
@@ -95,11 +96,13 @@ def cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "gpen-video"
 
 
+def _find(name: str) -> ModelEntry | None:
+    """The registry entry called ``name`` or whose file is called ``name``."""
+    return REGISTRY.get(name) or next((e for e in REGISTRY.values() if e.filename == name), None)
+
+
 def _entry(name: str) -> ModelEntry:
-    entry = REGISTRY.get(name)
-    if entry is None:
-        by_file = {e.filename: e for e in REGISTRY.values()}
-        entry = by_file.get(name)
+    entry = _find(name)
     if entry is None:
         raise WeightsError(f"unknown model {name!r}; known: {', '.join(REGISTRY)}")
     return entry
@@ -325,9 +328,7 @@ def _layout_problems(model: nn.Module, sd: dict[str, Tensor]) -> list[str]:
 
 
 def _config_for(path: Path, name: str | None, sd: dict[str, Tensor]) -> GpenConfig:
-    known = REGISTRY.get(name) if name else None
-    if known is None:
-        known = next((e for e in REGISTRY.values() if e.filename == path.name), None)
+    known = (_find(name) if name else None) or _find(path.name)
     if known is not None and known.config is not None:
         return known.config
     return infer_config(sd)
