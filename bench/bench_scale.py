@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from batch_clips import cut_clip  # noqa: E402
+from cli_helpers import save_tiny_gpen  # noqa: E402
 from gpen_video.batch import BatchOptions, run_batch  # noqa: E402
 from gpen_video.config import build_settings  # noqa: E402
 
@@ -49,13 +50,7 @@ def main() -> None:
         overrides = {"restore": {"restorer": args.restorer if args.restorer == "none" else "gpen"},
                      "encode": {"preset": "veryfast"}}
         if args.restorer == "tiny":
-            import torch
-
-            from gpen_video.models.gpen import build_gpen
-
-            torch.manual_seed(0)
-            weights = work / "tiny.pth"
-            torch.save(build_gpen(64, channel_multiplier=1, narrow=0.25, style_dim=64, n_mlp=2).state_dict(), weights)
+            weights = save_tiny_gpen(work / "tiny.pth")
             overrides["restore"].update(weights=str(weights), device="cpu")
         settings = build_settings(None, overrides)
 

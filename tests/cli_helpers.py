@@ -21,6 +21,19 @@ def run_cli(*args: str | Path, timeout: float = 300, env: dict | None = None) ->
     )
 
 
+def save_tiny_gpen(path: Path, *, wrapped: bool = False) -> Path:
+    """A seeded random-weight GPEN at 64 px, saved bare, or wrapped the way official files are
+    (``g_ema`` with a ``module.`` prefix). Returns ``path``."""
+    import torch
+
+    from gpen_video.models.gpen import build_gpen
+
+    torch.manual_seed(0)
+    state = build_gpen(64, channel_multiplier=1, narrow=0.25, style_dim=64, n_mlp=2).state_dict()
+    torch.save({"g_ema": {f"module.{k}": v for k, v in state.items()}} if wrapped else state, path)
+    return path
+
+
 def video_pts(path: Path) -> list[int]:
     """Presentation timestamps of every decoded video frame, in order."""
     with av.open(str(path)) as container:

@@ -12,14 +12,13 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
 
 from batch_clips import cut_clip
-from cli_helpers import ROOT, audio_packets, leftovers, run_cli, video_pts
+from cli_helpers import ROOT, audio_packets, leftovers, run_cli, save_tiny_gpen, video_pts
 from gpen_video.config import build_settings
 from gpen_video.engine import Engine
 from gpen_video.job import enhance_video
-from gpen_video.models.gpen import build_gpen
+from gpen_video.metrics import psnr
 
 ray = pytest.importorskip("ray")
 
@@ -67,11 +66,6 @@ def manifest(out_dir: Path) -> dict:
 def units_of(data: dict, name: str) -> list[dict]:
     (record,) = [r for r in data["inputs"] if Path(r["source"]).name == name]
     return record["units"]
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
-    return 99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def decoded(path: Path) -> list[np.ndarray]:
@@ -155,10 +149,7 @@ def test_interrupted_job_resumes_without_redoing_finished_units(ray_address: str
 
 
 def test_tiny_gpen_checkpoint_on_ray(ray_address: str, clips: dict[str, Path], tmp_path: Path) -> None:
-    torch.manual_seed(0)
-    model = build_gpen(64, channel_multiplier=1, narrow=0.25, style_dim=64, n_mlp=2)
-    weights = tmp_path / "tiny.pth"
-    torch.save(model.state_dict(), weights)
+    weights = save_tiny_gpen(tmp_path / "tiny.pth")
     out = tmp_path / "out"
     result = run_cli("batch", clips["long"], "--out-dir", out, "--ray", ray_address, "--segment-seconds", "0.7",
                      "--weights", weights, "--device", "cpu", "--preset", "ultrafast", "-q")

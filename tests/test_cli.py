@@ -12,10 +12,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
 
-from cli_helpers import ROOT, audio_packets, leftovers, run_cli, video_pts
-from gpen_video.models.gpen import build_gpen
+from cli_helpers import ROOT, audio_packets, leftovers, run_cli, save_tiny_gpen, video_pts
 
 FAST = ("--preset", "ultrafast", "-q")
 SAMPLE = ROOT / "samples" / "talking_head.mp4"
@@ -32,11 +30,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess, code: int) -> Non
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random-weight GPEN at 64 px, saved the way official files are (wrapped, module. prefix)."""
-    torch.manual_seed(0)
-    model = build_gpen(64, channel_multiplier=1, narrow=0.25, style_dim=64, n_mlp=2)
-    path = tmp_path_factory.mktemp("weights") / "tiny-gpen.pth"
-    torch.save({"g_ema": {f"module.{k}": v for k, v in model.state_dict().items()}}, path)
-    return path
+    return save_tiny_gpen(tmp_path_factory.mktemp("weights") / "tiny-gpen.pth", wrapped=True)
 
 
 @pytest.mark.parametrize("clip", ["talking_head_844.mp4", "crowd_1080p.mp4"])
