@@ -8,7 +8,7 @@ Latency stays bounded because nothing can queue up: the engine takes a frame onl
 ``max_in_flight`` credits is free (a credit comes back when a result has been written and shown),
 and it always takes the newest frame. When processing is slower than the source, the frames in
 between are dropped and counted instead of waiting. Latency is measured from the capture time
-(``Frame.time``, ``time.monotonic()``) to the moment the frame has been written and shown.
+(``Frame.time``, ``time.monotonic()``) to the moment the frame has been written and goes to the window.
 
 A lost source (camera unplugged, stream ended or stalled) is reopened with exponential backoff
 for ``LiveSettings.reconnect_seconds``; after that the run ends with ``stopped == "lost"``.
@@ -38,7 +38,7 @@ from .config import Settings
 from .engine import Engine, FrameResult, PipelineStats
 from .errors import GpenVideoError, InputError, Interrupted, MediaOpenError
 from .job import encoder_settings
-from .media.output import check_destination
+from .media.output import check_destination, close_quietly
 from .media.reader import VideoInfo, VideoReader, is_live_url
 from .media.signals import handling_signals
 from .media.writer import VideoWriter, WriterStats
@@ -55,6 +55,7 @@ MAX_SAMPLES = 200_000  # latency samples kept (about 2 h at 25 fps)
 _POLL = 0.1
 # What a source raises when it goes away (PyAV errors are OSErrors too; readers raise MediaOpenError).
 _LOSS_ERRORS = (av.FFmpegError, OSError, GpenVideoError)
+_DEVICE = re.compile(r"/dev/video\d+")
 
 
 class FrameSource(Protocol):
@@ -71,6 +72,11 @@ Opener = Callable[["str | int"], FrameSource]
 
 
 # ---------------------------------------------------------------------------------------- sources
+def _is_device(source: str | int) -> bool:
+    """A camera: a webcam index or a V4L2 device path (``/dev/videoN``)."""
+    return isinstance(source, int) or bool(_DEVICE.fullmatch(str(source)))
+
+
 def parse_source(text: str) -> str | int:
     """``"0"`` -> webcam index 0; a URL, device or existing file as given.
 
@@ -79,14 +85,14 @@ def parse_source(text: str) -> str | int:
     """
     if text.isdigit():
         return int(text)
-    if "://" in text or re.fullmatch(r"/dev/video\d+", text) or Path(text).exists():
+    if "://" in text or _is_device(text) or Path(text).exists():
         return text
     raise InputError(f"source not found: {text} (give a webcam index, /dev/videoN, a URL or a video file)")
 
 
 def is_stream(source: str | int) -> bool:
     """True for cameras and URLs, whose end means the source was lost; False for files."""
-    return isinstance(source, int) or "://" in source or bool(re.fullmatch(r"/dev/video\d+", source))
+    return _is_device(source) or "://" in source
 
 
 class OpenCVCamera:
@@ -101,8 +107,7 @@ class OpenCVCamera:
 
     def __init__(self, source: str | int) -> None:
         cv2.setLogLevel(0)  # silent: a camera that fails to open is reported by us, in one line
-        device = isinstance(source, int) or str(source).startswith("/dev/")
-        api = cv2.CAP_V4L2 if device and sys.platform.startswith("linux") else cv2.CAP_ANY
+        api = cv2.CAP_V4L2 if _is_device(source) and sys.platform.startswith("linux") else cv2.CAP_ANY
         self.source = source
         self._capture = cv2.VideoCapture(source, api)
         ok, first = self._capture.read() if self._capture.isOpened() else (False, None)
@@ -146,8 +151,7 @@ def open_source(source: str | int, *, deinterlace: bool = True) -> FrameSource:
     Raises:
         MediaOpenError: the source cannot be opened.
     """
-    device = isinstance(source, int) or bool(re.fullmatch(r"/dev/video\d+", str(source)))
-    if not device:
+    if not _is_device(source):
         options = {"rw_timeout": str(int(STALL_SECONDS * 1_000_000))} if "://" in str(source) else None
         realtime = not is_live_url(str(source))
         return VideoReader(source, deinterlace=deinterlace, realtime=realtime, options=options)
@@ -158,13 +162,6 @@ def open_source(source: str | int, *, deinterlace: bool = True) -> FrameSource:
             return OpenCVCamera(source)
         except MediaOpenError:
             raise MediaOpenError(f"{exc}; OpenCV cannot open it either") from None
-
-
-def _close_quietly(reader: FrameSource) -> None:
-    try:
-        reader.close()
-    except Exception:  # a source that already went away may fail to close; nothing to save
-        pass
 
 
 # --------------------------------------------------------------------------------- capture slot
@@ -294,7 +291,7 @@ class Capture:
         except _LOSS_ERRORS as exc:
             return f"{type(exc).__name__}: {exc}"
         finally:
-            _close_quietly(reader)
+            close_quietly(reader.close)  # a source that already went away may fail to close
         return "the stream ended" if self._stream else None
 
     def _normalise(self, frame: Frame) -> Frame:
@@ -554,7 +551,8 @@ def run_live(
     began = time.monotonic()
     live = settings.live
     if output is not None:
-        check_destination(output, overwrite=overwrite)
+        # A webcam index is no file; a path or URL source must not be overwritten by the recording.
+        check_destination(output, source=None if isinstance(source, int) else source, overwrite=overwrite)
     if opener is None:
         opener = functools.partial(open_source, deinterlace=settings.encode.deinterlace)
     reader = opener(source)
@@ -567,7 +565,7 @@ def run_live(
     except BaseException:
         if window is not None:
             window.close()
-        _close_quietly(reader)
+        close_quietly(reader.close)
         raise
 
     slot = LatestFrame()
@@ -603,15 +601,24 @@ def run_live(
         with _signals_call(lambda: stop("signal")):
             capture.start()
             results = engine.stream(feed(), stats=stats, queue_depth=1)
+            quitting = False
             try:
                 for result in results:
-                    keep_going = _show(result, recorder, window, tracker, slot, capture, on_update)
-                    credits.release()
+                    # After a quit the frames still in flight are recorded, not drawn: drawing would
+                    # re-create a window the user just closed.
+                    view = None if quitting else window
+                    try:
+                        keep_going = _show(result, recorder, view, tracker, slot, capture, on_update)
+                    finally:
+                        credits.release()  # on an error too: the feeder must not wait for it
                     if not keep_going:
+                        quitting = True
                         stop("quit")
             finally:
-                results.close()
+                # Close the slot first: the feeder leaves its credit or frame wait at once, so closing
+                # the engine does not wait out its join timeout on the feeder thread.
                 capture.stop()
+                results.close()
                 capture.join(timeout=2.0)
     finally:
         if window is not None:
@@ -641,16 +648,18 @@ def _open_writer(output: str | Path, info: VideoInfo, settings: Settings, overwr
 
 def _show(result: FrameResult, recorder: _Recorder | None, window: LiveWindow | None, tracker: LatencyTracker,
           slot: LatestFrame, capture: Capture, on_update: Callable[[LiveStatus], None] | None) -> bool:
-    """Record and display one result and measure its latency; False when the user asked to quit."""
+    """Record and display one result and measure its latency; False when the user asked to quit.
+
+    The latency is taken before drawing so that the overlay shows this frame's own numbers.
+    """
     frame = result.frame
     if recorder is not None:
         recorder.write(frame, result.enhanced)
-    keep_going = True
-    if window is not None:
-        keep_going = window.show(frame.image, result.enhanced, _status(tracker, result, slot, capture).lines())
     tracker.record(frame.time, time.monotonic())
+    status = _status(tracker, result, slot, capture)
+    keep_going = window.show(frame.image, result.enhanced, status.lines()) if window is not None else True
     if on_update is not None:
-        on_update(_status(tracker, result, slot, capture))
+        on_update(status)
     return keep_going
 
 

@@ -14,9 +14,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
 
-from cli_helpers import ROOT, run_cli, video_pts
+from cli_helpers import ROOT, run_cli, save_tiny_gpen, video_pts
 from gpen_video.cli import main
 from gpen_video.config import build_settings
 from gpen_video.engine import Engine
@@ -32,7 +31,6 @@ from gpen_video.live import (
 )
 from gpen_video.media.reader import VideoInfo, VideoReader
 from gpen_video.metrics import psnr
-from gpen_video.models.gpen import build_gpen
 from gpen_video.restore import PassthroughRestorer
 from gpen_video.types import Detection, Frame
 
@@ -259,14 +257,60 @@ def test_disconnect_reconnects_with_backoff_then_gives_up(tmp_path: Path) -> Non
     assert len(decoded_seconds(output)) == result.frames == result.writer.frames
 
 
+def test_an_error_while_showing_stops_the_run_at_once() -> None:
+    """A raising ``on_update`` must end the run quickly, not after the engine's 10 s join timeout."""
+    settings = live_settings()
+    engine = Engine(settings, restorer=SlowRestorer(0.05), detector=FixedDetector())
+
+    def on_update(status) -> None:
+        if status.frames == 5:
+            raise RuntimeError("display broke")
+
+    began = time.monotonic()
+    with pytest.raises(RuntimeError, match="display broke"):
+        # About 40 s of source: only a stuck shutdown, not the source ending, could make this slow.
+        run_live("fake://camera", settings, engine=engine, opener=lambda _: ScriptedSource(1000, None),
+                 on_update=on_update)
+    assert time.monotonic() - began < 3.0
+
+
+class FakeWindow:
+    """Stands in for ``LiveWindow``: records the overlay lines and asks to quit on the third frame."""
+
+    instances: list["FakeWindow"] = []
+
+    def __init__(self) -> None:
+        self.shown: list[list[str]] = []
+        FakeWindow.instances.append(self)
+
+    def show(self, original, enhanced, lines) -> bool:
+        self.shown.append(lines)
+        return len(self.shown) < 3
+
+    def close(self) -> None:
+        pass
+
+
+def test_quit_stops_showing_and_the_overlay_shows_its_own_frame(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setattr("gpen_video.live.LiveWindow", FakeWindow)
+    FakeWindow.instances.clear()
+    settings = live_settings(window=True, max_in_flight=2)
+    engine = Engine(settings, restorer=SlowRestorer(0.05), detector=FixedDetector())
+    updates: list[list[str]] = []
+    result = run_live("fake://camera", settings, output=tmp_path / "rec.mp4", engine=engine,
+                      opener=lambda _: ScriptedSource(1000, None), on_update=lambda s: updates.append(s.lines()))
+
+    (window,) = FakeWindow.instances
+    assert result.stopped == "quit"
+    assert len(window.shown) == 3  # nothing drawn after the quit: a closed window is not re-created
+    assert window.shown == updates[:3]  # one status per frame, with that frame's numbers
+    assert result.writer.frames == result.frames >= 3  # frames in flight at the quit are still recorded
+
+
 # ------------------------------------------------------------------------------------- the CLI
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    model = build_gpen(64, channel_multiplier=1, narrow=0.25, style_dim=64, n_mlp=2)
-    path = tmp_path_factory.mktemp("weights") / "tiny-gpen.pth"
-    torch.save(model.state_dict(), path)
-    return path
+    return save_tiny_gpen(tmp_path_factory.mktemp("weights") / "tiny-gpen.pth")
 
 
 def test_cli_live_with_a_tiny_gpen_checkpoint(clip: Path, tmp_path: Path, tiny_checkpoint: Path) -> None:
