@@ -45,7 +45,7 @@ def measure_codec(clip: Path, out: Path, seconds: float, encoder: EncoderSetting
     with VideoReader(clip, end=seconds) as reader:
         info = reader.info
         with VideoWriter(out, width=info.width, height=info.height, time_base=info.time_base, fps=info.fps,
-                         source=clip, end=seconds, settings=encoder, overwrite=True) as writer:
+                         source=clip, settings=encoder, overwrite=True) as writer:
             for frame in reader:
                 writer.write(frame)
     return writer.stats.frames, time.perf_counter() - started

@@ -86,7 +86,6 @@ def enhance_video(
             fps=info.fps,
             source=None if info.is_live else source,
             start=start,
-            end=end,
             settings=encoder_settings(encode),
             overwrite=overwrite,
             sample_aspect_ratio=info.sample_aspect_ratio,

@@ -106,6 +106,28 @@ def test_trim_window(tmp_path):
         VideoReader(path, start=0.5, end=0.4)
 
 
+def test_frames_without_pts_are_timed_from_the_seek_point(tmp_path, monkeypatch):
+    # MJPEG: every frame is a keyframe, so the seek lands exactly on the frame at ``start``.
+    path = make_clip(tmp_path / "nopts.mkv", frames=24, codec="mjpeg", pix_fmt="yuvj420p", audio=())
+    with VideoReader(path, start=0.4, end=0.78) as reader:
+        expected = [f.image for f in reader]
+    decode = VideoReader._decode
+
+    def without_pts(self):  # frames as a raw elementary stream gives them: no timestamps at all
+        for frame in decode(self):
+            frame.pts = None
+            yield frame
+
+    monkeypatch.setattr(VideoReader, "_decode", without_pts)
+    with VideoReader(path, start=0.4, end=0.78) as reader:
+        frames = list(reader)
+    assert len(frames) == len(expected) == 10  # frames 10..19, not 4 frames from 20 on
+    assert all(f.pts is None for f in frames)
+    assert all(np.array_equal(f.image, image) for f, image in zip(frames, expected))
+    with VideoReader(path, end=0.38) as reader:  # no seek: counted from the container start
+        assert len(list(reader)) == 10
+
+
 def test_realtime_paces_and_stamps(tmp_path):
     path = make_clip(tmp_path / "rt.mp4", frames=8, audio=())
     with VideoReader(path, realtime=True) as reader:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 # AVColorSpace -> the swscale matrix name PyAV's reformatter understands.
 _MATRIX = {1: "itu709", 5: "itu601", 6: "itu601", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
-UNSPECIFIED = 2
+# BT.709's value in AVColorSpace, AVColorPrimaries and AVColorTransferCharacteristic alike.
+BT709 = 1
 # AVColorTransferCharacteristic values of the two HDR transfers.
 HDR_TRANSFERS = {16: "PQ (SMPTE 2084)", 18: "HLG (ARIB STD-B67)"}
 # AVColorRange.

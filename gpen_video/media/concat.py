@@ -15,9 +15,10 @@ from pathlib import Path
 
 import av
 
-from ..errors import GpenVideoError, MediaOpenError
+from ..errors import GpenVideoError, InputError
 from .output import check_destination, close_quietly, commit, discard, temp_path_for
-from .streams import monotonic_dts, open_passthrough, video_end
+from .probe import video_open_error
+from .streams import Passthrough, monotonic_dts, open_passthrough, video_end
 
 
 @dataclass(frozen=True)
@@ -63,29 +64,36 @@ def concat_segments(
         fps: the source's frame rate (the last frame's duration, for where the audio stops).
 
     Raises:
-        InputError: bad destination; MediaOpenError: a segment cannot be read;
-        GpenVideoError: the segments disagree on codec parameters and cannot be joined.
+        InputError: bad destination; MediaOpenError: a segment or the source cannot be opened;
+        GpenVideoError: the segments disagree on codec parameters and cannot be joined, or reading
+            or writing fails part-way (FFmpeg and OS errors, e.g. a full disk, become this).
     """
     if not segments:
         raise GpenVideoError(f"no segments to join into {dest}")
     dest = check_destination(dest, source=source, overwrite=overwrite)
     temp = temp_path_for(dest)
     stats = ConcatStats()
-    output = av.open(str(temp), "w")
-    passthrough = None
+    output: av.container.OutputContainer | None = None
+    first: av.container.InputContainer | None = None
+    passthrough: Passthrough | None = None
     try:
-        with _open_segment(segments[0].path) as first:
-            template = first.streams.video[0]
-            extradata = template.codec_context.extradata
-            video = output.add_stream_from_template(template)
+        try:
+            output = av.open(str(temp), "w")
+        except ValueError as exc:  # the extension names no container (worded as the writer does)
+            raise InputError(f"cannot write {dest.name}: no container for {dest.suffix!r} ({exc})") from None
+        first = _open_segment(segments[0].path)
+        template = first.streams.video[0]
+        extradata = template.codec_context.extradata
+        video = output.add_stream_from_template(template)
         video.time_base = time_base
         passthrough, shift, video_meta = open_passthrough(str(source), output, start=None)
         video.metadata.update(video_meta)
         shift_ticks = round(shift / time_base)
         last_dts: int | None = None
         top: list[int] = []  # the two largest output pts so far, for the last frame's duration
-        for segment in segments:
-            with _open_segment(segment.path) as part:
+        for number, segment in enumerate(segments):
+            # segments[0] is already open (it gave the template); the others are opened in turn.
+            with (first if number == 0 else _open_segment(segment.path)) as part:
                 stream = part.streams.video[0]
                 if stream.codec_context.extradata != extradata:
                     raise GpenVideoError(f"{segment.path.name} was encoded differently from the first segment")
@@ -123,9 +131,16 @@ def concat_segments(
         stats.notices.extend(p.notices)
         output.close()
         commit(temp, dest)
-    except BaseException:
-        close_quietly(getattr(passthrough, "close", None), output.close)
+    except BaseException as exc:
+        close_quietly(  # closing twice is harmless, so no need to track what is still open
+            first.close if first is not None else None,
+            passthrough.close if passthrough is not None else None,
+            output.close if output is not None else None,
+        )
         discard(temp)
+        # Disk full, a damaged segment...: callers (the batch driver) catch GpenVideoError, not FFmpeg's.
+        if isinstance(exc, (av.FFmpegError, OSError)):
+            raise GpenVideoError(f"cannot join segments into {dest}: {exc}") from exc
         raise
     return stats
 
@@ -134,8 +149,8 @@ def _open_segment(path: Path) -> av.container.InputContainer:
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError) as exc:
-        raise MediaOpenError(f"cannot read segment {path}: {exc}") from None
+        raise video_open_error(path, str(exc)) from None
     if not container.streams.video:
         container.close()
-        raise MediaOpenError(f"segment {path} holds no video stream")
+        raise video_open_error(path, "no video stream")
     return container

@@ -1,6 +1,7 @@
 """Encoder choice and options: one EncoderSettings mapped onto each supported encoder's own knobs."""
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from fractions import Fraction
@@ -36,6 +37,7 @@ class EncoderSettings:
     bitrate: int | None = None
 
 
+@functools.cache  # opening an NVENC session is slow; batch builds a writer per segment
 def _usable(name: str) -> bool:
     """The encoder is built in and, for hardware encoders, opens on this machine."""
     try:
@@ -72,15 +74,16 @@ def encoder_options(codec: str, settings: EncoderSettings) -> tuple[dict[str, st
     notices: list[str] = []
     preset = settings.preset
     if preset is not None:
+        speed_key = {"libaom-av1": "cpu-used", "libvpx-vp9": "cpu-used"}.get(codec, "preset")
         if codec in ("libx264", "libx265"):
+            if preset not in _X264_PRESETS:  # e.g. an NVENC "p5" after falling back to libx264
+                notices.append(f"preset {preset!r} is not a {codec} preset; using 'medium'")
+                preset = "medium"
             options["preset"] = preset
         elif preset in _X264_PRESETS:
-            speed = _SPEED_SCALES[codec][_X264_PRESETS.index(preset)]
-            key = {"libaom-av1": "cpu-used", "libvpx-vp9": "cpu-used"}.get(codec, "preset")
-            options[key] = speed
+            options[speed_key] = _SPEED_SCALES[codec][_X264_PRESETS.index(preset)]
         else:  # the encoder's own value, e.g. "p5" for NVENC or "6" for SVT-AV1
-            key = {"libaom-av1": "cpu-used", "libvpx-vp9": "cpu-used"}.get(codec, "preset")
-            options[key] = preset
+            options[speed_key] = preset
     if codec == "libvpx-vp9":
         options.update({"deadline": "good", "row-mt": "1"})
     if codec == "libaom-av1":

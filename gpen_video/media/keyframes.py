@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 
 from ..errors import MediaOpenError
+from .probe import container_start, frame_rate, video_open_error
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,10 @@ def index_frames(source: str | Path) -> FrameIndex:
     try:
         container = av.open(str(source))
     except (av.FFmpegError, OSError, ValueError) as exc:
-        raise MediaOpenError(f"cannot open {str(source)!r} as video: {exc}") from None
+        raise video_open_error(source, str(exc)) from None
     with container:
         if not container.streams.video:
-            raise MediaOpenError(f"cannot open {str(source)!r} as video: no video stream")
+            raise video_open_error(source, "no video stream")
         stream = container.streams.video[0]
         found: list[tuple[int, bool]] = []
         missing = 0
@@ -78,15 +79,15 @@ def index_frames(source: str | Path) -> FrameIndex:
         except av.FFmpegError as exc:
             raise MediaOpenError(f"cannot read {str(source)!r}: {exc}") from None
         if not found and not missing:
-            raise MediaOpenError(f"cannot open {str(source)!r} as video: no video packets")
+            raise video_open_error(source, "no video packets")
         time_base = Fraction(stream.time_base or Fraction(1, 1_000_000))
-        origin = Fraction(container.start_time or 0, 1_000_000)
-        rate = stream.average_rate or stream.guessed_rate
+        origin = container_start(container)
+        fps = frame_rate(stream)
     found.sort()
     pts = tuple(p for p, _ in found)
     keyframes = tuple(i for i, (_, key) in enumerate(found) if key)
     exact = missing == 0 and len(set(pts)) == len(pts)
-    return FrameIndex(pts, keyframes, time_base, origin, Fraction(rate) if rate else None, exact)
+    return FrameIndex(pts, keyframes, time_base, origin, fps, exact)
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,10 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ..errors import InputError, MediaOpenError
+from ..errors import InputError
 from ..types import Frame
 from .colour import HDR_TRANSFERS, source_matrix, source_range
+from .probe import container_start, frame_rate, video_open_error
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +86,6 @@ def is_live_url(url: str) -> bool:
     return url.split("://", 1)[0].lower() in _LIVE_SCHEMES if "://" in url else False
 
 
-def _open_error(url: str, reason: str) -> MediaOpenError:
-    return MediaOpenError(f"cannot open {url!r} as video: {reason}")
-
-
 class VideoReader:
     """Iterate a video source as :class:`gpen_video.types.Frame` (uint8 [H, W, 3] RGB, upright).
 
@@ -127,11 +124,11 @@ class VideoReader:
         self._device = demuxer == "v4l2"
         self._live = self._device or is_live_url(url)
         if not self._live and "://" not in url and not Path(url).is_file():
-            raise _open_error(url, "no such file")
+            raise video_open_error(url, "no such file")
         try:
             self._container = av.open(url, format=demuxer, options=options or {}, timeout=(15.0, 15.0) if self._live else None)
         except (av.FFmpegError, OSError, ValueError) as exc:
-            raise _open_error(url, str(exc)) from None
+            raise video_open_error(url, str(exc)) from None
         try:
             self._setup(start, end)
         except BaseException:
@@ -142,17 +139,21 @@ class VideoReader:
     def _setup(self, start: float | None, end: float | None) -> None:
         container = self._container
         if not container.streams.video:
-            raise _open_error(self.source, "no video stream")
+            raise video_open_error(self.source, "no video stream")
         stream = container.streams.video[0]
         # Frame threading adds a frame of latency per thread: fine for files, not for live capture.
         stream.codec_context.thread_type = "SLICE" if self._live else "AUTO"
         self._stream = stream
         tb = stream.time_base or Fraction(1, 1_000_000)
         self._tb = Fraction(tb)
-        self._origin = Fraction(container.start_time or 0, 1_000_000)
+        self._origin = container_start(container)
         self._start = None if start is None else self._origin + Fraction(start)
         self._end = None if end is None else self._origin + Fraction(end)
+        # Time of the first decoded frame, for frames without pts (counted on at 1/fps): decoding
+        # begins at the seek point, which is the keyframe at or before ``start`` (best guess: ``start``).
+        self._decode_base = self._origin
         if self._start is not None and self._start > self._origin:
+            self._decode_base = self._start
             try:
                 container.seek(int(self._start / self._tb), stream=stream, backward=True)
             except av.FFmpegError as exc:
@@ -162,7 +163,7 @@ class VideoReader:
         try:
             first = next(self._raw)
         except StopIteration:
-            raise _open_error(self.source, "no decodable video frame") from None
+            raise video_open_error(self.source, "no decodable video frame") from None
         self._first_size = (first.width, first.height)
         self._rotation = int(round(getattr(first, "rotation", 0) or 0)) % 360
         if self._rotation % 90:
@@ -190,8 +191,7 @@ class VideoReader:
         if self._rotation in (90, 270):
             width, height = height, width
             sar = 1 / sar if sar else None
-        fps = stream.average_rate or stream.guessed_rate
-        fps = Fraction(fps) if fps else None
+        fps = frame_rate(stream)
         duration = None
         if container.duration and not self._live:
             duration = container.duration / 1_000_000
@@ -309,7 +309,7 @@ class VideoReader:
             if pts is not None:
                 when = pts * self._tb
             elif fps_tick is not None:
-                when = self._origin + decoded * fps_tick * self._tb
+                when = self._decode_base + decoded * fps_tick * self._tb
             else:
                 when = None
             if when is not None and self._start is not None and when < self._start - self._tb / 2:

@@ -1,9 +1,9 @@
 """Audio and subtitle passthrough from a source file into an output container.
 
 Every audio stream is copied packet for packet (payload byte-identical) when the output container
-accepts its codec, else re-encoded (AAC for mp4/mov, Opus for webm/mkv, the muxer's default
-otherwise). Subtitle streams are copied when the container accepts them and skipped otherwise.
-Streams are selected by type, never by index.
+accepts its codec, else re-encoded (Opus for webm/mkv/ogg, AAC otherwise). Subtitle streams are
+copied when the container accepts them and skipped otherwise. Streams are selected by type, never
+by index.
 
 Timestamps: every packet is moved by the same ``shift`` (seconds) as the video, so offsets between
 streams are kept. Packets that start before the trim start are dropped, as are packets that start at
@@ -12,13 +12,13 @@ or after the end of the last video frame (trimming is packet-granular for copied
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 import av
 
 from ..errors import MediaOpenError
+from .probe import container_start
 
 log = logging.getLogger(__name__)
 
@@ -54,19 +54,14 @@ class PassthroughStats:
     audio_packets: int = 0
     subtitle_packets: int = 0
     reencoded_streams: list[str] = field(default_factory=list)
-    skipped_streams: list[str] = field(default_factory=list)
     fixed_packets: int = 0
     dropped_packets: int = 0
     notices: list[str] = field(default_factory=list)
 
 
 def _reencode_codec(container_name: str) -> str:
-    names = set(container_name.split(","))
-    if names & {"mp4", "mov", "ipod", "3gp"}:
-        return "aac"
-    if names & {"webm", "matroska", "ogg"}:
-        return "libopus"
-    return "aac"
+    """Opus where it is the natural audio codec (webm, mkv, ogg), AAC everywhere else."""
+    return "libopus" if set(container_name.split(",")) & {"webm", "matroska", "ogg"} else "aac"
 
 
 class _Route:
@@ -86,21 +81,28 @@ class Passthrough:
     """Carries a source's audio/subtitle streams and metadata into ``output``.
 
     Args:
-        source: path or URL of the input.
+        source: the opened input; the passthrough owns it from now on and closes it (also on error).
         output: the output container (streams are added now, before the header is written).
         start: seconds on the source timeline before which packets are dropped (None: keep all).
         shift: seconds subtracted from every timestamp (the same shift the video gets).
     """
 
-    def __init__(self, source: str, output: av.container.OutputContainer, *, start: Fraction | None, shift: Fraction) -> None:
+    def __init__(
+        self,
+        source: av.container.InputContainer,
+        output: av.container.OutputContainer,
+        *,
+        start: Fraction | None,
+        shift: Fraction,
+    ) -> None:
         self.stats = PassthroughStats()
         self._output = output
         self._start = start
-        self._input = av.open(source)
+        self._input = source
         try:
             output.metadata.update(content_metadata(dict(self._input.metadata)))
             self._routes = self._add_streams(shift)
-            if self._routes and start is not None and start > Fraction(self._input.start_time or 0, 1_000_000):
+            if self._routes and start is not None and start > container_start(self._input):
                 self._input.seek(int(start * 1_000_000), backward=True)
             self._packets = self._input.demux([r.src for r in self._routes]) if self._routes else iter(())
         except BaseException:
@@ -131,7 +133,6 @@ class Passthrough:
                 self.stats.reencoded_streams.append(label)
                 self._notice(f"{label}: {self._output.format.name} cannot hold {name}; re-encoding to {codec}")
             else:
-                self.stats.skipped_streams.append(label)
                 self._notice(f"{label}: not supported by {self._output.format.name}; left out")
                 continue
             out.metadata.update(content_metadata(dict(src.metadata)))
@@ -176,7 +177,10 @@ class Passthrough:
                 if route.decode:
                     self._encode(route, None, end)
                 continue
-            if when is None or (self._start is not None and when < self._start) or (end is not None and when >= end):
+            if when is None:  # no pts and no dts: there is no place for it on the timeline
+                self.stats.dropped_packets += 1
+                continue
+            if (self._start is not None and when < self._start) or (end is not None and when >= end):
                 continue
             if route.decode:
                 self._encode(route, packet, end)
@@ -193,7 +197,6 @@ class Passthrough:
 
     def close(self) -> None:
         self._input.close()
-
 
     def _copy(self, route: _Route, packet: av.Packet) -> None:
         pts = None if packet.pts is None else packet.pts - route.shift_ticks
@@ -219,10 +222,13 @@ class Passthrough:
                 return
             route.flushed = True
         try:
-            frames = route.src.codec_context.decode(packet) if packet is not None else self._flush_decoder(route)
-        except av.FFmpegError:
-            self.stats.dropped_packets += 1
-            return
+            frames = route.src.codec_context.decode(packet)  # None drains the decoder
+        except av.FFmpegError as exc:
+            if not (packet is None and isinstance(exc, av.error.EOFError)):  # EOF on a drain: nothing left
+                self.stats.dropped_packets += 1
+            if packet is not None:
+                return
+            frames = []  # a failed drain still flushes the encoder below: it holds earlier audio
         for frame in frames:
             when = frame.pts * route.tb if frame.pts is not None else None
             if when is not None and ((self._start is not None and when < self._start) or (end is not None and when >= end)):
@@ -232,13 +238,6 @@ class Passthrough:
             self._output.mux(route.out.encode(frame))
         if packet is None:
             self._output.mux(route.out.encode(None))
-
-    @staticmethod
-    def _flush_decoder(route: _Route) -> Iterator[av.AudioFrame]:
-        try:
-            yield from route.src.codec_context.decode(None)
-        except av.error.EOFError:
-            return
 
 
 def open_passthrough(
@@ -256,15 +255,19 @@ def open_passthrough(
         MediaOpenError: ``source`` cannot be opened.
     """
     try:
-        probe = av.open(source)
+        container = av.open(source)
     except (av.FFmpegError, OSError) as exc:
         raise MediaOpenError(f"cannot open {source!r} to copy its audio: {exc}") from None
-    with probe:
-        origin = Fraction(probe.start_time or 0, 1_000_000)
-        video_meta = content_metadata(dict(probe.streams.video[0].metadata)) if probe.streams.video else {}
+    try:
+        origin = container_start(container)
+        video_meta = content_metadata(dict(container.streams.video[0].metadata)) if container.streams.video else {}
+    except BaseException:
+        container.close()
+        raise
     trim_start = origin + Fraction(start) if start else None
     shift = trim_start if trim_start is not None else origin
-    return Passthrough(source, output, start=trim_start, shift=shift), shift, video_meta
+    # The passthrough owns the container from here on and closes it, also when it fails.
+    return Passthrough(container, output, start=trim_start, shift=shift), shift, video_meta
 
 
 def video_end(last_pts: int, shift_ticks: int, time_base: Fraction, fps: Fraction | None, last_step: int | None) -> Fraction:

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import GpenVideoError, InputError
 from ..types import Frame
+from .colour import BT709, RANGE_MPEG
 from .encoders import EncoderSettings, check_pix_fmt, encoder_options, resolve_codec
 from .output import check_destination, close_quietly, commit, discard, temp_path_for
 from .streams import Passthrough, open_passthrough, video_end
@@ -24,9 +25,6 @@ from .streams import Passthrough, open_passthrough, video_end
 log = logging.getLogger(__name__)
 
 __all__ = ["EncoderSettings", "VideoWriter", "WriterStats"]
-
-_BT709 = 1  # AVColorSpace / AVColorPrimaries / AVColorTransferCharacteristic value for BT.709
-_RANGE_MPEG = 1
 
 
 @dataclass
@@ -63,7 +61,7 @@ class VideoWriter:
         time_base: seconds per pts tick of the frames given to :meth:`write`.
         fps: nominal rate; used for frames without pts and as the stream's average rate.
         source: input whose audio/subtitle streams and metadata are copied (None: video only).
-        start, end: the trim window given to the reader (seconds from the source start).
+        start: the trim start given to the reader (seconds from the source start).
         settings: encoder settings.
         overwrite: replace an existing ``dest`` (the CLI's ``-y``).
         sample_aspect_ratio: pixel aspect ratio to declare, None for square pixels.
@@ -84,7 +82,6 @@ class VideoWriter:
         fps: Fraction | None,
         source: str | Path | None = None,
         start: float | None = None,
-        end: float | None = None,
         settings: EncoderSettings = EncoderSettings(),
         overwrite: bool = False,
         sample_aspect_ratio: Fraction | None = None,
@@ -106,7 +103,6 @@ class VideoWriter:
         self._tb = Fraction(time_base)
         self._fps = Fraction(fps) if fps else None
         self._start = start
-        self._end = end
         self._temp = temp_path_for(self.dest)
         self._passthrough: Passthrough | None = None
         self._closed = False
@@ -135,13 +131,17 @@ class VideoWriter:
         ctx.time_base = self._tb
         stream.time_base = self._tb
         ctx.thread_type = "AUTO"
-        ctx.colorspace = ctx.color_primaries = ctx.color_trc = _BT709
-        ctx.color_range = _RANGE_MPEG
+        ctx.colorspace = ctx.color_primaries = ctx.color_trc = BT709
+        ctx.color_range = RANGE_MPEG
         if sar:
             ctx.sample_aspect_ratio = Fraction(sar)
         if bit_rate is not None:
             ctx.bit_rate = bit_rate
         ctx.options = options
+        try:
+            ctx.open()  # now, so that settings the encoder rejects fail before any work, not at the first frame
+        except av.FFmpegError as exc:
+            raise InputError(f"encoder {codec} rejects these settings ({exc})") from None
         return stream
 
     def _open_passthrough(self, source: str) -> None:
@@ -202,9 +202,9 @@ class VideoWriter:
         if self._closed:
             return self.stats
         try:
-            self._output.mux(self._stream.encode(None))
-            if self.stats.frames == 0:
+            if self.stats.frames == 0:  # first: the file is thrown away, so flushing would be wasted work
                 raise GpenVideoError(f"no frames to write to {self.dest}")
+            self._output.mux(self._stream.encode(None))
             if self._passthrough is not None:
                 self._passthrough.finish(self._video_end())
                 self._collect(self._passthrough)
@@ -230,7 +230,8 @@ class VideoWriter:
         if self._closed:
             return
         self._closed = True
-        close_quietly(getattr(self._passthrough, "close", None), getattr(getattr(self, "_output", None), "close", None))
+        # ``_output`` exists here: __init__ raises before any abort when the container cannot be opened.
+        close_quietly(getattr(self._passthrough, "close", None), self._output.close)
         discard(self._temp)
 
     def __enter__(self) -> VideoWriter:
