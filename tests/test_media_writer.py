@@ -17,7 +17,7 @@ import pytest
 
 from gpen_video.errors import GpenVideoError, InputError
 from gpen_video.media.concat import SegmentFile, concat_segments
-from gpen_video.media.encoders import EncoderSettings, resolve_codec
+from gpen_video.media.encoders import EncoderSettings, encoder_options, resolve_codec
 from gpen_video.media.reader import VideoReader
 from gpen_video.media.streams import Passthrough, monotonic_dts
 from gpen_video.media.writer import VideoWriter
@@ -346,3 +346,11 @@ def test_interrupt_removes_temp_file(tmp_path, sig):
     child.send_signal(sig)
     assert child.wait(timeout=30) == 130
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_preset_foreign_to_x264_falls_back_to_medium_with_a_notice() -> None:
+    options, _, notices = encoder_options("libx264", EncoderSettings(preset="p5"))  # NVENC's name, after a fallback
+    assert options["preset"] == "medium"
+    assert notices == ["preset 'p5' is not a libx264 preset; using 'medium'"]
+    options, _, notices = encoder_options("libx264", EncoderSettings(preset="slow"))
+    assert options["preset"] == "slow" and notices == []
