@@ -57,15 +57,17 @@ def enhance_video(
     end: float | None = None,
     compare: bool = False,
     overwrite: bool = False,
-    on_start: Callable[[VideoInfo | None], None] | None = None,
+    on_start: Callable[[VideoInfo], None] | None = None,
     on_frame: ProgressCallback | None = None,
-    keep_frames: bool = True,
+    keep_frames: bool = False,
 ) -> JobResult:
     """Decode ``source``, enhance every frame, encode to ``output`` with the source's audio.
 
     The input is opened first (bad input fails fast), then the engine is built (missing weights
     fail before any output exists), then the output is written to a temporary file that replaces
     ``output`` only on success. SIGINT/SIGTERM raise ``Interrupted`` and leave no file behind.
+    ``keep_frames`` keeps every frame's faces and tracks in ``stats.per_frame`` (for a report); off,
+    memory stays constant however long the video.
     """
     began = time.perf_counter()
     stats = PipelineStats(keep_frames=keep_frames)
