@@ -1,4 +1,4 @@
-"""Quality metrics shared by the tests, bench/ and the report.
+"""Quality metrics shared by the engine and live mode (their reports), the tests and bench/.
 
 All functions are pure and take numpy arrays; images are uint8 or float arrays in [0, 255].
 """
