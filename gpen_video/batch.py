@@ -21,10 +21,11 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,8 @@ MANIFEST_NAME = "gpen-batch.json"
 WORK_DIR_NAME = ".gpen-batch"
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".ts", ".mts", ".m2ts",
                               ".mpg", ".mpeg", ".flv", ".wmv", ".3gp", ".ogv", ".mxf"})
-FAULT_ENV = "GPEN_VIDEO_FAULT"  # "<unit id>@<marker file>": that unit fails once (testing retries)
+FAULT_ENV = "GPEN_VIDEO_FAULT"  # "[kill:]<unit id>@<marker file>": that unit fails once (testing retries);
+# with "kill:" its worker process dies (SIGKILL, like the OOM killer) instead of raising
 EXIT_SOME_FAILED = 5
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
@@ -161,8 +163,12 @@ class BatchResult:
 # ------------------------------------------------------------------------------------- inputs
 
 
-def collect_inputs(inputs: Sequence[str | Path]) -> list[tuple[Path, Path]]:
+def collect_inputs(inputs: Sequence[str | Path], exclude: str | Path | None = None) -> list[tuple[Path, Path]]:
     """Expand files, folders (recursively, video extensions only) and globs.
+
+    Args:
+        exclude: a folder whose files are never inputs (the batch's out-dir: it may lie inside an
+            input folder, and its outputs must not be read back as inputs on the next run).
 
     Returns:
         ``(source, relative output name)`` pairs, sources absolute and unique, in a stable order.
@@ -171,6 +177,7 @@ def collect_inputs(inputs: Sequence[str | Path]) -> list[tuple[Path, Path]]:
     Raises:
         InputError: an input matches nothing, or nothing at all is found.
     """
+    skip = Path(exclude).expanduser().resolve() if exclude is not None else None
     found: dict[Path, Path] = {}
     for item in map(str, inputs):
         path = Path(item).expanduser()
@@ -186,7 +193,8 @@ def collect_inputs(inputs: Sequence[str | Path]) -> list[tuple[Path, Path]]:
                 raise InputError(f"input not found: {item}")
             pairs = [(p, Path(p.name)) for p in matches if p.is_file()]
         for source, name in pairs:
-            found.setdefault(source.absolute(), name)
+            if skip is None or not source.resolve().is_relative_to(skip):  # resolved: links and ".." too
+                found.setdefault(source.absolute(), name)
     if not found:
         raise InputError("no video files found in the inputs")
     return list(found.items())
@@ -200,11 +208,16 @@ def input_key(source: str | Path) -> str:
     return f"{stem}-{digest}"
 
 
+def _stable_json(data: Any) -> str:
+    """The same settings always give the same text (fingerprints, engine cache key)."""
+    return json.dumps(data, sort_keys=True, default=str)
+
+
 def settings_fingerprint(settings: Settings, options: BatchOptions) -> str:
     """Hash of everything that changes the pixels of a part file."""
     data = {"settings": settings.to_dict(), "segment_seconds": options.segment_seconds, "warmup": options.warmup}
     data["settings"].pop("live", None)
-    return hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return hashlib.sha1(_stable_json(data).encode()).hexdigest()[:16]
 
 
 def plan_input(source: Path, output: Path, settings: Settings, options: BatchOptions) -> InputRecord:
@@ -221,14 +234,13 @@ def plan_input(source: Path, output: Path, settings: Settings, options: BatchOpt
                              detect_every=settings.faces.detect_every)
     record.time_base = str(index.time_base)
     record.fps = str(index.fps) if index.fps else None
+    record.frames = len(index)
     suffix = output.suffix
     if len(segments) == 1:
-        record.frames = len(index)
         record.units = [UnitRecord(f"{key}.whole", "whole", f"{key}/whole{suffix}", 0, 0, len(index))]
         return record
     for k, segment in enumerate(segments):
         record.units.append(_segment_unit(index, segment, f"{key}.s{k:03d}", f"{key}/s{k:03d}{suffix}"))
-    record.frames = len(index)
     return record
 
 
@@ -249,6 +261,7 @@ class UnitTask:
     part: str  # absolute path of the part file
     settings: Settings
     fault: str | None = None  # marker file: fail once if it does not exist yet (testing hook)
+    crash: bool = False  # the injected fault kills the worker process instead of raising
 
 
 @dataclass(frozen=True)
@@ -258,17 +271,18 @@ class UnitOutcome:
     seconds: float
 
 
-_ENGINES: dict[str, Any] = {}  # one engine per worker process and settings: the model loads once
+_ENGINE: tuple[str, Any] | None = None  # (settings, engine) of this worker process: the model loads once
 
 
 def _engine(settings: Settings):
     from .engine import Engine
 
-    key = json.dumps(settings.to_dict(), sort_keys=True, default=str)
-    if key not in _ENGINES:
-        _ENGINES.clear()
-        _ENGINES[key] = Engine(settings)
-    return _ENGINES[key]
+    global _ENGINE
+    key = _stable_json(settings.to_dict())
+    if _ENGINE is None or _ENGINE[0] != key:
+        _ENGINE = None  # release the old model before loading the new one
+        _ENGINE = (key, Engine(settings))
+    return _ENGINE[1]
 
 
 def _attempts_file(part: str | Path) -> Path:
@@ -288,6 +302,8 @@ def run_unit(task: UnitTask, progress: ProgressFn | None = None) -> UnitOutcome:
         handle.write(f"{os.getpid()} {time.time():.3f}\n")
     if task.fault and not os.path.exists(task.fault):
         Path(task.fault).touch()
+        if task.crash:
+            os.kill(os.getpid(), signal.SIGKILL)
         raise RuntimeError(f"injected fault in {task.unit.id}")
     engine = _engine(task.settings)
     report = (lambda n: progress(task.unit.id, n)) if progress is not None else (lambda n: None)
@@ -322,11 +338,10 @@ def _run_whole(task: UnitTask, engine, report: Callable[[int], None]) -> int:
 
 def _run_segment(task: UnitTask, engine, report: Callable[[int], None]) -> int:
     """Decode from the warm-up frame, enhance, write only frames at or after the segment start."""
-    from dataclasses import replace
-
+    from .job import encoder_settings
     from .media.reader import VideoReader
     from .media.signals import interrupts_as_exceptions
-    from .media.writer import EncoderSettings, VideoWriter
+    from .media.writer import VideoWriter
 
     unit, encode = task.unit, task.settings.encode
     expected = unit.end - unit.start
@@ -337,8 +352,7 @@ def _run_segment(task: UnitTask, engine, report: Callable[[int], None]) -> int:
         info = reader.info
         writer = VideoWriter(
             task.part, width=info.width, height=info.height, time_base=info.time_base, fps=info.fps,
-            settings=EncoderSettings(codec=encode.codec, crf=encode.crf, preset=encode.preset,
-                                     pix_fmt=encode.pix_fmt, bitrate=encode.bitrate),
+            settings=encoder_settings(encode),
             overwrite=True, sample_aspect_ratio=info.sample_aspect_ratio,
         )
         with writer:
@@ -360,29 +374,68 @@ def _run_segment(task: UnitTask, engine, report: Callable[[int], None]) -> int:
 
 
 class _LocalExecutor:
-    """Worker processes (spawned, so CUDA and threads start clean), a retry loop in the driver."""
+    """Worker processes (spawned, so CUDA and threads start clean), a retry loop in the driver.
+
+    A worker that dies (OOM kill, segfault) breaks the whole pool: every unit in flight fails with
+    ``BrokenProcessPool``. The pool is then replaced and those units go round the retry loop like any
+    other failure, each charged one attempt.
+    """
 
     def __init__(self, workers: int, retries: int) -> None:
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
 
         import torch
 
-        context = multiprocessing.get_context("spawn")
-        self._progress = context.Queue()
-        gpus = torch.cuda.device_count()
-        slots = context.Queue()
-        for k in range(workers):
-            slots.put(k % gpus if gpus else None)
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_local_init,
-                                         initargs=(self._progress, slots, threads))
+        self._context = multiprocessing.get_context("spawn")
+        self._workers = workers
+        self._gpus = torch.cuda.device_count()
+        self._threads = max(1, (os.cpu_count() or 1) // workers)
         self._retries = retries
-        self._futures: dict[Any, tuple[UnitTask, int]] = {}
+        self._futures: dict[Any, tuple[UnitTask, int, Any]] = {}  # future: (task, attempt, its pool)
         self.capacity = workers
+        self._pool, self._progress = self._start()
+
+    def _start(self) -> tuple[Any, Any]:
+        """A new pool with its own queues: a killed worker may have left the old ones locked."""
+        from concurrent.futures import ProcessPoolExecutor
+
+        progress, slots = self._context.Queue(), self._context.Queue()
+        for k in range(self._workers):
+            slots.put(k % self._gpus if self._gpus else None)
+        pool = ProcessPoolExecutor(self._workers, mp_context=self._context, initializer=_local_init,
+                                   initargs=(progress, slots, self._threads))
+        return pool, progress
+
+    def _restart(self) -> None:
+        for process in _pool_workers(self._pool):  # stragglers could block on the broken pool's queues
+            process.kill()
+        self._pool.shutdown(wait=False)  # its futures all fail with BrokenProcessPool, none is cancelled
+        self._progress.close()
+        self._pool, self._progress = self._start()
 
     def submit(self, task: UnitTask, attempt: int = 1) -> None:
-        self._futures[self._pool.submit(_local_entry, task)] = (task, attempt)
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            future = self._pool_submit(task)
+        except BrokenProcessPool:  # broke since the last wait; its futures come back failed there
+            self._restart()
+            future = self._pool_submit(task)
+        self._futures[future] = (task, attempt, self._pool)
+
+    def _pool_submit(self, task: UnitTask):
+        """Submit with SIGINT blocked: workers are spawned in ``submit`` and inherit the mask, in every thread.
+
+        Ctrl-C reaches the whole process group, but the driver decides what an interrupt stops (it
+        terminates the workers). Blocked, not ignored, because the unit code installs its own SIGINT
+        handler; and blocked from the start, because threads a worker starts on import (numpy's) would
+        not inherit a mask set later in ``_local_init``. A Ctrl-C during this call reaches the driver after it.
+        """
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            return self._pool.submit(_local_entry, task)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
     def in_flight(self) -> int:
         return len(self._futures)
@@ -390,12 +443,15 @@ class _LocalExecutor:
     def wait(self, timeout: float) -> list[tuple[str, UnitOutcome | BaseException]]:
         from concurrent.futures import FIRST_COMPLETED
         from concurrent.futures import wait as wait_futures
+        from concurrent.futures.process import BrokenProcessPool
 
         done, _ = wait_futures(list(self._futures), timeout=timeout, return_when=FIRST_COMPLETED)
         finished = []
         for future in done:
-            task, attempt = self._futures.pop(future)
+            task, attempt, pool = self._futures.pop(future)
             error = future.exception()
+            if isinstance(error, BrokenProcessPool) and pool is self._pool:
+                self._restart()  # once per broken pool: its other futures fail the same way
             if error is None:
                 finished.append((task.unit.id, future.result()))
             elif attempt <= self._retries:
@@ -417,13 +473,16 @@ class _LocalExecutor:
 
     def close(self, cancel: bool) -> None:
         if cancel:
-            import multiprocessing
-
             for future in self._futures:
                 future.cancel()
-            for child in multiprocessing.active_children():  # our pool's workers: stop them now
-                child.terminate()
+            for process in _pool_workers(self._pool):  # stop them now; the units abort on SIGTERM
+                process.terminate()
         self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+
+
+def _pool_workers(pool) -> list:
+    """The pool's own worker processes (``ProcessPoolExecutor`` has no public way before Python 3.14)."""
+    return list((pool._processes or {}).values())
 
 
 _LOCAL_PROGRESS: Any = None
@@ -431,11 +490,8 @@ _LOCAL_PROGRESS: Any = None
 
 def _local_init(progress, slots, threads: int) -> None:
     """Worker process start: progress queue, one GPU per worker, a fair share of CPU threads."""
-    import signal
-
     global _LOCAL_PROGRESS
-    _LOCAL_PROGRESS = progress
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides what an interrupt stops
+    _LOCAL_PROGRESS = progress  # SIGINT is blocked in workers (see _LocalExecutor._pool_submit)
     gpu = slots.get()
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
@@ -549,10 +605,14 @@ def _preflight(settings: Settings) -> None:
         resolve_weights(settings.restore.model, settings.restore.weights)
 
 
-def _fault_for(unit_id: str) -> str | None:
+def _fault_for(unit_id: str) -> tuple[str | None, bool]:
+    """The testing hook for this unit: (marker file or None, whether the fault kills the worker)."""
     spec = os.environ.get(FAULT_ENV, "")
     target, _, marker = spec.partition("@")
-    return marker if target == unit_id and marker else None
+    crash = target.startswith("kill:")  # ":" never occurs in a unit id
+    if target.removeprefix("kill:") != unit_id or not marker:
+        return None, False
+    return marker, crash
 
 
 class BatchRun:
@@ -565,11 +625,13 @@ class BatchRun:
         self.out_dir = Path(options.out_dir).expanduser().absolute()
         self.work_dir = self.out_dir / WORK_DIR_NAME
         self.manifest_path = self.out_dir / MANIFEST_NAME
-        self.sources = collect_inputs(inputs)
+        self.sources = collect_inputs(inputs, exclude=self.out_dir)
         if options.segment_seconds <= 0:
             raise InputError("--segment-seconds must be positive")
         if options.workers is not None and options.workers < 1:
             raise InputError("--workers must be at least 1")
+        if options.warmup < 0 or options.retries < 0:
+            raise InputError("--warmup and --retries must not be negative")
         self.fingerprint = settings_fingerprint(settings, options)
         self.done_frames: dict[str, int] = {}  # per input key: frames of finished units
         self.live: dict[str, int] = {}  # per unit id: frames written so far by a running unit
@@ -638,7 +700,8 @@ class BatchRun:
         self.listener.start(records)
         for record in records:
             if record.state == PENDING and all(u.state == DONE for u in record.units):
-                self._finalise(record, manifest)  # parts done in an earlier run, join was interrupted
+                self._finalise(record)  # parts done in an earlier run, join was interrupted
+                manifest.save(self.manifest_path)
         todo = [(r, u) for r in records if r.state == PENDING for u in r.units if u.state != DONE]
         if todo:
             executor = self._executor(len(todo))
@@ -673,7 +736,7 @@ class BatchRun:
                 unit.state = RUNNING
                 record.state = RUNNING if record.state == PENDING else record.state
                 executor.submit(UnitTask(unit, record.source, str(self.work_dir / unit.part), self.settings,
-                                         _fault_for(unit.id)))
+                                         *_fault_for(unit.id)))
                 submitted = True
             if submitted:
                 manifest.save(self.manifest_path)
@@ -691,7 +754,7 @@ class BatchRun:
                     unit.state, unit.error = FAILED, _one_line(outcome)
                     record.state, record.error = FAILED, f"{unit.id}: {unit.error}"
                 if record.state != FAILED and all(u.state == DONE for u in record.units):
-                    self._finalise(record, manifest)
+                    self._finalise(record)
                 manifest.save(self.manifest_path)
             running: dict[str, int] = defaultdict(int)
             for unit_id, frames in self.live.items():
@@ -700,7 +763,7 @@ class BatchRun:
             for record in records:
                 self.listener.update(record, self.done_frames[record.key] + running[record.key])
 
-    def _finalise(self, record: InputRecord, manifest: Manifest) -> None:
+    def _finalise(self, record: InputRecord) -> None:
         """Move a finished input's parts onto its output (rename, or join + audio), atomically."""
         from .media.concat import SegmentFile, concat_segments
 
@@ -718,7 +781,6 @@ class BatchRun:
             return
         record.state = DONE
         shutil.rmtree(self.work_dir / record.key, ignore_errors=True)
-        manifest.save(self.manifest_path)
 
     def _clean_temporaries(self) -> None:
         """Half-written files of attempts that were killed (their writers could not clean up)."""

@@ -9,7 +9,7 @@ import pytest
 
 from batch_clips import cut_clip
 from cli_helpers import audio_packets, run_cli, video_pts
-from gpen_video.batch import EXIT_SOME_FAILED, collect_inputs, input_key
+from gpen_video.batch import EXIT_SOME_FAILED, BatchOptions, BatchRun, collect_inputs, input_key
 from gpen_video.config import build_settings
 from gpen_video.engine import Engine
 from gpen_video.errors import InputError
@@ -55,6 +55,40 @@ def test_collect_inputs_expands_folders_and_globs(tmp_path: Path) -> None:
     assert [n for _, n in collect_inputs([str(tmp_path / "*.mp4")])] == [Path("x.mp4")]
     with pytest.raises(InputError):
         collect_inputs([str(tmp_path / "*.mov")])
+
+
+def test_out_dir_inside_an_input_folder_is_not_read_back(tmp_path: Path) -> None:
+    videos = tmp_path / "videos"
+    (videos / "out" / "sub").mkdir(parents=True)
+    for name in ("a.mp4", "out/a.mp4", "out/sub/b.mp4"):  # out/: outputs of an earlier run
+        (videos / name).write_bytes(b"")
+    link = tmp_path / "link"
+    link.symlink_to(videos)
+    settings = build_settings(None, {"restore": {"restorer": "none"}})
+    cases = [([videos], videos / "out"), ([link], videos / "out"), ([videos], link / "out"),
+             ([str(videos / "**" / "*.mp4")], videos / "sub" / ".." / "out")]
+    for inputs, out_dir in cases:
+        sources = BatchRun(inputs, settings, BatchOptions(out_dir=out_dir)).sources
+        assert [(s.resolve(), n) for s, n in sources] == [((videos / "a.mp4").resolve(), Path("a.mp4"))], out_dir
+    with pytest.raises(InputError):  # only outputs given: nothing is left to do
+        collect_inputs([videos / "out"], exclude=videos / "out")
+
+
+def test_killed_worker_is_replaced_and_its_unit_retried(data_dir: Path, tmp_path: Path) -> None:
+    head = data_dir / "talking_head_844.mp4"
+    clips = [cut_clip(head, tmp_path / f"{name}.mp4", seconds=0.2) for name in ("a", "b")]
+    out, marker = tmp_path / "out", tmp_path / "killed-once"
+    killed = f"{input_key(clips[0])}.whole"
+    # SIGKILL in the worker on the first attempt (as the OOM killer would): the pool breaks for both units
+    result = run_cli("batch", *clips, "--out-dir", out, "--workers", "2", *FAST,
+                     env={"GPEN_VIDEO_FAULT": f"kill:{killed}@{marker}"})
+    assert result.returncode == 0, result.stderr
+    assert marker.exists() and "Traceback" not in result.stderr
+    data = json.loads((out / "gpen-batch.json").read_text())
+    units = {u["id"]: u for r in data["inputs"] for u in r["units"]}
+    assert all(r["state"] == "done" for r in data["inputs"]) and units[killed]["attempts"] == 2
+    for clip in clips:
+        assert video_pts(out / clip.name) == video_pts(clip)
 
 
 def test_local_workers_retry_skip_bad_input_and_resume(data_dir: Path, tmp_path: Path) -> None:
