@@ -117,23 +117,17 @@ def test_bad_input_exits_2_with_one_line(data_dir: Path, tmp_path: Path, case: s
     assert leftovers(tmp_path, {"in.mp4", "bad.toml"}) == []
 
 
-def test_missing_weights_exit_3_and_say_where_to_put_them(tmp_path: Path) -> None:
+@pytest.mark.parametrize("options, file_named", [
+    (("--model", "GPEN-BFR-256"), "GPEN-BFR-256"),
+    (("--restorer", "none", "--mask", "parsing"), "parsing_parsenet.pth"),
+], ids=["gpen", "parsing"])
+def test_missing_weights_exit_3_and_say_where_to_put_them(tmp_path: Path, options: tuple, file_named: str) -> None:
     home = tmp_path / "home"
     output = tmp_path / "out.mp4"
-    result = run_cli(SAMPLE, output, "--model", "GPEN-BFR-256", "-q",
+    result = run_cli(SAMPLE, output, *options, "-q",
                      env={"GPEN_VIDEO_HOME": str(home), "https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"})
     assert_one_line_error(result, 3)
-    assert "GPEN-BFR-256" in result.stderr and str(home) in result.stderr
-    assert not output.exists()
-
-
-def test_parsing_mask_without_its_weights_exits_3_naming_the_file(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    output = tmp_path / "out.mp4"
-    result = run_cli(SAMPLE, output, "--restorer", "none", "--mask", "parsing", "-q",
-                     env={"GPEN_VIDEO_HOME": str(home), "https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"})
-    assert_one_line_error(result, 3)
-    assert "parsing_parsenet.pth" in result.stderr and str(home) in result.stderr
+    assert file_named in result.stderr and str(home) in result.stderr
     assert not output.exists()
 
 
