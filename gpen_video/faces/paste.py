@@ -150,8 +150,9 @@ def paste_faces(
         weight = cv2.warpAffine(
             np.asarray(mask, np.float32), a_roi, dsize, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0
         )
-        weight = (weight * alpha)[..., None]
-        region = out[y0:y1, x0:x1].astype(np.float32)
-        region += weight * (face.astype(np.float32) - region)
-        out[y0:y1, x0:x1] = np.clip(np.rint(region), 0, 255).astype(np.uint8)
+        if alpha != 1.0:
+            weight *= alpha
+        # face * w + region * (1 - w), rounded: cv2's fused uint8 blend is ~10x faster than float numpy here.
+        region = np.ascontiguousarray(out[y0:y1, x0:x1])
+        out[y0:y1, x0:x1] = cv2.blendLinear(face, region, weight, 1.0 - weight)
     return out
