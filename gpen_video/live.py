@@ -25,6 +25,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -510,7 +511,7 @@ class _Recorder:
         return None
 
 
-def _signals_call(callback: Callable[[], None]):
+def _signals_call(callback: Callable[[], None]) -> AbstractContextManager[None]:
     """SIGINT/SIGTERM call ``callback`` (a graceful stop); a second one raises Interrupted."""
     received = []
 

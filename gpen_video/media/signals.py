@@ -4,7 +4,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from ..errors import Interrupted
 
@@ -33,6 +33,6 @@ def handling_signals(handler: Callable[[int, object], None]) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def interrupts_as_exceptions():
+def interrupts_as_exceptions() -> AbstractContextManager[None]:
     """Within the block, SIGINT and SIGTERM raise Interrupted in the main thread."""
     return handling_signals(_raise_interrupted)
