@@ -15,7 +15,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -133,18 +133,19 @@ class Engine:
             fp32=r.fp32,
             compile=r.compile,
         )
+        device = str(getattr(self.restorer, "device", "cpu"))  # detector and parser run beside GPEN
         self.detector = detector or build_detector(
             f.detector,
             det_size=f.det_size,
             score_threshold=f.det_threshold,
             min_face=f.min_face,
             max_faces=f.max_faces,
-            device=str(getattr(self.restorer, "device", "cpu")),
+            device=device,
         )
         if parser is None and f.mask == "parsing":
             from .models.weights import resolve_weights
 
-            parser = FaceParser(resolve_weights("parsing_parsenet"), device=str(getattr(self.restorer, "device", "cpu")))
+            parser = FaceParser(resolve_weights("parsing_parsenet"), device=device)
         self.parser = parser
 
     @property

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from gpen_video.errors import InputError, WeightsError
-from gpen_video.models import weights as W
 from gpen_video.models.gpen import build_gpen
 from gpen_video.restore import (PassthroughRestorer, Restorer, build_restorer, cpu_has_bf16, resolve_device,
                                 resolve_precision, to_model_input, to_uint8)
