@@ -19,7 +19,7 @@ from pathlib import Path
 import av
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gpen_video.media import EncoderSettings, VideoReader, VideoWriter  # noqa: E402
+from gpen_video.media import EncodeSettings, VideoReader, VideoWriter  # noqa: E402
 
 SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "crowd_1080p.mp4"
 
@@ -48,7 +48,7 @@ def our_layer(src: Path, dest: Path, crf: int, preset: str) -> int:
     with VideoReader(src) as reader:
         info = reader.info
         with VideoWriter(dest, width=info.width, height=info.height, time_base=info.time_base, fps=info.fps,
-                         source=src, settings=EncoderSettings(crf=crf, preset=preset), overwrite=True) as writer:
+                         source=src, settings=EncodeSettings(crf=crf, preset=preset), overwrite=True) as writer:
             for frame in reader:
                 writer.write(frame)
     return writer.stats.frames

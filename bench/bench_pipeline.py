@@ -30,16 +30,16 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 from gpen_video.config import Settings  # noqa: E402
 from gpen_video.engine import Engine  # noqa: E402
-from gpen_video.job import encoder_settings, enhance_video  # noqa: E402
+from gpen_video.job import enhance_video  # noqa: E402
 from gpen_video.media.reader import VideoReader  # noqa: E402
-from gpen_video.media.writer import EncoderSettings, VideoWriter  # noqa: E402
+from gpen_video.media.writer import EncodeSettings, VideoWriter  # noqa: E402
 from gpen_video.models.weights import REGISTRY  # noqa: E402
 from gpen_video.restore import PassthroughRestorer, Restorer, resolve_device  # noqa: E402
 
 DEFAULT_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "talking_head_844.mp4"
 
 
-def measure_codec(clip: Path, out: Path, seconds: float, encoder: EncoderSettings) -> tuple[int, float]:
+def measure_codec(clip: Path, out: Path, seconds: float, encoder: EncodeSettings) -> tuple[int, float]:
     """Frames and seconds for decode + encode alone."""
     started = time.perf_counter()
     with VideoReader(clip, end=seconds) as reader:
@@ -84,7 +84,7 @@ def main() -> int:
     settings = Settings()
     settings.restore.batch_size = args.batch_size
     settings.encode.preset = args.preset
-    encoder = encoder_settings(settings.encode)
+    encoder = settings.encode
     torch.manual_seed(0)
     restorer = Restorer(REGISTRY["GPEN-BFR-256"].config.build(), device=device, batch_size=args.batch_size)
 

@@ -338,24 +338,16 @@ def _run_whole(task: UnitTask, engine, report: Callable[[int], None]) -> int:
 
 def _run_segment(task: UnitTask, engine, report: Callable[[int], None]) -> int:
     """Decode from the warm-up frame, enhance, write only frames at or after the segment start."""
-    from .job import encoder_settings
-    from .media.reader import VideoReader
+    from .media.open import open_reader, open_writer
     from .media.signals import interrupts_as_exceptions
-    from .media.writer import VideoWriter
 
     unit, encode = task.unit, task.settings.encode
     expected = unit.end - unit.start
     update = _throttled(report)
     written = 0
     start, end = unit.window
-    with interrupts_as_exceptions(), VideoReader(task.source, deinterlace=encode.deinterlace, start=start, end=end) as reader:
-        info = reader.info
-        writer = VideoWriter(
-            task.part, width=info.width, height=info.height, time_base=info.time_base, fps=info.fps,
-            settings=encoder_settings(encode),
-            overwrite=True, sample_aspect_ratio=info.sample_aspect_ratio,
-        )
-        with writer:
+    with interrupts_as_exceptions(), open_reader(task.source, encode, start=start, end=end) as reader:
+        with open_writer(task.part, reader.info, encode, overwrite=True) as writer:
             for result in engine.stream(reader):
                 frame = result.frame
                 if frame.pts is None or frame.pts < unit.first_pts:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from .errors import InputError
+from .media.encoders import EncodeSettings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -47,18 +48,6 @@ class FaceSettings:
     temporal: float = 0.7  # temporal blending strength in [0, 1] (0 = off)
     alpha: float = 1.0  # 1 = fully restored face, 0 = original face
     mask: str = "soft"  # paste-back mask: "soft" (feathered square) or "parsing" (facexlib ParseNet face parts)
-
-
-@dataclass
-class EncodeSettings:
-    """Output video encoding."""
-
-    codec: str = "libx264"
-    crf: int = 18
-    preset: str = "medium"
-    pix_fmt: str = "yuv420p"
-    bitrate: int | None = None  # bits/s; when set, replaces crf
-    deinterlace: bool = True
 
 
 @dataclass

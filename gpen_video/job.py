@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import EncodeSettings, Settings
+from .config import Settings
 from .engine import Engine, PipelineStats
 from .media.output import check_destination
 from .media.image import read_image, write_image
-from .media.reader import VideoInfo, VideoReader
+from .media.open import open_reader, open_writer
+from .media.reader import VideoInfo
 from .media.signals import interrupts_as_exceptions
-from .media.writer import EncoderSettings, VideoWriter
 from .types import Frame
 
 ProgressCallback = Callable[[PipelineStats], None]
@@ -33,12 +33,6 @@ class JobResult:
     seconds: float
     info: VideoInfo | None = None
     media: dict = field(default_factory=dict)  # reader and writer counters
-
-
-def encoder_settings(encode: EncodeSettings) -> EncoderSettings:
-    """The writer's encoder settings from the run's ``[encode]`` section."""
-    return EncoderSettings(codec=encode.codec, crf=encode.crf, preset=encode.preset,
-                           pix_fmt=encode.pix_fmt, bitrate=encode.bitrate)
 
 
 def default_output(source: str | Path) -> Path:
@@ -72,26 +66,14 @@ def enhance_video(
     began = time.perf_counter()
     stats = PipelineStats(keep_frames=keep_frames)
     encode = settings.encode
-    with interrupts_as_exceptions(), VideoReader(
-        source, deinterlace=encode.deinterlace, start=start, end=end
-    ) as reader:
+    with interrupts_as_exceptions(), open_reader(source, encode, start=start, end=end) as reader:
         info = reader.info
         check_destination(output, source=source, overwrite=overwrite)  # before the slow model load
         engine = engine or Engine(settings)
         if on_start is not None:
             on_start(info)
-        writer = VideoWriter(
-            output,
-            width=info.width * (2 if compare else 1),
-            height=info.height,
-            time_base=info.time_base,
-            fps=info.fps,
-            source=None if info.is_live else source,
-            start=start,
-            settings=encoder_settings(encode),
-            overwrite=overwrite,
-            sample_aspect_ratio=info.sample_aspect_ratio,
-        )
+        writer = open_writer(output, info, encode, source=None if info.is_live else source, start=start,
+                             width=info.width * (2 if compare else 1), overwrite=overwrite)
         with writer:
             for result in engine.stream(reader, stats=stats):
                 image = np.hstack([result.frame.image, result.enhanced]) if compare else result.enhanced

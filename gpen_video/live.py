@@ -38,7 +38,7 @@ import numpy as np
 from .config import Settings
 from .engine import Engine, FrameResult, PipelineStats
 from .errors import GpenVideoError, InputError, Interrupted, MediaOpenError
-from .job import encoder_settings
+from .media.open import open_writer
 from .media.output import check_destination, close_quietly
 from .media.reader import VideoInfo, VideoReader, is_live_url
 from .media.signals import handling_signals
@@ -640,11 +640,7 @@ def run_live(
 
 
 def _open_writer(output: str | Path, info: VideoInfo, settings: Settings, overwrite: bool) -> VideoWriter:
-    return VideoWriter(
-        output, width=info.width, height=info.height, time_base=RECORD_TIME_BASE, fps=info.fps, source=None,
-        settings=encoder_settings(settings.encode),
-        overwrite=overwrite, sample_aspect_ratio=info.sample_aspect_ratio,
-    )
+    return open_writer(output, info, settings.encode, time_base=RECORD_TIME_BASE, overwrite=overwrite)
 
 
 def _show(result: FrameResult, recorder: _Recorder | None, window: LiveWindow | None, tracker: LatencyTracker,

@@ -17,14 +17,14 @@ import pytest
 
 from gpen_video.errors import GpenVideoError, InputError
 from gpen_video.media.concat import SegmentFile, concat_segments
-from gpen_video.media.encoders import EncoderSettings, encoder_options, resolve_codec
+from gpen_video.media.encoders import EncodeSettings, encoder_options, resolve_codec
 from gpen_video.media.reader import VideoReader
 from gpen_video.media.streams import Passthrough, monotonic_dts
 from gpen_video.media.writer import VideoWriter
 from gpen_video.types import Frame
 from tests.media_clips import AudioSpec, make_clip, packets, stream_starts, video_pts
 
-FAST = EncoderSettings(preset="ultrafast")
+FAST = EncodeSettings(preset="ultrafast")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -161,7 +161,7 @@ def test_sample_aspect_ratio_is_carried(tmp_path):
 def test_webm_reencodes_aac_to_opus_with_notice(tmp_path):
     src = make_clip(tmp_path / "in.mp4", frames=6, audio=(AudioSpec(seconds=0.24),))
     dest = tmp_path / "out.webm"
-    _, stats = passthrough(src, dest, settings=EncoderSettings(codec="libvpx-vp9", preset="ultrafast", crf=40))
+    _, stats = passthrough(src, dest, settings=EncodeSettings(codec="libvpx-vp9", preset="ultrafast", crf=40))
     assert stats.reencoded_streams and any("opus" in n for n in stats.notices)
     with av.open(str(dest)) as out:
         assert out.streams.audio[0].codec_context.name == "opus"
@@ -195,7 +195,7 @@ def test_trim_shifts_video_and_audio_together(tmp_path):
 def test_other_encoders(tmp_path, codec, ext):
     src = make_clip(tmp_path / "in.mp4", size=(64, 64), frames=5, audio=())
     dest = tmp_path / f"out.{ext}"
-    _, stats = passthrough(src, dest, settings=EncoderSettings(codec=codec, preset="ultrafast", crf=30))
+    _, stats = passthrough(src, dest, settings=EncodeSettings(codec=codec, preset="ultrafast", crf=30))
     with av.open(str(dest)) as out:
         assert out.streams.video[0].codec_context.name in {"hevc", "av1", "libdav1d", "libaom-av1"}
         assert sum(1 for _ in out.decode(video=0)) == 5
@@ -319,12 +319,12 @@ CHILD = textwrap.dedent(
     from fractions import Fraction
     import numpy as np
     from gpen_video.errors import Interrupted
-    from gpen_video.media import EncoderSettings, VideoWriter, interrupts_as_exceptions
+    from gpen_video.media import EncodeSettings, VideoWriter, interrupts_as_exceptions
     from gpen_video.types import Frame
     try:
         with interrupts_as_exceptions():
             with VideoWriter(sys.argv[1], width=32, height=32, time_base=Fraction(1, 25), fps=Fraction(25),
-                             settings=EncoderSettings(preset="ultrafast")) as writer:
+                             settings=EncodeSettings(preset="ultrafast")) as writer:
                 for i in range(100000):
                     writer.write(Frame(i, i, Fraction(1, 25), np.full((32, 32, 3), i % 255, np.uint8)))
                     if i == 30:
@@ -349,8 +349,8 @@ def test_interrupt_removes_temp_file(tmp_path, sig):
 
 
 def test_a_preset_foreign_to_x264_falls_back_to_medium_with_a_notice() -> None:
-    options, _, notices = encoder_options("libx264", EncoderSettings(preset="p5"))  # NVENC's name, after a fallback
+    options, _, notices = encoder_options("libx264", EncodeSettings(preset="p5"))  # NVENC's name, after a fallback
     assert options["preset"] == "medium"
     assert notices == ["preset 'p5' is not a libx264 preset; using 'medium'"]
-    options, _, notices = encoder_options("libx264", EncoderSettings(preset="slow"))
+    options, _, notices = encoder_options("libx264", EncodeSettings(preset="slow"))
     assert options["preset"] == "slow" and notices == []

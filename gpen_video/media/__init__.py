@@ -1,13 +1,13 @@
 """Media I/O on PyAV: VideoReader, VideoWriter (audio passthrough, safe output), image I/O."""
 from __future__ import annotations
 
-from .encoders import EncoderSettings
+from .encoders import EncodeSettings
 from .reader import ReaderStats, VideoInfo, VideoReader
 from .signals import interrupts_as_exceptions
 from .writer import VideoWriter, WriterStats
 
 __all__ = [
-    "EncoderSettings",
+    "EncodeSettings",
     "ReaderStats",
     "VideoInfo",
     "VideoReader",

@@ -1,4 +1,4 @@
-"""Encoder choice and options: one EncoderSettings mapped onto each supported encoder's own knobs."""
+"""Encoder choice and options: one EncodeSettings mapped onto each supported encoder's own knobs."""
 from __future__ import annotations
 
 import functools
@@ -27,14 +27,19 @@ _SPEED_SCALES["hevc_nvenc"] = _SPEED_SCALES["h264_nvenc"]
 
 
 @dataclass(frozen=True)
-class EncoderSettings:
-    """Video encoder settings. ``bitrate`` (bits/s), when given, replaces constant quality (``crf``)."""
+class EncodeSettings:
+    """The ``[encode]`` settings section: how the output video is encoded.
+
+    ``bitrate`` (bits/s), when given, replaces constant quality (``crf``). ``deinterlace`` is applied
+    by the reader, before encoding, to frames flagged interlaced.
+    """
 
     codec: str = "libx264"
     crf: int | None = 18
     preset: str | None = "medium"
     pix_fmt: str = "yuv420p"
     bitrate: int | None = None
+    deinterlace: bool = True
 
 
 @functools.cache  # opening an NVENC session is slow; batch builds a writer per segment
@@ -68,7 +73,7 @@ def resolve_codec(name: str) -> tuple[str, str | None]:
     raise InputError(f"encoder {name} is not available in this FFmpeg build")
 
 
-def encoder_options(codec: str, settings: EncoderSettings) -> tuple[dict[str, str], int | None, list[str]]:
+def encoder_options(codec: str, settings: EncodeSettings) -> tuple[dict[str, str], int | None, list[str]]:
     """(AVOptions for the encoder, bit_rate or None, notices) for ``settings`` on ``codec``."""
     options: dict[str, str] = {}
     notices: list[str] = []

@@ -18,13 +18,13 @@ import numpy as np
 from ..errors import GpenVideoError, InputError
 from ..types import Frame
 from .colour import BT709, RANGE_MPEG
-from .encoders import EncoderSettings, check_pix_fmt, encoder_options, resolve_codec
+from .encoders import EncodeSettings, check_pix_fmt, encoder_options, resolve_codec
 from .output import check_destination, close_quietly, commit, discard, temp_path_for
 from .streams import Passthrough, open_passthrough, video_end
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EncoderSettings", "VideoWriter", "WriterStats"]
+__all__ = ["EncodeSettings", "VideoWriter", "WriterStats"]
 
 
 @dataclass
@@ -82,7 +82,7 @@ class VideoWriter:
         fps: Fraction | None,
         source: str | Path | None = None,
         start: float | None = None,
-        settings: EncoderSettings = EncoderSettings(),
+        settings: EncodeSettings = EncodeSettings(),
         overwrite: bool = False,
         sample_aspect_ratio: Fraction | None = None,
     ) -> None:
