@@ -30,7 +30,7 @@ from gpen_video.live import run_live  # noqa: E402
 from gpen_video.models.weights import REGISTRY  # noqa: E402
 from gpen_video.restore import Restorer, resolve_device  # noqa: E402
 
-SOURCE = ROOT.parent / "shared" / "data" / "talking_head_844.mp4"
+SOURCE = ROOT / "tests" / "data" / "talking_head_844.mp4"
 WIDTH, HEIGHT = 640, 480
 
 

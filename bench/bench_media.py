@@ -1,6 +1,6 @@
 """Decode+encode cost of gpen_video.media against a minimal PyAV loop with the same encoder settings.
 
-Both sides decode ../shared/data/crowd_1080p.mp4 to RGB uint8 arrays and encode them back with
+Both sides decode tests/data/crowd_1080p.mp4 to RGB uint8 arrays and encode them back with
 libx264 (same crf, preset, pix_fmt, codec threading). Our side also copies the audio, keeps the source
 timestamps and writes through a temporary file. Runs alternate; the best run of each side is compared (the machine is shared, so the best run is the
 least disturbed one) and the median ratio is printed too.
@@ -21,7 +21,7 @@ import av
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gpen_video.media import EncodeSettings, VideoReader, VideoWriter  # noqa: E402
 
-SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "crowd_1080p.mp4"
+SOURCE = Path(__file__).resolve().parents[1] / "tests" / "data" / "crowd_1080p.mp4"
 
 
 def minimal_loop(src: Path, dest: Path, crf: int, preset: str) -> int:

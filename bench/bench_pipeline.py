@@ -36,7 +36,7 @@ from gpen_video.media.writer import EncodeSettings, VideoWriter  # noqa: E402
 from gpen_video.models.weights import REGISTRY  # noqa: E402
 from gpen_video.restore import PassthroughRestorer, Restorer, resolve_device  # noqa: E402
 
-DEFAULT_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "talking_head_844.mp4"
+DEFAULT_CLIP = Path(__file__).resolve().parents[1] / "tests" / "data" / "talking_head_844.mp4"
 
 
 def measure_codec(clip: Path, out: Path, seconds: float, encoder: EncodeSettings) -> tuple[int, float]:

@@ -3,7 +3,7 @@
     python3 bench/bench_scale.py [--clips 4] [--seconds 2] [--width 384] [--restorer none|tiny]
                                  [--segment-seconds S] [--ray ADDRESS]
 
-Cuts ``--clips`` clips from the shared media, then runs the whole batch (fresh output folder, worker
+Cuts ``--clips`` clips from the real media in tests/data, then runs the whole batch (fresh output folder, worker
 start-up included) with 1 worker and with 2, side by side, and prints frames/s and the scaling
 efficiency ``(fps with 2) / (2 x fps with 1)``. ``--restorer tiny`` uses a random 64 px GPEN so the
 restorer costs something without downloading weights. With ``--ray ADDRESS`` the same runs go to a
@@ -19,15 +19,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))
 
-from batch_clips import cut_clip  # noqa: E402
-from cli_helpers import save_tiny_gpen  # noqa: E402
 from gpen_video.batch import BatchOptions, run_batch  # noqa: E402
 from gpen_video.config import build_settings  # noqa: E402
-
-DATA = ROOT.parent / "shared" / "data"
-
+from tests.helpers.fakes import save_tiny_gpen  # noqa: E402
+from tests.helpers.paths import DATA  # noqa: E402
+from tests.helpers.real_media import cut_clip  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -1,4 +1,4 @@
-"""Face-pipeline measurements on the shared media: detection counts and speed, pass-through PSNR,
+"""Face-pipeline measurements on the real media in tests/data: detection counts and speed, pass-through PSNR,
 landmark jitter/lag, temporal flicker, tracking id switches. Run: python3 bench/faces_bench.py"""
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from gpen_video.faces.smooth import LandmarkSmoother  # noqa: E402
 from gpen_video.faces.temporal import TemporalBlender  # noqa: E402
 from gpen_video.metrics import flicker, id_switches, jitter, lag, psnr  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 
 def frames(name: str, count: int) -> list[np.ndarray]:

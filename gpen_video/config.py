@@ -7,6 +7,7 @@ an unknown section or key is an error that names it.
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +72,20 @@ class Settings:
 
 
 SECTIONS: dict[str, type] = {f.name: get_type_hints(Settings)[f.name] for f in dataclasses.fields(Settings)}
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CHECKOUT_PRESETS = Path(__file__).resolve().parent.parent / "configs"  # running from a source checkout
+
+
+def preset_names() -> list[str]:
+    """Names of the bundled presets (``default``, ``film``, ...), sorted."""
+    return sorted(Path(p.name).stem for p in _presets().iterdir() if p.name.endswith(".toml"))
+
+
+def _presets() -> importlib.resources.abc.Traversable:
+    """The bundled presets: ``configs/`` ships in the wheel as the ``gpen_video.configs`` package data."""
+    try:
+        return importlib.resources.files("gpen_video.configs")
+    except ModuleNotFoundError:
+        return CHECKOUT_PRESETS
 
 
 def _coerce(section: str, key: str, value: Any, annotation: Any) -> Any:
@@ -111,12 +125,12 @@ def apply_overrides(settings: Settings, overrides: dict[str, dict[str, Any]], or
 
 
 def load_config(path: str | Path) -> dict[str, dict[str, Any]]:
-    """Read a TOML preset. A bare name such as ``webcam`` means ``configs/webcam.toml``."""
-    candidate = Path(path)
-    if not candidate.exists() and candidate.suffix == "" and (CONFIG_DIR / f"{path}.toml").exists():
-        candidate = CONFIG_DIR / f"{path}.toml"
+    """Read a TOML preset: a path, or a bare name such as ``webcam`` for the bundled ``webcam.toml``."""
+    candidate: Path | importlib.resources.abc.Traversable = Path(path)
+    if not Path(path).exists() and Path(path).suffix == "" and str(path) in preset_names():
+        candidate = _presets() / f"{path}.toml"
     try:
-        with open(candidate, "rb") as handle:
+        with candidate.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise InputError(f"config file not found: {path}") from None

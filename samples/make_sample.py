@@ -1,4 +1,4 @@
-"""Make samples/talking_head.mp4 from ../shared/data/talking_head_844.mp4.
+"""Make samples/talking_head.mp4 from tests/data/talking_head_844.mp4.
 
 Source: OpenTalker/video-retalking, examples/face/2.mp4 (Apache-2.0), 844x844, 25 fps, H.264 + AAC.
 The sample keeps the first 3 seconds, scaled to 512x512 and re-encoded with libx264 (crf 26),
@@ -46,7 +46,7 @@ def make_sample(source: Path, dest: Path) -> None:
 
 
 if __name__ == "__main__":
-    src = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent.parent / "shared" / "data" / "talking_head_844.mp4"
+    src = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "tests" / "data" / "talking_head_844.mp4"
     dst = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "talking_head.mp4"
     make_sample(src, dst)
     print(f"wrote {dst} ({dst.stat().st_size / 1e6:.2f} MB)")

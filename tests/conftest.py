@@ -1,25 +1,18 @@
-"""Shared fixtures: paths to the real media and GPEN fixtures in ../shared."""
+"""Session fixtures: the real media and GPEN fixtures committed under ``tests/``."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-DATA = SHARED / "data"
-GPEN_FIXTURES = SHARED / "gpen"
+from tests.helpers.paths import DATA, FIXTURES
 
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    if not DATA.is_dir():
-        pytest.fail(f"missing shared media folder {DATA}")
     return DATA
 
 
 @pytest.fixture(scope="session")
 def gpen_dir() -> Path:
-    if not GPEN_FIXTURES.is_dir():
-        pytest.fail(f"missing shared GPEN fixtures folder {GPEN_FIXTURES}")
-    return GPEN_FIXTURES
+    return FIXTURES

@@ -13,18 +13,12 @@ import av
 import numpy as np
 import pytest
 
-from cli_helpers import ROOT, audio_packets, leftovers, run_cli, save_tiny_gpen, video_pts
+from tests.helpers.cli import assert_one_line_error, run_cli
+from tests.helpers.fakes import save_tiny_gpen
+from tests.helpers.paths import ROOT, SAMPLE
+from tests.helpers.streams import audio_packets, leftovers, video_pts
 
 FAST = ("--preset", "ultrafast", "-q")
-SAMPLE = ROOT / "samples" / "talking_head.mp4"
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, code: int) -> None:
-    assert result.returncode == code, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("gpen-video: ")
 
 
 @pytest.fixture(scope="module")

@@ -9,41 +9,9 @@ import pytest
 
 from gpen_video.config import Settings
 from gpen_video.engine import Engine, PipelineStats
-from gpen_video.faces.align import gpen_template
 from gpen_video.metrics import psnr
-from gpen_video.restore import PassthroughRestorer
-from gpen_video.types import Detection, Frame
-
-SIZE = 128  # crop side of the stand-in restorers (larger than the face: no detail lost)
-
-
-class FixedDetector:
-    """Finds one face with the template's landmarks scaled into a 96 px box at (40, 30)."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def detect(self, images):
-        self.calls += len(images)
-        landmarks = gpen_template(96) + np.float32([40, 30])
-        box = np.float32([40, 30, 136, 126])
-        return [[Detection(box, 0.99, landmarks)] for _ in images]
-
-
-class RecordingRestorer(PassthroughRestorer):
-    """Pass-through that records batch sizes, optionally inverts colours or fails."""
-
-    def __init__(self, *, invert: bool = False, fail_after: int | None = None) -> None:
-        super().__init__(size=SIZE)
-        self.batches: list[int] = []
-        self.invert, self.fail_after = invert, fail_after
-
-    def submit(self, crops, tag=None):
-        if self.fail_after is not None and len(self.batches) >= self.fail_after:
-            raise RuntimeError("restorer exploded")
-        self.batches.append(len(crops))
-        super().submit(255 - crops if self.invert else crops, tag)
-
+from gpen_video.types import Frame
+from tests.helpers.fakes import FixedDetector, RecordingRestorer
 
 def frames(count: int, *, seed: int = 0) -> list[Frame]:
     y, x = np.mgrid[0:180, 0:200].astype(np.float32)

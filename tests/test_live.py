@@ -15,12 +15,10 @@ import av
 import numpy as np
 import pytest
 
-from cli_helpers import ROOT, run_cli, save_tiny_gpen, video_pts
 from gpen_video.cli import main
 from gpen_video.config import build_settings
 from gpen_video.engine import Engine
 from gpen_video.errors import InputError, MediaOpenError
-from gpen_video.faces.align import gpen_template
 from gpen_video.live import (
     LatestFrame,
     LatencyTracker,
@@ -32,7 +30,11 @@ from gpen_video.live import (
 from gpen_video.media.reader import VideoInfo, VideoReader
 from gpen_video.metrics import psnr
 from gpen_video.restore import PassthroughRestorer
-from gpen_video.types import Detection, Frame
+from gpen_video.types import Frame
+from tests.helpers.cli import run_cli
+from tests.helpers.fakes import FixedDetector, SlowRestorer, save_tiny_gpen
+from tests.helpers.paths import ROOT
+from tests.helpers.streams import video_pts
 
 SIDE = 320  # the fake camera's frame size
 FPS = 25
@@ -61,26 +63,6 @@ def clip(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("live") / "cam.mp4"
     _encode(data_dir / "talking_head_844.mp4", path)
     return path
-
-
-class FixedDetector:
-    """One face in the middle of the frame, found instantly (timing comes from the restorer alone)."""
-
-    def detect(self, images):
-        landmarks = gpen_template(160) + np.float32([80, 60])
-        return [[Detection(np.float32([80, 60, 240, 220]), 0.99, landmarks)] for _ in images]
-
-
-class SlowRestorer(PassthroughRestorer):
-    """Pass-through that takes ``seconds`` per batch: processing slower than the source."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(size=128, batch_size=1)
-        self.seconds = seconds
-
-    def submit(self, crops, tag=None):
-        time.sleep(self.seconds)
-        super().submit(crops, tag)
 
 
 def live_settings(**live):
@@ -146,7 +128,7 @@ def test_overlay_and_side_by_side() -> None:
 
 def test_engine_queue_depth(clip: Path) -> None:
     settings = live_settings()
-    engine = Engine(settings, restorer=PassthroughRestorer(size=128, batch_size=1), detector=FixedDetector())
+    engine = Engine(settings, restorer=PassthroughRestorer(size=128, batch_size=1), detector=FixedDetector(160, 80, 60))
     with VideoReader(clip) as reader:
         frames = [f for _, f in zip(range(6), reader)]
     deep = [r.enhanced for r in engine.stream(frames)]
@@ -185,7 +167,7 @@ def test_webcam_preset_and_live_validation() -> None:
 def test_slow_processing_drops_frames_keeps_latency_bounded_and_records(clip: Path, tmp_path: Path) -> None:
     work = 0.12  # seconds per frame: about 8 fps against a 25 fps source
     settings = live_settings()
-    engine = Engine(settings, restorer=SlowRestorer(work), detector=FixedDetector())
+    engine = Engine(settings, restorer=SlowRestorer(work), detector=FixedDetector(160, 80, 60))
     output = tmp_path / "rec.mp4"
     result = run_live(str(clip), settings, output=output, engine=engine)
 
@@ -242,7 +224,7 @@ def test_disconnect_reconnects_with_backoff_then_gives_up(tmp_path: Path) -> Non
         return step
 
     settings = live_settings(reconnect_seconds=1.0)
-    engine = Engine(settings, restorer=PassthroughRestorer(size=128, batch_size=1), detector=FixedDetector())
+    engine = Engine(settings, restorer=PassthroughRestorer(size=128, batch_size=1), detector=FixedDetector(160, 80, 60))
     output = tmp_path / "rec.mp4"
     result = run_live("fake://camera", settings, output=output, engine=engine, opener=opener)
 
@@ -260,7 +242,7 @@ def test_disconnect_reconnects_with_backoff_then_gives_up(tmp_path: Path) -> Non
 def test_an_error_while_showing_stops_the_run_at_once() -> None:
     """A raising ``on_update`` must end the run quickly, not after the engine's 10 s join timeout."""
     settings = live_settings()
-    engine = Engine(settings, restorer=SlowRestorer(0.05), detector=FixedDetector())
+    engine = Engine(settings, restorer=SlowRestorer(0.05), detector=FixedDetector(160, 80, 60))
 
     def on_update(status) -> None:
         if status.frames == 5:
@@ -295,7 +277,7 @@ def test_quit_stops_showing_and_the_overlay_shows_its_own_frame(monkeypatch, tmp
     monkeypatch.setattr("gpen_video.live.LiveWindow", FakeWindow)
     FakeWindow.instances.clear()
     settings = live_settings(window=True, max_in_flight=2)
-    engine = Engine(settings, restorer=SlowRestorer(0.05), detector=FixedDetector())
+    engine = Engine(settings, restorer=SlowRestorer(0.05), detector=FixedDetector(160, 80, 60))
     updates: list[list[str]] = []
     result = run_live("fake://camera", settings, output=tmp_path / "rec.mp4", engine=engine,
                       opener=lambda _: ScriptedSource(1000, None), on_update=lambda s: updates.append(s.lines()))

@@ -6,7 +6,7 @@ from gpen_video.faces.align import align_face
 from gpen_video.faces.detect import RetinaFaceOnnx
 from gpen_video.faces.paste import paste_faces
 from gpen_video.metrics import psnr
-from tests._faces_media import solvay, video_frames
+from tests.helpers.real_media import solvay, video_frames
 
 
 def _face_mask(shape, dets):

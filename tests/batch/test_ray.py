@@ -13,8 +13,11 @@ import av
 import numpy as np
 import pytest
 
-from batch_clips import cut_clip
-from cli_helpers import ROOT, audio_packets, leftovers, run_cli, save_tiny_gpen, video_pts
+from tests.helpers.cli import run_cli
+from tests.helpers.fakes import save_tiny_gpen
+from tests.helpers.paths import ROOT
+from tests.helpers.real_media import cut_clip
+from tests.helpers.streams import audio_packets, leftovers, video_pts
 from gpen_video.config import build_settings
 from gpen_video.engine import Engine
 from gpen_video.job import enhance_video

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from batch_clips import cut_clip
-from cli_helpers import audio_packets, run_cli, video_pts
+from tests.helpers.cli import run_cli
+from tests.helpers.real_media import cut_clip
+from tests.helpers.streams import audio_packets, video_pts
 from gpen_video.batch import EXIT_SOME_FAILED, BatchOptions, BatchRun, collect_inputs, input_key
 from gpen_video.config import build_settings
 from gpen_video.engine import Engine

@@ -5,7 +5,7 @@ from gpen_video.faces.align import align_face
 from gpen_video.faces.detect import RetinaFaceOnnx
 from gpen_video.faces.temporal import TemporalBlender
 from gpen_video.metrics import flicker
-from tests._faces_media import video_frames
+from tests.helpers.real_media import video_frames
 
 S = 256
 INNER = np.zeros((S, S), bool)

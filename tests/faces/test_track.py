@@ -7,7 +7,7 @@ from gpen_video.faces.smooth import LandmarkSmoother
 from gpen_video.faces.track import FaceTracker, SceneCutDetector
 from gpen_video.metrics import id_switches
 from gpen_video.types import Detection
-from tests._faces_media import video_frames
+from tests.helpers.real_media import video_frames
 
 BASE = np.array([[0, 0], [40, 0], [20, 22], [6, 45], [34, 45]], np.float32)
 

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -22,7 +21,8 @@ from gpen_video.media.reader import VideoReader
 from gpen_video.media.streams import Passthrough, monotonic_dts
 from gpen_video.media.writer import VideoWriter
 from gpen_video.types import Frame
-from tests.media_clips import AudioSpec, make_clip, packets, stream_starts, video_pts
+from tests.helpers.clips import AudioSpec, make_clip
+from tests.helpers.streams import frame_times, packets, stream_starts, temp_files
 
 FAST = EncodeSettings(preset="ultrafast")
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,16 +42,12 @@ def passthrough(src, dest, *, start=None, end=None, settings=FAST, **kwargs):
     return reader, writer.stats
 
 
-def leftovers(folder: Path) -> list[str]:
-    return [p.name for p in folder.iterdir() if ".gpen-part" in p.name]
-
-
 def test_real_file_passthrough_is_faithful(data_dir, tmp_path):
     src, dest = data_dir / "crowd_1080p.mp4", tmp_path / "out.mp4"
     reader, stats = passthrough(src, dest)
-    src_times, _ = video_pts(src)
-    out_times, _ = video_pts(dest)
-    assert stats.frames == reader.stats.frames == len(src_times) == len(out_times) == 105
+    src_times = frame_times(src)
+    out_times = frame_times(dest)
+    assert stats.frames == reader.stats.frames == len(src_times) == len(out_times) == 60
     assert out_times == src_times
     assert packets(dest, "audio") == packets(src, "audio")  # byte-identical, same pts
     starts_in, starts_out = stream_starts(src), stream_starts(dest)
@@ -60,7 +56,7 @@ def test_real_file_passthrough_is_faithful(data_dir, tmp_path):
     )
     with av.open(str(dest)) as out:
         assert out.streams.audio[0].metadata.get("language") == "und"
-    assert leftovers(tmp_path) == []
+    assert temp_files(tmp_path) == []
 
 
 def test_two_audio_tracks_copied_byte_identical_with_languages(tmp_path):
@@ -81,7 +77,7 @@ def test_no_audio_and_vfr(tmp_path):
     src = make_clip(tmp_path / "vfr.mp4", pts=pts, audio=())
     dest = tmp_path / "out.mp4"
     _, stats = passthrough(src, dest)
-    out_times, _ = video_pts(dest)
+    out_times = frame_times(dest)
     assert out_times == [Fraction(p, 12800) for p in pts]
     with av.open(str(dest)) as out:
         assert not out.streams.audio
@@ -108,7 +104,7 @@ def test_nonzero_start_offsets_are_kept(tmp_path):
     assert starts_out["video"][0] - starts_out["audio"][0] == pytest.approx(
         starts_in["video"][0] - starts_in["audio"][0], abs=0.04
     )
-    assert video_pts(dest)[0] == video_pts(src)[0]
+    assert frame_times(dest) == frame_times(src)
 
 
 def test_mpegts_start_time_is_shifted_to_zero_keeping_offsets(tmp_path):
@@ -181,7 +177,8 @@ def test_trim_shifts_video_and_audio_together(tmp_path):
     src = make_clip(tmp_path / "in.mp4", frames=25, audio=(AudioSpec(seconds=1.0),))
     dest = tmp_path / "out.mp4"
     _, stats = passthrough(src, dest, start=0.2, end=0.6)
-    times, first = video_pts(dest)
+    times = frame_times(dest)
+    first = times[0]
     assert stats.frames == len(times) == 10 and first == 0
     audio = packets(dest, "audio")[0]
     audio_src = {b for _, b in packets(src, "audio")[0]}
@@ -240,7 +237,7 @@ def test_refuses_input_as_output_and_existing_output(tmp_path):
         _writer(tmp_path / "missing" / "out.mp4")
     with pytest.raises(InputError):
         _writer(tmp_path / "out.notacontainer")
-    assert leftovers(tmp_path) == []
+    assert temp_files(tmp_path) == []
 
 
 def test_error_mid_way_leaves_destination_untouched(tmp_path):
@@ -252,11 +249,11 @@ def test_error_mid_way_leaves_destination_untouched(tmp_path):
                 writer.write(frame)
             raise RuntimeError("boom")
     assert dest.read_bytes() == b"previous result"
-    assert leftovers(tmp_path) == []
+    assert temp_files(tmp_path) == []
     with _writer(dest, overwrite=True) as writer:
         for frame in _frames():
             writer.write(frame)
-    assert len(video_pts(dest)[0]) == 3 and leftovers(tmp_path) == []
+    assert len(frame_times(dest)) == 3 and temp_files(tmp_path) == []
 
 
 def test_zero_frames_is_an_error_and_leaves_nothing(tmp_path):
@@ -296,7 +293,7 @@ def test_concat_opens_each_segment_once_and_keeps_audio_bytes(tmp_path, monkeypa
     monkeypatch.undo()
     assert opened.count("a.mp4") == 1 and opened.count("b.mp4") == 1 and opened.count("src.mp4") == 1
     assert stats.video_packets == 12
-    assert video_pts(dest)[0] == video_pts(src)[0]
+    assert frame_times(dest) == frame_times(src)
     assert packets(dest, "audio") == packets(src, "audio")
 
 
@@ -310,7 +307,7 @@ def test_concat_write_error_is_a_gpen_video_error(tmp_path, monkeypatch):
     monkeypatch.setattr(Passthrough, "finish", disk_full)
     with pytest.raises(GpenVideoError, match="out.mp4.*No space left"):
         concat_segments(parts, dest, source=src, time_base=time_base, fps=fps)
-    assert not dest.exists() and leftovers(tmp_path) == []
+    assert not dest.exists() and temp_files(tmp_path) == []
 
 
 CHILD = textwrap.dedent(
@@ -342,7 +339,7 @@ def test_interrupt_removes_temp_file(tmp_path, sig):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(dest)], stdout=subprocess.PIPE, env=env, cwd=ROOT)
     assert child.stdout.readline().strip() == b"writing"
-    assert leftovers(tmp_path), "the writer should be writing a temporary file"
+    assert temp_files(tmp_path), "the writer should be writing a temporary file"
     child.send_signal(sig)
     assert child.wait(timeout=30) == 130
     assert list(tmp_path.iterdir()) == []

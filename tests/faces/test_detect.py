@@ -6,7 +6,7 @@ import pytest
 from gpen_video.errors import InputError, WeightsError
 from gpen_video.faces import retina
 from gpen_video.faces.detect import FacexlibRetinaFace, RetinaFaceOnnx, build_detector
-from tests._faces_media import solvay, video_frames
+from tests.helpers.real_media import solvay, video_frames
 
 
 @pytest.fixture(scope="module")

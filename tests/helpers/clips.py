@@ -1,4 +1,4 @@
-"""Small synthetic clips for the media tests, written with PyAV into a temporary folder."""
+"""Small synthetic clips, written with PyAV into a temporary folder (VFR, rotation, audio tracks, corruption)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -109,35 +109,6 @@ def _write_tone(out: av.container.OutputContainer, stream, spec: AudioSpec) -> N
         frame.time_base = Fraction(1, spec.rate)
         out.mux(stream.encode(frame))
     out.mux(stream.encode(None))
-
-
-def packets(path: Path, kind: str) -> list[list[tuple[int | None, bytes]]]:
-    """Per stream of ``kind`` ('audio', 'video', 'subtitle'): (pts, payload) of every packet."""
-    with av.open(str(path)) as c:
-        streams = [s for s in c.streams if s.type == kind]
-        result: list[list[tuple[int | None, bytes]]] = [[] for _ in streams]
-        where = {s.index: i for i, s in enumerate(streams)}
-        for p in c.demux(streams):
-            if p.size:
-                result[where[p.stream.index]].append((p.pts, bytes(p)))
-    return result
-
-
-def video_pts(path: Path) -> tuple[list[Fraction], Fraction]:
-    """Presentation times (seconds, exact) of every decoded video frame, and the stream start."""
-    with av.open(str(path)) as c:
-        s = c.streams.video[0]
-        times = [f.pts * s.time_base for f in c.decode(s)]
-    return times, times[0]
-
-
-def stream_starts(path: Path) -> dict[str, list[float]]:
-    """Seconds of the first packet pts of every stream, by type."""
-    with av.open(str(path)) as c:
-        result: dict[str, list[float]] = {}
-        for s in c.streams:
-            result.setdefault(s.type, []).append(float(s.start_time * s.time_base) if s.start_time is not None else 0.0)
-    return result
 
 
 def make_resolution_change(path: Path, first: tuple[int, int], second: tuple[int, int], frames_each: int = 6) -> Path:
