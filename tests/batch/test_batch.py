@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.cli import run_cli
+from tests.helpers.paths import ROOT
 from tests.helpers.real_media import cut_clip
 from tests.helpers.streams import audio_packets, video_pts
 from gpen_video.batch import EXIT_SOME_FAILED, BatchOptions, BatchRun, collect_inputs, input_key
@@ -132,8 +133,6 @@ def test_ray_option_without_ray_is_a_usage_error(tmp_path: Path, data_dir: Path)
     shim = tmp_path / "shim"
     shim.mkdir()
     (shim / "ray.py").write_text("raise ImportError('ray is not installed')\n")
-    from cli_helpers import ROOT
-
     result = run_cli("batch", data_dir / "talking_head_844.mp4", "--out-dir", tmp_path / "out", "--ray", "auto",
                      env={"PYTHONPATH": f"{shim}:{ROOT}"})
     assert result.returncode == 2
