@@ -24,7 +24,7 @@ def tracked_files() -> list[Path]:
 @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="not a git checkout (an sdist or a copy)")
 def test_no_file_refers_to_the_workplace_shared_folder() -> None:
     needle = "".join(OUTSIDE)
-    pathlib_spelling = 'parent / "shared"'
+    pathlib_spelling = "parent / " + '"shared"'
     offenders = []
     for path in tracked_files():
         if path.suffix not in TEXT_SUFFIXES or not path.is_file():
