@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -16,36 +15,8 @@ from gpen_video.config import build_settings
 from gpen_video.engine import Engine
 from gpen_video.errors import InputError
 from gpen_video.job import enhance_video
-from gpen_video.media.keyframes import FrameIndex, Segment, plan_segments, reader_window
 
 FAST = ("--restorer", "none", "--preset", "ultrafast", "-q")
-
-
-def frame_index(count: int, gop: int, *, exact: bool = True) -> FrameIndex:
-    """25 fps at time base 1/12800 (512 ticks a frame), a keyframe every ``gop`` frames."""
-    return FrameIndex(tuple(512 * i for i in range(count)), tuple(range(0, count, gop)), Fraction(1, 12800),
-                      Fraction(0), Fraction(25), exact)
-
-
-def test_segments_start_on_keyframes_and_cover_every_frame() -> None:
-    index = frame_index(110, gop=10)  # 4.4 s, keyframes every 0.4 s
-    segments = plan_segments(index, 1.0, warmup=6)
-    assert [(s.start, s.end) for s in segments] == [(0, 30), (30, 60), (60, 90), (90, 110)]
-    assert [s.warm for s in segments] == [0, 24, 54, 84]
-    aligned = plan_segments(index, 1.0, warmup=6, detect_every=4)
-    assert [s.warm for s in aligned] == [0, 24, 52, 84]  # multiples of 4: same detector frames
-    assert plan_segments(index, 4.4, warmup=6) == [Segment(0, 0, 110)]  # not longer than 4.4 s
-    tail = plan_segments(frame_index(95, gop=10), 1.0, warmup=6)  # 0.2 s would be left after frame 90
-    assert [(s.start, s.end) for s in tail] == [(0, 30), (30, 60), (60, 95)]
-    assert plan_segments(frame_index(100, 10, exact=False), 1.0, warmup=6) == [Segment(0, 0, 100)]
-
-
-def test_reader_window_stops_half_a_tick_before_the_next_segment() -> None:
-    index = frame_index(100, gop=10)
-    start, end = reader_window(index, Segment(24, 30, 60))
-    assert start == pytest.approx(24 * 0.04) and end == pytest.approx(60 * 0.04 - 1 / 25600)
-    assert reader_window(index, Segment(0, 0, 30))[0] is None
-    assert reader_window(index, Segment(84, 90, 100))[1] is None
 
 
 def test_collect_inputs_expands_folders_and_globs(tmp_path: Path) -> None:

@@ -1,7 +1,6 @@
 """VideoWriter: pass-through fidelity (frames, pts, audio bytes, offsets) and safe output."""
 from __future__ import annotations
 
-import errno
 import os
 import signal
 import subprocess
@@ -15,10 +14,9 @@ import numpy as np
 import pytest
 
 from gpen_video.errors import GpenVideoError, InputError
-from gpen_video.media.concat import SegmentFile, concat_segments
 from gpen_video.media.encoders import EncodeSettings, encoder_options, resolve_codec
 from gpen_video.media.reader import VideoReader
-from gpen_video.media.streams import Passthrough, monotonic_dts
+from gpen_video.media.streams import monotonic_dts
 from gpen_video.media.writer import VideoWriter
 from gpen_video.types import Frame
 from tests.helpers.clips import AudioSpec, make_clip
@@ -261,53 +259,6 @@ def test_zero_frames_is_an_error_and_leaves_nothing(tmp_path):
         with _writer(tmp_path / "out.mp4"):
             pass
     assert list(tmp_path.iterdir()) == []
-
-
-def _segments(src: Path, folder: Path, cut: int = 6) -> tuple[list[SegmentFile], Fraction, Fraction | None]:
-    """``src`` re-encoded as two video-only segment files split at frame ``cut``, as the batch writes them."""
-    with VideoReader(src) as reader:
-        info = reader.info
-        frames = list(reader)
-    parts = []
-    for name, chunk in (("a.mp4", frames[:cut]), ("b.mp4", frames[cut:])):
-        with VideoWriter(folder / name, width=info.width, height=info.height, time_base=info.time_base,
-                         fps=info.fps, settings=FAST) as writer:
-            for frame in chunk:
-                writer.write(frame)
-        parts.append(SegmentFile(folder / name, chunk[0].pts))
-    return parts, info.time_base, info.fps
-
-
-def test_concat_opens_each_segment_once_and_keeps_audio_bytes(tmp_path, monkeypatch):
-    src, dest = make_clip(tmp_path / "src.mp4", frames=12), tmp_path / "out.mp4"
-    parts, time_base, fps = _segments(src, tmp_path)
-    opened: list[str] = []
-    real_open = av.open
-
-    def counting_open(file, *args, **kwargs):
-        opened.append(Path(str(file)).name)
-        return real_open(file, *args, **kwargs)
-
-    monkeypatch.setattr(av, "open", counting_open)
-    stats = concat_segments(parts, dest, source=src, time_base=time_base, fps=fps)
-    monkeypatch.undo()
-    assert opened.count("a.mp4") == 1 and opened.count("b.mp4") == 1 and opened.count("src.mp4") == 1
-    assert stats.video_packets == 12
-    assert frame_times(dest) == frame_times(src)
-    assert packets(dest, "audio") == packets(src, "audio")
-
-
-def test_concat_write_error_is_a_gpen_video_error(tmp_path, monkeypatch):
-    src, dest = make_clip(tmp_path / "src.mp4", frames=12), tmp_path / "out.mp4"
-    parts, time_base, fps = _segments(src, tmp_path)
-
-    def disk_full(self, end):
-        raise av.FFmpegError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(Passthrough, "finish", disk_full)
-    with pytest.raises(GpenVideoError, match="out.mp4.*No space left"):
-        concat_segments(parts, dest, source=src, time_base=time_base, fps=fps)
-    assert not dest.exists() and temp_files(tmp_path) == []
 
 
 CHILD = textwrap.dedent(
