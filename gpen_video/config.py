@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.resources
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,7 @@ class Settings:
 
 
 SECTIONS: dict[str, type] = {f.name: get_type_hints(Settings)[f.name] for f in dataclasses.fields(Settings)}
+MAX_CONFIG_BYTES = 1 << 20  # presets are a few hundred bytes; anything near this is not one
 CHECKOUT_PRESETS = Path(__file__).resolve().parent.parent / "configs"  # running from a source checkout
 
 
@@ -96,6 +98,8 @@ def _coerce(section: str, key: str, value: Any, annotation: Any) -> Any:
         return None
     for kind in allowed:
         if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise InputError(f"config key '{name}' must be a finite number, got {value!r}")
             return float(value)
         if kind is int and isinstance(value, int) and not isinstance(value, bool):
             return value
@@ -129,9 +133,15 @@ def load_config(path: str | Path) -> dict[str, dict[str, Any]]:
     candidate: Path | importlib.resources.abc.Traversable = Path(path)
     if not Path(path).exists() and Path(path).suffix == "" and str(path) in preset_names():
         candidate = _presets() / f"{path}.toml"
+    elif Path(path).exists() and not Path(path).is_file():
+        # A FIFO would block and /dev/zero would never end: only regular files are read.
+        raise InputError(f"config file {path} is not a regular file")
     try:
         with candidate.open("rb") as handle:
-            return tomllib.load(handle)
+            text = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(text) > MAX_CONFIG_BYTES:
+            raise InputError(f"config file {path} is larger than {MAX_CONFIG_BYTES // 1024} KiB: not a preset")
+        return tomllib.loads(text.decode("utf-8"))
     except FileNotFoundError:
         raise InputError(f"config file not found: {path}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

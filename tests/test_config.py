@@ -49,3 +49,22 @@ def test_bad_config_names_the_problem(tmp_path: Path, text: str, needle: str) ->
 def test_missing_config_file() -> None:
     with pytest.raises(InputError, match="not found"):
         build_settings("/nonexistent/preset.toml")
+
+
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo", "folder", "huge"])
+def test_config_must_be_a_small_regular_file(tmp_path: Path, kind: str) -> None:
+    import os
+
+    path = {"dev-zero": Path("/dev/zero"), "fifo": tmp_path / "p.toml", "folder": tmp_path, "huge": tmp_path / "h.toml"}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)  # opening it would block forever: it must be refused without being opened
+    if kind == "huge":
+        path.write_text("# padding\n" * 200_000)
+    with pytest.raises(InputError, match="not a regular file|larger than"):
+        build_settings(path)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_non_finite_numbers_are_refused(value: float) -> None:
+    with pytest.raises(InputError, match="faces.smooth.*finite"):
+        build_settings(None, {"faces": {"smooth": value}})
