@@ -57,7 +57,8 @@ def concat_segments(
     """Write ``dest`` from ``segments`` (in order) plus the audio and subtitles of ``source``.
 
     Args:
-        segments: the segment files; all were encoded with the same settings.
+        segments: the segment files in presentation order (``first_pts`` strictly increasing); all
+            were encoded with the same settings.
         dest: the output file, written to a temporary file and renamed into place when complete.
         source: the input the segments were cut from (its audio, metadata and start time are used).
         time_base: the source video's time base, in which ``SegmentFile.first_pts`` counts.
@@ -65,11 +66,15 @@ def concat_segments(
 
     Raises:
         InputError: bad destination; MediaOpenError: a segment or the source cannot be opened;
-        GpenVideoError: the segments disagree on codec parameters and cannot be joined, or reading
+        GpenVideoError: the segments are out of order or disagree on codec parameters, or reading
             or writing fails part-way (FFmpeg and OS errors, e.g. a full disk, become this).
     """
     if not segments:
         raise GpenVideoError(f"no segments to join into {dest}")
+    starts = [segment.first_pts for segment in segments]
+    if any(later <= earlier for earlier, later in zip(starts, starts[1:])):
+        # Out of order or repeated, packets would be dropped as non-monotonic: frames lost silently.
+        raise GpenVideoError(f"segments for {Path(dest).name} are not in presentation order (first pts {starts})")
     dest = check_destination(dest, source=source, overwrite=overwrite)
     temp = temp_path_for(dest)
     stats = ConcatStats()

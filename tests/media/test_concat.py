@@ -120,6 +120,15 @@ def test_an_empty_segment_list_is_refused_and_writes_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src.mp4"]
 
 
+@pytest.mark.parametrize("order", [(1, 0, 2), (0, 1, 1)])
+def test_segments_out_of_order_or_repeated_are_refused(tmp_path, order):
+    src = make_clip(tmp_path / "src.mp4", frames=12)
+    parts, time_base, fps = _segments(src, tmp_path, cuts=(4, 8))
+    with pytest.raises(GpenVideoError, match="not in presentation order"):
+        concat_segments([parts[i] for i in order], tmp_path / "out.mp4", source=src, time_base=time_base, fps=fps)
+    assert not (tmp_path / "out.mp4").exists() and temp_files(tmp_path) == []
+
+
 def test_destination_checks_keep_existing_files(tmp_path):
     src = make_clip(tmp_path / "src.mp4", frames=8)
     parts, time_base, fps = _segments(src, tmp_path, cuts=(4,))
