@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import av
@@ -11,12 +12,13 @@ import av
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_cli(*args: str | Path, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run ``python -m gpen_video ARGS`` from the checkout, capturing text output."""
+def run_cli(*args: str | Path, timeout: float = 300, env: dict | None = None,
+            program: Sequence[str | Path] = ("-m", "gpen_video")) -> subprocess.CompletedProcess:
+    """Run ``python -m gpen_video ARGS`` (or ``python PROGRAM ARGS``) from the checkout, capturing text output."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     full_env.pop("GPEN_VIDEO_DEBUG", None)
     return subprocess.run(
-        [sys.executable, "-m", "gpen_video", *map(str, args)],
+        [sys.executable, *map(str, program), *map(str, args)],
         cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
     )
 

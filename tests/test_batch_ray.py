@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from batch_clips import cut_clip
+from batch_faults import faulty_cli
 from cli_helpers import ROOT, audio_packets, leftovers, run_cli, save_tiny_gpen, video_pts
 from gpen_video.config import build_settings
 from gpen_video.engine import Engine
@@ -96,7 +97,7 @@ def test_split_video_equals_single_run_without_seams_after_a_retry(
     out, marker = tmp_path / "out", tmp_path / "failed-once"
     retried = f"{input_key(clips['long'])}.s001"
     result = run_cli("batch", clips["long"], "--out-dir", out, "--ray", ray_address, "--segment-seconds", "0.5",
-                     "--crf", "0", *FAST, env={"GPEN_VIDEO_FAULT": f"{retried}@{marker}"})
+                     "--crf", "0", *FAST, program=faulty_cli("fail", retried, marker))
     assert result.returncode == 0, result.stderr
     units = units_of(manifest(out), "long.mp4")
     assert len(units) >= 3 and all(u["kind"] == "segment" and u["state"] == "done" for u in units)
