@@ -23,7 +23,7 @@ from rich.table import Table
 
 from . import __version__
 from .config import Settings, build_settings
-from .errors import GpenVideoError, InputError, Interrupted, SourceLost
+from .errors import GpenVideoError, InputError, Interrupted, InvalidOption, MissingExtra, SourceLost
 
 EXIT_CODES = """exit codes:
   0    success
@@ -309,6 +309,15 @@ def _run_live(argv: Sequence[str], console: Console) -> int:
 
 def _run_batch(argv: Sequence[str], console: Console) -> int:
     args = _batch_parser().parse_args(argv)
+    try:
+        return _batch(args, console)
+    except InvalidOption as exc:  # argparse made each dest from its flag: "--segment-seconds" -> segment_seconds
+        raise InputError(f"--{exc.option.replace('_', '-')} must be {exc.requirement}") from None
+    except MissingExtra as exc:  # Ray is the batch's only optional dependency
+        raise InputError(f"--ray needs {exc.package}: {exc.install_command}") from None
+
+
+def _batch(args: argparse.Namespace, console: Console) -> int:
     from .batch import BatchOptions, import_ray, run_batch
 
     if args.ray is not None:

@@ -34,3 +34,34 @@ class Interrupted(GpenVideoError):
     """The run was stopped by SIGINT or SIGTERM."""
 
     exit_code = 130
+
+
+class InvalidOption(InputError):
+    """An option value outside its range.
+
+    Attributes:
+        option: the option's field name (``"workers"``, ``"segment_seconds"``), as the library spells it.
+        value: the value given.
+        requirement: what the value must be, worded to follow "must be" (``"at least 1"``).
+    """
+
+    def __init__(self, option: str, value: object, requirement: str) -> None:
+        self.option, self.value, self.requirement = option, value, requirement
+        super().__init__(f"{option} must be {requirement}, got {value!r}")
+
+
+class MissingExtra(InputError):
+    """An optional dependency is not installed.
+
+    Attributes:
+        package: what is missing, as users know it (``"Ray"``).
+        extra: the gpen-video extra that installs it (``"ray"``).
+    """
+
+    def __init__(self, package: str, extra: str) -> None:
+        self.package, self.extra = package, extra
+        super().__init__(f"{package} is not installed: {self.install_command}")
+
+    @property
+    def install_command(self) -> str:
+        return f"pip install 'gpen-video[{self.extra}]'"

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
 from . import __version__
+from .batch import BatchResult, InputRecord
+from .batch.manifest import DONE, FAILED, RUNNING
 from .engine import PipelineStats
 from .job import JobResult
 from .live import LiveResult
@@ -197,7 +199,7 @@ def print_live_summary(console: Console, result: LiveResult) -> None:
 class BatchProgressView(_ProgressDisplay):
     """Batch progress: one bar for the frames of all inputs together, one row per input with its state.
 
-    Implements the listener that ``gpen_video.batch.run_batch`` calls (``start``, ``update``).
+    A ``gpen_video.batch.BatchListener`` (``run_batch`` calls ``start`` and ``update``).
     """
 
     def __init__(self, console: Console, *, quiet: bool = False) -> None:
@@ -210,11 +212,11 @@ class BatchProgressView(_ProgressDisplay):
             console=console,
             transient=True,
         )
-        self._total = None
-        self._rows: dict[str, Any] = {}
+        self._total: TaskID | None = None
+        self._rows: dict[str, TaskID] = {}
         self._done: dict[str, int] = {}
 
-    def start(self, inputs: list) -> None:
+    def start(self, inputs: list[InputRecord]) -> None:
         if self._progress is None:
             return
         total = sum(r.frames for r in inputs)
@@ -224,7 +226,7 @@ class BatchProgressView(_ProgressDisplay):
             self._rows[record.key] = self._progress.add_task(
                 f"  {Path(record.source).name}", total=record.frames or None, status=_batch_status(record))
 
-    def update(self, record, frames_done: int) -> None:
+    def update(self, record: InputRecord, frames_done: int) -> None:
         if self._progress is None or record.key not in self._rows:
             return
         self._done[record.key] = frames_done
@@ -232,20 +234,20 @@ class BatchProgressView(_ProgressDisplay):
         self._progress.update(self._total, completed=sum(self._done.values()))
 
 
-def _batch_status(record) -> str:
+def _batch_status(record: InputRecord) -> str:
     if record.skipped:
         return "[green]done earlier"
-    if record.state == "failed":
+    if record.state == FAILED:
         return "[red]failed"
-    if record.state == "done":
+    if record.state == DONE:
         return "[green]done"
-    finished = sum(u.state == "done" for u in record.units)
-    running = sum(u.state == "running" for u in record.units)
+    finished = sum(u.state == DONE for u in record.units)
+    running = sum(u.state == RUNNING for u in record.units)
     parts = f"{finished}/{len(record.units)} parts" if len(record.units) > 1 else ""
     return f"{'running' if running else 'queued'} {parts}".strip()
 
 
-def print_batch_summary(console: Console, result) -> None:
+def print_batch_summary(console: Console, result: BatchResult) -> None:
     """The end-of-batch table: one row per input with state, frames, parts, attempts, time, output or error."""
     table = Table(title=f"gpen-video batch ({result.seconds:.1f} s, manifest {result.manifest})")
     for column in ("input", "state", "frames", "parts", "attempts", "time", "output / error"):

@@ -9,6 +9,7 @@ Rules (the same for video and images):
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Callable
@@ -50,6 +51,31 @@ def temp_path_for(dest: Path) -> Path:
 def commit(temp: Path, dest: Path) -> None:
     """Move a finished temporary file onto ``dest`` atomically (same folder, same filesystem)."""
     os.replace(temp, dest)
+
+
+def write_json_atomic(path: str | Path, data: object) -> None:
+    """Write ``data`` to ``path`` as JSON (indented by 2) so that a reader never sees half a file.
+
+    The text goes to a hidden temporary file beside ``path`` (``temp_path_for``: it carries
+    ``TEMP_MARK``, so cleaners of half-written files find it), is flushed and fsynced, and then
+    replaces ``path`` with ``os.replace``. On any error, Ctrl-C included, the temporary file is removed
+    and ``path`` keeps its previous content. Values JSON has no type for (paths, fractions) are
+    written as their ``str``.
+
+    Raises:
+        OSError: the folder is missing or not writable, or the disk is full.
+    """
+    path = Path(path)
+    temp = temp_path_for(path)
+    try:
+        with open(temp, "w") as handle:
+            json.dump(data, handle, indent=2, default=str)
+            handle.flush()
+            os.fsync(handle.fileno())
+        commit(temp, path)
+    except BaseException:
+        discard(temp)
+        raise
 
 
 def close_quietly(*closers: Callable[[], object] | None) -> None:

@@ -10,6 +10,7 @@ from tests.helpers.cli import run_cli
 from tests.helpers.paths import ROOT
 from tests.helpers.real_media import cut_clip
 from tests.helpers.streams import audio_packets, video_pts
+from tests.batch.faults import faulty_cli
 from gpen_video.batch import EXIT_SOME_FAILED, BatchOptions, BatchRun, collect_inputs, input_key
 from gpen_video.config import build_settings
 from gpen_video.engine import Engine
@@ -54,7 +55,7 @@ def test_killed_worker_is_replaced_and_its_unit_retried(data_dir: Path, tmp_path
     killed = f"{input_key(clips[0])}.whole"
     # SIGKILL in the worker on the first attempt (as the OOM killer would): the pool breaks for both units
     result = run_cli("batch", *clips, "--out-dir", out, "--workers", "2", *FAST,
-                     env={"GPEN_VIDEO_FAULT": f"kill:{killed}@{marker}"})
+                     program=faulty_cli("kill", killed, marker))
     assert result.returncode == 0, result.stderr
     assert marker.exists() and "Traceback" not in result.stderr
     data = json.loads((out / "gpen-batch.json").read_text())
@@ -73,9 +74,7 @@ def test_local_workers_retry_skip_bad_input_and_resume(data_dir: Path, tmp_path:
     (videos / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 200)
     out, marker = tmp_path / "out", tmp_path / "failed-once"
     args = ("batch", videos, "--out-dir", out, "--workers", "2", "--segment-seconds", "0.5", *FAST)
-    fault = {"GPEN_VIDEO_FAULT": f"{input_key(long)}.s001@{marker}"}
-
-    result = run_cli(*args, env=fault)
+    result = run_cli(*args, program=faulty_cli("fail", f"{input_key(long)}.s001", marker))
     assert result.returncode == EXIT_SOME_FAILED, result.stderr
     assert "failed: " in result.stderr and "broken.mp4" in result.stderr and "Traceback" not in result.stderr
     data = json.loads((out / "gpen-batch.json").read_text())
@@ -118,3 +117,13 @@ def test_existing_output_is_kept_without_overwrite(data_dir: Path, tmp_path: Pat
     result = run_cli("batch", clip, "--out-dir", out, *FAST)
     assert result.returncode == EXIT_SOME_FAILED and "already exists" in result.stderr
     assert (out / "a.mp4").read_bytes() == b"mine"
+
+
+def test_options_out_of_range_are_usage_errors_that_name_the_flag(data_dir: Path, tmp_path: Path) -> None:
+    clip = data_dir / "talking_head_844.mp4"
+    for flag, value, message in (("--workers", "0", "--workers must be at least 1"),
+                                 ("--segment-seconds", "0", "--segment-seconds must be positive"),
+                                 ("--retries", "-1", "--retries must be 0 or more")):
+        result = run_cli("batch", clip, "--out-dir", tmp_path / "out", flag, value)
+        assert result.returncode == 2
+        assert result.stderr.strip() == f"gpen-video: error: {message}"

@@ -18,6 +18,7 @@ from tests.helpers.fakes import save_tiny_gpen
 from tests.helpers.paths import ROOT
 from tests.helpers.real_media import cut_clip
 from tests.helpers.streams import audio_packets, leftovers, video_pts
+from tests.batch.faults import faulty_cli
 from gpen_video.config import build_settings
 from gpen_video.engine import Engine
 from gpen_video.job import enhance_video
@@ -99,7 +100,7 @@ def test_split_video_equals_single_run_without_seams_after_a_retry(
     out, marker = tmp_path / "out", tmp_path / "failed-once"
     retried = f"{input_key(clips['long'])}.s001"
     result = run_cli("batch", clips["long"], "--out-dir", out, "--ray", ray_address, "--segment-seconds", "0.5",
-                     "--crf", "0", *FAST, env={"GPEN_VIDEO_FAULT": f"{retried}@{marker}"})
+                     "--crf", "0", *FAST, program=faulty_cli("fail", retried, marker))
     assert result.returncode == 0, result.stderr
     units = units_of(manifest(out), "long.mp4")
     assert len(units) >= 3 and all(u["kind"] == "segment" and u["state"] == "done" for u in units)

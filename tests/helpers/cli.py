@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from tests.helpers.paths import ROOT
@@ -16,10 +17,11 @@ def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str | Path, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run ``python -m gpen_video ARGS`` from the checkout, capturing text output."""
+def run_cli(*args: str | Path, timeout: float = 300, env: dict | None = None,
+            program: Sequence[str | Path] = ("-m", "gpen_video")) -> subprocess.CompletedProcess:
+    """Run ``python -m gpen_video ARGS`` (or ``python PROGRAM ARGS``) from the checkout, capturing text output."""
     return subprocess.run(
-        [sys.executable, "-m", "gpen_video", *map(str, args)],
+        [sys.executable, *map(str, program), *map(str, args)],
         cwd=ROOT, env=cli_env(env), capture_output=True, text=True, timeout=timeout,
     )
 

@@ -1,0 +1,153 @@
+"""Local executor: a pool of spawned worker processes on this machine, with a retry loop."""
+from __future__ import annotations
+
+import os
+import signal
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
+
+from ..worker import UnitOutcome, UnitRunner, UnitTask, run_attempt
+from . import Finished
+
+
+def default_workers() -> int:
+    """One worker per GPU, 1 without GPUs."""
+    import torch
+
+    return max(1, torch.cuda.device_count())
+
+
+class LocalExecutor:
+    """Worker processes (spawned, so CUDA and threads start clean), a retry loop in the driver.
+
+    Each worker gets one GPU (round-robin, ``CUDA_VISIBLE_DEVICES``) when there are GPUs, and
+    ``cpu_count / workers`` torch threads. A worker that dies (OOM kill, segfault) breaks the whole
+    pool: every unit in flight fails with ``BrokenProcessPool``. The pool is then replaced and those
+    units go round the retry loop like any other failure, each charged one attempt.
+    """
+
+    def __init__(self, workers: int, retries: int, runner: UnitRunner) -> None:
+        import multiprocessing
+
+        import torch
+
+        self._context = multiprocessing.get_context("spawn")
+        self._workers = workers
+        self._gpus = torch.cuda.device_count()
+        self._threads = max(1, (os.cpu_count() or 1) // workers)
+        self._retries = retries
+        self._runner = runner
+        self._futures: dict[Future, tuple[UnitTask, int, ProcessPoolExecutor]] = {}  # (task, attempt, its pool)
+        self.capacity = workers
+        self._pool, self._progress = self._start()
+
+    def _start(self) -> tuple[ProcessPoolExecutor, Queue]:
+        """A new pool with its own queues: a killed worker may have left the old ones locked."""
+        progress, slots = self._context.Queue(), self._context.Queue()
+        for k in range(self._workers):
+            slots.put(k % self._gpus if self._gpus else None)
+        pool = ProcessPoolExecutor(self._workers, mp_context=self._context, initializer=_worker_init,
+                                   initargs=(progress, slots, self._threads))
+        return pool, progress
+
+    def _restart(self) -> None:
+        for process in _pool_workers(self._pool):  # stragglers could block on the broken pool's queues
+            process.kill()
+        self._pool.shutdown(wait=False)  # its futures all fail with BrokenProcessPool, none is cancelled
+        self._progress.close()
+        self._pool, self._progress = self._start()
+
+    def submit(self, task: UnitTask) -> None:
+        self._submit(task, attempt=1)
+
+    def _submit(self, task: UnitTask, attempt: int) -> None:
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            future = self._pool_submit(task)
+        except BrokenProcessPool:  # broke since the last wait; its futures come back failed there
+            self._restart()
+            future = self._pool_submit(task)
+        self._futures[future] = (task, attempt, self._pool)
+
+    def _pool_submit(self, task: UnitTask) -> Future:
+        """Submit with SIGINT blocked: workers are spawned in ``submit`` and inherit the mask, in every thread.
+
+        Ctrl-C reaches the whole process group, but the driver decides what an interrupt stops (it
+        terminates the workers). Blocked, not ignored, because the unit code installs its own SIGINT
+        handler; and blocked from the start, because threads a worker starts on import (numpy's) would
+        not inherit a mask set later in ``_worker_init``. A Ctrl-C during this call reaches the driver after it.
+        """
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            return self._pool.submit(_worker_entry, self._runner, task)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+    def in_flight(self) -> int:
+        return len(self._futures)
+
+    def wait(self, timeout: float) -> list[Finished]:
+        from concurrent.futures import FIRST_COMPLETED
+        from concurrent.futures import wait as wait_futures
+        from concurrent.futures.process import BrokenProcessPool
+
+        done, _ = wait_futures(list(self._futures), timeout=timeout, return_when=FIRST_COMPLETED)
+        finished: list[Finished] = []
+        for future in done:
+            task, attempt, pool = self._futures.pop(future)
+            error = future.exception()
+            if isinstance(error, BrokenProcessPool) and pool is self._pool:
+                self._restart()  # once per broken pool: its other futures fail the same way
+            if error is None:
+                finished.append((task.unit.id, future.result()))
+            elif attempt <= self._retries:
+                self._submit(task, attempt + 1)
+            else:
+                finished.append((task.unit.id, error))
+        return finished
+
+    def progress(self) -> dict[str, int]:
+        import queue
+
+        latest: dict[str, int] = {}
+        while True:
+            try:
+                unit_id, frames = self._progress.get_nowait()
+            except (queue.Empty, OSError, ValueError):
+                return latest
+            latest[unit_id] = frames
+
+    def close(self, cancel: bool) -> None:
+        if cancel:
+            for future in self._futures:
+                future.cancel()
+            for process in _pool_workers(self._pool):  # stop them now; the units abort on SIGTERM
+                process.terminate()
+        self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+
+
+def _pool_workers(pool: ProcessPoolExecutor) -> list[BaseProcess]:
+    """The pool's own worker processes (``ProcessPoolExecutor`` has no public way before Python 3.14)."""
+    return list((pool._processes or {}).values())
+
+
+_PROGRESS: Queue | None = None  # this worker process's progress queue to the driver
+
+
+def _worker_init(progress: Queue, slots: Queue, threads: int) -> None:
+    """Worker process start: progress queue, one GPU per worker, a fair share of CPU threads."""
+    global _PROGRESS
+    _PROGRESS = progress  # SIGINT is blocked in workers (see LocalExecutor._pool_submit)
+    gpu = slots.get()
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _worker_entry(runner: UnitRunner, task: UnitTask) -> UnitOutcome:
+    queue = _PROGRESS  # set by _worker_init in every worker process
+    return run_attempt(runner, task, lambda unit_id, frames: queue.put((unit_id, frames)))
