@@ -14,7 +14,7 @@ from rich.text import Text
 from . import __version__
 from .engine import PipelineStats
 from .job import JobResult
-from .live import LiveResult
+from .live_result import LiveResult
 from .media.output import commit, discard, temp_path_for
 
 

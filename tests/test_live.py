@@ -16,21 +16,17 @@ import numpy as np
 import pytest
 
 from cli_helpers import ROOT, run_cli, save_tiny_gpen, video_pts
+from gpen_video.capture import LatestFrame
 from gpen_video.cli import main
 from gpen_video.config import build_settings
+from gpen_video.display import compose_view, draw_overlay
 from gpen_video.engine import Engine
 from gpen_video.errors import InputError, MediaOpenError
 from gpen_video.faces.align import gpen_template
-from gpen_video.live import (
-    LatestFrame,
-    LatencyTracker,
-    OpenCVCamera,
-    compose_view,
-    draw_overlay,
-    run_live,
-)
+from gpen_video.live import run_live
+from gpen_video.media.camera import OpenCVCamera
 from gpen_video.media.reader import VideoInfo, VideoReader
-from gpen_video.metrics import psnr
+from gpen_video.metrics import LatencyTracker, psnr
 from gpen_video.restore import PassthroughRestorer
 from gpen_video.types import Detection, Frame
 
