@@ -23,7 +23,7 @@ from rich.table import Table
 
 from . import __version__
 from .config import Settings, build_settings
-from .errors import GpenVideoError, InputError, Interrupted, InvalidOption, MissingExtra, SourceLost
+from .errors import GpenVideoError, InputError, Interrupted, InvalidOption, MissingExtra, NoDisplayError, SourceLost
 
 EXIT_CODES = """exit codes:
   0    success
@@ -135,7 +135,9 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
         output = args.input  # `gpen-video -i in.mp4 out.mp4`
     if not source:
         raise InputError("no input given (see 'gpen-video --help')")
-    if not ("://" in source or os.path.exists(source)):
+    from .media.source import is_url
+
+    if not (is_url(source) or os.path.exists(source)):
         raise InputError(f"input not found: {source}")
     from .job import default_output, enhance_image, enhance_video  # heavy imports only once the arguments are good
     from .media.image import is_image_path
@@ -276,7 +278,8 @@ def _batch_parser() -> _Parser:
 
 def _run_live(argv: Sequence[str], console: Console) -> int:
     args = _live_parser().parse_args(argv)
-    from .live import parse_source, run_live  # heavy imports only once the arguments are good
+    from .live import run_live  # heavy imports only once the arguments are good
+    from .media.source import parse_source
     from .report import print_live_summary
 
     source = parse_source(args.source)
@@ -291,6 +294,8 @@ def _run_live(argv: Sequence[str], console: Console) -> int:
         kept = f"; recording kept: {args.output}" if args.output and os.path.exists(args.output) else ""
         console.print(f"gpen-video: interrupted{kept}", markup=False, highlight=False)
         return Interrupted.exit_code
+    except NoDisplayError as exc:
+        return _print_error(console, exc, hint="use --no-window")
     finally:
         if status is not None:
             status.stop()
@@ -342,6 +347,13 @@ def _batch(args: argparse.Namespace, console: Console) -> int:
     return result.exit_code
 
 
+def _print_error(console: Console, exc: GpenVideoError, hint: str | None = None) -> int:
+    """Print ``exc`` as one line, with what the user can do about it; returns its exit code."""
+    text = f"{exc}; {hint}" if hint else str(exc)
+    console.print(f"gpen-video: error: {text}", markup=False, highlight=False, soft_wrap=True)
+    return exc.exit_code
+
+
 SUBCOMMANDS = {"weights": _run_weights, "live": _run_live, "batch": _run_batch}
 
 
@@ -357,8 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print("gpen-video: interrupted; no output was written")
         return Interrupted.exit_code
     except GpenVideoError as exc:
-        console.print(f"gpen-video: error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        return exc.exit_code
+        return _print_error(console, exc)
     except Exception as exc:  # noqa: BLE001 - one line for users, the traceback on request
         if os.environ.get("GPEN_VIDEO_DEBUG"):
             raise

@@ -18,6 +18,18 @@ class MediaOpenError(InputError):
     """A file or URL that cannot be opened as media (empty, not media, truncated, no video)."""
 
 
+class NoDisplayError(InputError):
+    """A window was asked for but none can be opened (no display, or an OpenCV without GUI support).
+
+    Attributes:
+        reason: why, e.g. "DISPLAY is not set" or OpenCV's error text.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"no display for the live window ({reason})")
+        self.reason = reason
+
+
 class WeightsError(GpenVideoError):
     """Model weights are missing, unreachable, corrupt or do not fit the model."""
 

@@ -16,7 +16,7 @@ from .batch import BatchResult, InputRecord
 from .batch.manifest import DONE, FAILED, RUNNING
 from .engine import PipelineStats
 from .job import JobResult
-from .live import LiveResult
+from .live_result import LiveResult
 from .media.output import commit, discard, temp_path_for
 
 

@@ -15,20 +15,16 @@ import av
 import numpy as np
 import pytest
 
+from gpen_video.capture import LatestFrame
 from gpen_video.cli import main
 from gpen_video.config import build_settings
+from gpen_video.display import compose_view, draw_overlay
 from gpen_video.engine import Engine
 from gpen_video.errors import InputError, MediaOpenError
-from gpen_video.live import (
-    LatestFrame,
-    LatencyTracker,
-    OpenCVCamera,
-    compose_view,
-    draw_overlay,
-    run_live,
-)
+from gpen_video.live import run_live
+from gpen_video.media.camera import OpenCVCamera
 from gpen_video.media.reader import VideoInfo, VideoReader
-from gpen_video.metrics import psnr
+from gpen_video.metrics import LatencyTracker, psnr
 from gpen_video.restore import PassthroughRestorer
 from gpen_video.types import Frame
 from tests.helpers.cli import run_cli

@@ -1,18 +1,51 @@
-"""Open a job's reader and writer the same way for every caller (one file, batch units, live recordings)."""
+"""Open a job's reader and writer the same way for every caller (one file, batch units, live mode)."""
 from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
 
+from ..errors import MediaOpenError
+from .camera import OpenCVCamera
 from .encoders import EncodeSettings
 from .reader import VideoInfo, VideoReader
+from .source import FrameSource, is_device, is_live_url, is_url
 from .writer import VideoWriter
+
+STALL_SECONDS = 5.0  # a network read that waits longer than this fails, so live mode counts the stream as lost
 
 
 def open_reader(source: str | Path | int, encode: EncodeSettings, *, start: float | None = None,
-                end: float | None = None, realtime: bool = False) -> VideoReader:
-    """A :class:`VideoReader` on ``source`` with the run's deinterlacing, trimmed to [start, end) seconds."""
-    return VideoReader(source, deinterlace=encode.deinterlace, start=start, end=end, realtime=realtime)
+                end: float | None = None, realtime: bool = False,
+                options: dict[str, str] | None = None) -> VideoReader:
+    """A :class:`VideoReader` on ``source`` with the run's deinterlacing, trimmed to [start, end) seconds.
+
+    ``options`` are FFmpeg demuxer/protocol options (see :class:`VideoReader`).
+    """
+    return VideoReader(source, deinterlace=encode.deinterlace, start=start, end=end, realtime=realtime,
+                       options=options)
+
+
+def open_source(source: str | int, encode: EncodeSettings) -> FrameSource:
+    """Open a live source (webcam, device, URL or file) with the shared media reader.
+
+    Files and on-demand URLs (http, ...) are paced at their real-time rate (a file is a "fake
+    camera"); live protocols (rtsp, udp, ...) are not, so a burst of buffered frames is dropped by
+    the capture slot instead of being spread out. Network reads time out after ``STALL_SECONDS``.
+    A camera that PyAV cannot open is tried with OpenCV.
+
+    Raises:
+        MediaOpenError: the source cannot be opened.
+    """
+    if not is_device(source):
+        options = {"rw_timeout": str(int(STALL_SECONDS * 1_000_000))} if is_url(source) else None
+        return open_reader(source, encode, realtime=not is_live_url(source), options=options)
+    try:
+        return open_reader(source, encode)
+    except MediaOpenError as exc:
+        try:
+            return OpenCVCamera(source)
+        except MediaOpenError:
+            raise MediaOpenError(f"{exc}; OpenCV cannot open it either") from None
 
 
 def open_writer(

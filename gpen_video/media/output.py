@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InputError
+from .source import is_url
 
 TEMP_MARK = ".gpen-part"
 
@@ -27,7 +28,7 @@ def check_destination(dest: str | Path, *, source: str | Path | None = None, ove
         InputError: dest is the source, exists without ``overwrite``, is a folder, or its folder is missing.
     """
     path = Path(dest).expanduser().absolute()
-    if source is not None and "://" not in str(source):
+    if source is not None and not is_url(source):
         src = Path(source).expanduser().absolute()
         same = src.resolve() == path.resolve()
         if not same and src.exists() and path.exists():

@@ -7,7 +7,6 @@ size if the stream changes resolution) -> rotate upright -> pace (realtime only)
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,10 +20,10 @@ from ..errors import InputError
 from ..types import Frame
 from .colour import HDR_TRANSFERS, source_matrix, source_range
 from .probe import container_start, frame_rate, video_open_error
+from .source import demuxer_input, is_device, is_live_url, is_url
 
 log = logging.getLogger(__name__)
 
-_LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "udp", "rtp", "srt", "tcp")
 _PROGRESSIVE_FIELD_ORDERS = (0, 1)  # AV_FIELD_UNKNOWN, AV_FIELD_PROGRESSIVE
 
 
@@ -72,20 +71,6 @@ class ReaderStats:
     notices: list[str] = field(default_factory=list)
 
 
-def _resolve_source(source: str | Path | int) -> tuple[str, str | None]:
-    """(url or path, forced demuxer) for a path, URL, camera index or /dev/videoN."""
-    if isinstance(source, int):
-        return f"/dev/video{source}", "v4l2"
-    text = str(source)
-    if re.fullmatch(r"/dev/video\d+", text):
-        return text, "v4l2"
-    return text, None
-
-
-def is_live_url(url: str) -> bool:
-    return url.split("://", 1)[0].lower() in _LIVE_SCHEMES if "://" in url else False
-
-
 class VideoReader:
     """Iterate a video source as :class:`gpen_video.types.Frame` (uint8 [H, W, 3] RGB, upright).
 
@@ -116,14 +101,13 @@ class VideoReader:
             raise InputError(f"start must be >= 0, got {start}")
         if end is not None and end <= (start or 0.0):
             raise InputError(f"end ({end}) must be after start ({start or 0.0})")
-        url, demuxer = _resolve_source(source)
+        url, demuxer = demuxer_input(source)
         self.source = url
         self.stats = ReaderStats()
         self._realtime = realtime
         self._deinterlace_wanted = deinterlace
-        self._device = demuxer == "v4l2"
-        self._live = self._device or is_live_url(url)
-        if not self._live and "://" not in url and not Path(url).is_file():
+        self._live = is_device(source) or is_live_url(url)
+        if not self._live and not is_url(url) and not Path(url).is_file():
             raise video_open_error(url, "no such file")
         try:
             self._container = av.open(url, format=demuxer, options=options or {}, timeout=(15.0, 15.0) if self._live else None)

@@ -10,6 +10,7 @@ import pytest
 
 from gpen_video.errors import InputError, MediaOpenError
 from gpen_video.media.reader import VideoReader
+from gpen_video.media.source import demuxer_input, is_device, is_live_url, is_stream, is_url, parse_source
 from tests.helpers.clips import AudioSpec, corrupt_video_packets, make_clip, make_resolution_change
 from tests.helpers.streams import frame_times
 
@@ -176,3 +177,18 @@ def test_two_audio_tracks_are_reported(tmp_path):
     path = make_clip(tmp_path / "two.mp4", audio=(AudioSpec(), AudioSpec(language="fra")))
     with VideoReader(path) as reader:
         assert reader.info.has_audio
+
+
+def test_source_strings_are_classified_in_one_place(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"")
+    assert parse_source("0") == 0 and parse_source("/dev/video2") == "/dev/video2"
+    assert parse_source("rtsp://cam/s") == "rtsp://cam/s" and parse_source(str(clip)) == str(clip)
+    with pytest.raises(InputError, match="source not found"):
+        parse_source(str(tmp_path / "missing.mp4"))
+    assert is_device(0) and is_device("/dev/video10") and not is_device("/dev/video") and not is_device("0.mp4")
+    assert is_url("http://host/a.ts") and not is_url(0) and not is_url(clip)
+    assert is_live_url("RTSP://cam/s") and is_live_url("udp://@:1234") and not is_live_url("http://host/a.ts")
+    assert is_stream(0) and is_stream("srt://host") and not is_stream(str(clip))
+    assert demuxer_input(3) == ("/dev/video3", "v4l2") and demuxer_input("/dev/video0") == ("/dev/video0", "v4l2")
+    assert demuxer_input(clip) == (str(clip), None)

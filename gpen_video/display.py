@@ -1,0 +1,91 @@
+"""The live window: the enhanced stream in an OpenCV window with an fps/latency/faces overlay.
+
+Colour is RGB everywhere in the package; the conversion to OpenCV's BGR happens here, at the window.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .errors import NoDisplayError
+
+
+@dataclass(frozen=True)
+class LiveStatus:
+    """What the overlay and the status line show after a frame."""
+
+    frames: int
+    fps: float
+    latency: float  # seconds, last frame
+    faces: int  # in the last frame
+    dropped: int
+    reconnects: int
+
+    def lines(self) -> list[str]:
+        return [
+            f"{self.fps:4.1f} fps  {self.latency * 1000:4.0f} ms",
+            f"faces {self.faces}  dropped {self.dropped}" + (f"  reconnects {self.reconnects}" if self.reconnects else ""),
+        ]
+
+
+def compose_view(original: np.ndarray, enhanced: np.ndarray, side_by_side: bool) -> np.ndarray:
+    """The picture to show: ``enhanced``, or original | enhanced (uint8 [H, W or 2W, 3] RGB)."""
+    return np.hstack([original, enhanced]) if side_by_side else enhanced
+
+
+def draw_overlay(bgr: np.ndarray, lines: list[str]) -> np.ndarray:
+    """Write ``lines`` in the top-left corner of ``bgr`` (uint8 [H, W, 3], modified in place and returned)."""
+    scale = max(0.4, min(bgr.shape[:2]) / 720)
+    step = int(28 * scale) + 4
+    for k, text in enumerate(lines):
+        origin = (8, step * (k + 1))
+        cv2.putText(bgr, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)  # outline
+        cv2.putText(bgr, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return bgr
+
+
+class LiveWindow:
+    """The OpenCV window: enhanced stream with an fps/latency/faces overlay.
+
+    Keys: ``q`` or Esc quits, ``s`` toggles side-by-side with the original. Closing the window quits.
+
+    Raises:
+        NoDisplayError: there is no display to open a window on, or OpenCV cannot open one.
+    """
+
+    QUIT_KEYS = (ord("q"), 27)
+    SIDE_BY_SIDE_KEY = ord("s")
+
+    def __init__(self, title: str = "gpen-video live") -> None:
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            # Qt aborts the whole process without a display, so check before asking it.
+            raise NoDisplayError("DISPLAY is not set")
+        self.title = title
+        self.side_by_side = False
+        try:
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+        except cv2.error as exc:
+            raise NoDisplayError(f"OpenCV cannot open a window: {exc}") from None
+
+    def show(self, original: np.ndarray, enhanced: np.ndarray, lines: list[str]) -> bool:
+        """Show one frame (RGB in); returns False when the user asked to quit."""
+        view = compose_view(original, enhanced, self.side_by_side)
+        cv2.imshow(self.title, draw_overlay(cv2.cvtColor(view, cv2.COLOR_RGB2BGR), lines))
+        return self._handle_keys()
+
+    def _handle_keys(self) -> bool:
+        """Act on a pressed key; False when the user quit (a quit key, or the window was closed)."""
+        key = cv2.waitKey(1) & 0xFF
+        if key in self.QUIT_KEYS:
+            return False
+        if key == self.SIDE_BY_SIDE_KEY:
+            self.side_by_side = not self.side_by_side
+        return cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) >= 1
+
+    def close(self) -> None:
+        cv2.destroyWindow(self.title)
+        cv2.waitKey(1)  # let the GUI loop actually remove it

@@ -1,0 +1,77 @@
+"""What a video source is: the ``FrameSource`` interface and the meaning of a source string.
+
+A source is a file path, a URL (``scheme://...``), a webcam index (an int, ``0`` on the command
+line) or a V4L2 device path (``/dev/videoN``). Every module that has to tell these apart asks here.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from ..errors import InputError
+from ..types import Frame
+
+if TYPE_CHECKING:  # reader.py imports this module
+    from .reader import VideoInfo
+
+_DEVICE = re.compile(r"/dev/video\d+")
+# Protocols whose frames arrive as they are produced: reading them faster is impossible, pacing them wrong.
+_LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "udp", "rtp", "srt", "tcp")
+
+Source = str | Path | int
+
+
+class FrameSource(Protocol):
+    """What live mode reads: ``VideoReader``, ``OpenCVCamera`` or a test's stand-in.
+
+    Iterating yields uint8 [H, W, 3] RGB frames of ``info``'s size until the source ends.
+    """
+
+    info: VideoInfo
+
+    def __iter__(self) -> Iterator[Frame]: ...
+
+    def close(self) -> None: ...
+
+
+def is_url(source: Source) -> bool:
+    """A network or protocol source (``scheme://...``), not a local path or device."""
+    return not isinstance(source, int) and "://" in str(source)
+
+
+def is_device(source: Source) -> bool:
+    """A camera: a webcam index or a V4L2 device path (``/dev/videoN``)."""
+    return isinstance(source, int) or bool(_DEVICE.fullmatch(str(source)))
+
+
+def is_live_url(source: Source) -> bool:
+    """A URL of a live protocol (rtsp, udp, rtmp, srt, ...), as opposed to on-demand ones (http, file)."""
+    return is_url(source) and str(source).split("://", 1)[0].lower() in _LIVE_SCHEMES
+
+
+def is_stream(source: Source) -> bool:
+    """True for cameras and URLs, whose end means the source was lost; False for files."""
+    return is_device(source) or is_url(source)
+
+
+def parse_source(text: str) -> str | int:
+    """``"0"`` -> webcam index 0; a URL, device or existing file as given.
+
+    Raises:
+        InputError: a path that does not exist.
+    """
+    if text.isdigit():
+        return int(text)
+    if is_stream(text) or Path(text).exists():
+        return text
+    raise InputError(f"source not found: {text} (give a webcam index, /dev/videoN, a URL or a video file)")
+
+
+def demuxer_input(source: Source) -> tuple[str, str | None]:
+    """(what FFmpeg opens, forced demuxer): webcams and ``/dev/videoN`` go through v4l2."""
+    if isinstance(source, int):
+        return f"/dev/video{source}", "v4l2"
+    text = str(source)
+    return text, "v4l2" if is_device(text) else None
