@@ -25,10 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gpen_video.config import build_settings  # noqa: E402
+from gpen_video.device import resolve_device  # noqa: E402
 from gpen_video.engine import Engine  # noqa: E402
 from gpen_video.live import run_live  # noqa: E402
 from gpen_video.models.weights import REGISTRY  # noqa: E402
-from gpen_video.restore import Restorer, resolve_device  # noqa: E402
+from gpen_video.restore import GpenRestorer  # noqa: E402
 
 SOURCE = ROOT / "tests" / "data" / "talking_head_844.mp4"
 WIDTH, HEIGHT = 640, 480
@@ -52,10 +53,10 @@ def make_source(dest: Path, loops: int) -> Path:
     return dest
 
 
-def random_restorer(name: str, device: torch.device) -> Restorer:
+def random_restorer(name: str, device: torch.device) -> GpenRestorer:
     config = REGISTRY[name].config
     torch.manual_seed(0)
-    return Restorer(config.build(), device=device, batch_size=1)
+    return GpenRestorer(config.build(), device=device, batch_size=1)
 
 
 def main() -> None:

@@ -29,12 +29,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 from gpen_video.config import Settings  # noqa: E402
+from gpen_video.device import resolve_device  # noqa: E402
 from gpen_video.engine import Engine  # noqa: E402
 from gpen_video.job import enhance_video  # noqa: E402
 from gpen_video.media.reader import VideoReader  # noqa: E402
 from gpen_video.media.writer import EncodeSettings, VideoWriter  # noqa: E402
 from gpen_video.models.weights import REGISTRY  # noqa: E402
-from gpen_video.restore import PassthroughRestorer, Restorer, resolve_device  # noqa: E402
+from gpen_video.protocols import Restorer  # noqa: E402
+from gpen_video.restore import GpenRestorer, PassthroughRestorer  # noqa: E402
 
 DEFAULT_CLIP = Path(__file__).resolve().parents[1] / "tests" / "data" / "talking_head_844.mp4"
 
@@ -86,7 +88,7 @@ def main() -> int:
     settings.encode.preset = args.preset
     encoder = settings.encode
     torch.manual_seed(0)
-    restorer = Restorer(REGISTRY["GPEN-BFR-256"].config.build(), device=device, batch_size=args.batch_size)
+    restorer = GpenRestorer(REGISTRY["GPEN-BFR-256"].config.build(), device=device, batch_size=args.batch_size)
 
     with tempfile.TemporaryDirectory() as tmp:
         crops = aligned_faces(args.clip, seconds, settings, restorer.size)

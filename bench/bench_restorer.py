@@ -20,9 +20,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gpen_video.device import PRECISION_DTYPES, resolve_device  # noqa: E402
 from gpen_video.models import gpen as G  # noqa: E402
 from gpen_video.models.weights import REGISTRY  # noqa: E402
-from gpen_video.restore import Restorer, resolve_device  # noqa: E402
+from gpen_video.restore import GpenRestorer  # noqa: E402
 
 
 def _sync(device: torch.device) -> None:
@@ -113,8 +114,8 @@ def main() -> None:
     for size in (int(s) for s in args.sizes.split(",")):
         c = REGISTRY[f"GPEN-BFR-{size}"].config
         model = c.build()
-        r = Restorer(model, device=device, batch_size=max(int(b) for b in args.batches.split(",")))
-        dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[r.precision]
+        r = GpenRestorer(model, device=device, batch_size=max(int(b) for b in args.batches.split(",")))
+        dtype = PRECISION_DTYPES[r.precision]
         print(f"\nGPEN-BFR-{size} (random weights), precision {r.precision}, channels_last, unfused modconv")
         for b in (int(s) for s in args.batches.split(",")):
             crops = np.random.default_rng(b).integers(0, 256, (b, size, size, 3), dtype=np.uint8)

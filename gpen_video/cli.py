@@ -23,7 +23,17 @@ from rich.table import Table
 
 from . import __version__
 from .config import Settings, build_settings
-from .errors import GpenVideoError, InputError, Interrupted, InvalidOption, MissingExtra, NoDisplayError, SourceLost
+from .errors import (
+    DestinationExists,
+    GpenVideoError,
+    InputError,
+    Interrupted,
+    InvalidOption,
+    MissingExtra,
+    NoDisplayError,
+    SourceLost,
+    WeightsMissing,
+)
 
 EXIT_CODES = """exit codes:
   0    success
@@ -153,35 +163,24 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
         if Path(args.report).absolute() == Path(output).absolute():
             raise InputError("--report must be a different file from the output")
 
+    measure_quality = bool(args.report) or not args.quiet  # the report and the summary show it
     if is_image_path(source):
         if args.start is not None or args.end is not None:
             raise InputError("--start/--end apply to videos only")
-        result = enhance_image(source, output, settings, compare=args.compare, overwrite=args.overwrite)
+        result = enhance_image(source, output, settings, compare=args.compare, overwrite=args.overwrite,
+                               measure_quality=measure_quality)
     else:
         with ProgressView(console, quiet=args.quiet) as progress:
             result = enhance_video(
                 source, output, settings, start=args.start, end=args.end, compare=args.compare,
-                overwrite=args.overwrite, keep_frames=bool(args.report),
-                on_start=lambda info: progress.start(_expected_frames(info, args.start, args.end)),
-                on_frame=progress.update,
+                overwrite=args.overwrite, progress=progress.update, keep_frames=bool(args.report),
+                measure_quality=measure_quality,
             )
     if args.report:
         write_report(args.report, build_report(result))
     if not args.quiet:
         print_summary(console, result)
     return 0
-
-
-def _expected_frames(info: Any, start: float | None, end: float | None) -> int | None:
-    """Frames the progress bar expects, or None (an indeterminate bar) when it cannot know."""
-    if not info.frame_count:
-        return None
-    if start is None and end is None:
-        return info.frame_count
-    if not (info.fps and info.duration):
-        return None
-    duration = min(end if end is not None else info.duration, info.duration) - (start or 0.0)
-    return max(1, round(duration * float(info.fps)))
 
 
 def _run_weights(argv: Sequence[str], console: Console) -> int:
@@ -294,8 +293,6 @@ def _run_live(argv: Sequence[str], console: Console) -> int:
         kept = f"; recording kept: {args.output}" if args.output and os.path.exists(args.output) else ""
         console.print(f"gpen-video: interrupted{kept}", markup=False, highlight=False)
         return Interrupted.exit_code
-    except NoDisplayError as exc:
-        return _print_error(console, exc, hint="use --no-window")
     finally:
         if status is not None:
             status.stop()
@@ -347,14 +344,32 @@ def _batch(args: argparse.Namespace, console: Console) -> int:
     return result.exit_code
 
 
-def _print_error(console: Console, exc: GpenVideoError, hint: str | None = None) -> int:
+def _print_error(console: Console, exc: GpenVideoError) -> int:
     """Print ``exc`` as one line, with what the user can do about it; returns its exit code."""
-    text = f"{exc}; {hint}" if hint else str(exc)
-    console.print(f"gpen-video: error: {text}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"gpen-video: error: {error_line(exc)}", markup=False, highlight=False, soft_wrap=True)
     return exc.exit_code
 
 
 SUBCOMMANDS = {"weights": _run_weights, "live": _run_live, "batch": _run_batch}
+
+
+def hint_for(error: GpenVideoError) -> str | None:
+    """What to type to get past ``error``: library errors describe the problem, never the options."""
+    if isinstance(error, DestinationExists):
+        return "use -y to overwrite it"
+    if isinstance(error, NoDisplayError):
+        return "use --no-window"
+    if isinstance(error, WeightsMissing):
+        if error.reason is None and error.name:  # not downloaded because it was not asked to be
+            return f"or run `gpen-video weights download {error.name}`"
+        return "or pass --weights PATH"
+    return None
+
+
+def error_line(error: GpenVideoError) -> str:
+    """The one line printed for ``error``: its message, then the command-line hint when there is one."""
+    hint = hint_for(error)
+    return f"{error}; {hint}" if hint else str(error)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,13 +22,13 @@ import numpy as np
 from .config import Settings
 from .faces.align import align_face
 from .faces.analyzer import FaceAnalyzer
-from .faces.detect import FaceDetector, build_detector
+from .faces.detect import build_detector
 from .faces.parsing import FaceParser
 from .faces.paste import paste_faces, soften_small_face
 from .faces.temporal import TemporalBlender
-from .restore import PassthroughRestorer, Restorer, build_restorer
-from .metrics import psnr
-from .types import AlignedFace, Frame, TrackedFace
+from .protocols import FaceDetector, FrameObserver, Restorer
+from .restore import build_restorer
+from .types import AlignedFace, Frame, FrameResult, PastedFace, TrackedFace
 
 QUEUE_DEPTH = 8  # frames in flight between two stages
 _POLL = 0.1  # seconds between checks for a stopped pipeline
@@ -36,37 +36,12 @@ _GATHER = 0.005  # seconds the restore stage waits for more faces while a batch 
 
 
 @dataclass
-class FrameResult:
-    """A processed frame: the original, the enhanced image and the faces found in it."""
-
-    frame: Frame
-    enhanced: np.ndarray  # uint8 [H, W, 3] RGB
-    faces: list[AlignedFace]
-    scene_cut: bool = False
-
-
-@dataclass
-class RunningMean:
-    """A mean over a stream of values, in constant memory."""
-
-    total: float = 0.0
-    count: int = 0
-
-    def add(self, value: float) -> None:
-        self.total += value
-        self.count += 1
-
-    @property
-    def value(self) -> float | None:
-        return self.total / self.count if self.count else None
-
-
-@dataclass
 class PipelineStats:
-    """What the pipeline did, for the progress bar, the summary and the report.
+    """What the pipeline did: counts and time per stage, for the progress bar, the summary and the report.
 
     ``per_frame`` (face count and track ids of every frame) is kept only when ``keep_frames``, since
-    it grows with the video; everything else stays constant in size.
+    it grows with the video; everything else stays constant in size. Quality measures are a frame
+    observer's job (``metrics.QualityObserver``).
     """
 
     keep_frames: bool = True
@@ -76,14 +51,6 @@ class PipelineStats:
     scene_cuts: int = 0
     stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     per_frame: list[dict] = field(default_factory=list)
-    # Mean absolute change (0-255) of a track's aligned face between frames, before and after blending.
-    flicker_restored: RunningMean = field(default_factory=RunningMean)
-    flicker_blended: RunningMean = field(default_factory=RunningMean)
-    # Mean landmark movement (pixels) between frames of a track, as detected and as smoothed.
-    landmark_step_detected: RunningMean = field(default_factory=RunningMean)
-    landmark_step_smoothed: RunningMean = field(default_factory=RunningMean)
-    # PSNR (dB) of each output face region against the input: fidelity for ``--restorer none``.
-    face_psnr: RunningMean = field(default_factory=RunningMean)
 
     def add_time(self, stage: str, seconds: float) -> None:
         self.stage_seconds[stage] += seconds
@@ -98,7 +65,8 @@ class _Job:
     """A frame travelling through the stages with its aligned faces and, later, their restorations."""
 
     frame: Frame
-    faces: list[AlignedFace]
+    tracked: list[TrackedFace]
+    faces: list[AlignedFace]  # tracked[k] aligned
     scene_cut: bool
     restored: list[np.ndarray] | None = None
 
@@ -118,31 +86,15 @@ class Engine:
         self,
         settings: Settings,
         *,
-        restorer: Restorer | PassthroughRestorer | None = None,
+        restorer: Restorer | None = None,
         detector: FaceDetector | None = None,
         parser: FaceParser | None = None,
     ) -> None:
         self.settings = settings
-        r, f = settings.restore, settings.faces
-        self.restorer = restorer or build_restorer(
-            r.restorer,
-            model=r.model,
-            weights=r.weights,
-            device=r.device,
-            batch_size=r.batch_size,
-            fp32=r.fp32,
-            compile=r.compile,
-        )
-        device = str(getattr(self.restorer, "device", "cpu"))  # detector and parser run beside GPEN
-        self.detector = detector or build_detector(
-            f.detector,
-            det_size=f.det_size,
-            score_threshold=f.det_threshold,
-            min_face=f.min_face,
-            max_faces=f.max_faces,
-            device=device,
-        )
-        if parser is None and f.mask == "parsing":
+        self.restorer = restorer or build_restorer(settings.restore)
+        device = self.restorer.device  # detector and parser run beside the restorer
+        self.detector = detector or build_detector(settings.faces, device=device)
+        if parser is None and settings.faces.mask == "parsing":
             from .models.weights import resolve_weights
 
             parser = FaceParser(resolve_weights("parsing_parsenet"), device=device)
@@ -157,6 +109,7 @@ class Engine:
         frames: Iterable[Frame],
         *,
         stats: PipelineStats | None = None,
+        observer: FrameObserver | None = None,
         detect_every: int | None = None,
         queue_depth: int = QUEUE_DEPTH,
     ) -> Iterator[FrameResult]:
@@ -165,7 +118,8 @@ class Engine:
         Each call starts fresh tracks and temporal state. Closing the generator (or an error in any
         stage) stops every stage thread before this returns or raises. ``queue_depth`` is the number
         of items each queue between two stages holds: deep queues keep a file pipeline busy, live
-        mode uses 1 so that frames cannot pile up behind a slow stage.
+        mode uses 1 so that frames cannot pile up behind a slow stage. ``observer`` sees every frame
+        as it is pasted (quality metrics for a report); it runs in the paste stage, so it must be quick.
         """
         if queue_depth < 1:
             raise ValueError(f"queue_depth must be >= 1, got {queue_depth}")
@@ -186,7 +140,7 @@ class Engine:
         pipeline.start("decode", lambda: self._feed(frames, to_analyse, pipeline))
         pipeline.start("analyse", lambda: self._analyse(analyzer, to_analyse, to_restore, pipeline))
         pipeline.start("restore", lambda: self._restore(to_restore, to_paste, pipeline))
-        pipeline.start("paste", lambda: self._paste(blender, to_paste, done, pipeline))
+        pipeline.start("paste", lambda: self._paste(blender, observer, to_paste, done, pipeline))
         try:
             while True:
                 item = pipeline.get(done)
@@ -210,7 +164,6 @@ class Engine:
 
     def _analyse(self, analyzer: FaceAnalyzer, inbox: queue.Queue, out: queue.Queue, pipeline: _Pipeline) -> None:
         size = self.crop_size
-        last_landmarks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         while True:
             batch = pipeline.take_available(inbox, limit=max(4, analyzer.detect_every))
             frames = [f for f in batch if f is not None]
@@ -220,13 +173,11 @@ class Engine:
                 pipeline.stats.add_time("detect+track", time.perf_counter() - started)
                 started = time.perf_counter()
                 for frame, frame_faces in zip(frames, found):
-                    _record_landmark_steps(pipeline.stats, last_landmarks, frame_faces.faces)
                     aligned = []
                     for face in frame_faces.faces:
                         crop, affine = align_face(frame.image, face.landmarks, size)
-                        extras = {"box": face.detection.box}
-                        aligned.append(AlignedFace(frame.index, face.track_id, crop, affine, extras))
-                    pipeline.put(out, _Job(frame, aligned, frame_faces.scene_cut))
+                        aligned.append(AlignedFace(frame.index, face.track_id, crop, affine, face.detection.box))
+                    pipeline.put(out, _Job(frame, frame_faces.faces, aligned, frame_faces.scene_cut))
                 pipeline.stats.add_time("align", time.perf_counter() - started)
             if len(frames) < len(batch):
                 pipeline.put(out, None)
@@ -287,9 +238,15 @@ class Engine:
             release(wait=True)
         pipeline.put(out, None)
 
-    def _paste(self, blender: TemporalBlender, inbox: queue.Queue, out: queue.Queue, pipeline: _Pipeline) -> None:
+    def _paste(
+        self,
+        blender: TemporalBlender,
+        observer: FrameObserver | None,
+        inbox: queue.Queue,
+        out: queue.Queue,
+        pipeline: _Pipeline,
+    ) -> None:
         alpha = self.settings.faces.alpha
-        previous: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         while True:
             job = pipeline.get(inbox)
             if job is None:
@@ -298,21 +255,17 @@ class Engine:
             started = time.perf_counter()
             if job.scene_cut:
                 blender.reset()
-                previous.clear()
             alive = {face.track_id for face in job.faces}
             blender.retain(alive)
-            pasted = []
-            for face, restored in zip(job.faces, job.restored):
-                blended = blender.blend(face.track_id, restored)
-                _record_flicker(pipeline.stats, previous, face.track_id, restored, blended)
-                pasted.append((soften_small_face(blended, _box_side(face)), face.affine))
-            for track_id in list(previous):
-                if track_id not in alive:
-                    del previous[track_id]
+            blended = [blender.blend(face.track_id, restored) for face, restored in zip(job.faces, job.restored)]
+            pasted = [(soften_small_face(crop, _box_side(face)), face.affine) for face, crop in zip(job.faces, blended)]
             masks = list(self.parser.masks(np.stack([crop for crop, _ in pasted]))) if pasted and self.parser else None
             enhanced = paste_faces(job.frame.image, pasted, alpha=alpha, masks=masks) if pasted else job.frame.image
             pipeline.stats.add_time("blend+paste", time.perf_counter() - started)
-            _record_face_psnr(pipeline.stats, job.frame.image, enhanced, job.faces)
+            result = FrameResult(job.frame, enhanced, job.faces, job.scene_cut)
+            if observer is not None:
+                parts = zip(job.tracked, job.faces, job.restored, blended)
+                observer.observe(result, [PastedFace(*face_parts) for face_parts in parts])
             stats = pipeline.stats
             stats.frames += 1
             stats.faces += len(job.faces)
@@ -322,50 +275,13 @@ class Engine:
                 stats.per_frame.append(
                     {"index": job.frame.index, "pts": job.frame.pts, "faces": len(job.faces), "tracks": sorted(alive)}
                 )
-            pipeline.put(out, FrameResult(job.frame, enhanced, job.faces, job.scene_cut))
+            pipeline.put(out, result)
 
 
 def _box_side(face: AlignedFace) -> float:
     """Longer side of the face's detection box, in frame pixels."""
-    x0, y0, x1, y1 = face.extras["box"]
+    x0, y0, x1, y1 = face.box
     return float(max(x1 - x0, y1 - y0))
-
-
-def _record_flicker(
-    stats: PipelineStats, previous: dict[int, tuple[np.ndarray, np.ndarray]], track_id: int, restored: np.ndarray, blended: np.ndarray
-) -> None:
-    """Mean absolute change of a track's aligned face between frames, before and after blending."""
-    small_restored = restored[::4, ::4].astype(np.float32)
-    small_blended = blended[::4, ::4].astype(np.float32)
-    if track_id in previous:
-        before, after = previous[track_id]
-        stats.flicker_restored.add(float(np.abs(small_restored - before).mean()))
-        stats.flicker_blended.add(float(np.abs(small_blended - after).mean()))
-    previous[track_id] = (small_restored, small_blended)
-
-
-def _record_landmark_steps(
-    stats: PipelineStats, last: dict[int, tuple[np.ndarray, np.ndarray]], faces: list[TrackedFace]
-) -> None:
-    """Mean landmark movement of each track since the previous frame, as detected and as smoothed."""
-    current = {face.track_id: (face.detection.landmarks, face.landmarks) for face in faces}
-    for track_id, (detected, smoothed) in current.items():
-        if track_id in last:
-            prev_detected, prev_smoothed = last[track_id]
-            stats.landmark_step_detected.add(float(np.linalg.norm(detected - prev_detected, axis=1).mean()))
-            stats.landmark_step_smoothed.add(float(np.linalg.norm(smoothed - prev_smoothed, axis=1).mean()))
-    last.clear()
-    last.update(current)
-
-
-def _record_face_psnr(stats: PipelineStats, original: np.ndarray, enhanced: np.ndarray, faces: list[AlignedFace]) -> None:
-    """PSNR of each face box of the output against the input (every other pixel: it runs on every frame)."""
-    height, width = original.shape[:2]
-    for face in faces:
-        x0, y0, x1, y1 = np.asarray(face.extras["box"]).round().astype(int)
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
-        if x1 - x0 >= 2 and y1 - y0 >= 2:
-            stats.face_psnr.add(min(psnr(original[y0:y1:2, x0:x1:2], enhanced[y0:y1:2, x0:x1:2]), 100.0))
 
 
 class _Pipeline:

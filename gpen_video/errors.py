@@ -1,5 +1,11 @@
-"""Error types that the CLI maps to exit codes (see README, "Exit codes")."""
+"""Error types that the CLI maps to exit codes (see README, "Exit codes").
+
+Library code raises them with structured fields and never names a command-line option; ``cli.py``
+adds the hint (``hint_for``).
+"""
 from __future__ import annotations
+
+from pathlib import Path
 
 
 class GpenVideoError(Exception):
@@ -77,3 +83,26 @@ class MissingExtra(InputError):
     @property
     def install_command(self) -> str:
         return f"pip install 'gpen-video[{self.extra}]'"
+
+
+class DestinationExists(InputError):
+    """The output file is already there and replacing it was not asked for."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(f"output {path} already exists")
+
+
+class WeightsMissing(WeightsError):
+    """Weights that are not in the cache and could not be downloaded.
+
+    Attributes:
+        name: registry name, or None when only the URL is known.
+        url: where the file can be downloaded from by hand.
+        path: where to place it so that it is found.
+        reason: why the download failed; None when no download was tried.
+    """
+
+    def __init__(self, message: str, *, name: str | None, url: str, path: Path, reason: str | None) -> None:
+        self.name, self.url, self.path, self.reason = name, url, path, reason
+        super().__init__(message)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -11,14 +10,14 @@ import numpy as np
 
 from .config import Settings
 from .engine import Engine, PipelineStats
-from .media.output import check_destination
 from .media.image import read_image, write_image
 from .media.open import open_reader, open_writer
+from .media.output import check_destination
 from .media.reader import VideoInfo
 from .media.signals import interrupts_as_exceptions
+from .metrics import QualityObserver
+from .progress import Progress, ProgressListener
 from .types import Frame
-
-ProgressCallback = Callable[[PipelineStats], None]
 
 
 @dataclass
@@ -33,12 +32,25 @@ class JobResult:
     seconds: float
     info: VideoInfo | None = None
     media: dict = field(default_factory=dict)  # reader and writer counters
+    quality: QualityObserver = field(default_factory=QualityObserver)  # empty unless measured
 
 
 def default_output(source: str | Path) -> Path:
     """``output_<name>`` beside the input."""
     path = Path(source)
     return path.with_name(f"output_{path.name}")
+
+
+def expected_frames(info: VideoInfo, start: float | None, end: float | None) -> int | None:
+    """Frames a job on ``info`` trimmed to [start, end) will write, or None when that cannot be known."""
+    if not info.frame_count:
+        return None
+    if start is None and end is None:
+        return info.frame_count
+    if not (info.fps and info.duration):
+        return None
+    duration = min(end if end is not None else info.duration, info.duration) - (start or 0.0)
+    return max(1, round(duration * float(info.fps)))
 
 
 def enhance_video(
@@ -51,39 +63,47 @@ def enhance_video(
     end: float | None = None,
     compare: bool = False,
     overwrite: bool = False,
-    on_start: Callable[[VideoInfo], None] | None = None,
-    on_frame: ProgressCallback | None = None,
+    progress: ProgressListener | None = None,
     keep_frames: bool = False,
+    measure_quality: bool = False,
 ) -> JobResult:
     """Decode ``source``, enhance every frame, encode to ``output`` with the source's audio.
 
     The input is opened first (bad input fails fast), then the engine is built (missing weights
     fail before any output exists), then the output is written to a temporary file that replaces
     ``output`` only on success. SIGINT/SIGTERM raise ``Interrupted`` and leave no file behind.
-    ``keep_frames`` keeps every frame's faces and tracks in ``stats.per_frame`` (for a report); off,
-    memory stays constant however long the video.
+    ``progress`` hears once when the engine is ready (``done`` 0, ``total`` the expected frames) and
+    after every frame written. ``keep_frames`` keeps every frame's faces and tracks in
+    ``stats.per_frame`` (for a report); off, memory stays constant however long the video.
+    ``measure_quality`` fills ``JobResult.quality`` (flicker, landmark steps, face PSNR).
     """
     began = time.perf_counter()
     stats = PipelineStats(keep_frames=keep_frames)
+    quality = QualityObserver()
     encode = settings.encode
     with interrupts_as_exceptions(), open_reader(source, encode, start=start, end=end) as reader:
         info = reader.info
         check_destination(output, source=source, overwrite=overwrite)  # before the slow model load
         engine = engine or Engine(settings)
-        if on_start is not None:
-            on_start(info)
+        total, ready = expected_frames(info, start, end), time.perf_counter()
+
+        def report() -> None:
+            if progress is not None:
+                progress(Progress(stats.frames, total, stats.faces, time.perf_counter() - ready))
+
+        report()  # the engine is ready: a progress bar can show before the first (slow) frame
         writer = open_writer(output, info, encode, source=None if info.is_live else source, start=start,
                              width=info.width * (2 if compare else 1), overwrite=overwrite)
         with writer:
-            for result in engine.stream(reader, stats=stats):
+            for result in engine.stream(reader, stats=stats, observer=quality if measure_quality else None):
                 image = np.hstack([result.frame.image, result.enhanced]) if compare else result.enhanced
                 started = time.perf_counter()
                 writer.write(replace(result.frame, image=image))
                 stats.add_time("encode", time.perf_counter() - started)
-                if on_frame is not None:
-                    on_frame(stats)
+                report()
         media = {"reader": vars(reader.stats).copy(), "writer": vars(writer.stats).copy()}
-    return JobResult(str(source), str(output), "video", settings, stats, time.perf_counter() - began, info, media)
+    return JobResult(str(source), str(output), "video", settings, stats, time.perf_counter() - began, info, media,
+                     quality)
 
 
 IMAGE_DET_LIMIT = 2048  # pixels: pictures are detected at full resolution up to this longest side
@@ -103,10 +123,15 @@ def enhance_image(
     engine: Engine | None = None,
     compare: bool = False,
     overwrite: bool = False,
+    measure_quality: bool = False,
 ) -> JobResult:
-    """Enhance the faces of one picture; the output format follows the output's extension."""
+    """Enhance the faces of one picture; the output format follows the output's extension.
+
+    ``measure_quality`` fills ``JobResult.quality`` (face PSNR; one frame has no flicker).
+    """
     began = time.perf_counter()
     stats = PipelineStats()
+    quality = QualityObserver()
     check_destination(output, source=source, overwrite=overwrite)
     with interrupts_as_exceptions():
         image = read_image(source)
@@ -114,7 +139,9 @@ def enhance_image(
             settings = _image_settings(settings, image)
             engine = Engine(settings)
         frame = Frame(index=0, pts=0, time_base=Fraction(1, 1), image=image)
-        (result,) = list(engine.stream([frame], stats=stats, detect_every=1))
+        observer = quality if measure_quality else None
+        (result,) = list(engine.stream([frame], stats=stats, observer=observer, detect_every=1))
         enhanced = np.hstack([image, result.enhanced]) if compare else result.enhanced
         write_image(output, enhanced, overwrite=overwrite, source=source)
-    return JobResult(str(source), str(output), "image", settings, stats, time.perf_counter() - began)
+    return JobResult(str(source), str(output), "image", settings, stats, time.perf_counter() - began,
+                     quality=quality)

@@ -1,14 +1,19 @@
-"""Quality metrics shared by the engine and live mode (their reports), the tests and bench/.
+"""Quality metrics shared by the run reports, live mode, the tests and bench/.
 
-All functions are pure and take numpy arrays; images are uint8 or float arrays in [0, 255].
-``LatencyTracker`` is the one stateful piece: it gathers live mode's latency samples for them.
+The functions are pure and take numpy arrays; images are uint8 or float arrays in [0, 255].
+``QualityObserver`` is the engine's optional frame observer that gathers the report's temporal and
+fidelity measures over a run, in constant memory.
+``LatencyTracker`` gathers live mode's latency samples.
 """
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
+
+from .types import FrameResult, PastedFace
 
 
 def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
@@ -135,6 +140,101 @@ def trend(x: Sequence[float], y: Sequence[float]) -> float:
     dx = xs - xs.mean()
     spread = float((dx**2).sum())
     return 0.0 if spread == 0 else float((dx * (ys - ys.mean())).sum() / spread)
+
+
+@dataclass
+class RunningMean:
+    """A mean over a stream of values, in constant memory."""
+
+    total: float = 0.0
+    count: int = 0
+
+    def add(self, value: float) -> None:
+        self.total += value
+        self.count += 1
+
+    @property
+    def value(self) -> float | None:
+        return self.total / self.count if self.count else None
+
+
+def _reduction(before: float | None, after: float | None) -> float | None:
+    return 1.0 - after / before if before and after is not None else None
+
+
+class QualityObserver:
+    """Temporal steadiness and fidelity of a run, measured frame by frame (a ``protocols.FrameObserver``).
+
+    Attributes:
+        flicker_restored, flicker_blended: mean absolute change (0-255) of a track's aligned face
+            between consecutive frames, before and after temporal blending.
+        landmark_step_detected, landmark_step_smoothed: mean landmark movement (pixels) of a track
+            between consecutive frames, as detected and as smoothed.
+        face_psnr: PSNR (dB, capped at 100) of each output face box against the input; the
+            fidelity of the pipeline itself with the pass-through restorer.
+    """
+
+    def __init__(self) -> None:
+        self.flicker_restored = RunningMean()
+        self.flicker_blended = RunningMean()
+        self.landmark_step_detected = RunningMean()
+        self.landmark_step_smoothed = RunningMean()
+        self.face_psnr = RunningMean()
+        # Per track, from the previous frame only: a track absent from a frame starts over.
+        self._crops: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._landmarks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def observe(self, result: FrameResult, faces: Sequence[PastedFace]) -> None:
+        self._landmark_steps(faces)
+        self._flicker(faces, result.scene_cut)
+        self._face_psnr(result)
+
+    def summary(self) -> dict[str, float | None]:
+        """The report's ``metrics``: the means, and how much smoothing and blending cut motion and flicker."""
+        flicker_before, flicker_after = self.flicker_restored.value, self.flicker_blended.value
+        steps_detected, steps_smoothed = self.landmark_step_detected.value, self.landmark_step_smoothed.value
+        return {
+            "temporal_flicker_restored": flicker_before,
+            "temporal_flicker_blended": flicker_after,
+            "temporal_flicker_reduction": _reduction(flicker_before, flicker_after),
+            "landmark_step_detected": steps_detected,
+            "landmark_step_smoothed": steps_smoothed,
+            "landmark_jitter_reduction": _reduction(steps_detected, steps_smoothed),
+            "face_psnr_vs_input": self.face_psnr.value,
+        }
+
+    def _landmark_steps(self, faces: Sequence[PastedFace]) -> None:
+        current = {face.tracked.track_id: (face.tracked.detection.landmarks, face.tracked.landmarks) for face in faces}
+        for track_id, (detected, smoothed) in current.items():
+            if track_id in self._landmarks:
+                prev_detected, prev_smoothed = self._landmarks[track_id]
+                self.landmark_step_detected.add(float(np.linalg.norm(detected - prev_detected, axis=1).mean()))
+                self.landmark_step_smoothed.add(float(np.linalg.norm(smoothed - prev_smoothed, axis=1).mean()))
+        self._landmarks = current
+
+    def _flicker(self, faces: Sequence[PastedFace], scene_cut: bool) -> None:
+        previous = {} if scene_cut else self._crops
+        current = {}
+        for face in faces:
+            track_id = face.aligned.track_id
+            small_restored = face.restored[::4, ::4].astype(np.float32)
+            small_blended = face.blended[::4, ::4].astype(np.float32)
+            if track_id in previous:
+                before, after = previous[track_id]
+                self.flicker_restored.add(float(np.abs(small_restored - before).mean()))
+                self.flicker_blended.add(float(np.abs(small_blended - after).mean()))
+            current[track_id] = (small_restored, small_blended)
+        self._crops = current
+
+    def _face_psnr(self, result: FrameResult) -> None:
+        """Every other pixel of each face box: it runs on every frame."""
+        original, enhanced = result.frame.image, result.enhanced
+        height, width = original.shape[:2]
+        for face in result.faces:
+            x0, y0, x1, y1 = np.asarray(face.box).round().astype(int)
+            x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+            if x1 - x0 >= 2 and y1 - y0 >= 2:
+                self.face_psnr.add(min(psnr(original[y0:y1:2, x0:x1:2], enhanced[y0:y1:2, x0:x1:2]), 100.0))
 
 
 class LatencyTracker:

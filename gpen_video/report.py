@@ -7,17 +7,18 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, ProgressColumn, Task, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
 from rich.table import Table
 from rich.text import Text
 
 from . import __version__
 from .batch import BatchResult, InputRecord
 from .batch.manifest import DONE, FAILED, RUNNING
-from .engine import PipelineStats
 from .job import JobResult
 from .live_result import LiveResult
 from .media.output import commit, discard, temp_path_for
+from .progress import Progress
 
 
 def software_versions() -> dict[str, str]:
@@ -35,15 +36,12 @@ def software_versions() -> dict[str, str]:
     }
 
 
-def _reduction(before: float | None, after: float | None) -> float | None:
-    return 1.0 - after / before if before and after is not None else None
-
-
 def build_report(result: JobResult) -> dict[str, Any]:
-    """Everything a run did: settings, per-frame faces and tracks, stage timings, metrics, versions."""
+    """Everything a run did: settings, per-frame faces and tracks, stage timings, metrics, versions.
+
+    ``metrics`` (see ``metrics.QualityObserver``) are None where the job did not measure quality.
+    """
     stats = result.stats
-    flicker_before, flicker_after = stats.flicker_restored.value, stats.flicker_blended.value
-    steps_detected, steps_smoothed = stats.landmark_step_detected.value, stats.landmark_step_smoothed.value
     return {
         "input": result.source,
         "output": result.output,
@@ -56,18 +54,7 @@ def build_report(result: JobResult) -> dict[str, Any]:
         "fps": round(stats.frames / result.seconds, 3) if result.seconds else None,
         "stage_seconds": {k: round(v, 4) for k, v in stats.stage_seconds.items()},
         "media": result.media,
-        "metrics": {
-            # Mean absolute change (0-255) of each track's aligned face between consecutive frames.
-            "temporal_flicker_restored": flicker_before,
-            "temporal_flicker_blended": flicker_after,
-            "temporal_flicker_reduction": _reduction(flicker_before, flicker_after),
-            # Mean landmark movement (pixels) between consecutive frames of a track.
-            "landmark_step_detected": steps_detected,
-            "landmark_step_smoothed": steps_smoothed,
-            "landmark_jitter_reduction": _reduction(steps_detected, steps_smoothed),
-            # Output face boxes against the input, dB (capped at 100): fidelity with --restorer none.
-            "face_psnr_vs_input": stats.face_psnr.value,
-        },
+        "metrics": result.quality.summary(),
         "settings": result.settings.to_dict(),
         "versions": software_versions(),
         "per_frame": stats.per_frame,
@@ -90,22 +77,21 @@ def write_report(path: str | Path, report: dict[str, Any]) -> None:
 class _RateColumn(ProgressColumn):
     """Frames/s and faces/s since the start."""
 
-    def __init__(self, stats_ref: dict[str, PipelineStats]) -> None:
+    def __init__(self, view: ProgressView) -> None:
         super().__init__()
-        self._stats_ref = stats_ref
+        self._view = view
 
     def render(self, task: Task) -> Text:
-        stats = self._stats_ref.get("stats")
-        if stats is None or not task.elapsed:
+        latest = self._view.latest
+        if latest is None or latest.fps is None:
             return Text("")
-        elapsed = task.elapsed
-        return Text(f"{stats.frames / elapsed:5.1f} fps  {stats.faces / elapsed:6.1f} faces/s", style="cyan")
+        return Text(f"{latest.fps:5.1f} fps  {latest.faces / latest.seconds:6.1f} faces/s", style="cyan")
 
 
 class _ProgressDisplay:
     """A rich ``Progress`` (None when quiet) shown for the duration of a ``with`` block."""
 
-    _progress: Progress | None
+    _progress: RichProgress | None
 
     def __enter__(self):
         if self._progress is not None:
@@ -118,29 +104,32 @@ class _ProgressDisplay:
 
 
 class ProgressView(_ProgressDisplay):
-    """A rich progress bar: frames done, fps, faces/s and ETA. Silent when ``quiet``."""
+    """A rich progress bar: frames done, fps, faces/s and ETA. Silent when ``quiet``.
 
-    def __init__(self, console: Console, *, quiet: bool = False) -> None:
-        self._stats_ref: dict[str, PipelineStats] = {}
-        self._progress = None if quiet else Progress(
+    ``update`` is a ``progress.ProgressListener``; the bar appears with the first report.
+    """
+
+    def __init__(self, console: Console, *, quiet: bool = False, description: str = "enhancing") -> None:
+        self.latest: Progress | None = None
+        self._description = description
+        self._progress = None if quiet else RichProgress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             TextColumn("{task.completed}/{task.total} frames"),
-            _RateColumn(self._stats_ref),
+            _RateColumn(self),
             TimeRemainingColumn(),
             console=console,
             transient=True,
         )
-        self._task = None
+        self._task: TaskID | None = None
 
-    def start(self, total: int | None, description: str = "enhancing") -> None:
-        if self._progress is not None:
-            self._task = self._progress.add_task(description, total=total)
-
-    def update(self, stats: PipelineStats) -> None:
-        self._stats_ref["stats"] = stats
-        if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, completed=stats.frames)
+    def update(self, progress: Progress) -> None:
+        self.latest = progress
+        if self._progress is None:
+            return
+        if self._task is None:
+            self._task = self._progress.add_task(self._description, total=progress.total)
+        self._progress.update(self._task, completed=progress.done)
 
 
 def print_summary(console: Console, result: JobResult) -> None:
@@ -203,7 +192,7 @@ class BatchProgressView(_ProgressDisplay):
     """
 
     def __init__(self, console: Console, *, quiet: bool = False) -> None:
-        self._progress = None if quiet else Progress(
+        self._progress = None if quiet else RichProgress(
             TextColumn("{task.description}"),
             BarColumn(),
             TextColumn("{task.completed}/{task.total} frames"),

@@ -4,7 +4,7 @@ Colour is RGB everywhere inside the package; pixel coordinates are (x, y).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -66,10 +66,45 @@ class AlignedFace:
         track_id: track the face belongs to (-1 for a single image).
         crop: uint8 [S, S, 3] RGB.
         affine: float32 [2, 3] mapping frame pixels to crop pixels.
+        box: float32 [4] (x0, y0, x1, y1) of the face's detection, in frame pixels.
     """
 
     frame_index: int
     track_id: int
     crop: np.ndarray
     affine: np.ndarray
-    extras: dict = field(default_factory=dict, compare=False)
+    box: np.ndarray
+
+
+@dataclass
+class FrameResult:
+    """A processed frame: the original, the enhanced image and the faces found in it.
+
+    Attributes:
+        frame: the decoded frame, unchanged.
+        enhanced: uint8 [H, W, 3] RGB with the restored faces pasted in.
+        faces: the faces restored in this frame.
+        scene_cut: True when the frame starts a new scene (tracks and blending were reset).
+    """
+
+    frame: Frame
+    enhanced: np.ndarray
+    faces: list[AlignedFace]
+    scene_cut: bool = False
+
+
+@dataclass(frozen=True)
+class PastedFace:
+    """One face at the paste stage, for frame observers (quality metrics).
+
+    Attributes:
+        tracked: the face as tracked: detected and smoothed landmarks.
+        aligned: the face as aligned for the restorer.
+        restored: uint8 [S, S, 3] RGB, the restorer's output.
+        blended: uint8 [S, S, 3] RGB, after temporal blending with the track's earlier faces.
+    """
+
+    tracked: TrackedFace
+    aligned: AlignedFace
+    restored: np.ndarray
+    blended: np.ndarray

@@ -122,6 +122,7 @@ def test_missing_weights_exit_3_and_say_where_to_put_them(tmp_path: Path, option
                      env={"GPEN_VIDEO_HOME": str(home), "https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"})
     assert_one_line_error(result, 3)
     assert file_named in result.stderr and str(home) in result.stderr
+    assert "or pass --weights PATH" in result.stderr
     assert not output.exists()
 
 
@@ -139,7 +140,21 @@ def test_existing_output_needs_overwrite_flag(tmp_path: Path) -> None:
     output.write_bytes(b"precious")
     result = run_cli(SAMPLE, output, "--restorer", "none", *FAST)
     assert_one_line_error(result, 2)
+    assert f"output {output} already exists; use -y to overwrite it" in result.stderr
     assert output.read_bytes() == b"precious"
+
+
+def test_hints_name_the_options_library_errors_leave_out(tmp_path: Path) -> None:
+    from gpen_video.cli import error_line, hint_for
+    from gpen_video.errors import DestinationExists, InputError, WeightsMissing
+
+    place = tmp_path / "w.pth"
+    offline = WeightsMissing("cannot download", name=None, url="http://x", path=place, reason="refused")
+    not_cached = WeightsMissing("not in the cache", name="GPEN-BFR-512", url="http://x", path=place, reason=None)
+    assert error_line(DestinationExists(place)) == f"output {place} already exists; use -y to overwrite it"
+    assert hint_for(offline) == "or pass --weights PATH"
+    assert hint_for(not_cached) == "or run `gpen-video weights download GPEN-BFR-512`"
+    assert hint_for(InputError("bad")) is None and error_line(InputError("bad")) == "bad"
 
 
 def test_refuses_to_overwrite_input(tmp_path: Path) -> None:

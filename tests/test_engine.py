@@ -98,3 +98,25 @@ def test_parser_masks_replace_the_soft_mask() -> None:
     assert changed.sum() > 1000
     assert xs.max() < 40 + 96 * 0.62, "pixels right of the crop's middle must keep the original"
     assert np.array_equal(result.enhanced[:, 120:], result.frame.image[:, 120:])
+
+
+class RecordingObserver:
+    """Keeps what the engine shows a frame observer."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, list]] = []
+
+    def observe(self, result, faces) -> None:
+        self.seen.append((result.frame.index, list(faces)))
+
+
+def test_observer_sees_every_pasted_frame_with_its_faces() -> None:
+    observer = RecordingObserver()
+    results = list(engine(RecordingRestorer(invert=True)).stream(frames(5), observer=observer))
+    assert [index for index, _ in observer.seen] == list(range(5))
+    for result, (_, faces) in zip(results, observer.seen):
+        (face,) = faces
+        assert face.aligned is result.faces[0] and face.tracked.track_id == face.aligned.track_id
+        assert np.array_equal(face.restored, 255 - face.aligned.crop)  # temporal 0: blended is restored
+        assert np.array_equal(face.blended, face.restored)
+        np.testing.assert_array_equal(face.aligned.box, np.float32([40, 30, 136, 126]))

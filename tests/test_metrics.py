@@ -1,7 +1,10 @@
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
-from gpen_video.metrics import flicker, id_switches, jitter, lag, psnr
+from gpen_video.metrics import QualityObserver, flicker, id_switches, jitter, lag, psnr
+from gpen_video.types import AlignedFace, Detection, Frame, FrameResult, PastedFace, TrackedFace
 
 
 def test_psnr_known_error_and_mask():
@@ -49,3 +52,39 @@ def test_id_switches_counts_changes_per_identity():
     assert id_switches([[3], [4], [4], [3]]) == 2
     assert id_switches([{"a": 1, "b": 2}, {"b": 2}, {"a": 1, "b": 5}, {"a": 1}]) == 1
     assert id_switches([]) == 0
+
+
+def _pasted(track_id: int, detected: float, smoothed: float, restored: int, blended: int) -> PastedFace:
+    """A face whose landmarks sit at (detected|smoothed, 0) and whose crops are flat grey levels."""
+    landmarks = np.zeros((5, 2), np.float32)
+    box = np.float32([0, 0, 8, 8])
+    tracked = TrackedFace(track_id, Detection(box, 0.9, landmarks + [detected, 0]), landmarks + [smoothed, 0])
+    crop = np.zeros((8, 8, 3), np.uint8)
+    aligned = AlignedFace(0, track_id, crop, np.eye(2, 3, dtype=np.float32), box)
+    return PastedFace(tracked, aligned, crop + np.uint8(restored), crop + np.uint8(blended))
+
+
+def _result(faces: list[PastedFace], enhanced_shift: int = 0, scene_cut: bool = False) -> FrameResult:
+    image = np.full((10, 10, 3), 100, np.uint8)
+    frame = Frame(0, 0, Fraction(1, 25), image)
+    return FrameResult(frame, image + np.uint8(enhanced_shift), [f.aligned for f in faces], scene_cut)
+
+
+def test_quality_observer_steps_flicker_and_psnr():
+    quality = QualityObserver()
+    assert set(quality.summary().values()) == {None}
+    first = [_pasted(1, 0, 0, 10, 10)]
+    quality.observe(_result(first), first)
+    second = [_pasted(1, 4, 1, 30, 15)]
+    quality.observe(_result(second, enhanced_shift=10), second)
+    summary = quality.summary()
+    assert summary["landmark_step_detected"] == 4 and summary["landmark_step_smoothed"] == 1
+    assert summary["landmark_jitter_reduction"] == pytest.approx(0.75)
+    assert summary["temporal_flicker_restored"] == 20 and summary["temporal_flicker_blended"] == 5
+    assert summary["temporal_flicker_reduction"] == pytest.approx(0.75)
+    assert summary["face_psnr_vs_input"] == pytest.approx((100.0 + 10 * np.log10(255**2 / 100)) / 2)
+    # a scene cut restarts flicker, a frame without the track restarts its landmark steps
+    quality.observe(_result(second, scene_cut=True), second)
+    quality.observe(_result([]), [])
+    quality.observe(_result(first), first)
+    assert quality.flicker_restored.count == 1 and quality.landmark_step_detected.count == 2

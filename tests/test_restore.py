@@ -1,14 +1,15 @@
-"""Restorer: uint8/tensor I/O, micro-batching, submit/collect scheduling, precision, build_restorer."""
+"""GpenRestorer: uint8/tensor I/O, micro-batching, submit/collect scheduling, precision, build_restorer."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
+from gpen_video.config import RestoreSettings
+from gpen_video.device import cpu_has_bf16, resolve_device, resolve_precision
 from gpen_video.errors import InputError, WeightsError
 from gpen_video.models.gpen import build_gpen
-from gpen_video.restore import (PassthroughRestorer, Restorer, build_restorer, cpu_has_bf16, resolve_device,
-                                resolve_precision, to_model_input, to_uint8)
+from gpen_video.restore import GpenRestorer, PassthroughRestorer, build_restorer, to_model_input, to_uint8
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -38,8 +39,8 @@ def test_uint8_conversions_round_trip():
 
 def test_restore_uint8_matches_model(tiny, crops):
     model, _ = tiny
-    r = Restorer(model, device="cpu", batch_size=3, precision="fp32")
-    assert r.size == 64 and r.precision == "fp32" and r.device.type == "cpu"
+    r = GpenRestorer(model, device="cpu", batch_size=3, precision="fp32")
+    assert r.size == 64 and r.precision == "fp32" and r.device == "cpu"
     out = r.restore(crops)
     assert out.dtype == np.uint8 and out.shape == crops.shape
     with torch.inference_mode():
@@ -48,13 +49,13 @@ def test_restore_uint8_matches_model(tiny, crops):
     assert np.abs(out.astype(np.int16) - want).max() <= 1  # float noise may flip a rounding
     assert np.mean(out == want) > 0.99
     # batching does not change results: micro-batches of 3 vs one at a time
-    single = Restorer(model, batch_size=1, precision="fp32", warmup=False).restore(crops)
+    single = GpenRestorer(model, batch_size=1, precision="fp32", warmup=False).restore(crops)
     assert np.abs(single.astype(np.int16) - out).max() <= 1
 
 
 def test_restore_float_tensor_reproduces_fixture(tiny):
     model, d = tiny
-    r = Restorer(model, batch_size=1, precision="fp32", warmup=False)
+    r = GpenRestorer(model, batch_size=1, precision="fp32", warmup=False)
     out = r.restore(d["input"])
     ref = d["output"].clamp(-1, 1)
     assert out.shape == ref.shape and out.device == d["input"].device
@@ -63,7 +64,7 @@ def test_restore_float_tensor_reproduces_fixture(tiny):
     assert isinstance(u8, torch.Tensor) and u8.dtype == torch.uint8 and u8.shape == (2, 64, 64, 3)
 
 
-def _scheduling_matches(r: Restorer, crops: np.ndarray):
+def _scheduling_matches(r: GpenRestorer, crops: np.ndarray):
     plain = r.restore(crops)
     r.submit(crops[:5], tag="a")  # 2 micro-batches: 3 + 2 -> both slots
     r.submit(crops[5:5], tag="empty")
@@ -83,7 +84,7 @@ def _scheduling_matches(r: Restorer, crops: np.ndarray):
 
 def test_submit_collect_equals_restore_cpu(tiny, crops):
     model, _ = tiny
-    r = Restorer(model, device="cpu", batch_size=3, precision="fp32")
+    r = GpenRestorer(model, device="cpu", batch_size=3, precision="fp32")
     _scheduling_matches(r, crops)
     # results do not alias the reused buffers
     r.submit(crops[:3], 1)
@@ -101,7 +102,7 @@ def test_submit_collect_equals_restore_cpu(tiny, crops):
 
 def test_bad_inputs(tiny):
     model, _ = tiny
-    r = Restorer(model, precision="fp32", warmup=False)
+    r = GpenRestorer(model, precision="fp32", warmup=False)
     for bad in (np.zeros((1, 32, 32, 3), np.uint8), np.zeros((1, 64, 64, 3), np.float32), np.zeros((64, 64, 3))):
         with pytest.raises(InputError):
             r.restore(bad)
@@ -110,7 +111,7 @@ def test_bad_inputs(tiny):
     with pytest.raises(InputError):
         r.restore(torch.zeros(1, 3, 32, 32))
     with pytest.raises(InputError):
-        Restorer(model, batch_size=0)
+        GpenRestorer(model, batch_size=0)
 
 
 def test_devices_and_precision():
@@ -133,8 +134,8 @@ def test_devices_and_precision():
 
 def test_bf16_close_to_fp32(tiny, crops):
     model, _ = tiny
-    a = Restorer(model, precision="fp32", warmup=False).restore(crops)
-    b = Restorer(model, precision="bf16", warmup=False).restore(crops)
+    a = GpenRestorer(model, precision="fp32", warmup=False).restore(crops)
+    b = GpenRestorer(model, precision="bf16", warmup=False).restore(crops)
     diff = np.abs(a.astype(np.int16) - b)
     assert diff.max() <= 4 and diff.mean() < 0.5
 
@@ -156,21 +157,23 @@ def test_build_restorer(tmp_path, monkeypatch, tiny):
     monkeypatch.setenv("GPEN_VIDEO_HOME", str(tmp_path / "cache"))
     model, d = tiny
     torch.save({"g_ema": d["state_dict"]}, tmp_path / "tiny.pth")
-    r = build_restorer("gpen", weights=tmp_path / "tiny.pth", device="cpu", batch_size=2, fp32=True)
-    assert isinstance(r, Restorer) and r.size == 64 and r.precision == "fp32" and r.batch_size == 2
-    assert isinstance(build_restorer("none", size=256), PassthroughRestorer)
+    settings = RestoreSettings(weights=str(tmp_path / "tiny.pth"), device="cpu", batch_size=2, fp32=True)
+    r = build_restorer(settings)
+    assert isinstance(r, GpenRestorer) and r.size == 64 and r.precision == "fp32" and r.batch_size == 2
+    passthrough = build_restorer(RestoreSettings(restorer="none", batch_size=3))
+    assert isinstance(passthrough, PassthroughRestorer) and passthrough.size == 512 and passthrough.batch_size == 3
     with pytest.raises(InputError):
-        build_restorer("codeformer")
+        build_restorer(RestoreSettings(restorer="codeformer"))
     with pytest.raises(WeightsError):
-        build_restorer("gpen", weights=tmp_path / "absent.pth", device="cpu")
+        build_restorer(RestoreSettings(weights=str(tmp_path / "absent.pth"), device="cpu"))
 
 
 @cuda
 @pytest.mark.cuda
 def test_cuda_pipeline_matches_restore(tiny, crops):
     model, _ = tiny
-    r = Restorer(model, device="cuda", batch_size=3, precision="fp32")
-    assert r.device.type == "cuda"
+    r = GpenRestorer(model, device="cuda", batch_size=3, precision="fp32")
+    assert r.device.startswith("cuda") and r.torch_device.type == "cuda"
     _scheduling_matches(r, crops)
 
 
@@ -181,7 +184,7 @@ def test_cuda_reduced_precision_close_to_fp32(tiny, crops, precision):
     model, _ = tiny
     if precision == "bf16" and not torch.cuda.is_bf16_supported():
         pytest.skip("no bf16 on this GPU")
-    a = Restorer(model, device="cuda", precision="fp32").restore(crops)
-    b = Restorer(model, device="cuda", precision=precision).restore(crops)
+    a = GpenRestorer(model, device="cuda", precision="fp32").restore(crops)
+    b = GpenRestorer(model, device="cuda", precision=precision).restore(crops)
     diff = np.abs(a.astype(np.int16) - b)
     assert diff.max() <= 4 and diff.mean() < 0.5

@@ -126,7 +126,7 @@ def _run_whole(task: UnitTask, engine: Engine, report: Callable[[int], None]) ->
 
     update = _throttled(report)
     result = enhance_video(task.source, task.part, task.settings, engine=engine, overwrite=True,
-                           on_frame=lambda stats: update(stats.frames))
+                           progress=lambda progress: update(progress.done))
     return result.stats.frames
 
 

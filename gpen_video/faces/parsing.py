@@ -28,8 +28,8 @@ class FaceParser:
         import torch
         from facexlib.parsing.parsenet import ParseNet
 
+        from ..device import resolve_device
         from ..models.weights import load_state_dict
-        from ..restore import resolve_device
 
         self._torch, self._device = torch, resolve_device(device)
         state = load_state_dict(weights)

@@ -2,7 +2,7 @@
 
 Rules (the same for video and images):
 - the destination must not be the input file (checked by path and, when both exist, by inode);
-- an existing destination is replaced only with ``overwrite`` (the CLI's ``-y``), like ffmpeg;
+- an existing destination is replaced only with ``overwrite``, like ffmpeg;
 - the destination folder must exist;
 - data goes to a hidden temporary file in the destination folder and is renamed into place with
   ``os.replace`` only after it is complete, so a crash never leaves a half-written destination.
@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import DestinationExists, InputError
 from .source import is_url
 
 TEMP_MARK = ".gpen-part"
@@ -25,7 +25,8 @@ def check_destination(dest: str | Path, *, source: str | Path | None = None, ove
     """Validate ``dest`` before anything is created; returns it as an absolute Path.
 
     Raises:
-        InputError: dest is the source, exists without ``overwrite``, is a folder, or its folder is missing.
+        DestinationExists: dest exists and ``overwrite`` is off.
+        InputError: dest is the source, is a folder, or its folder is missing.
     """
     path = Path(dest).expanduser().absolute()
     if source is not None and not is_url(source):
@@ -40,7 +41,7 @@ def check_destination(dest: str | Path, *, source: str | Path | None = None, ove
     if not path.parent.is_dir():
         raise InputError(f"output folder {path.parent} does not exist")
     if path.exists() and not overwrite:
-        raise InputError(f"output {path} already exists; use -y to overwrite it")
+        raise DestinationExists(path)
     return path
 
 

@@ -63,7 +63,7 @@ class VideoWriter:
         source: input whose audio/subtitle streams and metadata are copied (None: video only).
         start: the trim start given to the reader (seconds from the source start).
         settings: encoder settings.
-        overwrite: replace an existing ``dest`` (the CLI's ``-y``).
+        overwrite: replace an existing ``dest``.
         sample_aspect_ratio: pixel aspect ratio to declare, None for square pixels.
 
     Raises:

@@ -20,7 +20,7 @@ from urllib.request import Request, urlopen
 import torch
 from torch import Tensor, nn
 
-from gpen_video.errors import WeightsError
+from gpen_video.errors import WeightsError, WeightsMissing
 from gpen_video.models.gpen import build_gpen, channels
 
 __all__ = [
@@ -113,9 +113,9 @@ def weights_path(name: str) -> Path:
     return cache_dir() / _entry(name).filename
 
 
-def _offline_error(url: str, dest: Path, why: object) -> WeightsError:
-    return WeightsError(f"cannot download {url} ({why}). Download it by hand and place it at {dest}, "
-                        f"or pass --weights PATH")
+def _offline_error(url: str, dest: Path, why: object) -> WeightsMissing:
+    return WeightsMissing(f"cannot download {url} ({why}). Download it by hand and place it at {dest}", name=None,
+                          url=url, path=dest, reason=str(why))
 
 
 def _sha256(path: Path) -> str:
@@ -181,7 +181,8 @@ def download_file(url: str, dest: str | Path, *, sha256: str | None = None, size
     left by a failed run is resumed by the next call. A file that fails verification is deleted.
 
     Raises:
-        WeightsError: unreachable URL (names the URL and ``dest``), HTTP error, or failed verification.
+        WeightsMissing: unreachable URL (names the URL and ``dest``).
+        WeightsError: HTTP error, or failed verification.
     """
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
@@ -235,8 +236,9 @@ def resolve_weights(name: str, weights: str | Path | None = None, *, download: b
     """Path of the weights to use: an explicit ``weights`` file wins; else the cache; else download.
 
     Raises:
-        WeightsError: explicit file missing, unknown name, or not cached and cannot/may not download
-            (the message names the URL and the exact path to place the file at).
+        WeightsMissing: not cached, and cannot or may not download (the message names the URL and the
+            exact path to place the file at).
+        WeightsError: explicit file missing, or unknown name.
     """
     if weights is not None:
         path = Path(weights).expanduser()
@@ -248,8 +250,8 @@ def resolve_weights(name: str, weights: str | Path | None = None, *, download: b
     if dest.is_file():
         return dest
     if not download:
-        raise WeightsError(f"{entry.name} is not in the cache. Download {entry.url} and place it at {dest}, "
-                           f"or run `gpen-video weights download {entry.name}`")
+        raise WeightsMissing(f"{entry.name} is not in the cache. Download {entry.url} and place it at {dest}",
+                             name=entry.name, url=entry.url, path=dest, reason=None)
     return download_weights(entry.name)
 
 

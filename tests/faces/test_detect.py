@@ -3,6 +3,7 @@ import time
 import numpy as np
 import pytest
 
+from gpen_video.config import FaceSettings
 from gpen_video.errors import InputError, WeightsError
 from gpen_video.faces import retina
 from gpen_video.faces.detect import FacexlibRetinaFace, RetinaFaceOnnx, build_detector
@@ -103,9 +104,10 @@ def test_empty_frame_and_bad_input(detector):
 
 
 def test_build_detector_names():
-    assert isinstance(build_detector("retinaface", det_size=320), RetinaFaceOnnx)
+    detector = build_detector(FaceSettings(det_size=320, det_threshold=0.6))
+    assert isinstance(detector, RetinaFaceOnnx) and detector.det_size == 320 and detector.score_threshold == 0.6
     with pytest.raises(InputError):
-        build_detector("yolo")
+        build_detector(FaceSettings(detector="yolo"))
 
 
 def test_facexlib_backend_loads_weights_and_runs(tmp_path):

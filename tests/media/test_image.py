@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gpen_video.errors import InputError, MediaOpenError
+from gpen_video.errors import DestinationExists, InputError, MediaOpenError
 from gpen_video.media.image import is_image_path, read_image, write_image
 
 
@@ -53,7 +53,7 @@ def test_write_image_rules(tmp_path):
     rgb = np.random.default_rng(0).integers(0, 255, (20, 30, 3), dtype=np.uint8)
     dest = write_image(tmp_path / "out.png", rgb)
     np.testing.assert_array_equal(read_image(dest), rgb)
-    with pytest.raises(InputError, match="-y"):
+    with pytest.raises(DestinationExists):
         write_image(dest, rgb)
     write_image(dest, rgb[::-1].copy(), overwrite=True)
     np.testing.assert_array_equal(read_image(dest), rgb[::-1])

@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pytest
 
-from gpen_video.errors import GpenVideoError, InputError
+from gpen_video.errors import DestinationExists, GpenVideoError, InputError
 from gpen_video.media.encoders import EncodeSettings, encoder_options, resolve_codec
 from gpen_video.media.reader import VideoReader
 from gpen_video.media.streams import monotonic_dts
@@ -228,7 +228,7 @@ def test_refuses_input_as_output_and_existing_output(tmp_path):
         _writer(src, source=src, overwrite=True)
     existing = tmp_path / "old.mp4"
     existing.write_bytes(b"keep me")
-    with pytest.raises(InputError, match="-y"):
+    with pytest.raises(DestinationExists):
         _writer(existing)
     assert existing.read_bytes() == b"keep me"
     with pytest.raises(InputError):

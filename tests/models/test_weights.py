@@ -10,7 +10,7 @@ import threading
 import pytest
 import torch
 
-from gpen_video.errors import WeightsError
+from gpen_video.errors import WeightsError, WeightsMissing
 from gpen_video.models import weights as W
 from gpen_video.models.gpen import build_gpen
 
@@ -60,9 +60,10 @@ def test_list_models_and_resolve(home, tmp_path):
     assert W.resolve_weights("GPEN-BFR-512", explicit) == explicit
     with pytest.raises(WeightsError, match="not found"):
         W.resolve_weights("GPEN-BFR-512", tmp_path / "absent.pth")
-    with pytest.raises(WeightsError) as e:
+    with pytest.raises(WeightsMissing) as e:
         W.resolve_weights("GPEN-BFR-512", download=False)
     assert W.REGISTRY["GPEN-BFR-512"].url in str(e.value) and str(home / "GPEN-BFR-512.pth") in str(e.value)
+    assert (e.value.name, e.value.path, e.value.reason) == ("GPEN-BFR-512", home / "GPEN-BFR-512.pth", None)
 
 
 # -- loading -------------------------------------------------------------------------------------------
@@ -242,9 +243,10 @@ def test_download_offline_names_url_and_path(tmp_path, home, monkeypatch):
     url = f"http://127.0.0.1:{port}/GPEN-BFR-512.pth"
     monkeypatch.setitem(W.REGISTRY, "GPEN-BFR-512", W.REGISTRY["GPEN-BFR-512"].__class__(
         **{**W.REGISTRY["GPEN-BFR-512"].__dict__, "url": url}))
-    with pytest.raises(WeightsError) as e:
+    with pytest.raises(WeightsMissing) as e:
         W.resolve_weights("GPEN-BFR-512")
     assert url in str(e.value) and str(home / "GPEN-BFR-512.pth") in str(e.value)
+    assert (e.value.url, e.value.path) == (url, home / "GPEN-BFR-512.pth") and e.value.reason
     assert _files(home) == []
 
 

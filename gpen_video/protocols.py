@@ -1,0 +1,67 @@
+"""The interfaces the engine is written against: face detectors, restorers, frame observers.
+
+Any object with these members works (structural typing): the embedded RetinaFace and facexlib's
+detectors, the GPEN restorer and the pass-through, test stand-ins, and later backends (ONNX Runtime,
+TensorRT). Images are RGB uint8; crops are uint8 [N, S, S, 3] with S the restorer's ``size``.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from .types import Detection, FrameResult, PastedFace
+
+
+class FaceDetector(Protocol):
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
+        """Detect faces in RGB uint8 [H, W, 3] images; one list of detections (best score first) per image."""
+        ...
+
+
+class Restorer(Protocol):
+    """Restores aligned face crops, synchronously (``restore``) or queued (``submit``/``collect``/``flush``).
+
+    Queued results come back in submission order as ``(tag, uint8 [N, S, S, 3])``, one pair per
+    ``submit``; a restorer may compute at once or in the background.
+    """
+
+    @property
+    def size(self) -> int:
+        """Crop side S in pixels."""
+        ...
+
+    @property
+    def batch_size(self) -> int:
+        """Faces per call that the restorer runs best with; the engine gathers batches of this size."""
+        ...
+
+    @property
+    def device(self) -> str:
+        """Where it runs: "cpu" or "cuda[:N]"; the detector and the face parser run there too."""
+        ...
+
+    def restore(self, crops: np.ndarray) -> np.ndarray:
+        """uint8 [N, S, S, 3] RGB in, the restored crops out (same shape and dtype)."""
+        ...
+
+    def submit(self, crops: np.ndarray, tag: object = None) -> None:
+        """Queue uint8 [N, S, S, 3] crops; ``tag`` comes back with their result."""
+        ...
+
+    def collect(self, wait: bool = False) -> list[tuple[object, np.ndarray]]:
+        """Results finished so far; with ``wait``, first wait for the oldest pending submission."""
+        ...
+
+    def flush(self) -> list[tuple[object, np.ndarray]]:
+        """Wait for everything queued and return all remaining results."""
+        ...
+
+
+class FrameObserver(Protocol):
+    """Called by the engine's paste stage once per frame, in frame order, from one thread."""
+
+    def observe(self, result: FrameResult, faces: Sequence[PastedFace]) -> None:
+        """``faces`` are the frame's faces in the order of ``result.faces``."""
+        ...
