@@ -288,7 +288,7 @@ def _run_live(argv: Sequence[str], console: Console) -> int:
         status.start()
     try:
         result = run_live(source, settings, output=args.output, overwrite=args.overwrite,
-                          on_update=None if status is None else lambda s: status.update("live: " + "  ".join(s.lines())))
+                          progress=None if status is None else lambda p: status.update("live: " + p.detail))
     except Interrupted:  # a second SIGINT: stopped at once, but the recording was still closed
         kept = f"; recording kept: {args.output}" if args.output and os.path.exists(args.output) else ""
         console.print(f"gpen-video: interrupted{kept}", markup=False, highlight=False)
@@ -331,7 +331,7 @@ def _batch(args: argparse.Namespace, console: Console) -> int:
 
     try:
         with BatchProgressView(console, quiet=args.quiet) as progress:
-            result = run_batch(args.inputs, settings, options, listener=progress)
+            result = run_batch(args.inputs, settings, options, progress=progress)
     except (KeyboardInterrupt, Interrupted):
         console.print(f"gpen-video: interrupted; finished outputs are kept in {args.out_dir}: run the same command "
                       "again to resume", markup=False, highlight=False, soft_wrap=True)

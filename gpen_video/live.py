@@ -40,6 +40,7 @@ from .media.signals import handling_signals
 from .media.source import FrameSource
 from .media.writer import VideoWriter, WriterStats
 from .metrics import LatencyTracker
+from .progress import Progress, ProgressListener
 from .types import Frame
 
 RECORD_TIME_BASE = Fraction(1, 90_000)  # recording pts ticks: capture times to ~11 µs
@@ -94,6 +95,8 @@ class _Run:
         self.stats = PipelineStats(keep_frames=False)  # a live run may last days: constant-size stats
         self.hang_limit = live.reconnect_seconds + HANG_SECONDS
         self.reason: StopReason | None = None  # the first stop request; later ones only stop again
+        self.source = source
+        self.began = time.monotonic()
 
     def stop(self, reason: StopReason) -> None:
         if self.reason is None:
@@ -121,7 +124,7 @@ class _Run:
             yield frame
 
     def process(self, engine: Engine, window: LiveWindow | None, recorder: _Recorder | None,
-                on_update: Callable[[LiveStatus], None] | None) -> None:
+                progress: ProgressListener | None) -> None:
         """Capture, enhance, record and show until the capture ends or the user quits."""
         self.capture.start()
         results = engine.stream(self.feed(), stats=self.stats, queue_depth=1)
@@ -132,7 +135,7 @@ class _Run:
                 # re-create a window the user just closed.
                 view = None if quitting else window
                 try:
-                    keep_going = self._show(result, recorder, view, on_update)
+                    keep_going = self._show(result, recorder, view, progress)
                 finally:
                     self.credits.release()  # on an error too: the feeder must not wait for it
                 if not keep_going:
@@ -146,7 +149,7 @@ class _Run:
             self.capture.join(timeout=2.0)
 
     def _show(self, result: FrameResult, recorder: _Recorder | None, window: LiveWindow | None,
-              on_update: Callable[[LiveStatus], None] | None) -> bool:
+              progress: ProgressListener | None) -> bool:
         """Record and display one result and measure its latency; False when the user asked to quit.
 
         The latency is taken before drawing so that the overlay shows this frame's own numbers.
@@ -158,8 +161,9 @@ class _Run:
         status = LiveStatus(self.tracker.count, self.tracker.fps, self.tracker.latest, len(result.faces),
                             self.slot.dropped, self.capture.reconnects)
         keep_going = window.show(frame.image, result.enhanced, status.lines()) if window is not None else True
-        if on_update is not None:
-            on_update(status)
+        if progress is not None:
+            progress(Progress(done=self.tracker.count, faces=len(result.faces), seconds=time.monotonic() - self.began,
+                              item=str(self.source), detail="  ".join(status.lines())))
         return keep_going
 
 
@@ -171,7 +175,7 @@ def run_live(
     overwrite: bool = False,
     engine: Engine | None = None,
     opener: Opener | None = None,
-    on_update: Callable[[LiveStatus], None] | None = None,
+    progress: ProgressListener | None = None,
 ) -> LiveResult:
     """Enhance a live source until it ends, is lost, the user quits or a signal arrives.
 
@@ -186,7 +190,8 @@ def run_live(
         engine: a ready engine (tests and benchmarks inject stand-in restorers this way).
         opener: opens the source, first and on every reconnect [default: ``open_source`` with
             ``settings.encode``].
-        on_update: called after every frame with the current status.
+        progress: called after every frame; ``detail`` is the status line the window shows
+            (frames, fps, latency, faces, dropped frames, reconnects).
 
     Raises:
         NoDisplayError: ``settings.live.window`` is on and no window can be opened.
@@ -203,7 +208,7 @@ def run_live(
     run = _Run(source, reader, opener, settings.live)
     try:
         with _signals_call(lambda: run.stop("signal")):
-            run.process(engine, window, recorder, on_update)
+            run.process(engine, window, recorder, progress)
     finally:
         if window is not None:
             window.close()

@@ -13,8 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .batch import BatchResult, InputRecord
-from .batch.manifest import DONE, FAILED, RUNNING
+from .batch import BatchResult
 from .job import JobResult
 from .live_result import LiveResult
 from .media.output import commit, discard, temp_path_for
@@ -188,7 +187,7 @@ def print_live_summary(console: Console, result: LiveResult) -> None:
 class BatchProgressView(_ProgressDisplay):
     """Batch progress: one bar for the frames of all inputs together, one row per input with its state.
 
-    A ``gpen_video.batch.BatchListener`` (``run_batch`` calls ``start`` and ``update``).
+    A ``ProgressListener``: ``run_batch`` reports every input once planned, then as its units run.
     """
 
     def __init__(self, console: Console, *, quiet: bool = False) -> None:
@@ -204,36 +203,29 @@ class BatchProgressView(_ProgressDisplay):
         self._total: TaskID | None = None
         self._rows: dict[str, TaskID] = {}
         self._done: dict[str, int] = {}
+        self._frames: dict[str, int] = {}
 
-    def start(self, inputs: list[InputRecord]) -> None:
+    def __call__(self, progress: Progress) -> None:
         if self._progress is None:
             return
-        total = sum(r.frames for r in inputs)
-        self._total = self._progress.add_task("[bold]all inputs", total=total or None, status=f"{len(inputs)} files")
-        for record in inputs:
-            self._done[record.key] = 0
-            self._rows[record.key] = self._progress.add_task(
-                f"  {Path(record.source).name}", total=record.frames or None, status=_batch_status(record))
-
-    def update(self, record: InputRecord, frames_done: int) -> None:
-        if self._progress is None or record.key not in self._rows:
-            return
-        self._done[record.key] = frames_done
-        self._progress.update(self._rows[record.key], completed=frames_done, status=_batch_status(record))
-        self._progress.update(self._total, completed=sum(self._done.values()))
+        if self._total is None:
+            self._total = self._progress.add_task("[bold]all inputs", total=None, status="")
+        if progress.item not in self._rows:
+            self._rows[progress.item] = self._progress.add_task(f"  {Path(progress.item).name}", total=progress.total,
+                                                                status="")
+        self._done[progress.item], self._frames[progress.item] = progress.done, progress.total or 0
+        self._progress.update(self._rows[progress.item], completed=progress.done, total=progress.total,
+                              status=_coloured(progress.detail))
+        self._progress.update(self._total, completed=sum(self._done.values()),
+                              total=sum(self._frames.values()) or None, status=f"{len(self._rows)} files")
 
 
-def _batch_status(record: InputRecord) -> str:
-    if record.skipped:
-        return "[green]done earlier"
-    if record.state == FAILED:
-        return "[red]failed"
-    if record.state == DONE:
-        return "[green]done"
-    finished = sum(u.state == DONE for u in record.units)
-    running = sum(u.state == RUNNING for u in record.units)
-    parts = f"{finished}/{len(record.units)} parts" if len(record.units) > 1 else ""
-    return f"{'running' if running else 'queued'} {parts}".strip()
+_STATUS_COLOURS = {"done earlier": "green", "done": "green", "failed": "red"}
+
+
+def _coloured(status: str) -> str:
+    colour = _STATUS_COLOURS.get(status)
+    return f"[{colour}]{status}" if colour else status
 
 
 def print_batch_summary(console: Console, result: BatchResult) -> None:

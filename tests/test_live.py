@@ -236,19 +236,19 @@ def test_disconnect_reconnects_with_backoff_then_gives_up(tmp_path: Path) -> Non
 
 
 def test_an_error_while_showing_stops_the_run_at_once() -> None:
-    """A raising ``on_update`` must end the run quickly, not after the engine's 10 s join timeout."""
+    """A raising progress listener must end the run quickly, not after the engine's 10 s join timeout."""
     settings = live_settings()
     engine = Engine(settings, restorer=SlowRestorer(0.05), detector=FixedDetector(160, 80, 60))
 
-    def on_update(status) -> None:
-        if status.frames == 5:
+    def on_progress(progress) -> None:
+        if progress.done == 5:
             raise RuntimeError("display broke")
 
     began = time.monotonic()
     with pytest.raises(RuntimeError, match="display broke"):
         # About 40 s of source: only a stuck shutdown, not the source ending, could make this slow.
         run_live("fake://camera", settings, engine=engine, opener=lambda _: ScriptedSource(1000, None),
-                 on_update=on_update)
+                 progress=on_progress)
     assert time.monotonic() - began < 3.0
 
 
@@ -274,14 +274,14 @@ def test_quit_stops_showing_and_the_overlay_shows_its_own_frame(monkeypatch, tmp
     FakeWindow.instances.clear()
     settings = live_settings(window=True, max_in_flight=2)
     engine = Engine(settings, restorer=SlowRestorer(0.05), detector=FixedDetector(160, 80, 60))
-    updates: list[list[str]] = []
+    updates: list[str] = []
     result = run_live("fake://camera", settings, output=tmp_path / "rec.mp4", engine=engine,
-                      opener=lambda _: ScriptedSource(1000, None), on_update=lambda s: updates.append(s.lines()))
+                      opener=lambda _: ScriptedSource(1000, None), progress=lambda p: updates.append(p.detail))
 
     (window,) = FakeWindow.instances
     assert result.stopped == "quit"
     assert len(window.shown) == 3  # nothing drawn after the quit: a closed window is not re-created
-    assert window.shown == updates[:3]  # one status per frame, with that frame's numbers
+    assert ["  ".join(lines) for lines in window.shown] == updates[:3]  # one status per frame, with that frame's numbers
     assert result.writer.frames == result.frames >= 3  # frames in flight at the quit are still recorded
 
 

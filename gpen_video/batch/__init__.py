@@ -15,7 +15,7 @@ reported and the rest of the batch goes on (``driver``).
 """
 from __future__ import annotations
 
-from .driver import EXIT_SOME_FAILED, BatchListener, BatchResult, BatchRun, run_batch
+from .driver import EXIT_SOME_FAILED, BatchResult, BatchRun, input_status, run_batch
 from .executors import Executor
 from .executors.ray import import_ray
 from .manifest import MANIFEST_NAME, WORK_DIR_NAME, InputRecord, Manifest, UnitRecord
@@ -27,7 +27,6 @@ __all__ = [
     "EXIT_SOME_FAILED",
     "MANIFEST_NAME",
     "WORK_DIR_NAME",
-    "BatchListener",
     "BatchOptions",
     "BatchResult",
     "BatchRun",
@@ -42,6 +41,7 @@ __all__ = [
     "collect_inputs",
     "import_ray",
     "input_key",
+    "input_status",
     "run_batch",
     "run_unit",
 ]

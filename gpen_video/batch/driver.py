@@ -10,9 +10,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
-
 from ..config import Settings
+from ..progress import Progress, ProgressListener
 from .executors import Executor, make_executor
 from .join import finish_input
 from .manifest import DONE, FAILED, PENDING, RUNNING, BatchPaths, InputRecord, Manifest, UnitRecord
@@ -23,24 +22,6 @@ from .worker import UnitOutcome, UnitRunner, UnitTask, count_attempts, run_unit
 
 EXIT_SOME_FAILED = 5
 POLL_SECONDS = 0.2  # how long the driver waits for a unit before it refreshes the progress
-
-
-class BatchListener(Protocol):
-    """What the driver tells a progress view."""
-
-    def start(self, inputs: list[InputRecord]) -> None:
-        """The run's inputs, planned, before any unit runs."""
-
-    def update(self, record: InputRecord, frames_done: int) -> None:
-        """``record``'s frames written so far (finished units and running ones); sent about every 0.2 s."""
-
-
-class _Silent:
-    def start(self, inputs: list[InputRecord]) -> None:
-        pass
-
-    def update(self, record: InputRecord, frames_done: int) -> None:
-        pass
 
 
 @dataclass
@@ -76,10 +57,10 @@ class BatchRun:
     """
 
     def __init__(self, inputs: Sequence[str | Path], settings: Settings, options: BatchOptions,
-                 listener: BatchListener | None = None, runner: UnitRunner = run_unit) -> None:
+                 progress: ProgressListener | None = None, runner: UnitRunner = run_unit) -> None:
         self.settings = settings
         self.options = options
-        self.listener = listener or _Silent()
+        self.progress = progress
         self.runner = runner
         self.paths = BatchPaths.under(options.out_dir)
         self.sources = collect_inputs(inputs, exclude=self.paths.out_dir)
@@ -99,7 +80,8 @@ class BatchRun:
         manifest.save(self.paths.manifest)
         for record in records:
             self.done_frames[record.key] = sum(u.frames for u in record.units if u.state == DONE)
-        self.listener.start(records)
+        for record in records:  # every input once before any unit runs: the view learns the plan
+            self._tell(record, self.done_frames[record.key])
         for record in records:
             if record.state == PENDING and all(u.state == DONE for u in record.units):
                 finish_input(record, self.paths.work_dir)  # parts done in an earlier run, join was interrupted
@@ -157,13 +139,19 @@ class BatchRun:
             finish_input(record, self.paths.work_dir)
 
     def _report(self, owner: dict[str, tuple[InputRecord, UnitRecord]], records: list[InputRecord]) -> None:
-        """Tell the listener each input's frames: its finished units' and what its running units wrote so far."""
+        """Report each input's frames: its finished units' and what its running units wrote so far."""
         running: dict[str, int] = defaultdict(int)
         for unit_id, frames in self.live.items():
             if unit_id in owner and owner[unit_id][1].state == RUNNING:
                 running[owner[unit_id][0].key] += frames
         for record in records:
-            self.listener.update(record, self.done_frames[record.key] + running[record.key])
+            self._tell(record, self.done_frames[record.key] + running[record.key])
+
+    def _tell(self, record: InputRecord, frames_done: int) -> None:
+        """One ``Progress`` for ``record``: ``item`` is its source path, ``detail`` its state in words."""
+        if self.progress is not None:
+            self.progress(Progress(done=frames_done, total=record.frames or None, seconds=record.seconds,
+                                   item=record.source, detail=input_status(record)))
 
 
 def _one_line(error: BaseException) -> str:
@@ -172,11 +160,12 @@ def _one_line(error: BaseException) -> str:
 
 
 def run_batch(inputs: Sequence[str | Path], settings: Settings, options: BatchOptions, *,
-              listener: BatchListener | None = None, runner: UnitRunner = run_unit) -> BatchResult:
+              progress: ProgressListener | None = None, runner: UnitRunner = run_unit) -> BatchResult:
     """Enhance every video in ``inputs`` (files, folders, globs) into ``options.out_dir``.
 
     Args:
-        listener: told the plan and the progress (a progress view); None: nothing is reported.
+        progress: called with every input's ``Progress`` once planned, then about every 0.2 s while
+            units run (``item`` is the input's source path); None: nothing is reported.
         runner: runs one unit in a worker process; picklable (see ``worker.UnitRunner``).
 
     Raises:
@@ -184,4 +173,16 @@ def run_batch(inputs: Sequence[str | Path], settings: Settings, options: BatchOp
         missing; WeightsError: no weights; Interrupted / KeyboardInterrupt: stopped (the manifest
         keeps what was finished).
     """
-    return BatchRun(inputs, settings, options, listener, runner).run()
+    return BatchRun(inputs, settings, options, progress, runner).run()
+
+
+def input_status(record: InputRecord) -> str:
+    """An input's state in a few words: "done earlier", "failed", "done", "running 2/5 parts", "queued"."""
+    if record.skipped:
+        return "done earlier"
+    if record.state in (FAILED, DONE):
+        return record.state
+    finished = sum(u.state == DONE for u in record.units)
+    running = sum(u.state == RUNNING for u in record.units)
+    parts = f"{finished}/{len(record.units)} parts" if len(record.units) > 1 else ""
+    return f"{'running' if running else 'queued'} {parts}".strip()
