@@ -151,8 +151,8 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
         raise InputError(f"input not found: {source}")
     from .job import default_output, enhance_image, enhance_video  # heavy imports only once the arguments are good
     from .media.image import is_image_path
-    from .media.output import check_destination
-    from .report import ProgressView, build_report, print_summary, write_report
+    from .media.output import check_destination, write_json_atomic
+    from .report import ProgressView, build_report, print_summary
 
     output = output or str(default_output(source))
     if args.start is not None and args.end is not None and args.end <= args.start:
@@ -177,7 +177,7 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
                 measure_quality=measure_quality,
             )
     if args.report:
-        write_report(args.report, build_report(result))
+        write_json_atomic(args.report, build_report(result))
     if not args.quiet:
         print_summary(console, result)
     return 0

@@ -1,7 +1,6 @@
 """The run report: a JSON file for machines, a progress bar and a summary table for people."""
 from __future__ import annotations
 
-import json
 import platform
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ from . import __version__
 from .batch import BatchResult
 from .job import JobResult
 from .live_result import LiveResult
-from .media.output import commit, discard, temp_path_for
 from .progress import Progress
 
 
@@ -58,19 +56,6 @@ def build_report(result: JobResult) -> dict[str, Any]:
         "versions": software_versions(),
         "per_frame": stats.per_frame,
     }
-
-
-def write_report(path: str | Path, report: dict[str, Any]) -> None:
-    """Write the JSON report atomically, so a reader never sees half a file."""
-    path = Path(path)
-    temp = temp_path_for(path)
-    try:
-        with open(temp, "w") as handle:
-            json.dump(report, handle, indent=2, default=str)
-        commit(temp, path)
-    except BaseException:
-        discard(temp)
-        raise
 
 
 class _RateColumn(ProgressColumn):
