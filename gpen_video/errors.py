@@ -1,6 +1,8 @@
 """Error types that the CLI maps to exit codes (see README, "Exit codes")."""
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class GpenVideoError(Exception):
     """Base class: a problem the user can act on. Shown as one line, never a traceback."""
@@ -77,3 +79,31 @@ class MissingExtra(InputError):
     @property
     def install_command(self) -> str:
         return f"pip install 'gpen-video[{self.extra}]'"
+
+
+class DestinationTaken(InputError):
+    """The output appeared while the run was writing it (another run, another program) and was left as it is.
+
+    Attributes:
+        path: the output, untouched.
+        kept: where this run's finished result was put instead: a new file beside ``path``.
+    """
+
+    def __init__(self, path: Path, kept: Path) -> None:
+        self.path, self.kept = path, kept
+        super().__init__(f"output {path} appeared while this run was writing it and was left untouched; "
+                         f"this run's result is kept as {kept}")
+
+
+class DestinationUnwritable(InputError):
+    """The output's folder does not accept new files (read-only, no permission, a pseudo file system like /proc).
+
+    Attributes:
+        path: the output.
+        reason: the operating system's words, e.g. "Permission denied".
+    """
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(f"cannot write the output {path}: its folder {path.parent} does not accept new files "
+                         f"({reason})")

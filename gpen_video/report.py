@@ -1,7 +1,6 @@
 """The run report: a JSON file for machines, a progress bar and a summary table for people."""
 from __future__ import annotations
 
-import json
 import platform
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from .batch.manifest import DONE, FAILED, RUNNING
 from .engine import PipelineStats
 from .job import JobResult
 from .live_result import LiveResult
-from .media.output import commit, discard, temp_path_for
+from .media.output import write_json_atomic
 
 
 def software_versions() -> dict[str, str]:
@@ -75,16 +74,8 @@ def build_report(result: JobResult) -> dict[str, Any]:
 
 
 def write_report(path: str | Path, report: dict[str, Any]) -> None:
-    """Write the JSON report atomically, so a reader never sees half a file."""
-    path = Path(path)
-    temp = temp_path_for(path)
-    try:
-        with open(temp, "w") as handle:
-            json.dump(report, handle, indent=2, default=str)
-        commit(temp, path)
-    except BaseException:
-        discard(temp)
-        raise
+    """Write the JSON report atomically, so a reader never sees half a file; an existing one is replaced."""
+    write_json_atomic(path, report)
 
 
 class _RateColumn(ProgressColumn):
