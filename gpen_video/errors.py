@@ -106,3 +106,31 @@ class WeightsMissing(WeightsError):
     def __init__(self, message: str, *, name: str | None, url: str, path: Path, reason: str | None) -> None:
         self.name, self.url, self.path, self.reason = name, url, path, reason
         super().__init__(message)
+
+
+class DestinationTaken(InputError):
+    """The output appeared while the run was writing it (another run, another program) and was left as it is.
+
+    Attributes:
+        path: the output, untouched.
+        kept: where this run's finished result was put instead: a new file beside ``path``.
+    """
+
+    def __init__(self, path: Path, kept: Path) -> None:
+        self.path, self.kept = path, kept
+        super().__init__(f"output {path} appeared while this run was writing it and was left untouched; "
+                         f"this run's result is kept as {kept}")
+
+
+class DestinationUnwritable(InputError):
+    """The output's folder does not accept new files (read-only, no permission, a pseudo file system like /proc).
+
+    Attributes:
+        path: the output.
+        reason: the operating system's words, e.g. "Permission denied".
+    """
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(f"cannot write the output {path}: its folder {path.parent} does not accept new files "
+                         f"({reason})")

@@ -84,7 +84,8 @@ class BatchRun:
             self._tell(record, self.done_frames[record.key])
         for record in records:
             if record.state == PENDING and all(u.state == DONE for u in record.units):
-                finish_input(record, self.paths.work_dir)  # parts done in an earlier run, join was interrupted
+                # parts done in an earlier run, join was interrupted
+                finish_input(record, self.paths.work_dir, overwrite=self.options.overwrite)
                 manifest.save(self.paths.manifest)
         todo = [(r, u) for r in records if r.state == PENDING for u in r.units if u.state != DONE]
         if todo:
@@ -136,7 +137,7 @@ class BatchRun:
             unit.state, unit.error = FAILED, _one_line(outcome)
             record.state, record.error = FAILED, f"{unit.id}: {unit.error}"
         if record.state != FAILED and all(u.state == DONE for u in record.units):
-            finish_input(record, self.paths.work_dir)
+            finish_input(record, self.paths.work_dir, overwrite=self.options.overwrite)
 
     def _report(self, owner: dict[str, tuple[InputRecord, UnitRecord]], records: list[InputRecord]) -> None:
         """Report each input's frames: its finished units' and what its running units wrote so far."""

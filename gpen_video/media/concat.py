@@ -65,7 +65,8 @@ def concat_segments(
         fps: the source's frame rate (the last frame's duration, for where the audio stops).
 
     Raises:
-        InputError: bad destination; MediaOpenError: a segment or the source cannot be opened;
+        InputError: bad destination, or (``DestinationTaken``) one that appeared while joining
+            without ``overwrite``; MediaOpenError: a segment or the source cannot be opened;
         GpenVideoError: the segments are out of order or disagree on codec parameters, or reading
             or writing fails part-way (FFmpeg and OS errors, e.g. a full disk, become this).
     """
@@ -135,7 +136,7 @@ def concat_segments(
         stats.fixed_packets += p.fixed_packets
         stats.notices.extend(p.notices)
         output.close()
-        commit(temp, dest)
+        commit(temp, dest, overwrite=overwrite)
     except BaseException as exc:
         close_quietly(  # closing twice is harmless, so no need to track what is still open
             first.close if first is not None else None,

@@ -22,7 +22,8 @@ def read_image(path: str | Path) -> np.ndarray:
     """Read an image as uint8 [H, W, 3] RGB, EXIF orientation applied, alpha dropped, gray expanded.
 
     Raises:
-        MediaOpenError: the file is missing or not a readable image.
+        MediaOpenError: the file is missing, not a readable image, or larger than Pillow's
+            decompression-bomb limit (``Image.MAX_IMAGE_PIXELS`` twice over).
     """
     try:
         with Image.open(path) as img:
@@ -31,6 +32,8 @@ def read_image(path: str | Path) -> np.ndarray:
                 gray = (np.asarray(img, dtype=np.uint32) >> 8).clip(0, 255).astype(np.uint8)
                 return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=2))
             return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    except Image.DecompressionBombError as exc:
+        raise MediaOpenError(f"cannot read image {str(path)!r}: too large ({exc})") from None
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         raise MediaOpenError(f"cannot read image {str(path)!r}: {exc}") from None
 
@@ -39,7 +42,8 @@ def write_image(dest: str | Path, rgb: np.ndarray, *, overwrite: bool = False, s
     """Write uint8 [H, W, 3] RGB to ``dest`` atomically (temp file + rename); returns the path.
 
     Same rules as the video writer: never over ``source``, never over an existing file without
-    ``overwrite``, the folder must exist.
+    ``overwrite`` (one that appears while writing included: ``DestinationTaken``), the folder must
+    exist and accept new files.
     """
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected uint8 [H, W, 3], got {rgb.dtype} {rgb.shape}")
@@ -51,7 +55,7 @@ def write_image(dest: str | Path, rgb: np.ndarray, *, overwrite: bool = False, s
     try:
         fmt = Image.registered_extensions()[suffix]
         Image.fromarray(rgb, "RGB").save(temp, format=fmt, **_SAVE_OPTIONS.get(suffix, {}))
-        commit(temp, path)
+        commit(temp, path, overwrite=overwrite)
     except BaseException:
         discard(temp)
         raise

@@ -1,48 +1,80 @@
-"""Safe output: destination checks, a temporary file beside the destination, atomic rename.
+"""Safe output: destination checks, a temporary file beside the destination, a publish that claims it.
 
-Rules (the same for video and images):
-- the destination must not be the input file (checked by path and, when both exist, by inode);
-- an existing destination is replaced only with ``overwrite``, like ffmpeg;
-- the destination folder must exist;
-- data goes to a hidden temporary file in the destination folder and is renamed into place with
-  ``os.replace`` only after it is complete, so a crash never leaves a half-written destination.
+Rules (the same for video, images, batch joins and JSON files):
+- the destination must not be the input: the input's local file (any path spelling, or a ``file:``
+  URL) is compared by resolved path and, when both exist, by device and inode (hard links);
+- an existing destination, a dangling symlink included, is replaced only with ``overwrite`` (the
+  CLI's ``-y``), like ffmpeg;
+- the destination folder must exist and accept new files (probed by creating one, before any work);
+- data goes to a hidden temporary file in the destination folder and is published by ``commit`` only
+  after it is complete, so a crash never leaves a half-written destination;
+- without ``overwrite`` the publish is exclusive: a file that appeared at the destination meanwhile
+  (another run's output) is never replaced. The finished result is then kept beside it as
+  ``<stem>.gpen-<pid><ext>`` and ``DestinationTaken`` is raised. With ``overwrite`` it is ``os.replace``.
 """
 from __future__ import annotations
 
+import ctypes
+import errno
+import functools
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import DestinationExists, InputError
-from .source import is_url
+from ..errors import DestinationExists, DestinationTaken, DestinationUnwritable, InputError
+from .source import Source, local_file
 
 TEMP_MARK = ".gpen-part"
 
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+# errno values meaning "this file system (or kernel) cannot do that", as opposed to a real failure.
+_UNSUPPORTED = frozenset({errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM})
 
-def check_destination(dest: str | Path, *, source: str | Path | None = None, overwrite: bool = False) -> Path:
-    """Validate ``dest`` before anything is created; returns it as an absolute Path.
+
+def check_destination(dest: str | Path, *, source: Source | None = None, overwrite: bool = False) -> Path:
+    """Validate ``dest`` before any work; returns it as an absolute Path.
 
     Raises:
-        DestinationExists: dest exists and ``overwrite`` is off.
+        DestinationExists: dest exists (a dangling symlink included) and ``overwrite`` is off.
         InputError: dest is the source, is a folder, or its folder is missing.
+        DestinationUnwritable: its folder does not accept new files.
     """
     path = Path(dest).expanduser().absolute()
-    if source is not None and not is_url(source):
-        src = Path(source).expanduser().absolute()
-        same = src.resolve() == path.resolve()
-        if not same and src.exists() and path.exists():
-            same = os.path.samefile(src, path)
-        if same:
-            raise InputError(f"refusing to write the output over the input file {src}")
+    source_file = None if source is None else local_file(source)
+    if source_file is not None and _same_file(source_file.expanduser().absolute(), path):
+        raise InputError(f"refusing to write the output over the input file {source}")
     if path.is_dir():
         raise InputError(f"output {path} is a folder; give a file name")
     if not path.parent.is_dir():
         raise InputError(f"output folder {path.parent} does not exist")
-    if path.exists() and not overwrite:
+    if os.path.lexists(path) and not overwrite:
         raise DestinationExists(path)
+    _probe_folder(path)
     return path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """One file under two spellings: the same resolved path, or the same inode (a hard link)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
+def _probe_folder(dest: Path) -> None:
+    """Create and remove a file beside ``dest``: a folder that refuses it fails now, not after the work."""
+    probe = temp_path_for(dest)
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as exc:
+        raise DestinationUnwritable(dest, exc.strerror or str(exc)) from None
+    os.unlink(probe)
 
 
 def temp_path_for(dest: Path) -> Path:
@@ -50,9 +82,91 @@ def temp_path_for(dest: Path) -> Path:
     return dest.with_name(f".{dest.stem}.{secrets.token_hex(4)}{TEMP_MARK}{dest.suffix}")
 
 
-def commit(temp: Path, dest: Path) -> None:
-    """Move a finished temporary file onto ``dest`` atomically (same folder, same filesystem)."""
-    os.replace(temp, dest)
+def commit(temp: Path, dest: Path, *, overwrite: bool) -> None:
+    """Publish the finished file ``temp`` as ``dest`` (same file system), atomically where it can be.
+
+    With ``overwrite``, ``os.replace``. Without, ``dest`` is claimed exclusively: a rename that
+    refuses to replace (Linux ``renameat2(RENAME_NOREPLACE)``), else a hard link and unlink, else (a
+    file system without hard links) an exclusive create and copy. Never a plain replace.
+
+    Raises:
+        DestinationTaken: ``dest`` exists (a dangling symlink counts) and ``overwrite`` is off; it
+            is left untouched and ``temp`` is moved to a new name beside it (``DestinationTaken.kept``).
+    """
+    if overwrite:
+        os.replace(temp, dest)
+        return
+    try:
+        _publish_exclusive(temp, dest)
+    except FileExistsError:
+        raise DestinationTaken(dest, _keep_beside(temp, dest)) from None
+
+
+def _keep_beside(temp: Path, dest: Path) -> Path:
+    """Publish ``temp`` under the first free name ``<stem>.gpen-<pid>[-<random>]<ext>`` beside ``dest``."""
+    tag = str(os.getpid())
+    while True:
+        kept = dest.with_name(f"{dest.stem}.gpen-{tag}{dest.suffix}")
+        try:
+            _publish_exclusive(temp, kept)
+            return kept
+        except FileExistsError:
+            tag = f"{os.getpid()}-{secrets.token_hex(2)}"
+
+
+def _publish_exclusive(temp: Path, dest: Path) -> None:
+    """Move ``temp`` to ``dest`` unless ``dest`` exists (FileExistsError then, both left as they are)."""
+    if not (_rename_noreplace(temp, dest) or _link_and_unlink(temp, dest)):
+        _copy_exclusive(temp, dest)
+
+
+@functools.cache
+def _renameat2() -> Callable[..., int] | None:
+    """libc's ``renameat2`` (Linux, glibc 2.28+), or None where there is none."""
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError, TypeError):
+        return None
+    function.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+    function.restype = ctypes.c_int
+    return function
+
+
+def _rename_noreplace(temp: Path, dest: Path) -> bool:
+    """Rename unless ``dest`` exists; False when the kernel or file system cannot do it."""
+    rename = _renameat2()
+    if rename is None:
+        return False
+    if rename(_AT_FDCWD, os.fsencode(temp), _AT_FDCWD, os.fsencode(dest), _RENAME_NOREPLACE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in _UNSUPPORTED:
+        return False
+    raise OSError(code, os.strerror(code), str(dest))  # EEXIST makes it a FileExistsError
+
+
+def _link_and_unlink(temp: Path, dest: Path) -> bool:
+    """Hard-link ``temp`` as ``dest`` (fails if it exists), then drop the temporary name; False without hard links."""
+    try:
+        os.link(temp, dest)
+    except OSError as exc:
+        if exc.errno in _UNSUPPORTED:
+            return False
+        raise
+    os.unlink(temp)
+    return True
+
+
+def _copy_exclusive(temp: Path, dest: Path) -> None:
+    """Create ``dest`` only if it does not exist (``O_EXCL``), copy ``temp`` into it, remove ``temp``."""
+    handle = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with open(handle, "wb") as out, open(temp, "rb") as data:
+            shutil.copyfileobj(data, out)
+    except BaseException:
+        os.unlink(dest)  # ours: created a moment ago
+        raise
+    os.unlink(temp)
 
 
 def write_json_atomic(path: str | Path, data: object) -> None:
@@ -60,9 +174,9 @@ def write_json_atomic(path: str | Path, data: object) -> None:
 
     The text goes to a hidden temporary file beside ``path`` (``temp_path_for``: it carries
     ``TEMP_MARK``, so cleaners of half-written files find it), is flushed and fsynced, and then
-    replaces ``path`` with ``os.replace``. On any error, Ctrl-C included, the temporary file is removed
-    and ``path`` keeps its previous content. Values JSON has no type for (paths, fractions) are
-    written as their ``str``.
+    replaces ``path`` (``commit`` with ``overwrite``: reports and manifests are rewritten in place).
+    On any error, Ctrl-C included, the temporary file is removed and ``path`` keeps its previous
+    content. Values JSON has no type for (paths, fractions) are written as their ``str``.
 
     Raises:
         OSError: the folder is missing or not writable, or the disk is full.
@@ -74,7 +188,7 @@ def write_json_atomic(path: str | Path, data: object) -> None:
             json.dump(data, handle, indent=2, default=str)
             handle.flush()
             os.fsync(handle.fileno())
-        commit(temp, path)
+        commit(temp, path, overwrite=True)
     except BaseException:
         discard(temp)
         raise

@@ -84,7 +84,8 @@ class VideoReader:
 
     Raises:
         MediaOpenError: the source cannot be opened, has no video stream or no decodable frame.
-        InputError: the trim window is invalid.
+        InputError: the trim window is invalid, or starts at or past the end of the source (when
+            the duration is not known, iterating raises it instead of yielding nothing).
     """
 
     def __init__(
@@ -164,6 +165,8 @@ class VideoReader:
         if first.color_trc in HDR_TRANSFERS:
             self._notice(f"HDR input ({HDR_TRANSFERS[first.color_trc]}): output is SDR, colours will look flat")
         self.info = self._make_info(first)
+        if start is not None and self.info.duration is not None and start >= self.info.duration:
+            raise self._past_end(start)
 
     def _make_info(self, first: av.VideoFrame) -> VideoInfo:
         container, stream = self._container, self._stream
@@ -202,6 +205,10 @@ class VideoReader:
             codec=stream.codec_context.name,
             has_audio=bool(container.streams.audio),
         )
+
+    def _past_end(self, start: float) -> InputError:
+        length = "of unknown length" if self.info.duration is None else f"{self.info.duration:.2f} s long"
+        return InputError(f"start {start:g} s is past the last frame of {self.source} ({length})")
 
     def _notice(self, text: str) -> None:
         log.warning("%s: %s", self.source, text)
@@ -313,6 +320,8 @@ class VideoReader:
             self.stats.frames += 1
             yield Frame(index=index, pts=pts, time_base=self._tb, image=image, time=stamp)
             index += 1
+        if self._start is not None and not self.stats.frames:  # a start before the duration, but after the last frame
+            raise self._past_end(float(self._start - self._origin))
         if self.stats.corrupt_packets or self.stats.corrupt_frames:
             self._notice(
                 f"skipped {self.stats.corrupt_packets} undecodable packet(s); "

@@ -56,6 +56,24 @@ def is_stream(source: Source) -> bool:
     return is_device(source) or is_url(source)
 
 
+def local_file(source: Source) -> Path | None:
+    """The local file FFmpeg reads for ``source``, as spelled (not resolved); None for cameras and network URLs.
+
+    ``file:`` URLs name a local file: FFmpeg drops the ``file:`` prefix and opens the rest as a path,
+    without percent-decoding, so ``file:///tmp/v.mp4`` and ``file://tmp/v.mp4`` both name
+    ``/tmp/v.mp4``, and ``file:v.mp4`` names ``v.mp4`` in the working folder.
+    """
+    if is_device(source):
+        return None
+    text = str(source)
+    if text.startswith("file:"):
+        text = text[len("file:"):]
+        if text.startswith("/"):  # "//x" and "///x" are "/x" to the kernel, but pathlib keeps a leading "//"
+            text = "/" + text.lstrip("/")
+        return Path(text)
+    return None if is_url(text) else Path(text)
+
+
 def parse_source(text: str) -> str | int:
     """``"0"`` -> webcam index 0; a URL, device or existing file as given.
 

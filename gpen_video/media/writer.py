@@ -67,8 +67,9 @@ class VideoWriter:
         sample_aspect_ratio: pixel aspect ratio to declare, None for square pixels.
 
     Raises:
-        InputError: dest is the source, exists without overwrite, its folder is missing, its
-            extension names no known container, or the encoder/pix_fmt is unavailable.
+        InputError: dest is the source, exists without overwrite, its folder is missing or refuses
+            new files, its extension names no known container or one that cannot hold the codec,
+            or the encoder/pix_fmt is unavailable.
         MediaOpenError: ``source`` cannot be opened.
     """
 
@@ -103,6 +104,7 @@ class VideoWriter:
         self._tb = Fraction(time_base)
         self._fps = Fraction(fps) if fps else None
         self._start = start
+        self._overwrite = overwrite
         self._temp = temp_path_for(self.dest)
         self._passthrough: Passthrough | None = None
         self._closed = False
@@ -124,7 +126,11 @@ class VideoWriter:
             raise
 
     def _add_video_stream(self, codec: str, options: dict[str, str], bit_rate: int | None, sar: Fraction | None):
-        stream = self._output.add_stream(codec, rate=self._fps) if self._fps else self._output.add_stream(codec)
+        try:
+            stream = self._output.add_stream(codec, rate=self._fps) if self._fps else self._output.add_stream(codec)
+        except ValueError:  # e.g. .png (image2) or .gif for an H.264 stream
+            raise InputError(f"cannot write {self.dest.name}: {self.dest.suffix} files (FFmpeg's "
+                             f"{self._output.format.name!r} format) cannot hold {codec} video") from None
         ctx = stream.codec_context
         ctx.width, ctx.height = self._coded
         ctx.pix_fmt = self._pix_fmt
@@ -198,7 +204,12 @@ class VideoWriter:
         return video_end(self._last_pts, self._shift_ticks, self._tb, self._fps, self._last_step)
 
     def close(self) -> WriterStats:
-        """Flush the encoder, finish the copied streams, and move the file into place."""
+        """Flush the encoder, finish the copied streams, and move the file into place.
+
+        Raises:
+            DestinationTaken: without ``overwrite``, ``dest`` appeared meanwhile; it is left as it
+                is and the finished file is kept beside it (``output.commit``).
+        """
         if self._closed:
             return self.stats
         try:
@@ -209,7 +220,7 @@ class VideoWriter:
                 self._passthrough.finish(self._video_end())
                 self._collect(self._passthrough)
             self._output.close()
-            commit(self._temp, self.dest)
+            commit(self._temp, self.dest, overwrite=self._overwrite)
             self._closed = True
         except BaseException:
             self.abort()
