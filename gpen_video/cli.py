@@ -23,7 +23,9 @@ from rich.table import Table
 
 from . import __version__
 from .config import Settings, build_settings
-from .errors import GpenVideoError, InputError, Interrupted, InvalidOption, MissingExtra, NoDisplayError, SourceLost
+from .errors import (GpenVideoError, InputError, Interrupted, InvalidOption, MissingExtra, NoDisplayError, SourceLost,
+                     SourceTimeout, WeightsError)
+from .library_warnings import hide_library_warnings
 
 EXIT_CODES = """exit codes:
   0    success
@@ -51,6 +53,7 @@ TUNING_OPTIONS: list[tuple[str, str, str, str]] = [
     ("--temporal", "faces", "temporal", "temporal blending strength in [0, 1] (0 = off)"),
     ("--alpha", "faces", "alpha", "weight of the restored face against the original, in [0, 1]"),
     ("--mask", "faces", "mask", "paste-back mask: soft, or parsing (face parts only; downloads facexlib ParseNet)"),
+    ("--io-timeout", "input", "io_timeout", "seconds a network source or camera may send nothing before it fails"),
     ("--codec", "encode", "codec", "video encoder: libx264, libx265, libvpx-vp9, libsvtav1, h264_nvenc, ..."),
     ("--crf", "encode", "crf", "constant rate factor (lower is better quality)"),
     ("--preset", "encode", "preset", "encoder preset"),
@@ -361,6 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     console = Console(stderr=True)
+    hide_library_warnings()
     try:
         if argv and argv[0] in SUBCOMMANDS:
             return SUBCOMMANDS[argv[0]](argv[1:], console)
@@ -368,6 +372,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KeyboardInterrupt, Interrupted):
         console.print("gpen-video: interrupted; no output was written")
         return Interrupted.exit_code
+    except SourceTimeout as exc:
+        return _print_error(console, exc, hint="raise --io-timeout for a slow source")
+    except WeightsError as exc:  # only a GPEN checkpoint can be given by path instead
+        return _print_error(console, exc, hint="or pass --weights PATH" if exc.registry_kind == "gpen" else None)
     except GpenVideoError as exc:
         return _print_error(console, exc)
     except Exception as exc:  # noqa: BLE001 - one line for users, the traceback on request

@@ -66,14 +66,14 @@ def enhance_video(
     began = time.perf_counter()
     stats = PipelineStats(keep_frames=keep_frames)
     encode = settings.encode
-    with interrupts_as_exceptions(), open_reader(source, encode, start=start, end=end) as reader:
+    with interrupts_as_exceptions(), open_reader(source, encode, settings.input, start=start, end=end) as reader:
         info = reader.info
         check_destination(output, source=source, overwrite=overwrite)  # before the slow model load
         engine = engine or Engine(settings)
         if on_start is not None:
             on_start(info)
         writer = open_writer(output, info, encode, source=None if info.is_live else source, start=start,
-                             width=info.width * (2 if compare else 1), overwrite=overwrite)
+                             width=info.width * (2 if compare else 1), overwrite=overwrite, inputs=settings.input)
         with writer:
             for result in engine.stream(reader, stats=stats):
                 image = np.hstack([result.frame.image, result.enhanced]) if compare else result.enhanced

@@ -185,7 +185,7 @@ def run_live(
         output: record the enhanced stream here (video only, timestamps from capture times).
         engine: a ready engine (tests and benchmarks inject stand-in restorers this way).
         opener: opens the source, first and on every reconnect [default: ``open_source`` with
-            ``settings.encode``].
+            ``settings.encode`` and ``settings.input``].
         on_update: called after every frame with the current status.
 
     Raises:
@@ -195,7 +195,7 @@ def run_live(
     if output is not None:
         # A webcam index is no file; a path or URL source must not be overwritten by the recording.
         check_destination(output, source=None if isinstance(source, int) else source, overwrite=overwrite)
-    opener = opener or functools.partial(open_source, encode=settings.encode)
+    opener = opener or functools.partial(open_source, encode=settings.encode, inputs=settings.input)
     reader = opener(source)
     info = reader.info
     window, engine, recorder = _prepare(reader, settings, engine, output, overwrite)
