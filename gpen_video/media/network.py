@@ -21,8 +21,8 @@ T = TypeVar("T")
 
 
 def waits_for_data(source: str) -> bool:
-    """A network URL or a camera: reading it can block for as long as the other end likes."""
-    return is_url(source) or is_device(source)
+    """A network URL or a camera: reading it can block for as long as the other end likes (a ``file:`` URL cannot)."""
+    return (is_url(source) and not source.lower().startswith("file:")) or is_device(source)
 
 
 def open_container(url: str, *, io_timeout: float, format: str | None = None,
