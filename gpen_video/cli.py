@@ -32,8 +32,11 @@ from .errors import (
     MissingExtra,
     NoDisplayError,
     SourceLost,
+    SourceTimeout,
+    WeightsError,
     WeightsMissing,
 )
+from .library_warnings import hide_library_warnings
 
 EXIT_CODES = """exit codes:
   0    success
@@ -61,6 +64,7 @@ TUNING_OPTIONS: list[tuple[str, str, str, str]] = [
     ("--temporal", "faces", "temporal", "temporal blending strength in [0, 1] (0 = off)"),
     ("--alpha", "faces", "alpha", "weight of the restored face against the original, in [0, 1]"),
     ("--mask", "faces", "mask", "paste-back mask: soft, or parsing (face parts only; downloads facexlib ParseNet)"),
+    ("--io-timeout", "input", "io_timeout", "seconds a network source or camera may send nothing before it fails"),
     ("--codec", "encode", "codec", "video encoder: libx264, libx265, libvpx-vp9, libsvtav1, h264_nvenc, ..."),
     ("--crf", "encode", "crf", "constant rate factor (lower is better quality)"),
     ("--preset", "encode", "preset", "encoder preset"),
@@ -359,10 +363,12 @@ def hint_for(error: GpenVideoError) -> str | None:
         return "use -y to overwrite it"
     if isinstance(error, NoDisplayError):
         return "use --no-window"
-    if isinstance(error, WeightsMissing):
-        if error.reason is None and error.name:  # not downloaded because it was not asked to be
-            return f"or run `gpen-video weights download {error.name}`"
-        return "or pass --weights PATH"
+    if isinstance(error, SourceTimeout):
+        return "raise --io-timeout for a slow source"
+    if isinstance(error, WeightsMissing) and error.reason is None and error.name:
+        return f"or run `gpen-video weights download {error.name}`"  # not downloaded: it was not asked to be
+    if isinstance(error, WeightsError) and error.registry_kind == "gpen":
+        return "or pass --weights PATH"  # only a GPEN checkpoint can be given by path instead
     return None
 
 
@@ -376,6 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     console = Console(stderr=True)
+    hide_library_warnings()
     try:
         if argv and argv[0] in SUBCOMMANDS:
             return SUBCOMMANDS[argv[0]](argv[1:], console)

@@ -1,7 +1,8 @@
 """Settings: dataclasses with defaults, TOML presets, and command-line overrides.
 
 Precedence, lowest first: the defaults below, then a TOML file (``--config``), then command-line
-options. A TOML file mirrors the sections here (``[restore]``, ``[faces]``, ``[encode]``, ``[live]``);
+options. A TOML file mirrors the sections here (``[restore]``, ``[faces]``, ``[input]``, ``[encode]``,
+``[live]``);
 an unknown section or key is an error that names it.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, get_type_hints
 
 from .errors import InputError
 from .media.encoders import EncodeSettings
+from .media.source import InputSettings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -65,6 +67,7 @@ class LiveSettings:
 class Settings:
     restore: RestoreSettings = field(default_factory=RestoreSettings)
     faces: FaceSettings = field(default_factory=FaceSettings)
+    input: InputSettings = field(default_factory=InputSettings)
     encode: EncodeSettings = field(default_factory=EncodeSettings)
     live: LiveSettings = field(default_factory=LiveSettings)
 
@@ -176,6 +179,8 @@ def validate(settings: Settings) -> None:
         (0.0 <= faces.temporal <= 1.0, "temporal must be in [0, 1]"),
         (0.0 <= faces.alpha <= 1.0, "alpha must be in [0, 1]"),
         (0 <= encode.crf <= 63, "crf must be in [0, 63]"),
+        (encode.bitrate is None or encode.bitrate > 0, f"bitrate must be positive (bits/s), got {encode.bitrate}"),
+        (settings.input.io_timeout > 0.0, "io timeout must be positive (seconds)"),
         (live.reconnect_seconds >= 0.0, "reconnect seconds must not be negative"),
         (live.max_in_flight >= 1, "max in flight must be at least 1"),
     ]

@@ -24,6 +24,19 @@ class MediaOpenError(InputError):
     """A file or URL that cannot be opened as media (empty, not media, truncated, no video)."""
 
 
+class SourceTimeout(MediaOpenError):
+    """A network source or camera sent nothing for ``seconds``, while opening or in the middle of a read.
+
+    Attributes:
+        source: the URL or device, as given.
+        seconds: the limit that ran out.
+    """
+
+    def __init__(self, source: str, seconds: float) -> None:
+        self.source, self.seconds = source, seconds
+        super().__init__(f"no data from {source!r} for {seconds:g} s")
+
+
 class NoDisplayError(InputError):
     """A window was asked for but none can be opened (no display, or an OpenCV without GUI support).
 
@@ -37,9 +50,15 @@ class NoDisplayError(InputError):
 
 
 class WeightsError(GpenVideoError):
-    """Model weights are missing, unreachable, corrupt or do not fit the model."""
+    """Model weights are missing, unreachable, corrupt or do not fit the model.
+
+    Attributes:
+        registry_kind: when a registry file could not be obtained, what it is for ("gpen", "detector",
+            "parsing"); None for other problems.
+    """
 
     exit_code = 3
+    registry_kind: str | None = None
 
 
 class SourceLost(GpenVideoError):

@@ -81,7 +81,7 @@ def enhance_video(
     stats = PipelineStats(keep_frames=keep_frames)
     quality = QualityObserver()
     encode = settings.encode
-    with interrupts_as_exceptions(), open_reader(source, encode, start=start, end=end) as reader:
+    with interrupts_as_exceptions(), open_reader(source, encode, settings.input, start=start, end=end) as reader:
         info = reader.info
         check_destination(output, source=source, overwrite=overwrite)  # before the slow model load
         engine = engine or Engine(settings)
@@ -93,7 +93,7 @@ def enhance_video(
 
         report()  # the engine is ready: a progress bar can show before the first (slow) frame
         writer = open_writer(output, info, encode, source=None if info.is_live else source, start=start,
-                             width=info.width * (2 if compare else 1), overwrite=overwrite)
+                             width=info.width * (2 if compare else 1), overwrite=overwrite, inputs=settings.input)
         with writer:
             for result in engine.stream(reader, stats=stats, observer=quality if measure_quality else None):
                 image = np.hstack([result.frame.image, result.enhanced]) if compare else result.enhanced

@@ -189,7 +189,7 @@ def run_live(
         output: record the enhanced stream here (video only, timestamps from capture times).
         engine: a ready engine (tests and benchmarks inject stand-in restorers this way).
         opener: opens the source, first and on every reconnect [default: ``open_source`` with
-            ``settings.encode``].
+            ``settings.encode`` and ``settings.input``].
         progress: called after every frame; ``detail`` is the status line the window shows
             (frames, fps, latency, faces, dropped frames, reconnects).
 
@@ -200,7 +200,7 @@ def run_live(
     if output is not None:
         # A webcam index is no file; a path or URL source must not be overwritten by the recording.
         check_destination(output, source=None if isinstance(source, int) else source, overwrite=overwrite)
-    opener = opener or functools.partial(open_source, encode=settings.encode)
+    opener = opener or functools.partial(open_source, encode=settings.encode, inputs=settings.input)
     reader = opener(source)
     info = reader.info
     window, engine, recorder = _prepare(reader, settings, engine, output, overwrite)

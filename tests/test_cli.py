@@ -13,7 +13,10 @@ import av
 import numpy as np
 import pytest
 
+from PIL import Image
+
 from tests.helpers.cli import assert_one_line_error, run_cli
+from tests.helpers.clips import make_clip
 from tests.helpers.fakes import save_tiny_gpen
 from tests.helpers.paths import ROOT, SAMPLE
 from tests.helpers.streams import audio_packets, leftovers, video_pts
@@ -122,8 +125,29 @@ def test_missing_weights_exit_3_and_say_where_to_put_them(tmp_path: Path, option
                      env={"GPEN_VIDEO_HOME": str(home), "https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"})
     assert_one_line_error(result, 3)
     assert file_named in result.stderr and str(home) in result.stderr
-    assert "or pass --weights PATH" in result.stderr
+    assert ("--weights" in result.stderr) == (file_named != "parsing_parsenet.pth")  # a GPEN option only
     assert not output.exists()
+
+
+def test_truncated_input_is_encoded_with_a_warning_and_reported(tmp_path: Path) -> None:
+    full = make_clip(tmp_path / "full.mkv", frames=50, audio=())  # mkv declares its duration up front
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    result = run_cli(cut, tmp_path / "out.mp4", "--restorer", "none", "--report", tmp_path / "r.json", *FAST)
+    assert result.returncode == 0, result.stderr
+    (warning,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "warning: the input ends early: decoded" in warning and "of the 50 frames" in warning
+    reader = json.loads((tmp_path / "r.json").read_text())["media"]["reader"]
+    assert reader["declared_frames"] == 50 and 0 < reader["frames"] < 45 and warning.endswith(reader["notices"][0])
+
+
+def test_library_warnings_do_not_reach_stderr(tmp_path: Path) -> None:
+    picture = tmp_path / "palette.png"  # PIL warns when it converts this kind of palette picture to RGB
+    image = Image.fromarray(np.arange(64 * 64, dtype=np.uint32).reshape(64, 64).astype(np.uint8)).convert("P")
+    image.save(picture, transparency=bytes([0] * 16 + [255] * 240))
+    result = run_cli(picture, tmp_path / "out.png", "--restorer", "none", "-q")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == ""
 
 
 def test_report_path_is_checked_before_any_work(tmp_path: Path) -> None:
@@ -152,6 +176,8 @@ def test_hints_name_the_options_library_errors_leave_out(tmp_path: Path) -> None
     offline = WeightsMissing("cannot download", name=None, url="http://x", path=place, reason="refused")
     not_cached = WeightsMissing("not in the cache", name="GPEN-BFR-512", url="http://x", path=place, reason=None)
     assert error_line(DestinationExists(place)) == f"output {place} already exists; use -y to overwrite it"
+    assert hint_for(offline) is None  # which file it is decides: only a GPEN checkpoint has --weights
+    offline.registry_kind = "gpen"
     assert hint_for(offline) == "or pass --weights PATH"
     assert hint_for(not_cached) == "or run `gpen-video weights download GPEN-BFR-512`"
     assert hint_for(InputError("bad")) is None and error_line(InputError("bad")) == "bad"

@@ -64,6 +64,13 @@ def test_config_must_be_a_small_regular_file(tmp_path: Path, kind: str) -> None:
         build_settings(path)
 
 
+@pytest.mark.parametrize("section, key, value", [("encode", "bitrate", -5), ("encode", "bitrate", 0),
+                                                 ("input", "io_timeout", 0), ("input", "io_timeout", -1.5)])
+def test_an_option_out_of_range_is_blamed_by_name(section: str, key: str, value: float) -> None:
+    with pytest.raises(InputError, match=f"^{key.replace('_', ' ')} must be positive"):
+        build_settings(None, {section: {key: value}})
+
+
 @pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
 def test_non_finite_numbers_are_refused(value: float) -> None:
     with pytest.raises(InputError, match="faces.smooth.*finite"):

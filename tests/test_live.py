@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ from gpen_video.types import Frame
 from tests.helpers.cli import run_cli
 from tests.helpers.fakes import FixedDetector, SlowRestorer, save_tiny_gpen
 from tests.helpers.paths import ROOT
+from tests.helpers.servers import serve_once
 from tests.helpers.streams import video_pts
 
 SIDE = 320  # the fake camera's frame size
@@ -317,32 +317,12 @@ def test_cli_window_without_a_display_is_a_usage_error(clip: Path, capsys, monke
     assert "--no-window" in capsys.readouterr().err
 
 
-def _serve_once(data: bytes) -> int:
-    """An HTTP server on 127.0.0.1 that streams ``data`` to one client, then is gone (refuses more)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-
-    def serve() -> None:
-        conn, _ = listener.accept()
-        listener.close()  # from now on, connections are refused: the camera is gone
-        with conn:
-            conn.recv(65536)
-            try:
-                conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: video/mp2t\r\n\r\n" + data)
-            except OSError:
-                pass
-
-    threading.Thread(target=serve, daemon=True).start()
-    return listener.getsockname()[1]
-
-
 def test_cli_stream_lost_mid_way_reconnects_then_exits_4(data_dir: Path, tmp_path: Path) -> None:
     ts = tmp_path / "cam.ts"
     _encode(data_dir / "talking_head_844.mp4", ts, fmt="mpegts")
     data = ts.read_bytes()
     part = data[: len(data) // 2 // 188 * 188]  # about 1.5 s of video, cut at a TS packet boundary
-    port = _serve_once(part)
+    port = serve_once(part)
     output = tmp_path / "rec.mp4"
     began = time.monotonic()
     result = run_cli("live", "--source", f"http://127.0.0.1:{port}/cam.ts", "--no-window", "--restorer", "none",

@@ -29,10 +29,12 @@ def collect_inputs(inputs: Sequence[str | Path], exclude: str | Path | None = No
         Files in a folder keep their path below it, so same-named files in subfolders do not collide.
 
     Raises:
-        InputError: an input matches nothing, or nothing at all is found.
+        InputError: an input matches nothing, or nothing at all is found (also when every video
+            found lies in ``exclude``, which is then named).
     """
     skip = Path(exclude).expanduser().resolve() if exclude is not None else None
     found: dict[Path, Path] = {}
+    skipped = 0
     for item in map(str, inputs):
         path = Path(item).expanduser()
         if path.is_dir():
@@ -49,6 +51,11 @@ def collect_inputs(inputs: Sequence[str | Path], exclude: str | Path | None = No
         for source, name in pairs:
             if skip is None or not source.resolve().is_relative_to(skip):  # resolved: links and ".." too
                 found.setdefault(source.absolute(), name)
+            else:
+                skipped += 1
+    if not found and skipped:
+        raise InputError(f"every video in the inputs lies in the output folder {skip}, whose files are never "
+                         "read as inputs: choose an output folder outside the input folders")
     if not found:
         raise InputError("no video files found in the inputs")
     return list(found.items())
@@ -63,9 +70,10 @@ def input_key(source: str | Path) -> str:
 
 
 def settings_fingerprint(settings: Settings, options: BatchOptions) -> str:
-    """16 hex of a hash of everything that changes the pixels of a part file (live settings do not)."""
+    """16 hex of a hash of everything that changes the pixels of a part file (live and input settings do not)."""
     data = {"settings": settings.to_dict(), "segment_seconds": options.segment_seconds, "warmup": options.warmup}
     data["settings"].pop("live", None)
+    data["settings"].pop("input", None)
     text = json.dumps(data, sort_keys=True, default=str)  # the same settings always give the same text
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 

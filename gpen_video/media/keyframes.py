@@ -21,12 +21,14 @@ class FrameIndex:
     """Every video frame's pts of one file, in presentation order.
 
     Attributes:
-        pts: increasing presentation timestamps in ``time_base`` ticks, one per frame.
+        pts: increasing presentation timestamps in ``time_base`` ticks, one per frame that has one.
         keyframes: indices into ``pts`` of frames that start a keyframe packet (ascending).
         time_base: seconds per tick.
         origin: the container start time in seconds (what ``VideoReader``'s ``start``/``end`` count from).
         fps: average frame rate, or None.
         exact: every packet had a pts and no two shared one, so windows by pts are exact.
+        untimed: frames whose packet had no pts (a raw elementary stream has only these); counted in
+            ``len()``, but they cannot be placed on the timeline.
     """
 
     pts: tuple[int, ...]
@@ -35,9 +37,10 @@ class FrameIndex:
     origin: Fraction
     fps: Fraction | None
     exact: bool
+    untimed: int = 0
 
     def __len__(self) -> int:
-        return len(self.pts)
+        return len(self.pts) + self.untimed
 
     def time(self, index: int) -> Fraction:
         """Seconds of frame ``index`` on the reader's trim timeline (from the container start)."""
@@ -87,7 +90,7 @@ def index_frames(source: str | Path) -> FrameIndex:
     pts = tuple(p for p, _ in found)
     keyframes = tuple(i for i, (_, key) in enumerate(found) if key)
     exact = missing == 0 and len(set(pts)) == len(pts)
-    return FrameIndex(pts, keyframes, time_base, origin, fps, exact)
+    return FrameIndex(pts, keyframes, time_base, origin, fps, exact, untimed=missing)
 
 
 @dataclass(frozen=True)

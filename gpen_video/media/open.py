@@ -8,39 +8,42 @@ from ..errors import MediaOpenError
 from .camera import OpenCVCamera
 from .encoders import EncodeSettings
 from .reader import VideoInfo, VideoReader
-from .source import FrameSource, is_device, is_live_url, is_url
+from .source import FrameSource, InputSettings, is_device, is_live_url, is_url
 from .writer import VideoWriter
 
 STALL_SECONDS = 5.0  # a network read that waits longer than this fails, so live mode counts the stream as lost
 
 
-def open_reader(source: str | Path | int, encode: EncodeSettings, *, start: float | None = None,
-                end: float | None = None, realtime: bool = False,
+def open_reader(source: str | Path | int, encode: EncodeSettings, inputs: InputSettings = InputSettings(), *,
+                start: float | None = None, end: float | None = None, realtime: bool = False,
                 options: dict[str, str] | None = None) -> VideoReader:
-    """A :class:`VideoReader` on ``source`` with the run's deinterlacing, trimmed to [start, end) seconds.
+    """A :class:`VideoReader` on ``source`` with the run's deinterlacing and network timeout, trimmed to
+    [start, end) seconds.
 
     ``options`` are FFmpeg demuxer/protocol options (see :class:`VideoReader`).
     """
     return VideoReader(source, deinterlace=encode.deinterlace, start=start, end=end, realtime=realtime,
-                       options=options)
+                       options=options, io_timeout=inputs.io_timeout)
 
 
-def open_source(source: str | int, encode: EncodeSettings) -> FrameSource:
+def open_source(source: str | int, encode: EncodeSettings, inputs: InputSettings = InputSettings()) -> FrameSource:
     """Open a live source (webcam, device, URL or file) with the shared media reader.
 
     Files and on-demand URLs (http, ...) are paced at their real-time rate (a file is a "fake
     camera"); live protocols (rtsp, udp, ...) are not, so a burst of buffered frames is dropped by
-    the capture slot instead of being spread out. Network reads time out after ``STALL_SECONDS``.
-    A camera that PyAV cannot open is tried with OpenCV.
+    the capture slot instead of being spread out. Opening waits up to ``inputs.io_timeout``; a
+    network read that stalls fails after ``STALL_SECONDS`` at most. A camera that PyAV cannot open is
+    tried with OpenCV.
 
     Raises:
         MediaOpenError: the source cannot be opened.
     """
     if not is_device(source):
-        options = {"rw_timeout": str(int(STALL_SECONDS * 1_000_000))} if is_url(source) else None
-        return open_reader(source, encode, realtime=not is_live_url(source), options=options)
+        stall = min(STALL_SECONDS, inputs.io_timeout)
+        options = {"rw_timeout": str(int(stall * 1_000_000))} if is_url(source) else None
+        return open_reader(source, encode, inputs, realtime=not is_live_url(source), options=options)
     try:
-        return open_reader(source, encode)
+        return open_reader(source, encode, inputs)
     except MediaOpenError as exc:
         try:
             return OpenCVCamera(source)
@@ -58,6 +61,7 @@ def open_writer(
     width: int | None = None,
     time_base: Fraction | None = None,
     overwrite: bool = False,
+    inputs: InputSettings = InputSettings(),
 ) -> VideoWriter:
     """A :class:`VideoWriter` for frames shaped like ``info``'s.
 
@@ -65,7 +69,8 @@ def open_writer(
         dest: the output file (written to a temporary file, renamed on success).
         info: the reader's stream description: size, time base, fps, pixel aspect ratio.
         encode: the run's ``[encode]`` section.
-        source: input whose audio, subtitles and metadata are copied (None: video only).
+        source: input whose audio, subtitles and metadata are copied (None: video only), read with
+            ``inputs``' network timeout.
         start: the reader's trim start, so the copied streams are cut to match.
         width: frame width when it differs from the source's (side-by-side output is 2×).
         time_base: pts ticks of the written frames when not the source's (live recordings).
@@ -82,4 +87,5 @@ def open_writer(
         settings=encode,
         overwrite=overwrite,
         sample_aspect_ratio=info.sample_aspect_ratio,
+        io_timeout=inputs.io_timeout,
     )

@@ -7,6 +7,7 @@ size if the stream changes resolution) -> rotate upright -> pace (realtime only)
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,15 +17,17 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, SourceTimeout
 from ..types import Frame
 from .colour import HDR_TRANSFERS, source_matrix, source_range
+from .network import failure_reason, is_timeout, open_container, run_interruptibly, waits_for_data
 from .probe import container_start, frame_rate, video_open_error
-from .source import demuxer_input, is_device, is_live_url, is_url
+from .source import InputSettings, demuxer_input, file_problem, is_device, is_live_url, is_url
 
 log = logging.getLogger(__name__)
 
 _PROGRESSIVE_FIELD_ORDERS = (0, 1)  # AV_FIELD_UNKNOWN, AV_FIELD_PROGRESSIVE
+TRUNCATED_SHARE = 0.9  # frames that stop before this share of the declared duration: the input ended early
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,14 @@ class VideoInfo:
 
 @dataclass
 class ReaderStats:
-    """Counters filled while iterating; read them after the loop."""
+    """Counters filled while iterating; read them after the loop.
+
+    ``declared_frames``: what the container's duration and frame rate promise for the whole input
+    (None when it declares no duration, or the input was trimmed); set once the input ended.
+    """
 
     frames: int = 0
+    declared_frames: int | None = None
     corrupt_packets: int = 0
     corrupt_frames: int = 0
     resized_frames: int = 0
@@ -81,9 +89,11 @@ class VideoReader:
             time). Seeks to the keyframe before ``start``, drops frames before it, stops at ``end``.
         realtime: pace a file at its native rate and stamp ``Frame.time`` (a fake camera).
         options: FFmpeg demuxer/protocol options, e.g. ``{"rtsp_transport": "tcp"}``.
+        io_timeout: seconds a URL or camera may keep an open or a read waiting (see ``media.network``).
 
     Raises:
         MediaOpenError: the source cannot be opened, has no video stream or no decodable frame.
+        SourceTimeout: a URL or camera sent nothing for ``io_timeout`` seconds (also while iterating).
         InputError: the trim window is invalid, or starts at or past the end of the source (when
             the duration is not known, iterating raises it instead of yielding nothing).
     """
@@ -97,6 +107,7 @@ class VideoReader:
         end: float | None = None,
         realtime: bool = False,
         options: dict[str, str] | None = None,
+        io_timeout: float = InputSettings.io_timeout,
     ) -> None:
         if start is not None and start < 0:
             raise InputError(f"start must be >= 0, got {start}")
@@ -108,17 +119,33 @@ class VideoReader:
         self._realtime = realtime
         self._deinterlace_wanted = deinterlace
         self._live = is_device(source) or is_live_url(url)
-        if not self._live and not is_url(url) and not Path(url).is_file():
-            raise video_open_error(url, "no such file")
+        self._io_timeout = io_timeout
+        # Closing the container under a read in another thread would free it mid-call: see close().
+        self._lock = threading.Lock()
+        self._reading = self._closed = False
+        self._last_time: Fraction | None = None  # source seconds of the last delivered frame
+        if not waits_for_data(url):
+            if not is_url(url) and (problem := file_problem(url)):
+                raise video_open_error(url, problem)
+            self._open(url, demuxer, options, start, end)
+        else:
+            run_interruptibly(lambda: self._open(url, demuxer, options, start, end), discard=VideoReader.close)
+
+    def _open(self, url: str, demuxer: str | None, options: dict[str, str] | None, start: float | None,
+              end: float | None) -> VideoReader:
+        """Open the container and decode the first frame (the slow part for a network source)."""
         try:
-            self._container = av.open(url, format=demuxer, options=options or {}, timeout=(15.0, 15.0) if self._live else None)
+            self._container = open_container(url, format=demuxer, options=options, io_timeout=self._io_timeout)
         except (av.FFmpegError, OSError, ValueError) as exc:
-            raise video_open_error(url, str(exc)) from None
+            if is_timeout(exc):
+                raise SourceTimeout(url, self._io_timeout) from None
+            raise video_open_error(url, failure_reason(url, exc)) from None
         try:
             self._setup(start, end)
         except BaseException:
             self._container.close()
             raise
+        return self
 
     # ---------------------------------------------------------------- setup
     def _setup(self, start: float | None, end: float | None) -> None:
@@ -221,10 +248,12 @@ class VideoReader:
         packets = self._container.demux(stream)
         while True:
             try:
-                packet = next(packets)
+                packet = self._read(packets)
             except StopIteration:
                 break
             except av.FFmpegError as exc:  # damaged container data: keep what decoded so far
+                if is_timeout(exc):
+                    raise SourceTimeout(self.source, self._io_timeout) from None
                 self.stats.corrupt_packets += 1
                 self._notice(f"demuxing stopped early: {exc}")
                 packet = None
@@ -241,6 +270,20 @@ class VideoReader:
                 yield frame
             if packet is None:
                 return
+
+    def _read(self, packets: Iterator[av.Packet]) -> av.Packet:
+        """The next packet; StopIteration at the end, or once the reader was closed."""
+        with self._lock:
+            if self._closed:
+                raise StopIteration
+            self._reading = True
+        try:
+            return next(packets)
+        finally:
+            with self._lock:
+                self._reading = False
+                if self._closed:  # close() came during the read and left the container to us
+                    self._container.close()
 
     def _chain_first(self, first: av.VideoFrame) -> Iterator[av.VideoFrame]:
         yield first
@@ -318,6 +361,7 @@ class VideoReader:
             if self._realtime or self._live:
                 stamp = time.monotonic()
             self.stats.frames += 1
+            self._last_time = when
             yield Frame(index=index, pts=pts, time_base=self._tb, image=image, time=stamp)
             index += 1
         if self._start is not None and not self.stats.frames:  # a start before the duration, but after the last frame
@@ -327,8 +371,32 @@ class VideoReader:
                 f"skipped {self.stats.corrupt_packets} undecodable packet(s); "
                 f"{self.stats.corrupt_frames} frame(s) decoded with errors"
             )
+        if self._start is None and self._end is None:
+            self._check_length()
+
+    def _check_length(self) -> None:
+        """Warn when the frames stop well before the length the container declares (a truncated file).
+
+        Judged by time, not by frame count: a variable-rate stream has fewer frames than duration × fps.
+        """
+        info, stream = self.info, self._stream
+        # The video stream's own duration where the container has one: a longer audio track is no loss.
+        seconds = float(stream.duration * self._tb) if stream.duration else info.duration
+        if info.is_live or not seconds or not info.fps or self._last_time is None:
+            return
+        declared = round(seconds * info.fps)
+        self.stats.declared_frames = declared
+        reached = float(self._last_time - self._origin) + 1 / float(info.fps)
+        if reached < TRUNCATED_SHARE * seconds:
+            self._notice(f"warning: the input ends early: decoded {self.stats.frames} of the {declared} frames "
+                         f"its container declares ({reached:.2f} of {seconds:g} s); the file may be truncated")
 
     def close(self) -> None:
+        """Close the source. During a read in another thread, that read closes it when it returns."""
+        with self._lock:
+            self._closed = True
+            if self._reading:
+                return
         self._container.close()
 
     def __enter__(self) -> VideoReader:

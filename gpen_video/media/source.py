@@ -5,8 +5,11 @@ line) or a V4L2 device path (``/dev/videoN``). Every module that has to tell the
 """
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -21,6 +24,17 @@ _DEVICE = re.compile(r"/dev/video\d+")
 _LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "udp", "rtp", "srt", "tcp")
 
 Source = str | Path | int
+
+
+@dataclass(frozen=True)
+class InputSettings:
+    """The ``[input]`` settings section: how sources are read.
+
+    ``io_timeout``: seconds a network source (or a camera) may keep an open or a read waiting before
+    it fails; a stop signal does not wait for it.
+    """
+
+    io_timeout: float = 15.0
 
 
 class FrameSource(Protocol):
@@ -72,6 +86,29 @@ def local_file(source: Source) -> Path | None:
             text = "/" + text.lstrip("/")
         return Path(text)
     return None if is_url(text) else Path(text)
+
+
+def file_problem(path: str | Path) -> str | None:
+    """Why the local ``path`` cannot be read as a media file, or None for a regular file.
+
+    Folders, named pipes (reading one blocks until a writer comes) and devices such as ``/dev/zero``
+    (endless) are named as what they are.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "it is a folder, not a file"
+    if stat.S_ISFIFO(mode):
+        return "it is a named pipe (FIFO), not a file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "it is a device, not a file"
+    return "it is not a regular file"
 
 
 def parse_source(text: str) -> str | int:

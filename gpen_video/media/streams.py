@@ -17,8 +17,10 @@ from fractions import Fraction
 
 import av
 
-from ..errors import MediaOpenError
+from ..errors import MediaOpenError, SourceTimeout
+from .network import failure_reason, is_timeout, open_container, run_interruptibly
 from .probe import container_start
+from .source import InputSettings
 
 log = logging.getLogger(__name__)
 
@@ -241,23 +243,28 @@ class Passthrough:
 
 
 def open_passthrough(
-    source: str, output: av.container.OutputContainer, *, start: float | None
+    source: str, output: av.container.OutputContainer, *, start: float | None,
+    io_timeout: float = InputSettings.io_timeout,
 ) -> tuple[Passthrough, Fraction, dict[str, str]]:
     """Open ``source``'s audio/subtitle passthrough into ``output``, on the shared output timeline.
 
     The shift (seconds) that every stream of the output gets is the source container's start time
     plus the trim ``start``, so the output starts near zero and offsets between streams are kept.
+    A network ``source`` fails once it sends nothing for ``io_timeout`` seconds.
 
     Returns:
         (passthrough, shift, the source video stream's content metadata to copy onto the output video).
 
     Raises:
-        MediaOpenError: ``source`` cannot be opened.
+        MediaOpenError: ``source`` cannot be opened; SourceTimeout: it sent nothing in time.
     """
     try:
-        container = av.open(source)
+        container = run_interruptibly(lambda: open_container(source, io_timeout=io_timeout),
+                                      discard=av.container.InputContainer.close)
     except (av.FFmpegError, OSError) as exc:
-        raise MediaOpenError(f"cannot open {source!r} to copy its audio: {exc}") from None
+        if is_timeout(exc):
+            raise SourceTimeout(source, io_timeout) from None
+        raise MediaOpenError(f"cannot open {source!r} to copy its audio: {failure_reason(source, exc)}") from None
     try:
         origin = container_start(container)
         video_meta = content_metadata(dict(container.streams.video[0].metadata)) if container.streams.video else {}

@@ -20,6 +20,7 @@ from ..types import Frame
 from .colour import BT709, RANGE_MPEG
 from .encoders import EncodeSettings, check_pix_fmt, encoder_options, resolve_codec
 from .output import check_destination, close_quietly, commit, discard, temp_path_for
+from .source import InputSettings
 from .streams import Passthrough, open_passthrough, video_end
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class VideoWriter:
         settings: encoder settings.
         overwrite: replace an existing ``dest``.
         sample_aspect_ratio: pixel aspect ratio to declare, None for square pixels.
+        io_timeout: seconds a network ``source`` may keep the copy of its streams waiting.
 
     Raises:
         InputError: dest is the source, exists without overwrite, its folder is missing or refuses
@@ -86,6 +88,7 @@ class VideoWriter:
         settings: EncodeSettings = EncodeSettings(),
         overwrite: bool = False,
         sample_aspect_ratio: Fraction | None = None,
+        io_timeout: float = InputSettings.io_timeout,
     ) -> None:
         if width <= 0 or height <= 0:
             raise InputError(f"invalid output size {width}x{height}")
@@ -105,6 +108,7 @@ class VideoWriter:
         self._fps = Fraction(fps) if fps else None
         self._start = start
         self._overwrite = overwrite
+        self._io_timeout = io_timeout
         self._temp = temp_path_for(self.dest)
         self._passthrough: Passthrough | None = None
         self._closed = False
@@ -151,7 +155,8 @@ class VideoWriter:
         return stream
 
     def _open_passthrough(self, source: str) -> None:
-        self._passthrough, shift, video_meta = open_passthrough(source, self._output, start=self._start)
+        self._passthrough, shift, video_meta = open_passthrough(source, self._output, start=self._start,
+                                                                io_timeout=self._io_timeout)
         self._shift_ticks = round(shift / self._tb)
         self._stream.metadata.update(video_meta)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,12 +225,20 @@ def download_file(url: str, dest: str | Path, *, sha256: str | None = None, size
 
 
 def download_weights(name: str, *, progress: bool = True) -> Path:
-    """Download registry entry ``name`` into the cache (no-op when already there); return its path."""
+    """Download registry entry ``name`` into the cache (no-op when already there); return its path.
+
+    Raises:
+        WeightsError: the download failed; its ``registry_kind`` is the entry's kind.
+    """
     entry = _entry(name)
     dest = weights_path(entry.name)
     if dest.is_file():
         return dest
-    return download_file(entry.url, dest, sha256=entry.sha256, size=entry.size, progress=progress)
+    try:
+        return download_file(entry.url, dest, sha256=entry.sha256, size=entry.size, progress=progress)
+    except WeightsError as exc:
+        exc.registry_kind = entry.kind
+        raise
 
 
 def resolve_weights(name: str, weights: str | Path | None = None, *, download: bool = True) -> Path:
@@ -261,23 +270,31 @@ _WRAPPERS = ("g_ema", "params_ema", "state_dict")
 def load_state_dict(path: str | Path) -> dict[str, Tensor]:
     """Read a checkpoint on CPU: unwrap g_ema / params_ema / state_dict, strip ``module.`` prefixes.
 
-    Uses ``torch.load(weights_only=True)``: no code in the file is executed.
+    Uses ``torch.load(weights_only=True)``: no code in the file is executed, and a file that asks for
+    more than tensors and plain containers is refused.
 
     Raises:
-        WeightsError: missing, truncated or corrupt file, or content that is not a dict of tensors.
+        WeightsError: missing, truncated, corrupt or refused file, content that is not a dict of
+            tensors, or a tensor holding NaN or infinite values (named).
     """
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"weights file not found: {path}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for bad files (RuntimeError, UnpicklingError, EOFError...)
+    except pickle.UnpicklingError as e:  # the safe unpickler met code to run or an object to build
+        raise WeightsError(f"{path} refused: not a plain tensor file (PyTorch's safe loader will not read "
+                           "what it holds besides tensors)") from e
+    except Exception as e:  # torch raises many types for bad files (RuntimeError, KeyError, EOFError...)
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise WeightsError(f"{path} is not a readable PyTorch checkpoint (truncated or corrupt?): {msg}") from e
     while isinstance(obj, dict) and (key := next((k for k in _WRAPPERS if isinstance(obj.get(k), dict)), None)):
         obj = obj[key]
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, Tensor) for v in obj.values()):
         raise WeightsError(f"{path} does not hold a state dict of tensors")
+    for key, tensor in obj.items():  # a NaN weight would paste black faces without any error
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise WeightsError(f"{path} refused: tensor {key!r} holds NaN or infinite values")
     return {k.removeprefix("module."): v for k, v in obj.items()}
 
 

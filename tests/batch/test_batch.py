@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.cli import run_cli
+from tests.helpers.clips import make_raw_h264
 from tests.helpers.paths import ROOT
 from tests.helpers.real_media import cut_clip
 from tests.helpers.streams import audio_packets, video_pts
@@ -44,8 +45,24 @@ def test_out_dir_inside_an_input_folder_is_not_read_back(tmp_path: Path) -> None
     for inputs, out_dir in cases:
         sources = BatchRun(inputs, settings, BatchOptions(out_dir=out_dir)).sources
         assert [(s.resolve(), n) for s, n in sources] == [((videos / "a.mp4").resolve(), Path("a.mp4"))], out_dir
-    with pytest.raises(InputError):  # only outputs given: nothing is left to do
+    with pytest.raises(InputError, match="lies in the output folder"):  # only outputs given: nothing to do
         collect_inputs([videos / "out"], exclude=videos / "out")
+
+
+def test_out_dir_equal_to_the_input_folder_is_named(tmp_path: Path) -> None:
+    (tmp_path / "a.mp4").write_bytes(b"")
+    with pytest.raises(InputError, match=f"every video in the inputs lies in the output folder {tmp_path.resolve()}"):
+        collect_inputs([tmp_path], exclude=tmp_path)
+
+
+def test_raw_h264_stream_without_timestamps_is_one_whole_unit(tmp_path: Path) -> None:
+    raw = make_raw_h264(tmp_path / "raw.h264", frames=20)
+    result = run_cli("batch", raw, "--out-dir", tmp_path / "out", *FAST)
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "out" / "gpen-batch.json").read_text())
+    (record,) = data["inputs"]
+    assert record["state"] == "done" and [u["kind"] for u in record["units"]] == ["whole"]
+    assert record["frames"] == 20 and len(video_pts(tmp_path / "out" / "raw.h264")) == 20
 
 
 def test_killed_worker_is_replaced_and_its_unit_retried(data_dir: Path, tmp_path: Path) -> None:

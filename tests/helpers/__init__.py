@@ -6,4 +6,5 @@
 - ``streams``: reading a written file back: timestamps, packets, stream starts, leftovers.
 - ``cli``: running ``python -m gpen_video`` and checking its one-line errors.
 - ``fakes``: stand-in detectors and restorers, and a tiny random-weight GPEN checkpoint.
+- ``servers``: local TCP/HTTP servers: one that never answers, one that streams a file once.
 """

@@ -150,3 +150,17 @@ def corrupt_video_packets(path: Path, which: range) -> None:
     for pos, size in (spans[i] for i in which):
         data[pos : pos + size] = b"\xff" * size
     path.write_bytes(bytes(data))
+
+
+def make_raw_h264(path: Path, *, size: tuple[int, int] = (64, 48), frames: int = 20, fps: int = 25) -> Path:
+    """A raw H.264 elementary stream (``format="h264"``): its packets carry no timestamps."""
+    with av.open(str(path), "w", format="h264") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(pattern(i, *size), format="rgb24")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path

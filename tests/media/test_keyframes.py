@@ -10,7 +10,7 @@ import pytest
 from gpen_video.errors import MediaOpenError
 from gpen_video.media.keyframes import FrameIndex, Segment, index_frames, plan_segments, reader_window
 from gpen_video.media.reader import VideoReader
-from tests.helpers.clips import AudioSpec, make_clip
+from tests.helpers.clips import AudioSpec, make_clip, make_raw_h264
 from tests.helpers.real_media import cut_clip
 from tests.helpers.streams import frame_times, video_pts
 
@@ -32,6 +32,12 @@ def test_segments_start_on_keyframes_and_cover_every_frame() -> None:
     tail = plan_segments(frame_index(95, gop=10), 1.0, warmup=6)  # 0.2 s would be left after frame 90
     assert [(s.start, s.end) for s in tail] == [(0, 30), (30, 60), (60, 95)]
     assert plan_segments(frame_index(100, 10, exact=False), 1.0, warmup=6) == [Segment(0, 0, 100)]
+
+
+def test_raw_stream_without_timestamps_counts_its_frames_and_is_one_segment(tmp_path: Path) -> None:
+    index = index_frames(make_raw_h264(tmp_path / "raw.h264", frames=20))
+    assert len(index) == 20 and index.pts == () and not index.exact
+    assert plan_segments(index, 0.2, warmup=4) == [Segment(0, 0, 20)]
 
 
 def test_reader_window_stops_half_a_tick_before_the_next_segment() -> None:

@@ -1,14 +1,17 @@
 """VideoReader: frame counts, timestamps, rotation, colour, interlace, size changes, bad files."""
 from __future__ import annotations
 
+import os
 import time
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
 from gpen_video.errors import InputError, MediaOpenError
+from gpen_video.media.image import read_image
 from gpen_video.media.reader import VideoReader
 from gpen_video.media.source import demuxer_input, is_device, is_live_url, is_stream, is_url, parse_source
 from tests.helpers.clips import AudioSpec, corrupt_video_packets, make_clip, make_resolution_change
@@ -171,6 +174,32 @@ def _audio_only(tmp_path):
 def test_unopenable_files_raise_media_open_error(tmp_path, make):
     with pytest.raises(MediaOpenError):
         VideoReader(make(tmp_path))
+
+
+@pytest.mark.timeout(60)  # reading a named pipe would block until a writer comes: it must not be opened
+@pytest.mark.parametrize("kind, said", [("folder", "a folder"), ("fifo", "named pipe"), ("device", "a device")])
+def test_inputs_that_are_not_files_are_named_as_what_they_are(tmp_path, kind, said):
+    path = {"folder": tmp_path, "fifo": tmp_path / "pipe.mp4", "device": Path("/dev/zero")}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)
+    with pytest.raises(MediaOpenError, match=said):
+        VideoReader(path)
+    with pytest.raises(MediaOpenError, match=said):
+        read_image(path)
+
+
+def test_truncated_input_warns_with_decoded_and_declared_frames(tmp_path):
+    path = make_clip(tmp_path / "full.mkv", frames=50, audio=())  # mkv declares its duration up front
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with VideoReader(cut) as reader:
+        decoded = len(list(reader))
+    assert 0 < decoded < 45 and reader.stats.declared_frames == 50
+    assert [n for n in reader.stats.notices if f"decoded {decoded} of the 50 frames" in n and "truncated" in n]
+    with VideoReader(path) as reader:  # the whole file, and a trimmed read of it, warn of nothing
+        assert len(list(reader)) == 50 and reader.stats.notices == []
+    with VideoReader(path, end=0.5) as reader:
+        assert len(list(reader)) < 50 and reader.stats.notices == [] and reader.stats.declared_frames is None
 
 
 def test_two_audio_tracks_are_reported(tmp_path):

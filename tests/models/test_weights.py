@@ -4,6 +4,8 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import os
+import pickle
 import socket
 import threading
 
@@ -127,6 +129,33 @@ def test_bad_checkpoints_fail_clearly(tmp_path, tiny):
         W.load_gpen(tmp_path / "absent.pth")
 
 
+class _RunsCode:
+    """Unpickling this would run a shell command: what a malicious checkpoint does."""
+
+    def __reduce__(self):
+        return os.system, ("echo unpickled",)
+
+
+@pytest.mark.parametrize("save", [torch.save, lambda obj, path: path.write_bytes(pickle.dumps(obj))],
+                         ids=["torch-save", "plain-pickle"])
+def test_malicious_pickle_is_refused_as_not_a_plain_tensor_file(tmp_path, save):
+    path = tmp_path / "evil.pth"
+    save({"generator.style.1.weight": _RunsCode()}, path)
+    with pytest.raises(WeightsError, match="refused: not a plain tensor file"):
+        W.load_gpen(path)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_weights_holding_nan_or_inf_are_refused_naming_the_tensor(tmp_path, tiny, bad):
+    sd = dict(tiny["state_dict"])
+    key = "generator.convs.3.conv.modulation.bias"
+    sd[key] = sd[key].clone()
+    sd[key][1] = bad
+    torch.save(sd, tmp_path / "bad.pth")
+    with pytest.raises(WeightsError, match=f"refused: tensor '{key}' holds NaN or infinite values"):
+        W.load_gpen(tmp_path / "bad.pth")
+
+
 def test_registry_name_fixes_config(tmp_path, tiny):
     """A file named like a registry entry is checked against that entry's config."""
     torch.save(tiny["state_dict"], tmp_path / "GPEN-BFR-256.pth")
@@ -247,6 +276,7 @@ def test_download_offline_names_url_and_path(tmp_path, home, monkeypatch):
         W.resolve_weights("GPEN-BFR-512")
     assert url in str(e.value) and str(home / "GPEN-BFR-512.pth") in str(e.value)
     assert (e.value.url, e.value.path) == (url, home / "GPEN-BFR-512.pth") and e.value.reason
+    assert e.value.registry_kind == "gpen"  # the command line offers --weights for this kind only
     assert _files(home) == []
 
 

@@ -7,6 +7,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 
+from ...library_warnings import hide_library_warnings
 from ..worker import UnitOutcome, UnitRunner, UnitTask, run_attempt
 from . import Finished
 
@@ -139,6 +140,7 @@ _PROGRESS: Queue | None = None  # this worker process's progress queue to the dr
 def _worker_init(progress: Queue, slots: Queue, threads: int) -> None:
     """Worker process start: progress queue, one GPU per worker, a fair share of CPU threads."""
     global _PROGRESS
+    hide_library_warnings()  # workers share the command's stderr
     _PROGRESS = progress  # SIGINT is blocked in workers (see LocalExecutor._pool_submit)
     gpu = slots.get()
     if gpu is not None:
