@@ -257,7 +257,10 @@ class Engine:
                 blender.reset()
             alive = {face.track_id for face in job.faces}
             blender.retain(alive)
-            blended = [blender.blend(face.track_id, restored) for face, restored in zip(job.faces, job.restored)]
+            blended = [
+                blender.blend(face.track_id, face.crop, restored, _crop_landmarks(tracked, face))
+                for tracked, face, restored in zip(job.tracked, job.faces, job.restored)
+            ]
             pasted = [(soften_small_face(crop, _box_side(face)), face.affine) for face, crop in zip(job.faces, blended)]
             masks = list(self.parser.masks(np.stack([crop for crop, _ in pasted]))) if pasted and self.parser else None
             enhanced = paste_faces(job.frame.image, pasted, alpha=alpha, masks=masks) if pasted else job.frame.image
@@ -276,6 +279,12 @@ class Engine:
                     {"index": job.frame.index, "pts": job.frame.pts, "faces": len(job.faces), "tracks": sorted(alive)}
                 )
             pipeline.put(out, result)
+
+
+def _crop_landmarks(tracked: TrackedFace, face: AlignedFace) -> np.ndarray:
+    """The tracked (smoothed) landmarks in the aligned crop's pixels: float32 [5, 2]."""
+    affine = np.asarray(face.affine, np.float32)
+    return np.asarray(tracked.landmarks, np.float32) @ affine[:, :2].T + affine[:, 2]
 
 
 def _box_side(face: AlignedFace) -> float:

@@ -172,6 +172,8 @@ class QualityObserver:
             between consecutive frames, as detected and as smoothed.
         face_psnr: PSNR (dB, capped at 100) of each output face box against the input; the
             fidelity of the pipeline itself with the pass-through restorer.
+        blend_psnr: PSNR (dB, capped at 100) of each aligned face after blending against the same
+            face before it: what temporal blending cost in fidelity (100 when it changed nothing).
     """
 
     def __init__(self) -> None:
@@ -180,6 +182,7 @@ class QualityObserver:
         self.landmark_step_detected = RunningMean()
         self.landmark_step_smoothed = RunningMean()
         self.face_psnr = RunningMean()
+        self.blend_psnr = RunningMean()
         # Per track, from the previous frame only: a track absent from a frame starts over.
         self._crops: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._landmarks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -197,6 +200,7 @@ class QualityObserver:
             "temporal_flicker_restored": flicker_before,
             "temporal_flicker_blended": flicker_after,
             "temporal_flicker_reduction": _reduction(flicker_before, flicker_after),
+            "temporal_blend_psnr": self.blend_psnr.value,
             "landmark_step_detected": steps_detected,
             "landmark_step_smoothed": steps_smoothed,
             "landmark_jitter_reduction": _reduction(steps_detected, steps_smoothed),
@@ -224,6 +228,7 @@ class QualityObserver:
                 self.flicker_restored.add(float(np.abs(small_restored - before).mean()))
                 self.flicker_blended.add(float(np.abs(small_blended - after).mean()))
             current[track_id] = (small_restored, small_blended)
+            self.blend_psnr.add(min(psnr(small_restored, small_blended), 100.0))
         self._crops = current
 
     def _face_psnr(self, result: FrameResult) -> None:

@@ -141,6 +141,7 @@ def print_summary(console: Console, result: JobResult) -> None:
         table.add_row("landmark motion cut by smoothing", f"{metrics['landmark_jitter_reduction']:.0%}")
     if metrics["temporal_flicker_reduction"] is not None:
         table.add_row("face flicker cut by blending", f"{metrics['temporal_flicker_reduction']:.0%}")
+        table.add_row("face fidelity after blending", f"{metrics['temporal_blend_psnr']:.1f} dB PSNR vs unblended")
     console.print(table)
 
 

@@ -83,6 +83,7 @@ def test_quality_observer_steps_flicker_and_psnr():
     assert summary["temporal_flicker_restored"] == 20 and summary["temporal_flicker_blended"] == 5
     assert summary["temporal_flicker_reduction"] == pytest.approx(0.75)
     assert summary["face_psnr_vs_input"] == pytest.approx((100.0 + 10 * np.log10(255**2 / 100)) / 2)
+    assert summary["temporal_blend_psnr"] == pytest.approx((100.0 + 10 * np.log10(255**2 / 15**2)) / 2)  # 30 blended to 15
     # a scene cut restarts flicker, a frame without the track restarts its landmark steps
     quality.observe(_result(second, scene_cut=True), second)
     quality.observe(_result([]), [])
