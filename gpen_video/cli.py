@@ -24,6 +24,8 @@ from rich.table import Table
 from . import __version__
 from .config import Settings, build_settings
 from .errors import GpenVideoError, InputError, Interrupted, InvalidOption, MissingExtra, NoDisplayError, SourceLost
+from .media import signals
+from .media.output import discard_unfinished
 
 EXIT_CODES = """exit codes:
   0    success
@@ -290,10 +292,6 @@ def _run_live(argv: Sequence[str], console: Console) -> int:
     try:
         result = run_live(source, settings, output=args.output, overwrite=args.overwrite,
                           on_update=None if status is None else lambda s: status.update("live: " + "  ".join(s.lines())))
-    except Interrupted:  # a second SIGINT: stopped at once, but the recording was still closed
-        kept = f"; recording kept: {args.output}" if args.output and os.path.exists(args.output) else ""
-        console.print(f"gpen-video: interrupted{kept}", markup=False, highlight=False)
-        return Interrupted.exit_code
     except NoDisplayError as exc:
         return _print_error(console, exc, hint="use --no-window")
     finally:
@@ -358,8 +356,20 @@ SUBCOMMANDS = {"weights": _run_weights, "live": _run_live, "batch": _run_batch}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the process exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Entry point of the console script; returns the process exit code.
+
+    The signal policy (``media.signals``) comes first, before the slow imports. Without ``argv`` this
+    process is the command and the policy stays until it exits; with ``argv`` (a call from Python)
+    the caller's handlers come back afterwards.
+    """
+    with signals.installed(restore=argv is not None):
+        try:
+            return _command(list(sys.argv[1:] if argv is None else argv))
+        finally:
+            discard_unfinished()  # what an interrupted clean-up could not remove
+
+
+def _command(argv: list[str]) -> int:
     console = Console(stderr=True)
     try:
         if argv and argv[0] in SUBCOMMANDS:

@@ -19,6 +19,7 @@ from ..errors import InputError
 from .source import is_url
 
 TEMP_MARK = ".gpen-part"
+_UNFINISHED: set[Path] = set()  # temporary files named by temp_path_for, not yet committed or discarded
 
 
 def check_destination(dest: str | Path, *, source: str | Path | None = None, overwrite: bool = False) -> Path:
@@ -45,13 +46,20 @@ def check_destination(dest: str | Path, *, source: str | Path | None = None, ove
 
 
 def temp_path_for(dest: Path) -> Path:
-    """A fresh hidden name beside ``dest`` that keeps its extension (muxers pick formats by it)."""
-    return dest.with_name(f".{dest.stem}.{secrets.token_hex(4)}{TEMP_MARK}{dest.suffix}")
+    """A fresh hidden name beside ``dest`` that keeps its extension (muxers pick formats by it).
+
+    The name is registered as unfinished until ``commit`` or ``discard``, so that an exit at once
+    can still remove the file (``discard_unfinished``).
+    """
+    temp = dest.with_name(f".{dest.stem}.{secrets.token_hex(4)}{TEMP_MARK}{dest.suffix}")
+    _UNFINISHED.add(temp)
+    return temp
 
 
 def commit(temp: Path, dest: Path) -> None:
     """Move a finished temporary file onto ``dest`` atomically (same folder, same filesystem)."""
     os.replace(temp, dest)
+    _UNFINISHED.discard(temp)
 
 
 def write_json_atomic(path: str | Path, data: object) -> None:
@@ -96,3 +104,17 @@ def discard(temp: Path) -> None:
         temp.unlink()
     except FileNotFoundError:
         pass
+    _UNFINISHED.discard(temp)
+
+
+def discard_unfinished() -> None:
+    """Remove every temporary file of this process that was neither committed nor discarded.
+
+    Safe in a signal handler of the main thread: set operations are atomic, a file committed
+    meanwhile is simply no longer there, and one that cannot be removed does not stop the others.
+    """
+    for temp in list(_UNFINISHED):
+        try:
+            discard(temp)
+        except OSError:
+            pass

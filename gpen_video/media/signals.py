@@ -1,38 +1,187 @@
-"""Turn SIGINT/SIGTERM into :class:`gpen_video.errors.Interrupted` so writers can abort cleanly."""
+"""The signal policy: what SIGINT and SIGTERM do, the same in every mode (file, picture, live, batch).
+
+1. The first signal asks for a clean stop. By default it raises :class:`Interrupted` in the main
+   thread, wherever that is (start-up, model load, decoding), so writers abort and remove their
+   temporary files; inside ``stopping_with(action)`` it calls ``action`` instead (live mode stops
+   capturing and finalises its recording).
+2. The second signal is counted and ignored: the clean-up under way (a recording being finalised,
+   threads being joined) runs to its end.
+3. The third ends the process at once with exit code 130, after removing the temporary files that
+   were never committed (``output.discard_unfinished``).
+
+The handlers stay installed until the process ends (``install``, or ``installed(restore=False)``
+for a command): putting Python's default handlers back while clean-up was still running is what
+turned a second signal into a lost recording or an abort. Worker processes also stop with their
+parent (``stop_with_parent``).
+"""
 from __future__ import annotations
 
+import atexit
+import ctypes
+import os
 import signal
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from typing import NoReturn
 
 from ..errors import Interrupted
+from .output import discard_unfinished
 
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+StopAction = Callable[[int], None]  # called with the signal number of the first signal
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+EXIT_AT = 3  # the signal count that exits at once
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PARENT_POLL_SECONDS = 0.5
 
 
-def _raise_interrupted(signum: int, _frame) -> None:
+def raise_interrupted(signum: int) -> NoReturn:
+    """The default first-signal action: raise ``Interrupted`` where the main thread is."""
     raise Interrupted(f"stopped by {signal.Signals(signum).name}")
 
 
-@contextmanager
-def handling_signals(handler: Callable[[int, object], None]) -> Iterator[None]:
-    """Within the block, SIGINT and SIGTERM call ``handler(signum, frame)`` in the main thread.
+def exit_now(_signum: int = 0) -> NoReturn:
+    """Remove the unfinished temporary files and end the process at once with exit code 130.
 
-    Outside the main thread (where Python cannot install handlers) this does nothing. The previous
-    handlers are restored on exit.
+    ``os._exit`` skips the interpreter's teardown, which would otherwise wait for (or, with native
+    code still running in other threads, abort on) the work being abandoned.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    discard_unfinished()
+    os._exit(Interrupted.exit_code)
+
+
+class SignalPolicy:
+    """This process's handler of SIGINT and SIGTERM (see the module docstring).
+
+    Attributes:
+        received: signals handled so far.
+    """
+
+    def __init__(self, on_stop: StopAction) -> None:
+        self.received = 0
+        self._actions = [on_stop]  # the innermost ``stopping_with`` action is last
+        self._settled = False
+
+    def handle(self, signum: int, _frame: object) -> None:
+        self.received += 1
+        if self.received == 1 and not self._settled:
+            self._actions[-1](signum)
+        elif self.received >= EXIT_AT:
+            exit_now(signum)
+
+    @contextmanager
+    def stopping_with(self, action: StopAction) -> Iterator[None]:
+        """Within the block, the first signal calls ``action``."""
+        self._actions.append(action)
+        try:
+            yield
+        finally:
+            self._actions.pop()
+
+    def settle(self) -> None:
+        """From now on the first signal is ignored too: the process is ending anyway."""
+        self._settled = True
+
+
+_installed: SignalPolicy | None = None
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def install(on_stop: StopAction = raise_interrupted) -> SignalPolicy:
+    """Make a new policy this process's SIGINT and SIGTERM handler, for good; call from the main thread."""
+    global _installed
+    policy = SignalPolicy(on_stop)
+    for sig in SIGNALS:
+        signal.signal(sig, policy.handle)
+    _installed = policy
+    return policy
+
+
+@contextmanager
+def installed(on_stop: StopAction = raise_interrupted, *, restore: bool = True) -> Iterator[SignalPolicy | None]:
+    """A fresh policy for the block; in another thread than the main one nothing changes (None).
+
+    Args:
+        restore: put the previous handlers back after the block (a call from Python). False, for a
+            process's entry point: the policy stays and ignores signals up to the third, since the
+            default handlers would turn a signal during the interpreter's teardown into a traceback
+            or exit 143.
+    """
+    global _installed
+    if not _in_main_thread():
+        yield None
         return
-    previous = {sig: signal.signal(sig, handler) for sig in _SIGNALS}
+    previous = {sig: signal.getsignal(sig) for sig in SIGNALS}
+    outer = _installed
+    policy = install(on_stop)
     try:
-        yield
+        yield policy
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+        if restore:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            _installed = outer
+        else:
+            policy.settle()
+            atexit.register(_ignore_during_teardown)
 
 
-def interrupts_as_exceptions() -> AbstractContextManager[None]:
-    """Within the block, SIGINT and SIGTERM raise Interrupted in the main thread."""
-    return handling_signals(_raise_interrupted)
+def _ignore_during_teardown() -> None:
+    """Ignore signals once the interpreter tears down (atexit, registered when the command's work ends).
+
+    Python puts the default handlers back for its teardown, where a late signal would end the
+    process with 143 or by SIGINT although everything is already finalised.
+    """
+    for sig in SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def stopping_with(action: StopAction) -> AbstractContextManager[object]:
+    """Within the block, the first SIGINT/SIGTERM calls ``action`` (main thread; elsewhere nothing changes).
+
+    Uses the installed policy, or installs one for the block when there is none.
+    """
+    if _installed is not None and _in_main_thread():
+        return _installed.stopping_with(action)
+    return installed(action)
+
+
+def interrupts_as_exceptions() -> AbstractContextManager[object]:
+    """Within the block, the first SIGINT/SIGTERM raises ``Interrupted`` in the main thread."""
+    return stopping_with(raise_interrupted)
+
+
+def stop_with_parent(parent: int) -> None:
+    """Send this process SIGTERM when ``parent`` dies, so that its policy stops it (worker processes).
+
+    Linux: ``prctl(PR_SET_PDEATHSIG)``, which the kernel fires even when the parent is SIGKILLed
+    (strictly, when the parent's thread that started this process ends: start workers from the
+    parent's main thread). Elsewhere a daemon thread polls ``os.getppid()``. A parent already gone
+    stops this process now.
+    """
+    if not _parent_death_signal():
+        threading.Thread(target=_watch_parent, args=(parent,), name="gpen-video-parent-watch", daemon=True).start()
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _parent_death_signal() -> bool:
+    """Ask the Linux kernel for SIGTERM at the parent's death; False where that is not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int) -> None:
+    """Poll until ``parent`` is gone (this process is then adopted by another), then SIGTERM this process."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os.kill(os.getpid(), signal.SIGTERM)

@@ -4,11 +4,16 @@ from __future__ import annotations
 import os
 import signal
 from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing.connection import wait as wait_for_exits
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 
+from ...errors import Interrupted
+from ...media import signals
 from ..worker import UnitOutcome, UnitRunner, UnitTask, run_attempt
 from . import Finished
+
+REAP_SECONDS = 5.0  # how long stopped workers get to abort their units before they are killed
 
 
 def default_workers() -> int:
@@ -48,7 +53,7 @@ class LocalExecutor:
         for k in range(self._workers):
             slots.put(k % self._gpus if self._gpus else None)
         pool = ProcessPoolExecutor(self._workers, mp_context=self._context, initializer=_worker_init,
-                                   initargs=(progress, slots, self._threads))
+                                   initargs=(progress, slots, self._threads, os.getpid()))
         return pool, progress
 
     def _restart(self) -> None:
@@ -120,12 +125,22 @@ class LocalExecutor:
             latest[unit_id] = frames
 
     def close(self, cancel: bool) -> None:
-        if cancel:
-            for future in self._futures:
-                future.cancel()
-            for process in _pool_workers(self._pool):  # stop them now; the units abort on SIGTERM
-                process.terminate()
-        self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+        """Shut the pool down; ``cancel``: SIGTERM every worker (its unit aborts cleanly) and reap them.
+
+        A worker still there after ``REAP_SECONDS`` (stuck in native code) is killed, so that none
+        outlives the driver.
+        """
+        if not cancel:
+            self._pool.shutdown(wait=True)
+            return
+        for future in self._futures:
+            future.cancel()
+        workers = _pool_workers(self._pool)
+        for process in workers:
+            process.terminate()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if workers:
+            _reap(workers)
 
 
 def _pool_workers(pool: ProcessPoolExecutor) -> list[BaseProcess]:
@@ -133,13 +148,30 @@ def _pool_workers(pool: ProcessPoolExecutor) -> list[BaseProcess]:
     return list((pool._processes or {}).values())
 
 
+def _reap(workers: list[BaseProcess]) -> None:
+    """Wait for ``workers`` to exit, killing those still there after ``REAP_SECONDS``."""
+    exited = set(wait_for_exits([p.sentinel for p in workers], timeout=REAP_SECONDS))
+    stuck = [p for p in workers if p.sentinel not in exited]
+    for process in stuck:
+        process.kill()
+    if stuck:
+        wait_for_exits([p.sentinel for p in stuck], timeout=REAP_SECONDS)
+
+
 _PROGRESS: Queue | None = None  # this worker process's progress queue to the driver
 
 
-def _worker_init(progress: Queue, slots: Queue, threads: int) -> None:
-    """Worker process start: progress queue, one GPU per worker, a fair share of CPU threads."""
+def _worker_init(progress: Queue, slots: Queue, threads: int, driver: int) -> None:
+    """Worker process start: the signal policy, progress queue, one GPU per worker, a fair share of CPU threads.
+
+    SIGINT is blocked in workers (see ``LocalExecutor._pool_submit``); SIGTERM, from the driver or
+    from the kernel when the driver dies, stops the worker: at once when idle, else once its unit
+    has aborted cleanly (``_worker_entry``).
+    """
     global _PROGRESS
-    _PROGRESS = progress  # SIGINT is blocked in workers (see LocalExecutor._pool_submit)
+    signals.install(on_stop=signals.exit_now)
+    signals.stop_with_parent(driver)
+    _PROGRESS = progress
     gpu = slots.get()
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
@@ -150,4 +182,7 @@ def _worker_init(progress: Queue, slots: Queue, threads: int) -> None:
 
 def _worker_entry(runner: UnitRunner, task: UnitTask) -> UnitOutcome:
     queue = _PROGRESS  # set by _worker_init in every worker process
-    return run_attempt(runner, task, lambda unit_id, frames: queue.put((unit_id, frames)))
+    try:
+        return run_attempt(runner, task, lambda unit_id, frames: queue.put((unit_id, frames)))
+    except Interrupted:  # told to stop; the unit has cleaned up: leave rather than wait for more work
+        signals.exit_now()
