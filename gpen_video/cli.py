@@ -362,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     process is the command and the policy stays until it exits; with ``argv`` (a call from Python)
     the caller's handlers come back afterwards.
     """
-    with signals.installed(restore=argv is not None):
+    with signals.installed(restore=argv is not None, exit_message="gpen-video: interrupted; stopped at once"):
         try:
             return _command(list(sys.argv[1:] if argv is None else argv))
         finally:

@@ -161,7 +161,8 @@ def run_live(
 
     Order of checks: the output path, then the source (MediaOpenError, exit 2, when it never
     opens), then the window (display), then the engine (weights), then the recording file. The
-    recording is finalised however the run ends, including SIGINT: it is the footage so far.
+    recording is finalised however the run ends, including SIGINT: it is the footage so far (a
+    second signal waits for it; see media.signals).
 
     Args:
         source: webcam index, ``/dev/videoN``, URL or video file (see ``media.source.parse_source``).

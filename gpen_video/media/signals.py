@@ -7,7 +7,12 @@
 2. The second signal is counted and ignored: the clean-up under way (a recording being finalised,
    threads being joined) runs to its end.
 3. The third ends the process at once with exit code 130, after removing the temporary files that
-   were never committed (``output.discard_unfinished``).
+   were never committed (``output.discard_unfinished``). A disposable process (a batch worker)
+   installs the policy with ``exit_at=1``: its first signal already does this.
+
+Where an exception cannot stop the run cleanly, the first signal also ends the process at once:
+during an import (extension modules turn it into an ImportError, and some print it) and when it
+was raised inside a finaliser, which Python reports and swallows.
 
 The handlers stay installed until the process ends (``install``, or ``installed(restore=False)``
 for a command): putting Python's default handlers back while clean-up was still running is what
@@ -25,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from types import FrameType
 from typing import NoReturn
 
 from ..errors import Interrupted
@@ -32,7 +38,7 @@ from .output import discard_unfinished
 
 StopAction = Callable[[int], None]  # called with the signal number of the first signal
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
-EXIT_AT = 3  # the signal count that exits at once
+EXIT_AT = 3  # the signal count that exits at once, by default
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 PARENT_POLL_SECONDS = 0.5
 
@@ -42,14 +48,13 @@ def raise_interrupted(signum: int) -> NoReturn:
     raise Interrupted(f"stopped by {signal.Signals(signum).name}")
 
 
-def exit_now(_signum: int = 0) -> NoReturn:
-    """Remove the unfinished temporary files and end the process at once with exit code 130.
-
-    ``os._exit`` skips the interpreter's teardown, which would otherwise wait for (or, with native
-    code still running in other threads, abort on) the work being abandoned.
-    """
-    discard_unfinished()
-    os._exit(Interrupted.exit_code)
+def _importing(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs inside an import (the import system's frames are on its stack)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 class SignalPolicy:
@@ -57,19 +62,43 @@ class SignalPolicy:
 
     Attributes:
         received: signals handled so far.
+        exit_at: the signal count that exits at once.
+        exit_message: written to stderr when the process exits at once (None: nothing).
     """
 
-    def __init__(self, on_stop: StopAction) -> None:
+    def __init__(self, on_stop: StopAction, exit_at: int = EXIT_AT, exit_message: str | None = None) -> None:
         self.received = 0
+        self.exit_at = exit_at
+        self.exit_message = exit_message
         self._actions = [on_stop]  # the innermost ``stopping_with`` action is last
         self._settled = False
 
-    def handle(self, signum: int, _frame: object) -> None:
+    def handle(self, signum: int, frame: FrameType | None) -> None:
         self.received += 1
-        if self.received == 1 and not self._settled:
-            self._actions[-1](signum)
-        elif self.received >= EXIT_AT:
-            exit_now(signum)
+        if self.received >= self.exit_at:
+            self.exit_now()
+        elif self.received == 1 and not self._settled:
+            action = self._actions[-1]
+            if action is raise_interrupted and _importing(frame):
+                self.exit_now()
+            action(signum)
+
+    def exit_now(self) -> NoReturn:
+        """Remove the unfinished temporary files and end the process at once with exit code 130.
+
+        ``os._exit`` skips the interpreter's teardown, which would otherwise wait for (or, with native
+        code still running in other threads, abort on) the work being abandoned.
+        """
+        discard_unfinished()
+        if self.exit_message:
+            os.write(2, f"{self.exit_message}\n".encode())
+        os._exit(Interrupted.exit_code)
+
+    def unraisable(self, unraisable: sys.UnraisableHookArgs) -> None:
+        """``sys.unraisablehook``: an ``Interrupted`` raised inside a finaliser was swallowed, so stop now."""
+        if isinstance(unraisable.exc_value, Interrupted):
+            self.exit_now()
+        sys.__unraisablehook__(unraisable)
 
     @contextmanager
     def stopping_with(self, action: StopAction) -> Iterator[None]:
@@ -92,18 +121,21 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def install(on_stop: StopAction = raise_interrupted) -> SignalPolicy:
+def install(on_stop: StopAction = raise_interrupted, *, exit_at: int = EXIT_AT,
+            exit_message: str | None = None) -> SignalPolicy:
     """Make a new policy this process's SIGINT and SIGTERM handler, for good; call from the main thread."""
     global _installed
-    policy = SignalPolicy(on_stop)
+    policy = SignalPolicy(on_stop, exit_at, exit_message)
     for sig in SIGNALS:
         signal.signal(sig, policy.handle)
+    sys.unraisablehook = policy.unraisable
     _installed = policy
     return policy
 
 
 @contextmanager
-def installed(on_stop: StopAction = raise_interrupted, *, restore: bool = True) -> Iterator[SignalPolicy | None]:
+def installed(on_stop: StopAction = raise_interrupted, *, restore: bool = True,
+              exit_message: str | None = None) -> Iterator[SignalPolicy | None]:
     """A fresh policy for the block; in another thread than the main one nothing changes (None).
 
     Args:
@@ -111,21 +143,22 @@ def installed(on_stop: StopAction = raise_interrupted, *, restore: bool = True) 
             process's entry point: the policy stays and ignores signals up to the third, since the
             default handlers would turn a signal during the interpreter's teardown into a traceback
             or exit 143.
+        exit_message: see ``SignalPolicy``.
     """
     global _installed
     if not _in_main_thread():
         yield None
         return
     previous = {sig: signal.getsignal(sig) for sig in SIGNALS}
-    outer = _installed
-    policy = install(on_stop)
+    previous_hook, outer = sys.unraisablehook, _installed
+    policy = install(on_stop, exit_message=exit_message)
     try:
         yield policy
     finally:
         if restore:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            _installed = outer
+            sys.unraisablehook, _installed = previous_hook, outer
         else:
             policy.settle()
             atexit.register(_ignore_during_teardown)

@@ -8,7 +8,6 @@ from multiprocessing.connection import wait as wait_for_exits
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 
-from ...errors import Interrupted
 from ...media import signals
 from ..worker import UnitOutcome, UnitRunner, UnitTask, run_attempt
 from . import Finished
@@ -125,7 +124,7 @@ class LocalExecutor:
             latest[unit_id] = frames
 
     def close(self, cancel: bool) -> None:
-        """Shut the pool down; ``cancel``: SIGTERM every worker (its unit aborts cleanly) and reap them.
+        """Shut the pool down; ``cancel``: SIGTERM every worker (it removes its part file and exits) and reap them.
 
         A worker still there after ``REAP_SECONDS`` (stuck in native code) is killed, so that none
         outlives the driver.
@@ -164,12 +163,12 @@ _PROGRESS: Queue | None = None  # this worker process's progress queue to the dr
 def _worker_init(progress: Queue, slots: Queue, threads: int, driver: int) -> None:
     """Worker process start: the signal policy, progress queue, one GPU per worker, a fair share of CPU threads.
 
-    SIGINT is blocked in workers (see ``LocalExecutor._pool_submit``); SIGTERM, from the driver or
-    from the kernel when the driver dies, stops the worker: at once when idle, else once its unit
-    has aborted cleanly (``_worker_entry``).
+    SIGINT is blocked in workers (see ``LocalExecutor._pool_submit``). SIGTERM, from the driver or
+    from the kernel when the driver dies, ends a worker at once, after removing its unit's
+    unfinished part file: the unit runs again later, so there is nothing to finish cleanly.
     """
     global _PROGRESS
-    signals.install(on_stop=signals.exit_now)
+    signals.install(exit_at=1)
     signals.stop_with_parent(driver)
     _PROGRESS = progress
     gpu = slots.get()
@@ -182,7 +181,4 @@ def _worker_init(progress: Queue, slots: Queue, threads: int, driver: int) -> No
 
 def _worker_entry(runner: UnitRunner, task: UnitTask) -> UnitOutcome:
     queue = _PROGRESS  # set by _worker_init in every worker process
-    try:
-        return run_attempt(runner, task, lambda unit_id, frames: queue.put((unit_id, frames)))
-    except Interrupted:  # told to stop; the unit has cleaned up: leave rather than wait for more work
-        signals.exit_now()
+    return run_attempt(runner, task, lambda unit_id, frames: queue.put((unit_id, frames)))
