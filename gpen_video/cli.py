@@ -37,6 +37,8 @@ from .errors import (
     WeightsMissing,
 )
 from .library_warnings import hide_library_warnings
+from .media import signals
+from .media.output import discard_unfinished
 
 EXIT_CODES = """exit codes:
   0    success
@@ -293,10 +295,6 @@ def _run_live(argv: Sequence[str], console: Console) -> int:
     try:
         result = run_live(source, settings, output=args.output, overwrite=args.overwrite,
                           progress=None if status is None else lambda p: status.update("live: " + p.detail))
-    except Interrupted:  # a second SIGINT: stopped at once, but the recording was still closed
-        kept = f"; recording kept: {args.output}" if args.output and os.path.exists(args.output) else ""
-        console.print(f"gpen-video: interrupted{kept}", markup=False, highlight=False)
-        return Interrupted.exit_code
     finally:
         if status is not None:
             status.stop()
@@ -379,8 +377,20 @@ def error_line(error: GpenVideoError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the process exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Entry point of the console script; returns the process exit code.
+
+    The signal policy (``media.signals``) comes first, before the slow imports. Without ``argv`` this
+    process is the command and the policy stays until it exits; with ``argv`` (a call from Python)
+    the caller's handlers come back afterwards.
+    """
+    with signals.installed(restore=argv is not None, exit_message="gpen-video: interrupted; stopped at once"):
+        try:
+            return _command(list(sys.argv[1:] if argv is None else argv))
+        finally:
+            discard_unfinished()  # what an interrupted clean-up could not remove
+
+
+def _command(argv: list[str]) -> int:
     console = Console(stderr=True)
     hide_library_warnings()
     try:

@@ -18,11 +18,9 @@ A lost source is reopened for ``LiveSettings.reconnect_seconds``; after that the
 from __future__ import annotations
 
 import functools
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -32,11 +30,10 @@ from .capture import Capture, LatestFrame, Opener
 from .config import LiveSettings, Settings
 from .display import LiveStatus, LiveWindow
 from .engine import Engine, FrameResult, PipelineStats
-from .errors import Interrupted
 from .live_result import LiveResult, StopReason
 from .media.open import open_source, open_writer
 from .media.output import check_destination, close_quietly
-from .media.signals import handling_signals
+from .media.signals import stopping_with
 from .media.source import FrameSource
 from .media.writer import VideoWriter, WriterStats
 from .metrics import LatencyTracker
@@ -69,19 +66,6 @@ class _Recorder:
             return self.writer.close()
         self.writer.abort()
         return None
-
-
-def _signals_call(callback: Callable[[], None]) -> AbstractContextManager[None]:
-    """SIGINT/SIGTERM call ``callback`` (a graceful stop); a second one raises Interrupted."""
-    received = []
-
-    def handler(signum: int, _frame) -> None:
-        if received:
-            raise Interrupted(f"stopped by a second {signal.Signals(signum).name}")
-        received.append(signum)
-        callback()
-
-    return handling_signals(handler)
 
 
 class _Run:
@@ -181,7 +165,8 @@ def run_live(
 
     Order of checks: the output path, then the source (MediaOpenError, exit 2, when it never
     opens), then the window (display), then the engine (weights), then the recording file. The
-    recording is finalised however the run ends, including SIGINT: it is the footage so far.
+    recording is finalised however the run ends, including SIGINT: it is the footage so far (a
+    second signal waits for it; see media.signals).
 
     Args:
         source: webcam index, ``/dev/videoN``, URL or video file (see ``media.source.parse_source``).
@@ -206,13 +191,15 @@ def run_live(
     window, engine, recorder = _prepare(reader, settings, engine, output, overwrite)
 
     run = _Run(source, reader, opener, settings.live)
-    try:
-        with _signals_call(lambda: run.stop("signal")):
+    # The first signal stops the capture; later ones must not cut short the recording's finalisation,
+    # so it happens inside the block (see media.signals).
+    with stopping_with(lambda _signum: run.stop("signal")):
+        try:
             run.process(engine, window, recorder, progress)
-    finally:
-        if window is not None:
-            window.close()
-        writer_stats = recorder.finish() if recorder is not None else None
+        finally:
+            if window is not None:
+                window.close()
+            writer_stats = recorder.finish() if recorder is not None else None
     capture = run.capture
     if capture.error is not None:
         raise capture.error

@@ -94,6 +94,7 @@ class BatchRun:
                 self._drive(executor, todo, manifest)
             except BaseException:
                 executor.close(cancel=True)
+                remove_half_written(self.paths.work_dir)  # from workers killed before they could clean up
                 for _, unit in todo:
                     if unit.state == RUNNING:
                         unit.state = PENDING

@@ -28,6 +28,7 @@ from ..errors import DestinationExists, DestinationTaken, DestinationUnwritable,
 from .source import Source, local_file
 
 TEMP_MARK = ".gpen-part"
+_UNFINISHED: set[Path] = set()  # temporary files named by temp_path_for, not yet committed or discarded
 
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
@@ -78,8 +79,14 @@ def _probe_folder(dest: Path) -> None:
 
 
 def temp_path_for(dest: Path) -> Path:
-    """A fresh hidden name beside ``dest`` that keeps its extension (muxers pick formats by it)."""
-    return dest.with_name(f".{dest.stem}.{secrets.token_hex(4)}{TEMP_MARK}{dest.suffix}")
+    """A fresh hidden name beside ``dest`` that keeps its extension (muxers pick formats by it).
+
+    The name is registered as unfinished until ``commit`` or ``discard``, so that an exit at once
+    can still remove the file (``discard_unfinished``).
+    """
+    temp = dest.with_name(f".{dest.stem}.{secrets.token_hex(4)}{TEMP_MARK}{dest.suffix}")
+    _UNFINISHED.add(temp)
+    return temp
 
 
 def commit(temp: Path, dest: Path, *, overwrite: bool) -> None:
@@ -95,11 +102,14 @@ def commit(temp: Path, dest: Path, *, overwrite: bool) -> None:
     """
     if overwrite:
         os.replace(temp, dest)
-        return
-    try:
-        _publish_exclusive(temp, dest)
-    except FileExistsError:
-        raise DestinationTaken(dest, _keep_beside(temp, dest)) from None
+    else:
+        try:
+            _publish_exclusive(temp, dest)
+        except FileExistsError:
+            kept = _keep_beside(temp, dest)
+            _UNFINISHED.discard(temp)
+            raise DestinationTaken(dest, kept) from None
+    _UNFINISHED.discard(temp)
 
 
 def _keep_beside(temp: Path, dest: Path) -> Path:
@@ -211,3 +221,17 @@ def discard(temp: Path) -> None:
         temp.unlink()
     except FileNotFoundError:
         pass
+    _UNFINISHED.discard(temp)
+
+
+def discard_unfinished() -> None:
+    """Remove every temporary file of this process that was neither committed nor discarded.
+
+    Safe in a signal handler of the main thread: set operations are atomic, a file committed
+    meanwhile is simply no longer there, and one that cannot be removed does not stop the others.
+    """
+    for temp in list(_UNFINISHED):
+        try:
+            discard(temp)
+        except OSError:
+            pass

@@ -4,12 +4,16 @@ from __future__ import annotations
 import os
 import signal
 from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing.connection import wait as wait_for_exits
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 
 from ...library_warnings import hide_library_warnings
+from ...media import signals
 from ..worker import UnitOutcome, UnitRunner, UnitTask, run_attempt
 from . import Finished
+
+REAP_SECONDS = 5.0  # how long stopped workers get to abort their units before they are killed
 
 
 def default_workers() -> int:
@@ -49,7 +53,7 @@ class LocalExecutor:
         for k in range(self._workers):
             slots.put(k % self._gpus if self._gpus else None)
         pool = ProcessPoolExecutor(self._workers, mp_context=self._context, initializer=_worker_init,
-                                   initargs=(progress, slots, self._threads))
+                                   initargs=(progress, slots, self._threads, os.getpid()))
         return pool, progress
 
     def _restart(self) -> None:
@@ -121,12 +125,22 @@ class LocalExecutor:
             latest[unit_id] = frames
 
     def close(self, cancel: bool) -> None:
-        if cancel:
-            for future in self._futures:
-                future.cancel()
-            for process in _pool_workers(self._pool):  # stop them now; the units abort on SIGTERM
-                process.terminate()
-        self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+        """Shut the pool down; ``cancel``: SIGTERM every worker (it removes its part file and exits) and reap them.
+
+        A worker still there after ``REAP_SECONDS`` (stuck in native code) is killed, so that none
+        outlives the driver.
+        """
+        if not cancel:
+            self._pool.shutdown(wait=True)
+            return
+        for future in self._futures:
+            future.cancel()
+        workers = _pool_workers(self._pool)
+        for process in workers:
+            process.terminate()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if workers:
+            _reap(workers)
 
 
 def _pool_workers(pool: ProcessPoolExecutor) -> list[BaseProcess]:
@@ -134,14 +148,31 @@ def _pool_workers(pool: ProcessPoolExecutor) -> list[BaseProcess]:
     return list((pool._processes or {}).values())
 
 
+def _reap(workers: list[BaseProcess]) -> None:
+    """Wait for ``workers`` to exit, killing those still there after ``REAP_SECONDS``."""
+    exited = set(wait_for_exits([p.sentinel for p in workers], timeout=REAP_SECONDS))
+    stuck = [p for p in workers if p.sentinel not in exited]
+    for process in stuck:
+        process.kill()
+    if stuck:
+        wait_for_exits([p.sentinel for p in stuck], timeout=REAP_SECONDS)
+
+
 _PROGRESS: Queue | None = None  # this worker process's progress queue to the driver
 
 
-def _worker_init(progress: Queue, slots: Queue, threads: int) -> None:
-    """Worker process start: progress queue, one GPU per worker, a fair share of CPU threads."""
+def _worker_init(progress: Queue, slots: Queue, threads: int, driver: int) -> None:
+    """Worker process start: the signal policy, progress queue, one GPU per worker, a fair share of CPU threads.
+
+    SIGINT is blocked in workers (see ``LocalExecutor._pool_submit``). SIGTERM, from the driver or
+    from the kernel when the driver dies, ends a worker at once, after removing its unit's
+    unfinished part file: the unit runs again later, so there is nothing to finish cleanly.
+    """
     global _PROGRESS
     hide_library_warnings()  # workers share the command's stderr
-    _PROGRESS = progress  # SIGINT is blocked in workers (see LocalExecutor._pool_submit)
+    signals.install(exit_at=1)
+    signals.stop_with_parent(driver)
+    _PROGRESS = progress
     gpu = slots.get()
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
