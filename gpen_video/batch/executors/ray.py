@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-from ...errors import MissingExtra
+from ...errors import Interrupted, MissingExtra
 from ..worker import UnitOutcome, UnitRunner, UnitTask, run_attempt
 from . import Finished
 
@@ -77,7 +79,8 @@ class RayExecutor:
         if not self._refs:
             time.sleep(timeout)
             return []
-        ready, _ = self._ray.wait(list(self._refs), num_returns=1, timeout=timeout)
+        with _interrupts_unwrapped():
+            ready, _ = self._ray.wait(list(self._refs), num_returns=1, timeout=timeout)
         finished: list[Finished] = []
         for ref in ready:
             task = self._refs.pop(ref)
@@ -88,7 +91,8 @@ class RayExecutor:
         return finished
 
     def progress(self) -> dict[str, int]:
-        return self._ray.get(self._board.snapshot.remote())
+        with _interrupts_unwrapped():
+            return self._ray.get(self._board.snapshot.remote())
 
     def close(self, cancel: bool) -> None:
         if cancel:
@@ -105,3 +109,16 @@ def _task_error(exc: Exception) -> BaseException:
     if isinstance(exc, RayTaskError) and exc.cause is not None:
         return exc.cause
     return exc
+
+
+@contextmanager
+def _interrupts_unwrapped() -> Iterator[None]:
+    """Ray's compiled calls turn ``Interrupted``, raised by the signal policy while they wait, into a
+    ``SystemError`` ("returned a result with an exception set"): give the stop back as it was raised."""
+    try:
+        yield
+    except SystemError as exc:
+        stop = exc.__cause__ or exc.__context__
+        if isinstance(stop, Interrupted):
+            raise stop from None
+        raise
