@@ -140,7 +140,7 @@ def _run_segment(task: UnitTask, engine: Engine, report: Callable[[int], None]) 
     update = _throttled(report)
     written = 0
     start, end = unit.window
-    with interrupts_as_exceptions(), open_reader(task.source, encode, start=start, end=end) as reader:
+    with interrupts_as_exceptions(), open_reader(task.source, encode, task.settings.input, start=start, end=end) as reader:
         with open_writer(task.part, reader.info, encode, overwrite=True) as writer:
             for result in engine.stream(reader):
                 frame = result.frame
