@@ -22,7 +22,7 @@ from ..types import Frame
 from .colour import HDR_TRANSFERS, source_matrix, source_range
 from .network import failure_reason, is_timeout, open_container, run_interruptibly, waits_for_data
 from .probe import container_start, frame_rate, video_open_error
-from .source import InputSettings, demuxer_input, file_problem, is_device, is_live_url, is_url
+from .source import InputSettings, demuxer_input, file_problem, is_device, is_live_url, local_file
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,8 @@ class VideoReader:
         self._reading = self._closed = False
         self._last_time: Fraction | None = None  # source seconds of the last delivered frame
         if not waits_for_data(url):
-            if not is_url(url) and (problem := file_problem(url)):
+            # A file: URL names a local file too: a FIFO behind it would block the open just the same.
+            if (path := local_file(url)) is not None and (problem := file_problem(path)):
                 raise video_open_error(url, problem)
             self._open(url, demuxer, options, start, end)
         else:

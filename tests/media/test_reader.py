@@ -185,6 +185,8 @@ def test_inputs_that_are_not_files_are_named_as_what_they_are(tmp_path, kind, sa
     with pytest.raises(MediaOpenError, match=said):
         VideoReader(path)
     with pytest.raises(MediaOpenError, match=said):
+        VideoReader(f"file://{path}")  # the URL spelling of the same local file
+    with pytest.raises(MediaOpenError, match=said):
         read_image(path)
 
 
