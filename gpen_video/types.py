@@ -102,9 +102,12 @@ class PastedFace:
         aligned: the face as aligned for the restorer.
         restored: uint8 [S, S, 3] RGB, the restorer's output.
         blended: uint8 [S, S, 3] RGB, after temporal blending with the track's earlier faces.
+        alpha: strength the face was pasted with in this frame, in [0, 1] (0: the original pixels
+            were kept, e.g. before its track is confirmed).
     """
 
     tracked: TrackedFace
     aligned: AlignedFace
     restored: np.ndarray
     blended: np.ndarray
+    alpha: float = 1.0
