@@ -258,7 +258,7 @@ class Engine:
             alive = {face.track_id for face in job.faces}
             blender.retain(alive)
             blended = [
-                blender.blend(face.track_id, face.crop, restored, _crop_landmarks(tracked, face))
+                blender.blend(face.track_id, face.crop, restored, _crop_landmarks(tracked, face), _magnification(face))
                 for tracked, face, restored in zip(job.tracked, job.faces, job.restored)
             ]
             pasted = [(soften_small_face(crop, _box_side(face)), face.affine) for face, crop in zip(job.faces, blended)]
@@ -285,6 +285,11 @@ def _crop_landmarks(tracked: TrackedFace, face: AlignedFace) -> np.ndarray:
     """The tracked (smoothed) landmarks in the aligned crop's pixels: float32 [5, 2]."""
     affine = np.asarray(face.affine, np.float32)
     return np.asarray(tracked.landmarks, np.float32) @ affine[:, :2].T + affine[:, 2]
+
+
+def _magnification(face: AlignedFace) -> float:
+    """Crop pixels per frame pixel of the face's alignment (the similarity's scale)."""
+    return float(np.sqrt(abs(np.linalg.det(np.asarray(face.affine, np.float64)[:, :2]))))
 
 
 def _box_side(face: AlignedFace) -> float:

@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
+from .faces.align import gpen_template
+from .faces.temporal import face_region
 from .types import FrameResult, PastedFace
 
 
@@ -158,6 +161,12 @@ class RunningMean:
         return self.total / self.count if self.count else None
 
 
+@lru_cache(maxsize=4)
+def _face_pixels(size: int) -> np.ndarray:
+    """bool [ceil(S/4), ceil(S/4)]: the template's face region in a crop of side S, every 4th pixel."""
+    return face_region(gpen_template(size), size)[::4, ::4] > 0.5
+
+
 def _reduction(before: float | None, after: float | None) -> float | None:
     return 1.0 - after / before if before and after is not None else None
 
@@ -166,8 +175,11 @@ class QualityObserver:
     """Temporal steadiness and fidelity of a run, measured frame by frame (a ``protocols.FrameObserver``).
 
     Attributes:
-        flicker_restored, flicker_blended: mean absolute change (0-255) of a track's aligned face
-            between consecutive frames, before and after temporal blending.
+        flicker_restored, flicker_blended: the restorer's flicker, before and after temporal
+            blending: mean absolute frame-to-frame change (0-255) of what it added to a track's
+            aligned face (output crop − input crop). The input's own change is real motion, which
+            blending must keep, so it is left out. Measured over the template's face region, the
+            only part blending touches.
         landmark_step_detected, landmark_step_smoothed: mean landmark movement (pixels) of a track
             between consecutive frames, as detected and as smoothed.
         face_psnr: PSNR (dB, capped at 100) of each output face box against the input; the
@@ -221,9 +233,11 @@ class QualityObserver:
         current = {}
         for face in faces:
             track_id = face.aligned.track_id
-            small_restored = face.restored[::4, ::4].astype(np.float32)
-            small_blended = face.blended[::4, ::4].astype(np.float32)
-            if track_id in previous:
+            region = _face_pixels(face.aligned.crop.shape[0])
+            small_input = face.aligned.crop[::4, ::4][region].astype(np.float32)
+            small_restored = face.restored[::4, ::4][region].astype(np.float32) - small_input
+            small_blended = face.blended[::4, ::4][region].astype(np.float32) - small_input
+            if track_id in previous and previous[track_id][0].shape == small_restored.shape:
                 before, after = previous[track_id]
                 self.flicker_restored.add(float(np.abs(small_restored - before).mean()))
                 self.flicker_blended.add(float(np.abs(small_blended - after).mean()))

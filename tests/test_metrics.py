@@ -1,3 +1,4 @@
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
@@ -68,6 +69,16 @@ def _result(faces: list[PastedFace], enhanced_shift: int = 0, scene_cut: bool = 
     image = np.full((10, 10, 3), 100, np.uint8)
     frame = Frame(0, 0, Fraction(1, 25), image)
     return FrameResult(frame, image + np.uint8(enhanced_shift), [f.aligned for f in faces], scene_cut)
+
+
+def test_flicker_counts_only_what_the_restorer_added():
+    quality = QualityObserver()
+    for level in (0, 40, 80):  # the input changes (real motion); the restorer adds a steady +5
+        face = _pasted(1, 0, 0, 5, 5)
+        moved = PastedFace(face.tracked, replace(face.aligned, crop=face.aligned.crop + np.uint8(level)),
+                           face.restored + np.uint8(level), face.blended + np.uint8(level))
+        quality.observe(_result([moved]), [moved])
+    assert quality.summary()["temporal_flicker_restored"] == 0
 
 
 def test_quality_observer_steps_flicker_and_psnr():

@@ -51,15 +51,19 @@ class TemporalBlender:
             raise ValueError(f"temporal strength must be in [0, 1], got {strength}")
         self.strength = float(strength)
         self._tracks: dict[int, _TrackState] = {}
-        self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST) if strength else None
+        self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) if strength else None
 
-    def blend(self, track_id: int, source: np.ndarray, restored: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    def blend(
+        self, track_id: int, source: np.ndarray, restored: np.ndarray, landmarks: np.ndarray, magnification: float = 1.0
+    ) -> np.ndarray:
         """Blend a track's new restored crop with its history.
 
         Args:
             source: uint8 [S, S, 3] the aligned input crop the restorer was given.
             restored: uint8 [S, S, 3] the restorer's output for it.
             landmarks: float [5, 2] the face's landmarks in crop pixels (eyes, nose, mouth corners).
+            magnification: crop pixels per frame pixel. Motion is judged in frame pixels: a small
+                face enlarged into the crop has no detail finer than this, only compression noise.
 
         Returns:
             uint8 [S, S, 3]; ``restored`` itself when blending is off or the track is new.
@@ -75,10 +79,11 @@ class TemporalBlender:
             self._tracks[track_id] = _TrackState(grey, residual, small)
             return restored
         size = grey.shape[0]
-        map_x, map_y, reliable = self._warp_maps(small, prev.small, size)
+        pixel = max(1.0, float(magnification))  # one frame pixel, in crop pixels
+        map_x, map_y, reliable = self._warp_maps(small, prev.small, size, pixel)
         warped_grey = cv2.remap(prev.grey, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         warped_res = cv2.remap(prev.residual, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        weight = still_weight(grey, warped_grey, self.strength * _MAX_WEIGHT)
+        weight = still_weight(grey, warped_grey, self.strength * _MAX_WEIGHT, pixel)
         weight *= reliable
         weight *= face_region(landmarks, size)
         blended = residual + cv2.merge([weight] * 3) * (warped_res - residual)
@@ -98,9 +103,12 @@ class TemporalBlender:
         for tid in [t for t in self._tracks if t not in keep]:
             del self._tracks[tid]
 
-    def _warp_maps(self, cur: np.ndarray, prev: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _warp_maps(
+        self, cur: np.ndarray, prev: np.ndarray, size: int, pixel: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Where each current crop pixel was in the previous crop (float32 [S, S] x and y maps), and
-        float32 [S, S] 1 where that flow passes the forward–backward check, 0 where it does not."""
+        float32 [S, S] 1 where that flow passes the forward–backward check, 0 where it does not.
+        ``pixel`` is one frame pixel in crop pixels: flow errors below half of one are not failures."""
         back = self._flow.calc(cur, prev, None)  # current -> previous
         ahead = self._flow.calc(prev, cur, None)  # previous -> current
         small = cur.shape[0]
@@ -108,8 +116,9 @@ class TemporalBlender:
         returned = cv2.remap(ahead, grid_x + back[..., 0], grid_y + back[..., 1], cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_REPLICATE)
         error = np.linalg.norm(back + returned, axis=2)
-        reliable = (error < _FB_LIMIT + 0.05 * np.linalg.norm(back, axis=2)).astype(np.float32)
         scale = size / small
+        limit = max(_FB_LIMIT, 0.5 * pixel / scale)
+        reliable = (error < limit + 0.05 * np.linalg.norm(back, axis=2)).astype(np.float32)
         flow = cv2.resize(back, (size, size), interpolation=cv2.INTER_LINEAR) * np.float32(scale)
         full_x, full_y = _grid(size)
         # An unreliable pixel also taints its neighbours at full size: erode before scaling up.
@@ -134,18 +143,26 @@ def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     return grid_x, grid_y
 
 
-def still_weight(cur: np.ndarray, warped_prev: np.ndarray, max_weight: float) -> np.ndarray:
+def still_weight(cur: np.ndarray, warped_prev: np.ndarray, max_weight: float, pixel: float = 1.0) -> np.ndarray:
     """Per-pixel weight float32 [S, S] in [0, max_weight] for the history, from the grey input crops
     float32 [S, S] (current, and previous warped onto it).
 
-    Full resolution, with only a 1-px blur against sensor noise, so that a 1-px shift of an edge the
-    flow missed counts as motion. The difference's mean is removed first: a global tone change is
-    not motion.
+    Judged at the source's own resolution (``pixel``: one source pixel in crop pixels, >= 1), with
+    only a 1-px blur against sensor noise, so that a one-pixel shift of an edge the flow missed
+    counts as motion while an enlarged face's interpolation and compression noise do not. The
+    difference's mean is removed first: a global tone change is not motion.
     """
+    size = cur.shape[0]
     diff = cur - warped_prev
+    side = max(16, int(round(size / pixel)))
+    if side < size:
+        diff = cv2.resize(diff, (side, side), interpolation=cv2.INTER_AREA)
     diff -= np.float32(cv2.mean(diff)[0])  # cv2's mean: ~10x faster than numpy's
     structural = cv2.GaussianBlur(diff, (0, 0), sigmaX=1.0) * np.float32(1.0 / _TOLERANCE)
-    return cv2.exp(-cv2.multiply(structural, structural)) * np.float32(max_weight)
+    weight = cv2.exp(-cv2.multiply(structural, structural)) * np.float32(max_weight)
+    if side < size:
+        weight = cv2.resize(weight, (size, size), interpolation=cv2.INTER_LINEAR)
+    return weight
 
 
 def face_region(landmarks: np.ndarray, size: int) -> np.ndarray:

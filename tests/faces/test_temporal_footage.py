@@ -13,7 +13,7 @@ from gpen_video.engine import Engine
 from gpen_video.faces.align import gpen_template
 from gpen_video.faces.detect import RetinaFaceOnnx
 from gpen_video.faces.temporal import face_region
-from gpen_video.metrics import flicker, psnr
+from gpen_video.metrics import QualityObserver, flicker, psnr
 from gpen_video.restore import PassthroughRestorer
 from gpen_video.types import Frame
 from tests.helpers.real_media import video_frames
@@ -68,13 +68,16 @@ class SharpeningRestorer(PassthroughRestorer):
 
 
 class Faces:
-    """Engine observer keeping each frame's faces: track id, input crop, restored and blended crops."""
+    """Engine observer keeping each frame's faces: track id, input crop, restored and blended crops;
+    and the package's own quality measures of the run."""
 
     def __init__(self):
         self.frames = []
+        self.quality = QualityObserver()
 
     def observe(self, result, faces):
         self.frames.append({f.aligned.track_id: (f.aligned.crop, f.restored, f.blended) for f in faces})
+        self.quality.observe(result, faces)
 
     def tracks(self, part):
         """Per track, runs of consecutive frames of crops ``part`` (0 input, 1 restored, 2 blended)."""
@@ -121,8 +124,10 @@ def _face_error(runs, truth_runs):
     return float(np.mean(errors))
 
 
-def _residuals(runs, inputs):
-    return [[crop.astype(np.float32) - source for crop, source in zip(run, sources)] for run, sources in zip(runs, inputs)]
+# Least cut of the restorer's flicker (the report's measure) per clip. The crowd's faces, and the
+# crowd behind the panned subject, turn, talk and pass behind one another: where the input itself
+# changes, blending must step back, so about 40 % is what an honest blender gets there.
+FLICKER_CUT = {"talking_head": 0.5, "crowd": 0.35, "panned": 0.35}
 
 
 @pytest.mark.parametrize("name", ["talking_head", "crowd", "panned"])
@@ -130,8 +135,8 @@ def test_blending_removes_a_restorers_flicker_on_real_footage(clips, detector, n
     _, faces = _run(clips[name], NoisyRestorer(), Settings().faces.temporal, detector)
     clean, restored, blended = faces.tracks(0), faces.tracks(1), faces.tracks(2)  # the input is the flicker-free output
     assert _face_error(blended, clean) < 0.8 * _face_error(restored, clean)
-    assert _face_flicker(_residuals(blended, clean)) < 0.8 * _face_flicker(_residuals(restored, clean))
-    if name != "crowd":  # the subject's whole face; the crowd's small, fast faces flicker mostly by themselves
+    assert faces.quality.summary()["temporal_flicker_reduction"] >= FLICKER_CUT[name]
+    if name != "crowd":  # the subject's whole face, as seen in the output
         subject = max(range(len(clean)), key=lambda k: len(clean[k]))
         assert 1 - _face_flicker(blended[subject : subject + 1]) / _face_flicker(restored[subject : subject + 1]) >= 0.5
 
