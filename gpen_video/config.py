@@ -83,6 +83,8 @@ class Settings:
 
 
 SECTIONS: dict[str, type] = {f.name: get_type_hints(Settings)[f.name] for f in dataclasses.fields(Settings)}
+# Keys of earlier versions, and what a preset should say instead.
+REPLACED_KEYS = {"faces.det_threshold": "faces.start_threshold and faces.keep_threshold"}
 MAX_FADE_FRAMES = 250  # a lost face is carried this long at most: 10 s at 25 fps
 MAX_CONFIG_BYTES = 1 << 20  # presets are a few hundred bytes; anything near this is not one
 CHECKOUT_PRESETS = Path(__file__).resolve().parent.parent / "configs"  # running from a source checkout
@@ -133,7 +135,9 @@ def apply_overrides(settings: Settings, overrides: dict[str, dict[str, Any]], or
         changes = {}
         for key, value in values.items():
             if key not in hints:
-                raise InputError(f"{origin}: unknown config key '{section}.{key}'")
+                replaced = REPLACED_KEYS.get(f"{section}.{key}")
+                hint = f" (replaced by {replaced})" if replaced else ""
+                raise InputError(f"{origin}: unknown config key '{section}.{key}'{hint}")
             changes[key] = _coerce(section, key, value, hints[key])
         setattr(result, section, dataclasses.replace(current, **changes))
     return result

@@ -153,6 +153,14 @@ def test_alpha_and_custom_masks():
     with pytest.raises(ValueError):
         paste_faces(frame, [(white, affine)], alphas=[1.5])
     with pytest.raises(ValueError):
+        paste_faces(frame, [(white, affine)], alphas=[1.0, 1.0])
+    # One strength per face: a face at 0 leaves its pixels alone while another is pasted.
+    wide = np.zeros((100, 200, 3), np.uint8)
+    _, right = align_face(wide, _apply(_similarity(0.0, 0.3, 110.0, 10.0), gpen_template(256)), 256)
+    both = paste_faces(wide, [(white, affine), (white, right)], alphas=[0.0, 1.0])
+    np.testing.assert_array_equal(both[:, :100], wide[:, :100])
+    assert both[:, 100:].max() == 200
+    with pytest.raises(ValueError):
         paste_faces(frame, [(white, affine)], masks=[])
 
 
