@@ -178,7 +178,8 @@ def build_settings(config: str | Path | None = None, cli: dict[str, dict[str, An
 
 def validate(settings: Settings) -> None:
     """Range checks that types alone cannot express."""
-    from .faces.monochrome import COLOR_MODES  # here, not at the top: it loads OpenCV, which --help does not need
+    # Imported here, not at the top: it loads OpenCV, which `--help` does not need.
+    from .faces.monochrome import COLOR_MODES
 
     restore, faces, encode, live = settings.restore, settings.faces, settings.encode, settings.live
     checks = [

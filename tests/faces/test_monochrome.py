@@ -57,7 +57,9 @@ def test_keep_luminance_keeps_the_source_chroma_and_the_restored_luma() -> None:
     source = _sepia(rng.integers(40, 200, (64, 64, 3), dtype=np.uint8))
     restored = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)  # wildly coloured
     kept = keep_luminance(restored, source)
-    luma = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2YCrCb)[..., 0].astype(int)  # noqa: E731
+    def luma(image: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb)[..., 0].astype(int)
+
     shifted = source + (luma(restored) - luma(source))[..., None]
     inside = ((shifted >= 0) & (shifted <= 255)).all(axis=2)  # where no channel clips
     assert inside.mean() > 0.5
