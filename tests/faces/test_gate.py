@@ -20,7 +20,7 @@ from gpen_video.faces.gate import FaceGate, pose_weight
 from gpen_video.faces.pose import estimate_yaw
 from gpen_video.faces.track import FaceTracker
 from gpen_video.types import Detection, Frame, TrackedFace
-from tests.helpers.fakes import RecordingRestorer
+from tests.helpers.fakes import FixedDetector, RecordingRestorer
 from tests.helpers.real_media import video_frames
 
 BASE = np.array([[0, 0], [40, 0], [20, 22], [6, 45], [34, 45]], np.float32)
@@ -222,3 +222,21 @@ def test_talking_head_is_restored_from_its_first_frame() -> None:
     tracks = _run_tracks(frames, found, gated=True)
     (rows,) = tracks.values()
     assert [s for _, s, _ in rows] == pytest.approx([1 / 3, 2 / 3] + [1.0] * 10)  # confident: no wait, only the fade
+
+
+def test_engine_pastes_each_face_with_its_strength() -> None:
+    image = np.full((200, 200, 3), 80, np.uint8)  # flat: the inverted face is 175 wherever the mask is full
+    frames = [Frame(k, k, Fraction(1, 25), image) for k in range(4)]
+    settings = replace(Settings(), faces=replace(Settings().faces, temporal=0.0))
+    engine = Engine(settings, restorer=RecordingRestorer(invert=True), detector=FixedDetector())
+    seen = []
+
+    class Keep:
+        def observe(self, result, faces):
+            seen.append((result.enhanced, [face.alpha for face in faces]))
+
+    list(engine.stream(frames, observer=Keep()))
+    assert [alphas for _, alphas in seen] == [[pytest.approx(1 / 3)], [pytest.approx(2 / 3)], [1.0], [1.0]]
+    centre = (30 + 48, 40 + 48, 0)  # FixedDetector's box centre (y, x), red
+    for enhanced, (alpha,) in seen:
+        assert int(enhanced[centre]) - 80 == pytest.approx(alpha * (175 - 80), abs=1)
