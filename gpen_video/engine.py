@@ -269,12 +269,11 @@ class Engine:
             alive = {face.track_id for face in job.faces}
             blender.retain(alive)
             alphas = [alpha * strength for strength in gate.strengths(job.tracked)]
-            restored = job.restored
             if colour.keeps_input_colour(job.frame.image, job.scene_cut):
-                restored = [keep_luminance(crop, face.crop) for face, crop in zip(job.faces, restored)]
+                job.restored = [keep_luminance(crop, face.crop) for face, crop in zip(job.faces, job.restored)]
             blended = [
-                blender.blend(face.track_id, face.crop, crop, _crop_landmarks(tracked, face))
-                for tracked, face, crop in zip(job.tracked, job.faces, restored)
+                blender.blend(face.track_id, face.crop, restored, _crop_landmarks(tracked, face))
+                for tracked, face, restored in zip(job.tracked, job.faces, job.restored)
             ]
             pasted = [(soften_small_face(crop, _box_side(face)), face.affine) for face, crop in zip(job.faces, blended)]
             masks = list(self.parser.masks(np.stack([crop for crop, _ in pasted]))) if pasted and self.parser else None
@@ -282,7 +281,7 @@ class Engine:
             pipeline.stats.add_time("blend+paste", time.perf_counter() - started)
             result = FrameResult(job.frame, enhanced, job.faces, job.scene_cut)
             if observer is not None:
-                parts = zip(job.tracked, job.faces, restored, blended, alphas)
+                parts = zip(job.tracked, job.faces, job.restored, blended, alphas)
                 observer.observe(result, [PastedFace(*face_parts) for face_parts in parts])
             stats = pipeline.stats
             stats.frames += 1
