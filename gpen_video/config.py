@@ -44,7 +44,14 @@ class FaceSettings:
 
     detector: str = "retinaface"  # embedded RetinaFace mobile0.25 (ONNX); or facexlib-resnet50 / facexlib-mobile0.25
     det_size: int = 640  # detect on a copy whose longest side is this many pixels (0 = full resolution)
-    det_threshold: float = 0.5  # minimum detector score
+    start_threshold: float = 0.9  # detector score a new face needs to start a track (GPEN's own cut-off)
+    keep_threshold: float = 0.5  # lowest score that keeps a started track alive (poor light, turns)
+    confirm_frames: int = 3  # detector hits before a track is restored; the original pixels stay until then
+    confirm_score: float = 0.98  # one hit scoring this confirms a track at once (> 1: never)
+    fade_frames: int = 3  # a restored face fades in and out over this many frames (0 = pops)
+    yaw_full: float = 45.0  # faces turned up to this many degrees are restored at full strength
+    yaw_zero: float = 75.0  # ... and from this many degrees on not at all (GPEN invents profiles)
+    color: str = "auto"  # restored faces' colour: auto (the input's in monochrome scenes), input, restored
     detect_every: int = 1  # run the detector every N frames; the tracker carries faces in between
     min_face: int = 0  # ignore faces smaller than this (pixels, box side)
     max_faces: int = 0  # keep at most this many faces per frame, largest first (0 = all)
@@ -76,6 +83,9 @@ class Settings:
 
 
 SECTIONS: dict[str, type] = {f.name: get_type_hints(Settings)[f.name] for f in dataclasses.fields(Settings)}
+# Keys of earlier versions, and what a preset should say instead.
+REPLACED_KEYS = {"faces.det_threshold": "faces.start_threshold and faces.keep_threshold"}
+MAX_FADE_FRAMES = 250  # a lost face is carried this long at most: 10 s at 25 fps
 MAX_CONFIG_BYTES = 1 << 20  # presets are a few hundred bytes; anything near this is not one
 CHECKOUT_PRESETS = Path(__file__).resolve().parent.parent / "configs"  # running from a source checkout
 
@@ -125,7 +135,9 @@ def apply_overrides(settings: Settings, overrides: dict[str, dict[str, Any]], or
         changes = {}
         for key, value in values.items():
             if key not in hints:
-                raise InputError(f"{origin}: unknown config key '{section}.{key}'")
+                replaced = REPLACED_KEYS.get(f"{section}.{key}")
+                hint = f" (replaced by {replaced})" if replaced else ""
+                raise InputError(f"{origin}: unknown config key '{section}.{key}'{hint}")
             changes[key] = _coerce(section, key, value, hints[key])
         setattr(result, section, dataclasses.replace(current, **changes))
     return result
@@ -166,12 +178,21 @@ def build_settings(config: str | Path | None = None, cli: dict[str, dict[str, An
 
 def validate(settings: Settings) -> None:
     """Range checks that types alone cannot express."""
+    # Imported here, not at the top: it loads OpenCV, which `--help` does not need.
+    from .faces.monochrome import COLOR_MODES
+
     restore, faces, encode, live = settings.restore, settings.faces, settings.encode, settings.live
     checks = [
         (restore.restorer in ("gpen", "none"), f"restorer must be 'gpen' or 'none', got '{restore.restorer}'"),
         (restore.batch_size >= 1, "batch size must be at least 1"),
         (faces.det_size == 0 or faces.det_size >= 32, "det size must be 0 (full resolution) or at least 32 pixels"),
-        (0.0 < faces.det_threshold < 1.0, "det threshold must be between 0 and 1 (exclusive)"),
+        (0.0 < faces.keep_threshold <= faces.start_threshold < 1.0,
+         "thresholds must satisfy 0 < keep threshold <= start threshold < 1"),
+        (faces.confirm_frames >= 1, "confirm frames must be at least 1"),
+        (faces.confirm_score > 0.0, "confirm score must be positive"),
+        (0 <= faces.fade_frames <= MAX_FADE_FRAMES, f"fade frames must be in [0, {MAX_FADE_FRAMES}]"),
+        (0.0 <= faces.yaw_full <= faces.yaw_zero <= 90.0, "yaw must satisfy 0 <= yaw full <= yaw zero <= 90 degrees"),
+        (faces.color in COLOR_MODES, f"color must be one of {', '.join(COLOR_MODES)}, got '{faces.color}'"),
         (faces.mask in ("soft", "parsing"), f"mask must be 'soft' or 'parsing', got '{faces.mask}'"),
         (faces.detect_every >= 1, "detect every must be at least 1"),
         (faces.min_face >= 0 and faces.max_faces >= 0, "min face and max faces must not be negative"),

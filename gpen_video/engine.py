@@ -15,7 +15,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -23,6 +23,8 @@ from .config import Settings
 from .faces.align import align_face
 from .faces.analyzer import FaceAnalyzer
 from .faces.detect import build_detector
+from .faces.gate import FaceGate, build_gate
+from .faces.monochrome import SceneColour, keep_luminance
 from .faces.parsing import FaceParser
 from .faces.paste import paste_faces, soften_small_face
 from .faces.temporal import TemporalBlender
@@ -112,6 +114,7 @@ class Engine:
         observer: FrameObserver | None = None,
         detect_every: int | None = None,
         queue_depth: int = QUEUE_DEPTH,
+        still: bool = False,
     ) -> Iterator[FrameResult]:
         """Enhance ``frames`` and yield one result per frame, in order.
 
@@ -120,6 +123,8 @@ class Engine:
         of items each queue between two stages holds: deep queues keep a file pipeline busy, live
         mode uses 1 so that frames cannot pile up behind a slow stage. ``observer`` sees every frame
         as it is pasted (quality metrics for a report); it runs in the paste stage, so it must be quick.
+        ``still`` is for a picture: with no later frames to confirm a face in or fade it over, every
+        face that starts a track (``start_threshold``) is restored at once, at full strength.
         """
         if queue_depth < 1:
             raise ValueError(f"queue_depth must be >= 1, got {queue_depth}")
@@ -129,8 +134,12 @@ class Engine:
             self.detector,
             detect_every=detect_every or faces_cfg.detect_every,
             smooth=faces_cfg.smooth,
+            start_threshold=faces_cfg.start_threshold,
+            coast_frames=faces_cfg.fade_frames,  # a lost face is carried while it fades out
         )
         blender = TemporalBlender(faces_cfg.temporal)
+        gate = build_gate(replace(faces_cfg, confirm_frames=1, fade_frames=0) if still else faces_cfg)
+        colour = SceneColour(faces_cfg.color)
         pipeline = _Pipeline(stats, queue_depth)
         to_analyse = pipeline.queue()
         to_restore = pipeline.queue()
@@ -140,7 +149,7 @@ class Engine:
         pipeline.start("decode", lambda: self._feed(frames, to_analyse, pipeline))
         pipeline.start("analyse", lambda: self._analyse(analyzer, to_analyse, to_restore, pipeline))
         pipeline.start("restore", lambda: self._restore(to_restore, to_paste, pipeline))
-        pipeline.start("paste", lambda: self._paste(blender, observer, to_paste, done, pipeline))
+        pipeline.start("paste", lambda: self._paste(blender, gate, colour, observer, to_paste, done, pipeline))
         try:
             while True:
                 item = pipeline.get(done)
@@ -241,6 +250,8 @@ class Engine:
     def _paste(
         self,
         blender: TemporalBlender,
+        gate: FaceGate,
+        colour: SceneColour,
         observer: FrameObserver | None,
         inbox: queue.Queue,
         out: queue.Queue,
@@ -257,17 +268,20 @@ class Engine:
                 blender.reset()
             alive = {face.track_id for face in job.faces}
             blender.retain(alive)
+            alphas = [alpha * strength for strength in gate.strengths(job.tracked)]
+            if colour.keeps_input_colour(job.frame.image, job.scene_cut):
+                job.restored = [keep_luminance(crop, face.crop) for face, crop in zip(job.faces, job.restored)]
             blended = [
                 blender.blend(face.track_id, face.crop, restored, _crop_landmarks(tracked, face), _magnification(face))
                 for tracked, face, restored in zip(job.tracked, job.faces, job.restored)
             ]
             pasted = [(soften_small_face(crop, _box_side(face)), face.affine) for face, crop in zip(job.faces, blended)]
             masks = list(self.parser.masks(np.stack([crop for crop, _ in pasted]))) if pasted and self.parser else None
-            enhanced = paste_faces(job.frame.image, pasted, alpha=alpha, masks=masks) if pasted else job.frame.image
+            enhanced = paste_faces(job.frame.image, pasted, alphas=alphas, masks=masks) if pasted else job.frame.image
             pipeline.stats.add_time("blend+paste", time.perf_counter() - started)
             result = FrameResult(job.frame, enhanced, job.faces, job.scene_cut)
             if observer is not None:
-                parts = zip(job.tracked, job.faces, job.restored, blended)
+                parts = zip(job.tracked, job.faces, job.restored, blended, alphas)
                 observer.observe(result, [PastedFace(*face_parts) for face_parts in parts])
             stats = pipeline.stats
             stats.frames += 1

@@ -140,7 +140,7 @@ def enhance_image(
             engine = Engine(settings)
         frame = Frame(index=0, pts=0, time_base=Fraction(1, 1), image=image)
         observer = quality if measure_quality else None
-        (result,) = list(engine.stream([frame], stats=stats, observer=observer, detect_every=1))
+        (result,) = list(engine.stream([frame], stats=stats, observer=observer, detect_every=1, still=True))
         enhanced = np.hstack([image, result.enhanced]) if compare else result.enhanced
         write_image(output, enhanced, overwrite=overwrite, source=source)
     return JobResult(str(source), str(output), "image", settings, stats, time.perf_counter() - began,

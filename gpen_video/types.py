@@ -50,11 +50,19 @@ class Detection:
 
 @dataclass(frozen=True)
 class TrackedFace:
-    """A detection that the tracker has tied to a track, with smoothed landmarks float32 [5, 2]."""
+    """A detection that the tracker has tied to a track, with smoothed landmarks float32 [5, 2].
+
+    Attributes:
+        hits: detector runs that have matched the track so far, this frame's included.
+        missed_runs: detector runs since the last match (0 while the face is found; above 0 the
+            face is carried on predicted landmarks for a few frames while it fades out).
+    """
 
     track_id: int
     detection: Detection
     landmarks: np.ndarray
+    hits: int = 1
+    missed_runs: int = 0
 
 
 @dataclass(frozen=True)
@@ -83,7 +91,8 @@ class FrameResult:
     Attributes:
         frame: the decoded frame, unchanged.
         enhanced: uint8 [H, W, 3] RGB with the restored faces pasted in.
-        faces: the faces restored in this frame.
+        faces: the faces tracked in this frame, each restored and pasted with its own strength
+            (0 for a face not confirmed yet or turned away: its original pixels stay).
         scene_cut: True when the frame starts a new scene (tracks and blending were reset).
     """
 
@@ -100,7 +109,8 @@ class PastedFace:
     Attributes:
         tracked: the face as tracked: detected and smoothed landmarks.
         aligned: the face as aligned for the restorer.
-        restored: uint8 [S, S, 3] RGB, the restorer's output.
+        restored: uint8 [S, S, 3] RGB, the restorer's output (with the input's colour in monochrome
+            scenes, see ``faces.monochrome``).
         blended: uint8 [S, S, 3] RGB, after temporal blending with the track's earlier faces.
         alpha: strength the face was pasted with in this frame, in [0, 1] (0: the original pixels
             were kept, e.g. before its track is confirmed).

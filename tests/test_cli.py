@@ -89,7 +89,7 @@ def test_image_mode_on_group_photo(data_dir: Path, tmp_path: Path) -> None:
     assert json.loads((tmp_path / "r.json").read_text())["faces"] >= 25
 
 
-@pytest.mark.parametrize("case", ["missing", "text", "empty", "truncated", "option", "config"])
+@pytest.mark.parametrize("case", ["missing", "text", "empty", "truncated", "option", "config", "thresholds"])
 def test_bad_input_exits_2_with_one_line(data_dir: Path, tmp_path: Path, case: str) -> None:
     source = tmp_path / "in.mp4"
     extra: list[str] = []
@@ -99,10 +99,12 @@ def test_bad_input_exits_2_with_one_line(data_dir: Path, tmp_path: Path, case: s
         source.write_bytes(b"")
     elif case == "truncated":
         source.write_bytes((data_dir / "talking_head_844.mp4").read_bytes()[:20_000])
-    elif case in ("option", "config"):
+    elif case in ("option", "config", "thresholds"):
         source = SAMPLE
         if case == "option":
             extra = ["--no-such-option"]
+        elif case == "thresholds":
+            extra = ["--start-threshold", "0.3"]  # below the keep threshold (0.5): no hysteresis left
         else:
             config = tmp_path / "bad.toml"
             config.write_text("[faces]\nsmoth = 1\n")
@@ -217,4 +219,6 @@ def test_help_documents_defaults_and_exit_codes() -> None:
     result = run_cli("--help")
     assert result.returncode == 0
     assert "[default: 640]" in result.stdout  # --det-size
+    assert "--start-threshold" in result.stdout and "[default: 0.9]" in result.stdout
+    assert "--det-threshold" not in result.stdout  # replaced by --start-threshold and --keep-threshold
     assert "130" in result.stdout and "--restorer" in result.stdout

@@ -71,6 +71,26 @@ def test_an_option_out_of_range_is_blamed_by_name(section: str, key: str, value:
         build_settings(None, {section: {key: value}})
 
 
+@pytest.mark.parametrize("faces, needle", [
+    ({"keep_threshold": 0.95}, "keep threshold <= start threshold"),  # start (0.9) below keep: no hysteresis
+    ({"start_threshold": 1.0}, "start threshold < 1"),
+    ({"confirm_frames": 0}, "confirm frames"),
+    ({"fade_frames": -1}, "fade frames"),
+    ({"yaw_full": 80.0}, "yaw full <= yaw zero"),
+    ({"color": "sepia"}, "color must be one of auto, input, restored"),
+])
+def test_face_gate_settings_are_checked(faces: dict, needle: str) -> None:
+    with pytest.raises(InputError, match=needle):
+        build_settings(None, {"faces": faces})
+
+
+def test_the_old_single_threshold_is_gone_with_a_clear_error(tmp_path: Path) -> None:
+    config = tmp_path / "old.toml"
+    config.write_text("[faces]\ndet_threshold = 0.5\n")
+    with pytest.raises(InputError, match="unknown config key 'faces.det_threshold' .replaced by faces.start_threshold and faces.keep_threshold"):
+        build_settings(config)
+
+
 @pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
 def test_non_finite_numbers_are_refused(value: float) -> None:
     with pytest.raises(InputError, match="faces.smooth.*finite"):

@@ -32,6 +32,9 @@ class FaceAnalyzer:
         detect_every: run the detector every N frames (1 = every frame).
         smooth: landmark smoothing strength (0 = off, 1 = default).
         scene_cut_threshold: histogram distance that counts as a cut (0 = never cut).
+        start_threshold: lowest detection score that starts a track; weaker detections only keep
+            tracks alive (0 = every detection may start one).
+        coast_frames: frames a track that the detector lost is still output (its fade-out).
     """
 
     def __init__(
@@ -41,13 +44,18 @@ class FaceAnalyzer:
         detect_every: int = 1,
         smooth: float = 1.0,
         scene_cut_threshold: float = 0.15,
+        start_threshold: float = 0.0,
+        coast_frames: int = 1,
     ):
         if detect_every < 1:
             raise InputError(f"detect_every must be >= 1, got {detect_every}")
         self.detector = detector
         self.detect_every = int(detect_every)
         smoother = LandmarkSmoother(smooth) if smooth > 0 else None
-        self.tracker = FaceTracker(smoother=smoother, hit_counter_max=max(15, 2 * self.detect_every))
+        # A lost track's id is kept longer than it is shown, so a face that returns keeps its id.
+        hit_counter_max = max(15, 2 * self.detect_every, coast_frames + self.detect_every + 1)
+        self.tracker = FaceTracker(smoother=smoother, hit_counter_max=hit_counter_max, coast_frames=coast_frames,
+                                   start_threshold=start_threshold)
         self.cuts = SceneCutDetector(scene_cut_threshold)
         self._t = 0  # index of the next frame
         self._last_detect: int | None = None

@@ -174,13 +174,14 @@ def build_detector(settings: FaceSettings, *, device: str = "cpu") -> FaceDetect
     """The detector the ``[faces]`` section names, on ``device`` ("cpu" or "cuda[:N]").
 
     "retinaface" is the embedded ONNX graph; "facexlib-resnet50" and "facexlib-mobile0.25" fetch
-    their weights through the weights registry (cache or download). ``det_size``,
-    ``det_threshold``, ``min_face`` and ``max_faces`` are taken from ``settings``.
+    their weights through the weights registry (cache or download). ``det_size``, ``min_face`` and
+    ``max_faces`` are taken from ``settings``, and the score threshold is ``keep_threshold``: the
+    detector reports every face a track may be kept alive by; the tracker decides which may start one.
 
     Raises:
         InputError: unknown name. WeightsError: weights cannot be found or loaded.
     """
-    opts: dict[str, Any] = {"det_size": settings.det_size, "score_threshold": settings.det_threshold,
+    opts: dict[str, Any] = {"det_size": settings.det_size, "score_threshold": settings.keep_threshold,
                             "min_face": settings.min_face, "max_faces": settings.max_faces, "device": device}
     if settings.detector == "retinaface":
         return RetinaFaceOnnx(**opts)

@@ -100,7 +100,7 @@ def paste_faces(
     frame: np.ndarray,
     faces: Sequence[tuple[np.ndarray, np.ndarray]],
     *,
-    alpha: float = 1.0,
+    alphas: Sequence[float] | None = None,
     masks: Sequence[np.ndarray | None] | None = None,
 ) -> np.ndarray:
     """Blend restored crops back into a copy of ``frame``.
@@ -112,24 +112,29 @@ def paste_faces(
     Args:
         frame: uint8 [H, W, 3] RGB.
         faces: (crop uint8 [S, S, 3], affine float32 [2, 3] frame -> crop) per face.
-        alpha: fidelity weight in [0, 1]: 1 = restored face, 0 = original frame.
+        alphas: per-face weight in [0, 1]: 1 = restored face, 0 = original pixels (the face is
+            skipped); no list = 1 for every face.
         masks: optional per-face float [S, S] masks in [0, 1] (e.g. face parsing); None entries, or
             no list, use ``soft_mask(S)``.
 
     Returns:
         New uint8 [H, W, 3] frame.
     """
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    alphas = [1.0] * len(faces) if alphas is None else [float(a) for a in alphas]
+    if len(alphas) != len(faces):
+        raise ValueError(f"got {len(alphas)} alphas for {len(faces)} faces")
+    if not all(0.0 <= a <= 1.0 for a in alphas):
+        raise ValueError(f"alphas must be in [0, 1], got {alphas}")
     if masks is not None and len(masks) != len(faces):
         raise ValueError(f"got {len(masks)} masks for {len(faces)} faces")
     out = frame.copy()
-    if alpha == 0.0 or not faces:
-        return out
     h, w = frame.shape[:2]
     order = sorted(range(len(faces)), key=lambda k: affine_scale(faces[k][1]), reverse=True)
     for k in order:
         crop, affine = faces[k]
+        alpha = alphas[k]
+        if alpha == 0.0:
+            continue
         size = crop.shape[0]
         if masks is not None and masks[k] is not None:
             mask, support = masks[k], _mask_support(masks[k] > 0)

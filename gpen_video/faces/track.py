@@ -5,6 +5,11 @@ landmark distance divided by the detection's face size, so one threshold fits ti
 On frames where the detector does not run (``detections=None``), each carried face uses norfair's
 Kalman estimate, i.e. the landmarks extrapolated at the track's constant velocity, which is then
 smoothed like a detection; the box is the last detected box shifted by the same motion.
+
+Hysteresis (ByteTrack-style): only a detection scoring at least ``start_threshold`` starts a track;
+once started, a track is kept alive by any detection the detector lets through (its lower threshold).
+A weaker detection that matches no track is never output: norfair may hold it as a candidate, which
+becomes a track the first time a detection strong enough to start one matches it.
 """
 from __future__ import annotations
 
@@ -42,7 +47,9 @@ class LandmarkDistance(Distance):
 class _TrackState:
     track_id: int
     last: Detection  # last matched detection
+    hits: int = 1  # detector runs that matched it
     missed_runs: int = 0  # detector runs since the last match
+    first_miss: int = 0  # frame of the first of those missed runs
 
 
 class FaceTracker:
@@ -52,9 +59,11 @@ class FaceTracker:
         smoother: landmark smoother shared by the tracks, or None for raw landmarks.
         distance_threshold: largest detection-track distance (face sizes) that may still match, per
             frame between detector runs.
-        hit_counter_max: frames a track survives without detections (short occlusions).
-        coast: detector runs a track may miss and still be output, with predicted landmarks; bridges
-            single-frame detector drop-outs without pasting faces that are really gone.
+        hit_counter_max: frames a track survives without detections (short occlusions); a track
+            that comes back within them keeps its id.
+        coast_frames: frames a track is still output, with predicted landmarks, from the first
+            detector run that misses it (time to fade it out); 0 drops it at once.
+        start_threshold: lowest detection score that starts a new track, in [0, 1].
     """
 
     def __init__(
@@ -63,12 +72,16 @@ class FaceTracker:
         smoother: LandmarkSmoother | None = None,
         distance_threshold: float = 0.5,
         hit_counter_max: int = 15,
-        coast: int = 1,
+        coast_frames: int = 1,
+        start_threshold: float = 0.0,
     ):
+        if coast_frames < 0 or hit_counter_max <= coast_frames:
+            raise ValueError(f"need 0 <= coast_frames < hit_counter_max, got {coast_frames} and {hit_counter_max}")
         self.smoother = smoother
         self.distance_threshold = distance_threshold
         self.hit_counter_max = hit_counter_max
-        self.coast = coast
+        self.coast_frames = coast_frames
+        self.start_threshold = start_threshold
         self._next_id = 0
         self.reset()
 
@@ -94,7 +107,8 @@ class FaceTracker:
             period: frames between detector runs; a hit must keep a track alive until the next run.
 
         Returns:
-            The faces to process on this frame, ordered by track id.
+            The faces to process on this frame, ordered by track id, with their hit counts and
+            missed detector runs (``TrackedFace.hits``, ``TrackedFace.missed_runs``).
         """
         nf_dets = None
         if detections is not None:
@@ -109,23 +123,27 @@ class FaceTracker:
             state = self._states.get(obj.id)
             hit = id(obj.last_detection) in matched
             if state is None:
-                if not hit:
-                    continue
-                state = self._states[obj.id] = _TrackState(self._next_id, obj.last_detection.data)
+                if not hit or obj.last_detection.data.score < self.start_threshold:
+                    continue  # not a track (yet): a weak detection only extends an existing one
+                state = self._states[obj.id] = _TrackState(self._next_id, obj.last_detection.data, hits=0)
                 self._next_id += 1
             if hit:
                 state.last, state.missed_runs = obj.last_detection.data, 0
+                state.hits += 1
                 det = state.last
             else:
                 if detections is not None:
                     state.missed_runs += 1
-                if state.missed_runs > self.coast:
+                    if state.missed_runs == 1:
+                        state.first_miss = t
+                if state.missed_runs and t - state.first_miss >= self.coast_frames:
                     continue
                 det = _carried(state.last, obj.estimate)
             landmarks = det.landmarks
             if self.smoother is not None:
                 landmarks = self.smoother.update(state.track_id, landmarks, t)
-            out.append(TrackedFace(track_id=state.track_id, detection=det, landmarks=np.asarray(landmarks, np.float32)))
+            out.append(TrackedFace(track_id=state.track_id, detection=det, landmarks=np.asarray(landmarks, np.float32),
+                                   hits=state.hits, missed_runs=state.missed_runs))
 
         alive = {obj.id for obj in self._tracker.tracked_objects}
         for key in [k for k in self._states if k not in alive]:

@@ -144,14 +144,22 @@ def test_alpha_and_custom_masks():
     frame = np.full((100, 100, 3), 0, np.uint8)
     _, affine = align_face(frame, _apply(_similarity(0.0, 0.3, 10.0, 10.0), gpen_template(256)), 256)
     white = np.full((256, 256, 3), 200, np.uint8)
-    np.testing.assert_array_equal(paste_faces(frame, [(white, affine)], alpha=0.0), frame)
+    np.testing.assert_array_equal(paste_faces(frame, [(white, affine)], alphas=[0.0]), frame)
     centre = _apply(invert_affine(affine), np.array([[128.0, 128.0]]))[0].round().astype(int)
-    half = paste_faces(frame, [(white, affine)], alpha=0.5)
+    half = paste_faces(frame, [(white, affine)], alphas=[0.5])
     assert half[centre[1], centre[0], 0] == 100
     empty = np.zeros((256, 256), np.float32)
     np.testing.assert_array_equal(paste_faces(frame, [(white, affine)], masks=[empty]), frame)
     with pytest.raises(ValueError):
-        paste_faces(frame, [(white, affine)], alpha=1.5)
+        paste_faces(frame, [(white, affine)], alphas=[1.5])
+    with pytest.raises(ValueError):
+        paste_faces(frame, [(white, affine)], alphas=[1.0, 1.0])
+    # One strength per face: a face at 0 leaves its pixels alone while another is pasted.
+    wide = np.zeros((100, 200, 3), np.uint8)
+    _, right = align_face(wide, _apply(_similarity(0.0, 0.3, 110.0, 10.0), gpen_template(256)), 256)
+    both = paste_faces(wide, [(white, affine), (white, right)], alphas=[0.0, 1.0])
+    np.testing.assert_array_equal(both[:, :100], wide[:, :100])
+    assert both[:, 100:].max() == 200
     with pytest.raises(ValueError):
         paste_faces(frame, [(white, affine)], masks=[])
 

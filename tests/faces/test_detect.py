@@ -104,7 +104,8 @@ def test_empty_frame_and_bad_input(detector):
 
 
 def test_build_detector_names():
-    detector = build_detector(FaceSettings(det_size=320, det_threshold=0.6))
+    # The detector reports everything a track may be kept alive by; starting tracks is the tracker's call.
+    detector = build_detector(FaceSettings(det_size=320, keep_threshold=0.6, start_threshold=0.95))
     assert isinstance(detector, RetinaFaceOnnx) and detector.det_size == 320 and detector.score_threshold == 0.6
     with pytest.raises(InputError):
         build_detector(FaceSettings(detector="yolo"))

@@ -52,14 +52,21 @@ class SlowRestorer(PassthroughRestorer):
         super().submit(crops, tag)
 
 
-def save_tiny_gpen(path: Path, *, wrapped: bool = False) -> Path:
-    """A seeded random-weight GPEN at 64 px, saved bare, or wrapped the way official files are
-    (``g_ema`` with a ``module.`` prefix). Returns ``path``."""
+def tiny_gpen():
+    """A seeded random-weight GPEN at 64 px (eval mode, CPU): it invents texture and colour."""
     import torch
 
     from gpen_video.models.gpen import build_gpen
 
     torch.manual_seed(0)
-    state = build_gpen(64, channel_multiplier=1, narrow=0.25, style_dim=64, n_mlp=2).state_dict()
+    return build_gpen(64, channel_multiplier=1, narrow=0.25, style_dim=64, n_mlp=2).eval()
+
+
+def save_tiny_gpen(path: Path, *, wrapped: bool = False) -> Path:
+    """``tiny_gpen()`` saved bare, or wrapped the way official files are (``g_ema`` with a
+    ``module.`` prefix). Returns ``path``."""
+    import torch
+
+    state = tiny_gpen().state_dict()
     torch.save({"g_ema": {f"module.{k}": v for k, v in state.items()}} if wrapped else state, path)
     return path
