@@ -286,6 +286,9 @@ def _batch_parser() -> _Parser:
     job.add_argument("--warmup", type=int, default=16, metavar="FRAMES",
                      help="frames decoded before each segment to carry tracking and blending over [default: 16]")
     job.add_argument("--retries", type=int, default=2, metavar="N", help="extra attempts for a failed unit [default: 2]")
+    job.add_argument("--faces-out", metavar="DIR",
+                     help="write a face gallery per input into DIR/<input key>/ (segments merged) and DIR/index.html "
+                          "linking them")
     job.add_argument("-y", "--overwrite", action="store_true", help="replace outputs this batch did not write itself")
     job.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     _add_tuning_options(parser)
@@ -339,7 +342,8 @@ def _batch(args: argparse.Namespace, console: Console) -> int:
         import_ray()  # exit 2 with the install hint before anything else
     settings = build_settings(args.config, _overrides(args))
     options = BatchOptions(out_dir=args.out_dir, ray=args.ray, workers=args.workers, segment_seconds=args.segment_seconds,
-                           warmup=args.warmup, retries=args.retries, overwrite=args.overwrite)
+                           warmup=args.warmup, retries=args.retries, overwrite=args.overwrite,
+                           faces_out=args.faces_out)
     from .report import BatchProgressView, print_batch_summary
 
     try:

@@ -37,7 +37,9 @@ import numpy as np
 
 from . import __version__
 from .faces.pose import estimate_yaw
-from .media.output import check_folder_destination, commit_folder, discard_folder, temp_folder_for
+from .errors import GpenVideoError
+from .media.output import (check_folder_destination, commit, commit_folder, discard, discard_folder, temp_folder_for,
+                           temp_path_for)
 from .types import FrameResult, PastedFace
 
 SIZE_FULL = 256.0  # px: a face box this large or larger gets the full size term
@@ -321,6 +323,10 @@ def merge_galleries(parts: Sequence[Path], dest: str | Path, *, source: str = ""
     entries keep their order (segment by segment, by track id) and are numbered again from 0; with
     more than one part each keeps its ``segment`` and ``segment_track_id``. The parts are left as
     they are; ``dest`` is written like a gallery (temporary folder, one rename).
+
+    Raises:
+        GpenVideoError: a part cannot be read or ``dest`` cannot be written (disk full, ...);
+            DestinationExists: see ``media.output.commit_folder``.
     """
     dest = check_folder_destination(dest, overwrite=overwrite)
     temp = temp_folder_for(dest)
@@ -339,7 +345,29 @@ def merge_galleries(parts: Sequence[Path], dest: str | Path, *, source: str = ""
                 records.append(merged)
         write_index(temp, records, source=source)
         commit_folder(temp, dest, overwrite=overwrite)
-    except BaseException:
+    except BaseException as exc:
         discard_folder(temp)
+        if isinstance(exc, (OSError, ValueError, KeyError, TypeError)):  # a missing or damaged part, a full disk
+            raise GpenVideoError(f"cannot write the face gallery {dest}: {exc}") from exc
         raise
     return GallerySummary(dest, records)
+
+
+def write_overview(root: Path) -> None:
+    """``root/index.html``: one line per gallery in ``root``'s subfolders (a batch's inputs), linking it."""
+    rows = []
+    for index in sorted(root.glob("*/index.json")):
+        data = json.loads(index.read_text())
+        link = html.escape(f"{index.parent.name}/index.html")
+        rows.append(f'<li><a href="{link}">{html.escape(data.get("source") or index.parent.name)}</a>'
+                    f" · {len(data.get('tracks', []))} track(s)</li>")
+    page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>gpen-video faces</title>'
+            f"<style>{_STYLE}</style></head><body><h1>gpen-video faces</h1><ul>{''.join(rows)}</ul></body></html>\n")
+    dest = root / "index.html"
+    temp = temp_path_for(dest)
+    try:
+        temp.write_text(page)
+        commit(temp, dest, overwrite=True)
+    except BaseException:
+        discard(temp)
+        raise
