@@ -178,6 +178,8 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
             raise InputError("--report must be a different file from the output")
     elif args.report_faces:
         raise InputError("--report-faces needs --report PATH.json")
+    if args.faces_out and Path(args.faces_out).absolute() in {Path(p).absolute() for p in (output, args.report) if p}:
+        raise InputError("--faces-out must be a folder of its own, not the output or the report")
 
     measure_quality = bool(args.report) or not args.quiet  # the report and the summary show it
     if is_image_path(source):

@@ -124,7 +124,6 @@ class _Track:
     enhanced_frames: int = 0
     last_seen: int = 0  # the gallery's frame counter
     crops: tuple[np.ndarray, np.ndarray] | None = None  # best (original, restored), not yet on disk
-    on_disk: bool = False
 
 
 @dataclass
@@ -161,6 +160,7 @@ class FaceGallery:
         self._temp = temp_folder_for(self.dest)
         (self._temp / FACES_DIR).mkdir()
         self._tracks: dict[int, _Track] = {}
+        self._holding: set[int] = set()  # tracks whose best crops are in memory
         self._seen = 0
         self._closed = False
 
@@ -176,9 +176,8 @@ class FaceGallery:
             if face.alpha > 0:
                 track.enhanced_frames += 1
                 self._consider(face.aligned.track_id, track, face, result)
-        for track_id, track in self._tracks.items():
-            if track.crops is not None and self._seen - track.last_seen > self.evict_after:
-                self._write_crops(track_id, track)
+        for track_id in [t for t in self._holding if self._seen - self._tracks[t].last_seen > self.evict_after]:
+            self._write_crops(track_id, self._tracks[track_id])
 
     def _consider(self, track_id: int, track: _Track, face: PastedFace, result: FrameResult) -> None:
         """Make this face the track's best moment if it scores higher than the one held."""
@@ -190,16 +189,18 @@ class FaceGallery:
         if track.record is not None and score <= track.record.moment_score:
             return
         frame = result.frame
-        track.record = TrackRecord(
-            track_id, track.first_frame, track.last_frame, track.first_seconds, track.last_seconds, 0, 0,
-            frame.index, frame.seconds, frame.pts, str(frame.time_base), [round(v, 2) for v in box],
-            round(float(face.tracked.detection.score), 4), round(yaw, 2), round(sharp, 2), score,
-            round(float(face.alpha), 4),
+        track.record = TrackRecord(  # where the track starts and ends is filled in by ``close``
+            track_id=track_id, first_frame=track.first_frame, last_frame=frame.index,
+            first_seconds=track.first_seconds, last_seconds=frame.seconds, frames=0, enhanced_frames=0,
+            best_frame=frame.index, best_seconds=frame.seconds, best_pts=frame.pts, time_base=str(frame.time_base),
+            box=[round(v, 2) for v in box], confidence=round(float(face.tracked.detection.score), 4),
+            yaw=round(yaw, 2), sharpness=round(sharp, 2), moment_score=score, alpha=round(float(face.alpha), 4),
         )
         # What went into the frame: the restored face at the strength it was pasted with.
         alpha = float(face.alpha)
         restored = face.blended if alpha >= 1 else cv2.addWeighted(face.blended, alpha, face.aligned.crop, 1 - alpha, 0)
         track.crops = (face.aligned.crop.copy(), np.array(restored, copy=True))
+        self._holding.add(track_id)
 
     def _write_crops(self, track_id: int, track: _Track) -> None:
         assert track.crops is not None and track.record is not None
@@ -207,7 +208,8 @@ class FaceGallery:
             name = f"{FACES_DIR}/track-{track_id:04d}-{kind}.png"
             _write_png(self._temp / name, crop)
             setattr(track.record, kind, name)
-        track.crops, track.on_disk = None, True
+        track.crops = None
+        self._holding.discard(track_id)
 
     def close(self) -> GallerySummary:
         """Write the remaining crops and the index files, and publish the folder.

@@ -133,4 +133,5 @@ def test_gallery_options_are_checked_before_any_work(data_dir: Path, tmp_path: P
     source = str(data_dir / "talking_head_844.mp4")
     assert main([source, str(tmp_path / "o.mp4"), "--restorer", "none", "--faces-out", str(full), "-q"]) == 2
     assert main([source, str(tmp_path / "o.mp4"), "--report-faces", "-q"]) == 2
+    assert main([source, str(tmp_path / "o.mp4"), "--restorer", "none", "--faces-out", str(tmp_path / "o.mp4")]) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["faces"] and (full / "keep.txt").read_text() == "mine"
