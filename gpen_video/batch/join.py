@@ -36,12 +36,13 @@ def finish_input(record: InputRecord, work_dir: Path, *, overwrite: bool, tags: 
     output = Path(record.output)
     gallery = gallery_folder(faces_out, record.key)
     try:
+        check_destination(output, source=record.source, overwrite=overwrite)  # before the gallery: none for a refused input
         if gallery is not None:
             gallery.parent.mkdir(parents=True, exist_ok=True)
+            # This input's own folder (its key hashes its path): an earlier run's gallery of it is replaced.
             merge_galleries([work_dir / u.gallery_part for u in record.units], gallery, source=record.source,
-                            overwrite=True)  # the batch's own: its output is replaced only as that allows
+                            overwrite=True)
         if record.units[0].kind == "whole":
-            check_destination(output, source=record.source, overwrite=overwrite)
             commit(work_dir / record.units[0].part, output, overwrite=overwrite)
         else:
             parts = [SegmentFile(work_dir / u.part, u.first_pts) for u in record.units]
