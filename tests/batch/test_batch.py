@@ -143,9 +143,10 @@ def test_existing_output_is_kept_without_overwrite(data_dir: Path, tmp_path: Pat
     out = tmp_path / "out"
     out.mkdir()
     (out / "a.mp4").write_bytes(b"mine")
-    result = run_cli("batch", clip, "--out-dir", out, *FAST)
+    result = run_cli("batch", clip, "--out-dir", out, "--faces-out", tmp_path / "faces", *FAST)
     assert result.returncode == EXIT_SOME_FAILED and "already exists" in result.stderr
     assert (out / "a.mp4").read_bytes() == b"mine"
+    assert not (tmp_path / "faces" / input_key(clip)).exists()  # no gallery for an input whose output was refused
 
 
 def test_options_out_of_range_are_usage_errors_that_name_the_flag(data_dir: Path, tmp_path: Path) -> None:
