@@ -62,9 +62,11 @@ def sharpness(crop: np.ndarray) -> float:
 
 def moment_score(confidence: float, box_side: float, sharp: float, yaw: float) -> float:
     """How good a moment is for review, in [0, 1]: confidence (0..1), box side (px), sharpness
-    (``sharpness``), yaw (degrees) combined as in the module's docstring."""
+    (``sharpness``; ``inf`` gives the bound for a perfectly sharp face), yaw (degrees) combined as in the
+    module's docstring."""
     size = min(1.0, max(box_side, 0.0) / SIZE_FULL)
-    return float(confidence * size * (sharp / (sharp + SHARPNESS_HALF)) * math.cos(math.radians(yaw)))
+    sharp_term = 1.0 if math.isinf(sharp) else sharp / (sharp + SHARPNESS_HALF)
+    return float(confidence * size * sharp_term * math.cos(math.radians(yaw)))
 
 
 @dataclass
@@ -184,8 +186,11 @@ class FaceGallery:
         box = [float(v) for v in face.aligned.box]
         side = max(box[2] - box[0], box[3] - box[1])
         yaw = estimate_yaw(face.tracked.landmarks)
+        confidence = float(face.tracked.detection.score)
+        if track.record is not None and moment_score(confidence, side, math.inf, yaw) <= track.record.moment_score:
+            return  # cannot win even at full sharpness: skip measuring it (the costly term)
         sharp = sharpness(face.aligned.crop)
-        score = moment_score(face.tracked.detection.score, side, sharp, yaw)
+        score = moment_score(confidence, side, sharp, yaw)
         if track.record is not None and score <= track.record.moment_score:
             return
         frame = result.frame
@@ -193,7 +198,7 @@ class FaceGallery:
             track_id=track_id, first_frame=track.first_frame, last_frame=frame.index,
             first_seconds=track.first_seconds, last_seconds=frame.seconds, frames=0, enhanced_frames=0,
             best_frame=frame.index, best_seconds=frame.seconds, best_pts=frame.pts, time_base=str(frame.time_base),
-            box=[round(v, 2) for v in box], confidence=round(float(face.tracked.detection.score), 4),
+            box=[round(v, 2) for v in box], confidence=round(confidence, 4),
             yaw=round(yaw, 2), sharpness=round(sharp, 2), moment_score=score, alpha=round(float(face.alpha), 4),
         )
         # What went into the frame: the restored face at the strength it was pasted with.
