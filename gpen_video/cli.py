@@ -147,8 +147,16 @@ def _enhance_parser() -> _Parser:
     job.add_argument("--start", type=float, metavar="SECONDS", help="start at this time (audio is trimmed to match)")
     job.add_argument("--end", type=float, metavar="SECONDS", help="stop at this time")
     job.add_argument("--compare", action="store_true", help="write the original and the enhanced video side by side")
-    job.add_argument("--report", metavar="PATH.json", help="write a JSON report of the run")
-    job.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output file")
+    job.add_argument("--report", metavar="PATH.json",
+                     help="write a JSON report of the run: counts, timings, metrics, every setting, versions, "
+                          "and the sha256 of the input and the weights")
+    job.add_argument("--report-faces", action="store_true",
+                     help="add every face of every frame to the report (box, score, track, yaw, strength); "
+                          "off by default because it grows with the video")
+    job.add_argument("--faces-out", metavar="DIR",
+                     help="write a face gallery for review into DIR: each enhanced track's best moment as original "
+                          "and restored PNGs, index.json, index.csv and an index.html contact sheet")
+    job.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output file (and gallery)")
     job.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     job.add_argument("--version", action="version", version=f"gpen-video {__version__}")
     _add_tuning_options(parser)
@@ -180,19 +188,24 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
         check_destination(args.report, source=source, overwrite=True)
         if Path(args.report).absolute() == Path(output).absolute():
             raise InputError("--report must be a different file from the output")
+    elif args.report_faces:
+        raise InputError("--report-faces needs --report PATH.json")
+    if args.faces_out and Path(args.faces_out).absolute() in {Path(p).absolute() for p in (output, args.report) if p}:
+        raise InputError("--faces-out must be a folder of its own, not the output or the report")
 
     measure_quality = bool(args.report) or not args.quiet  # the report and the summary show it
     if is_image_path(source):
         if args.start is not None or args.end is not None:
             raise InputError("--start/--end apply to videos only")
         result = enhance_image(source, output, settings, compare=args.compare, overwrite=args.overwrite,
-                               measure_quality=measure_quality)
+                               measure_quality=measure_quality, faces_out=args.faces_out,
+                               record_faces=args.report_faces)
     else:
         with ProgressView(console, quiet=args.quiet) as progress:
             result = enhance_video(
                 source, output, settings, start=args.start, end=args.end, compare=args.compare,
                 overwrite=args.overwrite, progress=progress.update, keep_frames=bool(args.report),
-                measure_quality=measure_quality,
+                measure_quality=measure_quality, faces_out=args.faces_out, record_faces=args.report_faces,
             )
     if args.report:
         write_json_atomic(args.report, build_report(result))
@@ -287,6 +300,9 @@ def _batch_parser() -> _Parser:
     job.add_argument("--warmup", type=int, default=16, metavar="FRAMES",
                      help="frames decoded before each segment to carry tracking and blending over [default: 16]")
     job.add_argument("--retries", type=int, default=2, metavar="N", help="extra attempts for a failed unit [default: 2]")
+    job.add_argument("--faces-out", metavar="DIR",
+                     help="write a face gallery per input into DIR/<input key>/ (segments merged) and DIR/index.html "
+                          "linking them")
     job.add_argument("-y", "--overwrite", action="store_true", help="replace outputs this batch did not write itself")
     job.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     _add_tuning_options(parser)
@@ -340,7 +356,8 @@ def _batch(args: argparse.Namespace, console: Console) -> int:
         import_ray()  # exit 2 with the install hint before anything else
     settings = build_settings(args.config, _overrides(args))
     options = BatchOptions(out_dir=args.out_dir, ray=args.ray, workers=args.workers, segment_seconds=args.segment_seconds,
-                           warmup=args.warmup, retries=args.retries, overwrite=args.overwrite)
+                           warmup=args.warmup, retries=args.retries, overwrite=args.overwrite,
+                           faces_out=args.faces_out)
     from .report import BatchProgressView, print_batch_summary
 
     try:

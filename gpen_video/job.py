@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -10,13 +11,17 @@ import numpy as np
 
 from .config import Settings
 from .engine import Engine, PipelineStats
+from .gallery import FaceGallery, GallerySummary
 from .media.image import read_image, write_image
 from .media.open import open_reader, open_writer
 from .media.output import check_destination
 from .media.reader import VideoInfo
 from .media.signals import interrupts_as_exceptions
 from .metrics import QualityObserver
+from .observers import FaceRecords, ObserverGroup
 from .progress import Progress, ProgressListener
+from .protocols import FrameObserver
+from .provenance import output_tags
 from .types import Frame
 
 
@@ -33,6 +38,15 @@ class JobResult:
     info: VideoInfo | None = None
     media: dict = field(default_factory=dict)  # reader and writer counters
     quality: QualityObserver = field(default_factory=QualityObserver)  # empty unless measured
+    gallery: GallerySummary | None = None  # the face gallery, when one was asked for
+    face_records: list[dict] | None = None  # every face of every frame (``observers.FaceRecords``), when asked for
+    options: dict = field(default_factory=dict)  # the job's own arguments (trim, compare, gallery folder)
+
+
+def _combined(*observers: FrameObserver | None) -> FrameObserver | None:
+    """The observers a job asked for (the Nones left out) as one, or None when there are none."""
+    chosen = [o for o in observers if o is not None]
+    return ObserverGroup(chosen) if chosen else None
 
 
 def default_output(source: str | Path) -> Path:
@@ -66,6 +80,8 @@ def enhance_video(
     progress: ProgressListener | None = None,
     keep_frames: bool = False,
     measure_quality: bool = False,
+    faces_out: str | Path | None = None,
+    record_faces: bool = False,
 ) -> JobResult:
     """Decode ``source``, enhance every frame, encode to ``output`` with the source's audio.
 
@@ -76,14 +92,23 @@ def enhance_video(
     after every frame written. ``keep_frames`` keeps every frame's faces and tracks in
     ``stats.per_frame`` (for a report); off, memory stays constant however long the video.
     ``measure_quality`` fills ``JobResult.quality`` (flicker, landmark steps, face PSNR).
+    ``faces_out`` names a folder for the face gallery (``gallery.FaceGallery``), published after the
+    video; ``record_faces`` keeps every face of every frame in ``JobResult.face_records``. The output
+    carries ``provenance.output_tags`` in its metadata.
     """
     began = time.perf_counter()
     stats = PipelineStats(keep_frames=keep_frames)
     quality = QualityObserver()
+    records = FaceRecords() if record_faces else None
     encode = settings.encode
-    with interrupts_as_exceptions(), open_reader(source, encode, settings.input, start=start, end=end) as reader:
+    options = {"start": start, "end": end, "compare": compare, "faces_out": None if faces_out is None else str(faces_out)}
+    with interrupts_as_exceptions(), open_reader(source, encode, settings.input, start=start, end=end) as reader, \
+            ExitStack() as cleanup:
         info = reader.info
         check_destination(output, source=source, overwrite=overwrite)  # before the slow model load
+        gallery = None if faces_out is None else cleanup.enter_context(
+            FaceGallery(faces_out, source=str(source), overwrite=overwrite))
+        observer = _combined(quality if measure_quality else None, gallery, records)
         engine = engine or Engine(settings)
         total, ready = expected_frames(info, start, end), time.perf_counter()
 
@@ -93,17 +118,19 @@ def enhance_video(
 
         report()  # the engine is ready: a progress bar can show before the first (slow) frame
         writer = open_writer(output, info, encode, source=None if info.is_live else source, start=start,
-                             width=info.width * (2 if compare else 1), overwrite=overwrite, inputs=settings.input)
+                             width=info.width * (2 if compare else 1), overwrite=overwrite, inputs=settings.input,
+                             tags=output_tags(settings))
         with writer:
-            for result in engine.stream(reader, stats=stats, observer=quality if measure_quality else None):
+            for result in engine.stream(reader, stats=stats, observer=observer):
                 image = np.hstack([result.frame.image, result.enhanced]) if compare else result.enhanced
                 started = time.perf_counter()
                 writer.write(replace(result.frame, image=image))
                 stats.add_time("encode", time.perf_counter() - started)
                 report()
         media = {"reader": vars(reader.stats).copy(), "writer": vars(writer.stats).copy()}
+        summary = gallery.close() if gallery is not None else None  # after the video: no gallery of a failed run
     return JobResult(str(source), str(output), "video", settings, stats, time.perf_counter() - began, info, media,
-                     quality)
+                     quality, summary, None if records is None else records.frames, options)
 
 
 IMAGE_DET_LIMIT = 2048  # pixels: pictures are detected at full resolution up to this longest side
@@ -124,24 +151,33 @@ def enhance_image(
     compare: bool = False,
     overwrite: bool = False,
     measure_quality: bool = False,
+    faces_out: str | Path | None = None,
+    record_faces: bool = False,
 ) -> JobResult:
     """Enhance the faces of one picture; the output format follows the output's extension.
 
     ``measure_quality`` fills ``JobResult.quality`` (face PSNR; one frame has no flicker).
+    ``faces_out`` and ``record_faces`` as for ``enhance_video`` (every face is its own track).
     """
     began = time.perf_counter()
     stats = PipelineStats()
     quality = QualityObserver()
+    records = FaceRecords() if record_faces else None
     check_destination(output, source=source, overwrite=overwrite)
-    with interrupts_as_exceptions():
+    with interrupts_as_exceptions(), ExitStack() as cleanup:
         image = read_image(source)
+        gallery = None if faces_out is None else cleanup.enter_context(
+            FaceGallery(faces_out, source=str(source), overwrite=overwrite))
         if engine is None:
             settings = _image_settings(settings, image)
             engine = Engine(settings)
         frame = Frame(index=0, pts=0, time_base=Fraction(1, 1), image=image)
-        observer = quality if measure_quality else None
+        observer = _combined(quality if measure_quality else None, gallery, records)
         (result,) = list(engine.stream([frame], stats=stats, observer=observer, detect_every=1, still=True))
         enhanced = np.hstack([image, result.enhanced]) if compare else result.enhanced
-        write_image(output, enhanced, overwrite=overwrite, source=source)
+        write_image(output, enhanced, overwrite=overwrite, source=source, tags=output_tags(settings))
+        summary = gallery.close() if gallery is not None else None
+    options = {"compare": compare, "faces_out": None if faces_out is None else str(faces_out)}
     return JobResult(str(source), str(output), "image", settings, stats, time.perf_counter() - began,
-                     quality=quality)
+                     quality=quality, gallery=summary, face_records=None if records is None else records.frames,
+                     options=options)

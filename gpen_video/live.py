@@ -38,6 +38,7 @@ from .media.source import FrameSource
 from .media.writer import VideoWriter, WriterStats
 from .metrics import LatencyTracker
 from .progress import Progress, ProgressListener
+from .provenance import output_tags
 from .types import Frame
 
 RECORD_TIME_BASE = Fraction(1, 90_000)  # recording pts ticks: capture times to ~11 µs
@@ -226,7 +227,8 @@ def _prepare(reader: FrameSource, settings: Settings, engine: Engine | None, out
         engine = engine or Engine(settings)
         recorder = None
         if output is not None:
-            writer = open_writer(output, reader.info, settings.encode, time_base=RECORD_TIME_BASE, overwrite=overwrite)
+            writer = open_writer(output, reader.info, settings.encode, time_base=RECORD_TIME_BASE, overwrite=overwrite,
+                                 tags=output_tags(settings))
             recorder = _Recorder(writer)
     except BaseException:
         if window is not None:

@@ -1,7 +1,6 @@
 """The run report: a JSON file for machines, a progress bar and a summary table for people."""
 from __future__ import annotations
 
-import platform
 from pathlib import Path
 from typing import Any
 
@@ -11,33 +10,43 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__
 from .batch import BatchResult
 from .job import JobResult
 from .live_result import LiveResult
 from .progress import Progress
-
-
-def software_versions() -> dict[str, str]:
-    import av
-    import numpy
-    import torch
-
-    return {
-        "gpen-video": __version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "av": av.__version__,
-        "ffmpeg": ".".join(map(str, av.library_versions.get("libavcodec", ()))),
-        "numpy": numpy.__version__,
-    }
+from .provenance import input_record, output_tags, software_versions, weights_record
 
 
 def build_report(result: JobResult) -> dict[str, Any]:
-    """Everything a run did: settings, per-frame faces and tracks, stage timings, metrics, versions.
+    """Everything a run did: settings, per-frame faces and tracks, stage timings, metrics, versions, provenance.
 
     ``metrics`` (see ``metrics.QualityObserver``) are None where the job did not measure quality.
+    ``provenance`` names the input and the weights by sha256 (both hashed here, streamed) and the
+    tags written into the output. ``face_records`` (every face of every frame) and ``gallery`` are
+    there when the job kept them.
     """
+    report = _run_summary(result)
+    report.update({
+        "provenance": {
+            "input": input_record(result.source),
+            "weights": weights_record(result.settings.restore),
+            "output_tags": output_tags(result.settings),
+        },
+        "job": result.options,
+        "settings": result.settings.to_dict(),
+        "versions": software_versions(),
+        "per_frame": result.stats.per_frame,
+    })
+    if result.gallery is not None:
+        report["gallery"] = {"path": str(result.gallery.path), "tracks": len(result.gallery.tracks),
+                             "tracks_never_enhanced": result.gallery.skipped_tracks}
+    if result.face_records is not None:
+        report["face_records"] = result.face_records
+    return report
+
+
+def _run_summary(result: JobResult) -> dict[str, Any]:
+    """The counts, timings and metrics of a run: what the summary table shows and the report starts with."""
     stats = result.stats
     return {
         "input": result.source,
@@ -52,9 +61,6 @@ def build_report(result: JobResult) -> dict[str, Any]:
         "stage_seconds": {k: round(v, 4) for k, v in stats.stage_seconds.items()},
         "media": result.media,
         "metrics": result.quality.summary(),
-        "settings": result.settings.to_dict(),
-        "versions": software_versions(),
-        "per_frame": stats.per_frame,
     }
 
 
@@ -118,11 +124,13 @@ class ProgressView(_ProgressDisplay):
 
 def print_summary(console: Console, result: JobResult) -> None:
     """The end-of-run table: frames, faces, tracks, packets, time per stage, output path."""
-    report = build_report(result)
+    report = _run_summary(result)
     table = Table(title="gpen-video", show_header=False)
     table.add_column(style="bold")
     table.add_column()
     table.add_row("output", result.output)
+    if result.gallery is not None:
+        table.add_row("face gallery", f"{result.gallery.path / 'index.html'} ({len(result.gallery.tracks)} tracks)")
     table.add_row("frames", str(report["frames"]))
     table.add_row("faces", str(report["faces"]))
     table.add_row("tracks", str(report["tracks"]))

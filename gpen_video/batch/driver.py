@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from ..config import Settings
 from ..progress import Progress, ProgressListener
+from ..provenance import output_tags
 from .executors import Executor, make_executor
 from .join import finish_input
 from .manifest import DONE, FAILED, PENDING, RUNNING, BatchPaths, InputRecord, Manifest, UnitRecord
@@ -85,7 +86,7 @@ class BatchRun:
         for record in records:
             if record.state == PENDING and all(u.state == DONE for u in record.units):
                 # parts done in an earlier run, join was interrupted
-                finish_input(record, self.paths.work_dir, overwrite=self.options.overwrite)
+                self._finish(record)
                 manifest.save(self.paths.manifest)
         todo = [(r, u) for r in records if r.state == PENDING for u in r.units if u.state != DONE]
         if todo:
@@ -114,7 +115,9 @@ class BatchRun:
                 record, unit = queue.pop(0)
                 unit.state = RUNNING
                 record.state = RUNNING if record.state == PENDING else record.state
-                executor.submit(UnitTask(unit, record.source, str(self.paths.work_dir / unit.part), self.settings))
+                gallery = str(self.paths.work_dir / unit.gallery_part) if self.options.faces_out is not None else None
+                executor.submit(UnitTask(unit, record.source, str(self.paths.work_dir / unit.part), self.settings,
+                                         gallery))
                 submitted = True
             if submitted:
                 manifest.save(self.paths.manifest)
@@ -138,7 +141,11 @@ class BatchRun:
             unit.state, unit.error = FAILED, _one_line(outcome)
             record.state, record.error = FAILED, f"{unit.id}: {unit.error}"
         if record.state != FAILED and all(u.state == DONE for u in record.units):
-            finish_input(record, self.paths.work_dir, overwrite=self.options.overwrite)
+            self._finish(record)
+
+    def _finish(self, record: InputRecord) -> None:
+        finish_input(record, self.paths.work_dir, overwrite=self.options.overwrite, tags=output_tags(self.settings),
+                     faces_out=self.options.faces_out)
 
     def _report(self, owner: dict[str, tuple[InputRecord, UnitRecord]], records: list[InputRecord]) -> None:
         """Report each input's frames: its finished units' and what its running units wrote so far."""

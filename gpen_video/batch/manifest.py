@@ -73,6 +73,11 @@ class UnitRecord:
     run: int | None = None
     error: str | None = None
 
+    @property
+    def gallery_part(self) -> str:
+        """The unit's face gallery folder, relative to the work folder (written when the batch asks for galleries)."""
+        return f"{self.part}.faces"
+
 
 @dataclass
 class InputRecord:

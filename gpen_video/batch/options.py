@@ -22,6 +22,8 @@ class BatchOptions:
         warmup: frames (>= 0) decoded before each segment to prime tracking and blending (not written).
         retries: extra attempts (>= 0) for a failed unit.
         overwrite: replace outputs that this batch did not finish itself.
+        faces_out: folder for the face galleries (one subfolder per input, named by its key, and an
+            ``index.html`` linking them); None: no gallery.
     """
 
     out_dir: str | Path
@@ -31,6 +33,7 @@ class BatchOptions:
     warmup: int = 16
     retries: int = 2
     overwrite: bool = False
+    faces_out: str | Path | None = None
 
     def validate(self) -> None:
         """Check the numeric options' ranges.

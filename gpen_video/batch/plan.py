@@ -70,8 +70,9 @@ def input_key(source: str | Path) -> str:
 
 
 def settings_fingerprint(settings: Settings, options: BatchOptions) -> str:
-    """16 hex of a hash of everything that changes the pixels of a part file (live and input settings do not)."""
-    data = {"settings": settings.to_dict(), "segment_seconds": options.segment_seconds, "warmup": options.warmup}
+    """16 hex of a hash of everything that changes a part file's pixels or its gallery (live and input settings do not)."""
+    data = {"settings": settings.to_dict(), "segment_seconds": options.segment_seconds, "warmup": options.warmup,
+            "galleries": options.faces_out is not None}  # parts made without galleries cannot give one
     data["settings"].pop("live", None)
     data["settings"].pop("input", None)
     text = json.dumps(data, sort_keys=True, default=str)  # the same settings always give the same text

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..config import Settings
 from ..errors import GpenVideoError, InputError
 from ..media.output import TEMP_MARK, check_destination
+from .join import gallery_folder
 from .manifest import DONE, FAILED, PENDING, BatchPaths, InputRecord, Manifest
 from .options import BatchOptions
 from .plan import input_key, plan_input
@@ -54,13 +55,15 @@ def _plan_input(old: InputRecord | None, source: Path, output: Path, work_dir: P
     except OSError as exc:
         return _failed(source, output, f"cannot read: {exc}")
     same_source = old is not None and (old.size, old.mtime_ns, old.output) == (stat.st_size, stat.st_mtime_ns, str(output))
-    if same_source and old.state == DONE and output.exists():
+    gallery = gallery_folder(options.faces_out, old.key) if old is not None else None
+    if same_source and old.state == DONE and output.exists() and (gallery is None or gallery.is_dir()):
         old.skipped = True
         return old
     if same_source and old.units:
         old.state, old.error, old.skipped = PENDING, None, False
         for unit in old.units:
-            if unit.state != DONE or not (work_dir / unit.part).exists():
+            parts = [unit.part] + ([unit.gallery_part] if options.faces_out is not None else [])
+            if unit.state != DONE or not all((work_dir / part).exists() for part in parts):
                 unit.state, unit.error = PENDING, None
         return old
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -78,6 +81,9 @@ def _failed(source: Path, output: Path, error: str) -> InputRecord:
 
 
 def remove_half_written(work_dir: Path) -> None:
-    """Delete the half-written files of attempts that were killed (their writers could not clean up)."""
-    for path in work_dir.rglob(f"*{TEMP_MARK}*"):
-        path.unlink(missing_ok=True)
+    """Delete the half-written files and gallery folders of attempts that were killed (their writers could not clean up)."""
+    for path in list(work_dir.rglob(f"*{TEMP_MARK}*")):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ..config import Settings
 from ..errors import GpenVideoError
+from ..protocols import FrameObserver
+from ..types import FrameResult, PastedFace
 from .manifest import UnitRecord
 
 if TYPE_CHECKING:
@@ -29,12 +32,14 @@ class UnitTask:
     Attributes:
         source: the input video's path.
         part: absolute path of the part file to write.
+        gallery: absolute path of the face gallery folder to write for the unit's frames; None: no gallery.
     """
 
     unit: UnitRecord
     source: str
     part: str
     settings: Settings
+    gallery: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,12 +131,17 @@ def _run_whole(task: UnitTask, engine: Engine, report: Callable[[int], None]) ->
 
     update = _throttled(report)
     result = enhance_video(task.source, task.part, task.settings, engine=engine, overwrite=True,
-                           progress=lambda progress: update(progress.done))
+                           progress=lambda progress: update(progress.done), faces_out=task.gallery)
     return result.stats.frames
 
 
 def _run_segment(task: UnitTask, engine: Engine, report: Callable[[int], None]) -> int:
-    """Decode from the warm-up frame, enhance, write (video only) the frames at or after the segment start."""
+    """Decode from the warm-up frame, enhance, write (video only) the frames at or after the segment start.
+
+    With ``task.gallery``, the written frames (not the warm-up) also go into the segment's face gallery,
+    numbered as frames of the whole source.
+    """
+    from ..gallery import FaceGallery
     from ..media.open import open_reader, open_writer
     from ..media.signals import interrupts_as_exceptions
 
@@ -140,9 +150,13 @@ def _run_segment(task: UnitTask, engine: Engine, report: Callable[[int], None]) 
     update = _throttled(report)
     written = 0
     start, end = unit.window
-    with interrupts_as_exceptions(), open_reader(task.source, encode, task.settings.input, start=start, end=end) as reader:
+    with interrupts_as_exceptions(), open_reader(task.source, encode, task.settings.input, start=start, end=end) as reader, \
+            ExitStack() as cleanup:
+        gallery = None if task.gallery is None else cleanup.enter_context(
+            FaceGallery(task.gallery, source=task.source, overwrite=True))
+        observer = None if gallery is None else _WrittenFrames(gallery, unit.first_pts, unit.start)
         with open_writer(task.part, reader.info, encode, overwrite=True) as writer:
-            for result in engine.stream(reader):
+            for result in engine.stream(reader, observer=observer):
                 frame = result.frame
                 if frame.pts is None or frame.pts < unit.first_pts:
                     continue  # warm-up: primes tracks and blending, not written
@@ -153,4 +167,23 @@ def _run_segment(task: UnitTask, engine: Engine, report: Callable[[int], None]) 
                 update(written)
             if written != expected:
                 raise GpenVideoError(f"{unit.id}: decoded {written} frames, expected {expected}")
+        if gallery is not None:
+            gallery.close()
     return written
+
+
+class _WrittenFrames:
+    """A ``FrameObserver`` that passes on only the frames a segment writes (from ``first_pts`` on),
+    renumbered as frames of the whole source (the first written one is ``first_index``)."""
+
+    def __init__(self, observer: FrameObserver, first_pts: int | None, first_index: int) -> None:
+        self.observer, self.first_pts, self.first_index = observer, first_pts, first_index
+        self.offset: int | None = None
+
+    def observe(self, result: FrameResult, faces: Sequence[PastedFace]) -> None:
+        frame = result.frame
+        if frame.pts is None or self.first_pts is None or frame.pts < self.first_pts:
+            return  # warm-up
+        if self.offset is None:
+            self.offset = self.first_index - frame.index
+        self.observer.observe(replace(result, frame=replace(frame, index=frame.index + self.offset)), faces)

@@ -53,6 +53,7 @@ def concat_segments(
     time_base: Fraction,
     fps: Fraction | None,
     overwrite: bool = False,
+    tags: dict[str, str] | None = None,
 ) -> ConcatStats:
     """Write ``dest`` from ``segments`` (in order) plus the audio and subtitles of ``source``.
 
@@ -63,6 +64,7 @@ def concat_segments(
         source: the input the segments were cut from (its audio, metadata and start time are used).
         time_base: the source video's time base, in which ``SegmentFile.first_pts`` counts.
         fps: the source's frame rate (the last frame's duration, for where the audio stops).
+        tags: container metadata to set over the source's (see ``writer.VideoWriter``).
 
     Raises:
         InputError: bad destination, or (``DestinationTaken``) one that appeared while joining
@@ -94,6 +96,7 @@ def concat_segments(
         video.time_base = time_base
         passthrough, shift, video_meta = open_passthrough(str(source), output, start=None)
         video.metadata.update(video_meta)
+        output.metadata.update(tags or {})
         shift_ticks = round(shift / time_base)
         last_dts: int | None = None
         top: list[int] = []  # the two largest output pts so far, for the last frame's duration

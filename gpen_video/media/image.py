@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from ..errors import InputError, MediaOpenError
 from .output import check_destination, commit, discard, temp_path_for
@@ -12,6 +12,8 @@ from .source import file_problem
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 _SAVE_OPTIONS = {".jpg": {"quality": 95}, ".jpeg": {"quality": 95}, ".webp": {"quality": 95}}
+_EXIF_SUFFIXES = frozenset({".jpg", ".jpeg", ".webp", ".tif", ".tiff"})
+_EXIF_SOFTWARE, _EXIF_DESCRIPTION = 0x0131, 0x010E
 
 
 def is_image_path(path: str | Path) -> bool:
@@ -41,12 +43,31 @@ def read_image(path: str | Path) -> np.ndarray:
         raise MediaOpenError(f"cannot read image {str(path)!r}: {exc}") from None
 
 
-def write_image(dest: str | Path, rgb: np.ndarray, *, overwrite: bool = False, source: str | Path | None = None) -> Path:
+def _tag_options(suffix: str, tags: dict[str, str]) -> dict[str, object]:
+    """Pillow save options carrying ``tags`` (``software``, ``comment``): PNG text chunks, or EXIF
+    Software and ImageDescription for JPEG, WebP and TIFF; nothing for BMP, which has no place for them."""
+    if suffix == ".png":
+        info = PngImagePlugin.PngInfo()
+        for key, value in tags.items():
+            info.add_text(key.capitalize(), value)
+        return {"pnginfo": info}
+    if suffix in _EXIF_SUFFIXES:
+        exif = Image.Exif()
+        for key, tag in (("software", _EXIF_SOFTWARE), ("comment", _EXIF_DESCRIPTION)):
+            if key in tags:
+                exif[tag] = tags[key]
+        return {"exif": exif}
+    return {}
+
+
+def write_image(dest: str | Path, rgb: np.ndarray, *, overwrite: bool = False, source: str | Path | None = None,
+                tags: dict[str, str] | None = None) -> Path:
     """Write uint8 [H, W, 3] RGB to ``dest`` atomically (temp file + rename); returns the path.
 
     Same rules as the video writer: never over ``source``, never over an existing file without
     ``overwrite`` (one that appears while writing included: ``DestinationTaken``), the folder must
-    exist and accept new files.
+    exist and accept new files. ``tags`` (``software``, ``comment``) go into the file's metadata where
+    the format has a place for them (``_tag_options``).
     """
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected uint8 [H, W, 3], got {rgb.dtype} {rgb.shape}")
@@ -57,7 +78,8 @@ def write_image(dest: str | Path, rgb: np.ndarray, *, overwrite: bool = False, s
     temp = temp_path_for(path)
     try:
         fmt = Image.registered_extensions()[suffix]
-        Image.fromarray(rgb, "RGB").save(temp, format=fmt, **_SAVE_OPTIONS.get(suffix, {}))
+        options = {**_SAVE_OPTIONS.get(suffix, {}), **_tag_options(suffix, tags or {})}
+        Image.fromarray(rgb, "RGB").save(temp, format=fmt, **options)
         commit(temp, path, overwrite=overwrite)
     except BaseException:
         discard(temp)

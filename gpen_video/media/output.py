@@ -29,6 +29,7 @@ from .source import Source, local_file
 
 TEMP_MARK = ".gpen-part"
 _UNFINISHED: set[Path] = set()  # temporary files named by temp_path_for, not yet committed or discarded
+_UNFINISHED_FOLDERS: set[Path] = set()  # the same for temp_folder_for
 
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
@@ -224,6 +225,66 @@ def discard(temp: Path) -> None:
     _UNFINISHED.discard(temp)
 
 
+def check_folder_destination(dest: str | Path, *, overwrite: bool = False) -> Path:
+    """Validate a folder destination before any work (a gallery); returns it as an absolute Path.
+
+    An empty existing folder is taken as it is (a user may create it first); a folder with files in it
+    is replaced only with ``overwrite``, a file never.
+
+    Raises:
+        DestinationExists: a non-empty folder and ``overwrite`` is off.
+        InputError: dest is a file, or its parent folder is missing.
+        DestinationUnwritable: the parent folder does not accept new files.
+    """
+    path = Path(dest).expanduser().absolute()
+    if os.path.lexists(path) and not path.is_dir():
+        raise InputError(f"{path} is a file; give a folder name")
+    if not path.parent.is_dir():
+        raise InputError(f"folder {path.parent} does not exist")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise DestinationExists(path)
+    _probe_folder(path)
+    return path
+
+
+def temp_folder_for(dest: Path) -> Path:
+    """Create a fresh hidden folder beside ``dest`` to fill, registered as unfinished until ``commit_folder``."""
+    temp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}{TEMP_MARK}")
+    temp.mkdir()
+    _UNFINISHED_FOLDERS.add(temp)
+    return temp
+
+
+def commit_folder(temp: Path, dest: Path, *, overwrite: bool) -> None:
+    """Publish the finished folder ``temp`` as ``dest`` (same file system).
+
+    A missing or empty ``dest`` is claimed by one rename. An existing folder with files is replaced
+    only with ``overwrite``: it is renamed aside, ``temp`` takes its name, then the old one is removed,
+    so ``dest`` is never a mix of the two.
+
+    Raises:
+        DestinationExists: ``dest`` holds files (it appeared meanwhile) and ``overwrite`` is off;
+            ``temp`` is removed.
+    """
+    old = None
+    if dest.is_dir() and any(dest.iterdir()):
+        if not overwrite:
+            discard_folder(temp)
+            raise DestinationExists(dest)
+        old = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.old{TEMP_MARK}")
+        os.rename(dest, old)
+    os.rename(temp, dest)  # onto nothing or onto an empty folder: POSIX replaces an empty one
+    _UNFINISHED_FOLDERS.discard(temp)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def discard_folder(temp: Path) -> None:
+    """Remove a temporary folder and everything in it, if it is there."""
+    shutil.rmtree(temp, ignore_errors=True)
+    _UNFINISHED_FOLDERS.discard(temp)
+
+
 def discard_unfinished() -> None:
     """Remove every temporary file of this process that was neither committed nor discarded.
 
@@ -235,3 +296,5 @@ def discard_unfinished() -> None:
             discard(temp)
         except OSError:
             pass
+    for folder in list(_UNFINISHED_FOLDERS):
+        discard_folder(folder)

@@ -67,6 +67,8 @@ class VideoWriter:
         overwrite: replace an existing ``dest``.
         sample_aspect_ratio: pixel aspect ratio to declare, None for square pixels.
         io_timeout: seconds a network ``source`` may keep the copy of its streams waiting.
+        tags: container metadata to set, over any copied from ``source`` (e.g. ``{"comment": ...}``;
+            ``comment`` is the key that mp4, mov, mkv, webm and avi all keep).
 
     Raises:
         InputError: dest is the source, exists without overwrite, its folder is missing or refuses
@@ -89,6 +91,7 @@ class VideoWriter:
         overwrite: bool = False,
         sample_aspect_ratio: Fraction | None = None,
         io_timeout: float = InputSettings.io_timeout,
+        tags: dict[str, str] | None = None,
     ) -> None:
         if width <= 0 or height <= 0:
             raise InputError(f"invalid output size {width}x{height}")
@@ -125,6 +128,7 @@ class VideoWriter:
             self._stream = self._add_video_stream(codec, options, bit_rate, sample_aspect_ratio)
             if source is not None:
                 self._open_passthrough(str(source))
+            self._output.metadata.update(tags or {})
         except BaseException:
             self.abort()
             raise

@@ -8,7 +8,6 @@ pins one, the sha256 check. Every failure is a :class:`WeightsError`.
 """
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import pickle
@@ -21,6 +20,7 @@ from urllib.request import Request, urlopen
 import torch
 from torch import Tensor, nn
 
+from gpen_video.checksum import file_sha256
 from gpen_video.errors import WeightsError, WeightsMissing
 from gpen_video.models.gpen import build_gpen, channels
 
@@ -119,14 +119,6 @@ def _offline_error(url: str, dest: Path, why: object) -> WeightsMissing:
                           url=url, path=dest, reason=str(why))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _progress_bar(enabled: bool):
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
@@ -214,7 +206,7 @@ def download_file(url: str, dest: str | Path, *, sha256: str | None = None, size
         problem = f"size {got} bytes, expected {size}"
     elif total is not None and got != total:
         problem = f"size {got} bytes, server announced {total}"
-    elif sha256 is not None and (digest := _sha256(part)) != sha256.lower():
+    elif sha256 is not None and (digest := file_sha256(part)) != sha256.lower():
         problem = f"sha256 {digest}, expected {sha256.lower()}"
     if problem:
         part.unlink()

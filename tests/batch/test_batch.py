@@ -10,7 +10,8 @@ from tests.helpers.cli import run_cli
 from tests.helpers.clips import make_raw_h264
 from tests.helpers.paths import ROOT
 from tests.helpers.real_media import cut_clip
-from tests.helpers.streams import audio_packets, video_pts
+from tests.helpers.gallery import gallery_tracks, page_images
+from tests.helpers.streams import audio_packets, frame_times, video_pts
 from tests.batch.faults import faulty_cli
 from gpen_video.batch import EXIT_SOME_FAILED, BatchOptions, BatchRun, collect_inputs, input_key
 from gpen_video.config import build_settings
@@ -89,8 +90,8 @@ def test_local_workers_retry_skip_bad_input_and_resume(data_dir: Path, tmp_path:
     short = cut_clip(head, videos / "a.mp4", seconds=1.0)
     long = cut_clip(head, videos / "long.mp4", start=2.0, seconds=1.6, gop=10)
     (videos / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 200)
-    out, marker = tmp_path / "out", tmp_path / "failed-once"
-    args = ("batch", videos, "--out-dir", out, "--workers", "2", "--segment-seconds", "0.5", *FAST)
+    out, marker, faces = tmp_path / "out", tmp_path / "failed-once", tmp_path / "faces"
+    args = ("batch", videos, "--out-dir", out, "--workers", "2", "--segment-seconds", "0.5", "--faces-out", faces, *FAST)
     result = run_cli(*args, program=faulty_cli("fail", f"{input_key(long)}.s001", marker))
     assert result.returncode == EXIT_SOME_FAILED, result.stderr
     assert "failed: " in result.stderr and "broken.mp4" in result.stderr and "Traceback" not in result.stderr
@@ -106,7 +107,18 @@ def test_local_workers_retry_skip_bad_input_and_resume(data_dir: Path, tmp_path:
     assert (out / "a.mp4").read_bytes() == single.read_bytes()
     assert video_pts(out / "long.mp4") == video_pts(long)
     assert audio_packets(out / "long.mp4") == audio_packets(long)
-
+    # One gallery per input; the segments' galleries merged, each entry at its frame's exact source time.
+    times = [float(t) for t in frame_times(long)]
+    merged = gallery_tracks(faces / input_key(long))
+    assert [t["track_id"] for t in merged] == list(range(len(merged)))
+    assert sorted({t["segment"] for t in merged}) == list(range(len(state["long.mp4"]["units"])))
+    assert sum(t["frames"] for t in merged) == len(times)  # one face in every frame, one track per segment
+    for track in merged:
+        assert [track[f"{end}_seconds"] for end in ("first", "last", "best")] == \
+            [times[track[f"{end}_frame"]] for end in ("first", "last", "best")]
+    assert [t["segment"] for t in gallery_tracks(faces / input_key(short))] == [None]
+    assert len(page_images(faces / input_key(long))) == 2 * len(merged)
+    assert (faces / "index.html").read_text().count("/index.html") == 2  # links both galleries
     stamps = {name: (out / name).stat().st_mtime_ns for name in ("a.mp4", "long.mp4")}
     again = run_cli(*args)
     assert again.returncode == EXIT_SOME_FAILED, again.stderr
@@ -131,9 +143,10 @@ def test_existing_output_is_kept_without_overwrite(data_dir: Path, tmp_path: Pat
     out = tmp_path / "out"
     out.mkdir()
     (out / "a.mp4").write_bytes(b"mine")
-    result = run_cli("batch", clip, "--out-dir", out, *FAST)
+    result = run_cli("batch", clip, "--out-dir", out, "--faces-out", tmp_path / "faces", *FAST)
     assert result.returncode == EXIT_SOME_FAILED and "already exists" in result.stderr
     assert (out / "a.mp4").read_bytes() == b"mine"
+    assert not (tmp_path / "faces" / input_key(clip)).exists()  # no gallery for an input whose output was refused
 
 
 def test_options_out_of_range_are_usage_errors_that_name_the_flag(data_dir: Path, tmp_path: Path) -> None:
