@@ -17,7 +17,8 @@ from .media.reader import VideoInfo
 from .media.signals import interrupts_as_exceptions
 from .metrics import QualityObserver
 from .progress import Progress, ProgressListener
-from .types import Frame
+from .types import Frame, FrameResult
+from .upscale import lanczos_resize
 
 
 @dataclass
@@ -39,6 +40,12 @@ def default_output(source: str | Path) -> Path:
     """``output_<name>`` beside the input."""
     path = Path(source)
     return path.with_name(f"output_{path.name}")
+
+
+def side_by_side(result: FrameResult) -> np.ndarray:
+    """uint8 [H', 2 W', 3]: the original (enlarged with plain Lanczos when the output is) beside the enhanced frame."""
+    height, width = result.enhanced.shape[:2]
+    return np.hstack([lanczos_resize(result.frame.image, width, height), result.enhanced])
 
 
 def expected_frames(info: VideoInfo, start: float | None, end: float | None) -> int | None:
@@ -92,11 +99,13 @@ def enhance_video(
                 progress(Progress(stats.frames, total, stats.faces, time.perf_counter() - ready))
 
         report()  # the engine is ready: a progress bar can show before the first (slow) frame
+        scale = engine.scale
         writer = open_writer(output, info, encode, source=None if info.is_live else source, start=start,
-                             width=info.width * (2 if compare else 1), overwrite=overwrite, inputs=settings.input)
+                             width=info.width * scale * (2 if compare else 1), height=info.height * scale,
+                             overwrite=overwrite, inputs=settings.input)
         with writer:
             for result in engine.stream(reader, stats=stats, observer=quality if measure_quality else None):
-                image = np.hstack([result.frame.image, result.enhanced]) if compare else result.enhanced
+                image = side_by_side(result) if compare else result.enhanced
                 started = time.perf_counter()
                 writer.write(replace(result.frame, image=image))
                 stats.add_time("encode", time.perf_counter() - started)
@@ -141,7 +150,7 @@ def enhance_image(
         frame = Frame(index=0, pts=0, time_base=Fraction(1, 1), image=image)
         observer = quality if measure_quality else None
         (result,) = list(engine.stream([frame], stats=stats, observer=observer, detect_every=1))
-        enhanced = np.hstack([image, result.enhanced]) if compare else result.enhanced
+        enhanced = side_by_side(result) if compare else result.enhanced
         write_image(output, enhanced, overwrite=overwrite, source=source)
     return JobResult(str(source), str(output), "image", settings, stats, time.perf_counter() - began,
                      quality=quality)

@@ -141,7 +141,9 @@ def _run_segment(task: UnitTask, engine: Engine, report: Callable[[int], None]) 
     written = 0
     start, end = unit.window
     with interrupts_as_exceptions(), open_reader(task.source, encode, task.settings.input, start=start, end=end) as reader:
-        with open_writer(task.part, reader.info, encode, overwrite=True) as writer:
+        info, scale = reader.info, engine.scale
+        with open_writer(task.part, info, encode, width=info.width * scale, height=info.height * scale,
+                         overwrite=True) as writer:
             for result in engine.stream(reader):
                 frame = result.frame
                 if frame.pts is None or frame.pts < unit.first_pts:
