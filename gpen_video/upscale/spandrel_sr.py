@@ -66,12 +66,13 @@ class SpandrelUpsampler:
         device: "cpu", "cuda", "cuda:N" or "auto".
         precision: "auto" (bf16/fp16 where the device and the architecture support it) or "fp32".
         tile: tile core side in input pixels (0: whole frames).
+        overlap: context around each tile, in input pixels.
         batch_size: frames per network call.
     """
 
     def __init__(self, descriptor: ImageModelDescriptor, *, scale: int, device: str = "cpu",
-                 precision: str = "auto", tile: int = 512, batch_size: int = 2) -> None:
-        self.scale, self.tile, self.batch_size = int(scale), int(tile), int(batch_size)
+                 precision: str = "auto", tile: int = 512, overlap: int = OVERLAP, batch_size: int = 2) -> None:
+        self.scale, self.tile, self.overlap, self.batch_size = int(scale), int(tile), int(overlap), int(batch_size)
         self.torch_device = resolve_device(device)
         self.precision = resolve_precision(precision, self.torch_device)
         supported = {"bf16": descriptor.supports_bfloat16, "fp16": descriptor.supports_half, "fp32": True}
@@ -98,7 +99,7 @@ class SpandrelUpsampler:
             batch = np.stack(images[start:end])
             start = end
             enlarged = run_tiled(self.model, batch, model_scale=self.model_scale, reduce=self._reduce,
-                                 tile=self.tile, overlap=OVERLAP, device=self.torch_device, dtype=self.dtype)
+                                 tile=self.tile, overlap=self.overlap, device=self.torch_device, dtype=self.dtype)
             height, width = batch.shape[1] * self.scale, batch.shape[2] * self.scale
             out.extend(lanczos_resize(frame, width, height) for frame in enlarged)
         return out

@@ -63,3 +63,14 @@ def save_tiny_gpen(path: Path, *, wrapped: bool = False) -> Path:
     state = build_gpen(64, channel_multiplier=1, narrow=0.25, style_dim=64, n_mlp=2).state_dict()
     torch.save({"g_ema": {f"module.{k}": v for k, v in state.items()}} if wrapped else state, path)
     return path
+
+
+def save_tiny_sr(path: Path, *, scale: int = 2) -> Path:
+    """A seeded random-weight ESRGAN (8 filters, 1 block) built by spandrel's own architecture, saved
+    as a plain state dict that spandrel recognises. Returns ``path``."""
+    import torch
+    from spandrel.architectures.ESRGAN import ESRGAN
+
+    torch.manual_seed(0)
+    torch.save(ESRGAN(num_filters=8, num_blocks=1, scale=scale).state_dict(), path)
+    return path
