@@ -96,7 +96,8 @@ def enhance_video(
 
         def report() -> None:
             if progress is not None:
-                progress(Progress(stats.frames, total, stats.faces, time.perf_counter() - ready))
+                progress(Progress(stats.frames, total, stats.faces, time.perf_counter() - ready,
+                                  stage_seconds=dict(stats.stage_seconds)))
 
         report()  # the engine is ready: a progress bar can show before the first (slow) frame
         scale = engine.scale
