@@ -50,7 +50,8 @@ def test_output_is_exactly_n_times_with_frames_pts_audio_and_metadata_kept(tmp_p
         settings = _settings(scale)
         engine = Engine(settings, restorer=PassthroughRestorer(size=64), detector=FixedDetector(side=30, x=15, y=8))
         output = tmp_path / f"x{scale}.mp4"
-        result = enhance_video(source, output, settings, engine=engine)
+        heard = []
+        result = enhance_video(source, output, settings, engine=engine, progress=heard.append)
         with av.open(str(output)) as container:
             stream = container.streams.video[0]
             assert (stream.codec_context.width, stream.codec_context.height) == size
@@ -58,6 +59,7 @@ def test_output_is_exactly_n_times_with_frames_pts_audio_and_metadata_kept(tmp_p
         assert result.stats.frames == 12 and video_pts(output) == video_pts(source)
         assert audio_packets(output) == audio_packets(source)
         assert ("upscale" in result.stats.stage_seconds) == (scale > 1)  # the report's and summary's stage times
+        assert ("upscale" in heard[-1].stage_seconds) == (scale > 1)  # the progress bar's breakdown
 
 
 class OracleRestorer(PassthroughRestorer):
