@@ -31,4 +31,6 @@ def validation_checks(settings: UpscaleSettings) -> list[tuple[bool, str]]:
         (settings.bg_upsampler in UPSAMPLER_NAMES,
          f"bg upsampler must be one of {', '.join(UPSAMPLER_NAMES)}, got '{settings.bg_upsampler}'"),
         (settings.tile == 0 or settings.tile >= 32, "tile must be 0 (whole frames) or at least 32 pixels"),
+        (settings.scale > 1 or (settings.bg_upsampler == "lanczos" and settings.bg_weights is None),
+         "a background upsampler network (bg upsampler, bg weights) needs upscale 2 or more"),
     ]

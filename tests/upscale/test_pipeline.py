@@ -16,6 +16,7 @@ from gpen_video.batch.plan import plan_input
 from gpen_video.cli import main
 from gpen_video.config import build_settings
 from gpen_video.engine import Engine
+from gpen_video.errors import InputError
 from gpen_video.faces.align import align_face, scale_affine
 from gpen_video.faces.detect import build_detector
 from gpen_video.faces.paste import soft_mask
@@ -176,6 +177,11 @@ def test_missing_upsampler_weights_offline_exit_3_with_the_exact_path(tmp_path: 
 @pytest.mark.parametrize("preset", ["film", "surveillance"])
 def test_film_and_surveillance_presets_upscale_twice(preset: str) -> None:
     assert build_settings(preset).upscale.scale == 2
+
+
+def test_a_network_without_upscaling_is_a_usage_error() -> None:
+    with pytest.raises(InputError, match="needs upscale 2 or more"):
+        build_settings(None, {"upscale": {"bg_upsampler": "realesrgan-x2"}})
 
 
 def test_batch_segments_join_at_the_enlarged_size(tmp_path: Path) -> None:
