@@ -8,7 +8,7 @@
    same architectures, so the same cost), on a real frame crop of ``--input`` px, at output scale 2.
 2. End to end: a cut of the talking-head clip through ``enhance_video`` with ``upscale`` 1 and 2
    (restorer none, Lanczos background), frames/s and the stage seconds of each.
-3. ``--memory``: a 3840x2160 clip (the crowd clip enlarged) enhanced at x2, each run in its own
+3. ``--memory``: a 3840x2160 clip (the crowd clip enlarged, looped) enhanced at x2, each run in its own
    process, for ``--frames``, twice and four times as many frames: the maximum RSS must not grow with
    the length.
 """
@@ -94,8 +94,28 @@ def _memory_child(clip: Path, frames: int, output: Path) -> None:
                       "stage_seconds": dict(result.stats.stage_seconds)}))
 
 
+def _uhd_clip(dest: Path, frames: int) -> Path:
+    """``frames`` frames of the crowd clip enlarged to 3840x2160, played forwards and backwards as needed."""
+    import av
+    import cv2
+
+    source = video_frames("crowd_1080p.mp4", 60)
+    order = [k % 120 if k % 120 < 60 else 119 - k % 120 for k in range(frames)]
+    with av.open(str(dest), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 3840, 2160, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "23"}
+        for i, k in enumerate(order):
+            image = cv2.resize(source[k], (3840, 2160), interpolation=cv2.INTER_LINEAR)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return dest
+
+
 def memory(frames: int, folder: Path) -> None:
-    clip = cut_clip(DATA / "crowd_1080p.mp4", folder / "uhd.mp4", seconds=4 * frames / 25 + 0.1, width=3840)
+    clip = _uhd_clip(folder / "uhd.mp4", 4 * frames)
     print("3840x2160 at x2 (7680x4320 out), restorer none, Lanczos, each run in a fresh process")
     for count in (frames, 2 * frames, 4 * frames):
         run = subprocess.run([sys.executable, __file__, "--child", str(clip), str(count), str(folder / "out.mp4")],
