@@ -78,6 +78,11 @@ TUNING_OPTIONS: list[tuple[str, str, str, str]] = [
     ("--temporal", "faces", "temporal", "temporal blending strength in [0, 1] (0 = off)"),
     ("--alpha", "faces", "alpha", "weight of the restored face against the original, in [0, 1]"),
     ("--mask", "faces", "mask", "paste-back mask: soft, or parsing (face parts only; downloads facexlib ParseNet)"),
+    ("--upscale", "upscale", "scale", "output size as a multiple of the input's, 1 to 4 (1 = same size)"),
+    ("--bg-upsampler", "upscale", "bg_upsampler",
+     "how the frame is enlarged: lanczos, realesrgan-x2, realesrgan-x4, realesrnet-x2 or realesrnet-x4"),
+    ("--bg-weights", "upscale", "bg_weights", "a local super-resolution checkpoint for the background"),
+    ("--tile", "upscale", "tile", "the background network runs on tiles of this many input pixels (0 = whole frames)"),
     ("--io-timeout", "input", "io_timeout", "seconds a network source or camera may send nothing before it fails"),
     ("--codec", "encode", "codec", "video encoder: libx264, libx265, libvpx-vp9, libsvtav1, h264_nvenc, ..."),
     ("--crf", "encode", "crf", "constant rate factor (lower is better quality)"),
@@ -89,6 +94,8 @@ SWITCHES: list[tuple[str, str, str, bool, str]] = [
     ("--fp32", "restore", "fp32", True, "run GPEN in fp32 on CUDA (default: bf16/fp16)"),
     ("--compile", "restore", "compile", True, "torch.compile the model"),
     ("--no-deinterlace", "encode", "deinterlace", False, "keep interlaced input as it is"),
+    ("--no-detail-transfer", "faces", "detail_transfer", False,
+     "faces larger than the crop's scale lose the source's fine detail (for noisy or blocky sources)"),
 ]
 
 
@@ -317,6 +324,11 @@ def _run_live(argv: Sequence[str], console: Console) -> int:
 
     source = parse_source(args.source)
     settings = build_settings(args.config or "webcam", _overrides(args))
+    if settings.upscale.scale > 1 and not args.quiet:
+        from .live import upscale_notice
+
+        console.print(f"gpen-video: note: {upscale_notice(settings.upscale.scale)}", markup=False, highlight=False,
+                      soft_wrap=True)
     status = None if args.quiet or settings.live.window else console.status("live: starting")
     if status is not None:
         status.start()
@@ -395,7 +407,9 @@ def hint_for(error: GpenVideoError) -> str | None:
     if isinstance(error, WeightsMissing) and error.reason is None and error.name:
         return f"or run `gpen-video weights download {error.name}`"  # not downloaded: it was not asked to be
     if isinstance(error, WeightsError) and error.registry_kind == "gpen":
-        return "or pass --weights PATH"  # only a GPEN checkpoint can be given by path instead
+        return "or pass --weights PATH"  # a GPEN checkpoint can be given by path instead
+    if isinstance(error, WeightsError) and error.registry_kind == "upsampler":
+        return "or pass --bg-weights PATH, or use --bg-upsampler lanczos"
     return None
 
 

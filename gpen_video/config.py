@@ -1,8 +1,8 @@
 """Settings: dataclasses with defaults, TOML presets, and command-line overrides.
 
 Precedence, lowest first: the defaults below, then a TOML file (``--config``), then command-line
-options. A TOML file mirrors the sections here (``[restore]``, ``[faces]``, ``[input]``, ``[encode]``,
-``[live]``);
+options. A TOML file mirrors the sections here (``[restore]``, ``[faces]``, ``[upscale]``, ``[input]``,
+``[encode]``, ``[live]``);
 an unknown section or key is an error that names it.
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, get_type_hints
 from .errors import InputError
 from .media.encoders import EncodeSettings
 from .media.source import InputSettings
+from .upscale.settings import UpscaleSettings, validation_checks
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -59,6 +60,7 @@ class FaceSettings:
     temporal: float = 0.7  # temporal blending strength in [0, 1] (0 = off)
     alpha: float = 1.0  # 1 = fully restored face, 0 = original face
     mask: str = "soft"  # paste-back mask: "soft" (feathered square) or "parsing" (facexlib ParseNet face parts)
+    detail_transfer: bool = True  # faces larger than the crop's scale keep the source's finer detail
 
 
 @dataclass
@@ -74,6 +76,7 @@ class LiveSettings:
 class Settings:
     restore: RestoreSettings = field(default_factory=RestoreSettings)
     faces: FaceSettings = field(default_factory=FaceSettings)
+    upscale: UpscaleSettings = field(default_factory=UpscaleSettings)
     input: InputSettings = field(default_factory=InputSettings)
     encode: EncodeSettings = field(default_factory=EncodeSettings)
     live: LiveSettings = field(default_factory=LiveSettings)
@@ -204,6 +207,7 @@ def validate(settings: Settings) -> None:
         (settings.input.io_timeout > 0.0, "io timeout must be positive (seconds)"),
         (live.reconnect_seconds >= 0.0, "reconnect seconds must not be negative"),
         (live.max_in_flight >= 1, "max in flight must be at least 1"),
+        *validation_checks(settings.upscale),
     ]
     for ok, message in checks:
         if not ok:

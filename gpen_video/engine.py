@@ -4,7 +4,7 @@ Stages run in their own threads joined by bounded queues, so decoding, detection
 encoding overlap the restorer, and memory stays bounded whatever the length of the video:
 
     frames ─▶ [analyse: detect, track, smooth, align] ─▶ [restore: batches across frames]
-           ─▶ [blend + paste] ─▶ caller (writer, window)
+           ─▶ ([upscale: enlarge the frame, when the output is larger]) ─▶ [blend + paste] ─▶ caller
 
 ``Engine.stream`` is the core that video files, images and live mode share.
 """
@@ -20,8 +20,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .config import Settings
-from .faces.align import align_face
+from .faces.align import affine_scale, align_face, scale_affine
 from .faces.analyzer import FaceAnalyzer
+from .faces.detail import detail_strength
 from .faces.detect import build_detector
 from .faces.gate import FaceGate, build_gate
 from .faces.monochrome import SceneColour, keep_luminance
@@ -31,6 +32,7 @@ from .faces.temporal import TemporalBlender
 from .protocols import FaceDetector, FrameObserver, Restorer
 from .restore import build_restorer
 from .types import AlignedFace, Frame, FrameResult, PastedFace, TrackedFace
+from .upscale import Upsampler, build_upsampler
 
 QUEUE_DEPTH = 8  # frames in flight between two stages
 _POLL = 0.1  # seconds between checks for a stopped pipeline
@@ -71,6 +73,7 @@ class _Job:
     faces: list[AlignedFace]  # tracked[k] aligned
     scene_cut: bool
     restored: list[np.ndarray] | None = None
+    background: np.ndarray | None = None  # the frame enlarged by the upsampler (upscale > 1 only)
 
 
 class Engine:
@@ -82,6 +85,8 @@ class Engine:
         detector: a ready face detector; built from ``settings.faces`` when omitted.
         parser: gives the paste-back masks (``masks(crops) -> [N, S, S]``); built when
             ``settings.faces.mask`` is "parsing" and omitted. None means the feathered square mask.
+        upsampler: enlarges frames when ``settings.upscale.scale`` > 1; built from ``settings.upscale``
+            on the restorer's device when omitted.
     """
 
     def __init__(
@@ -91,6 +96,7 @@ class Engine:
         restorer: Restorer | None = None,
         detector: FaceDetector | None = None,
         parser: FaceParser | None = None,
+        upsampler: Upsampler | None = None,
     ) -> None:
         self.settings = settings
         self.restorer = restorer or build_restorer(settings.restore)
@@ -101,6 +107,13 @@ class Engine:
 
             parser = FaceParser(resolve_weights("parsing_parsenet"), device=device)
         self.parser = parser
+        precision = "fp32" if settings.restore.fp32 else "auto"
+        self.upsampler = upsampler or build_upsampler(settings.upscale, device=device, precision=precision)
+
+    @property
+    def scale(self) -> int:
+        """Output side / input side."""
+        return int(self.upsampler.scale)
 
     @property
     def crop_size(self) -> int:
@@ -143,12 +156,17 @@ class Engine:
         pipeline = _Pipeline(stats, queue_depth)
         to_analyse = pipeline.queue()
         to_restore = pipeline.queue()
-        to_paste = pipeline.queue()
-        done = pipeline.queue()
+        restored = pipeline.queue()
+        # Enlarged frames are scale² times bigger: fewer of them wait between stages.
+        big_depth = max(1, queue_depth // self.scale**2)
+        to_paste = pipeline.queue(big_depth) if self.scale > 1 else restored
+        done = pipeline.queue(big_depth)
 
         pipeline.start("decode", lambda: self._feed(frames, to_analyse, pipeline))
         pipeline.start("analyse", lambda: self._analyse(analyzer, to_analyse, to_restore, pipeline))
-        pipeline.start("restore", lambda: self._restore(to_restore, to_paste, pipeline))
+        pipeline.start("restore", lambda: self._restore(to_restore, restored, pipeline))
+        if self.scale > 1:
+            pipeline.start("upscale", lambda: self._upscale(restored, to_paste, pipeline))
         pipeline.start("paste", lambda: self._paste(blender, gate, colour, observer, to_paste, done, pipeline))
         try:
             while True:
@@ -247,6 +265,22 @@ class Engine:
             release(wait=True)
         pipeline.put(out, None)
 
+    def _upscale(self, inbox: queue.Queue, out: queue.Queue, pipeline: _Pipeline) -> None:
+        """Enlarge each job's frame (batches of what is waiting) into ``job.background``."""
+        while True:
+            batch = pipeline.take_available(inbox, limit=self.upsampler.batch_size)
+            jobs = [job for job in batch if job is not None]
+            if jobs:
+                started = time.perf_counter()
+                enlarged = self.upsampler.upscale([job.frame.image for job in jobs])
+                pipeline.stats.add_time("upscale", time.perf_counter() - started)
+                for job, image in zip(jobs, enlarged):
+                    job.background = image
+                    pipeline.put(out, job)
+            if len(jobs) < len(batch):
+                pipeline.put(out, None)
+                return
+
     def _paste(
         self,
         blender: TemporalBlender,
@@ -257,7 +291,7 @@ class Engine:
         out: queue.Queue,
         pipeline: _Pipeline,
     ) -> None:
-        alpha = self.settings.faces.alpha
+        alpha, keep_detail = self.settings.faces.alpha, self.settings.faces.detail_transfer
         while True:
             job = pipeline.get(inbox)
             if job is None:
@@ -272,12 +306,17 @@ class Engine:
             if colour.keeps_input_colour(job.frame.image, job.scene_cut):
                 job.restored = [keep_luminance(crop, face.crop) for face, crop in zip(job.faces, job.restored)]
             blended = [
-                blender.blend(face.track_id, face.crop, restored, _crop_landmarks(tracked, face), _magnification(face))
+                blender.blend(face.track_id, face.crop, restored, _crop_landmarks(tracked, face),
+                              affine_scale(face.affine))
                 for tracked, face, restored in zip(job.tracked, job.faces, job.restored)
             ]
-            pasted = [(soften_small_face(crop, _box_side(face)), face.affine) for face, crop in zip(job.faces, blended)]
+            scale = self.scale  # crops go straight into the enlarged frame, softened for their size there
+            pasted = [(soften_small_face(crop, _box_side(face) * scale), scale_affine(face.affine, scale))
+                      for face, crop in zip(job.faces, blended)]
             masks = list(self.parser.masks(np.stack([crop for crop, _ in pasted]))) if pasted and self.parser else None
-            enhanced = paste_faces(job.frame.image, pasted, alphas=alphas, masks=masks) if pasted else job.frame.image
+            detail = [detail_strength(affine_scale(face.affine)) for face in job.faces] if keep_detail else None
+            background = job.frame.image if job.background is None else job.background
+            enhanced = paste_faces(background, pasted, alphas=alphas, masks=masks, detail=detail) if pasted else background
             pipeline.stats.add_time("blend+paste", time.perf_counter() - started)
             result = FrameResult(job.frame, enhanced, job.faces, job.scene_cut)
             if observer is not None:
@@ -301,11 +340,6 @@ def _crop_landmarks(tracked: TrackedFace, face: AlignedFace) -> np.ndarray:
     return np.asarray(tracked.landmarks, np.float32) @ affine[:, :2].T + affine[:, 2]
 
 
-def _magnification(face: AlignedFace) -> float:
-    """Crop pixels per frame pixel of the face's alignment (the similarity's scale)."""
-    return float(np.sqrt(abs(np.linalg.det(np.asarray(face.affine, np.float64)[:, :2]))))
-
-
 def _box_side(face: AlignedFace) -> float:
     """Longer side of the face's detection box, in frame pixels."""
     x0, y0, x1, y1 = face.box
@@ -322,8 +356,8 @@ class _Pipeline:
         self.error: BaseException | None = None
         self.threads: list[threading.Thread] = []
 
-    def queue(self) -> queue.Queue:
-        return queue.Queue(maxsize=self.depth)
+    def queue(self, depth: int | None = None) -> queue.Queue:
+        return queue.Queue(maxsize=depth or self.depth)
 
     def start(self, name: str, target: Callable[[], None]) -> None:
         def run() -> None:

@@ -22,7 +22,8 @@ from .observers import FaceRecords, ObserverGroup
 from .progress import Progress, ProgressListener
 from .protocols import FrameObserver
 from .provenance import output_tags
-from .types import Frame
+from .types import Frame, FrameResult
+from .upscale import lanczos_resize
 
 
 @dataclass
@@ -53,6 +54,12 @@ def default_output(source: str | Path) -> Path:
     """``output_<name>`` beside the input."""
     path = Path(source)
     return path.with_name(f"output_{path.name}")
+
+
+def side_by_side(result: FrameResult) -> np.ndarray:
+    """uint8 [H', 2 W', 3]: the original (enlarged with plain Lanczos when the output is) beside the enhanced frame."""
+    height, width = result.enhanced.shape[:2]
+    return np.hstack([lanczos_resize(result.frame.image, width, height), result.enhanced])
 
 
 def expected_frames(info: VideoInfo, start: float | None, end: float | None) -> int | None:
@@ -114,15 +121,17 @@ def enhance_video(
 
         def report() -> None:
             if progress is not None:
-                progress(Progress(stats.frames, total, stats.faces, time.perf_counter() - ready))
+                progress(Progress(stats.frames, total, stats.faces, time.perf_counter() - ready,
+                                  stage_seconds=dict(stats.stage_seconds)))
 
         report()  # the engine is ready: a progress bar can show before the first (slow) frame
+        scale = engine.scale
         writer = open_writer(output, info, encode, source=None if info.is_live else source, start=start,
-                             width=info.width * (2 if compare else 1), overwrite=overwrite, inputs=settings.input,
-                             tags=output_tags(settings))
+                             width=info.width * scale * (2 if compare else 1), height=info.height * scale,
+                             overwrite=overwrite, inputs=settings.input, tags=output_tags(settings))
         with writer:
             for result in engine.stream(reader, stats=stats, observer=observer):
-                image = np.hstack([result.frame.image, result.enhanced]) if compare else result.enhanced
+                image = side_by_side(result) if compare else result.enhanced
                 started = time.perf_counter()
                 writer.write(replace(result.frame, image=image))
                 stats.add_time("encode", time.perf_counter() - started)
@@ -174,7 +183,7 @@ def enhance_image(
         frame = Frame(index=0, pts=0, time_base=Fraction(1, 1), image=image)
         observer = _combined(quality if measure_quality else None, gallery, records)
         (result,) = list(engine.stream([frame], stats=stats, observer=observer, detect_every=1, still=True))
-        enhanced = np.hstack([image, result.enhanced]) if compare else result.enhanced
+        enhanced = side_by_side(result) if compare else result.enhanced
         write_image(output, enhanced, overwrite=overwrite, source=source, tags=output_tags(settings))
         summary = gallery.close() if gallery is not None else None
     options = {"compare": compare, "faces_out": None if faces_out is None else str(faces_out)}

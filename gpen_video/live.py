@@ -205,6 +205,8 @@ def run_live(
     if capture.error is not None:
         raise capture.error
     notes = [f"resized {capture.resized} frame(s) of a reopened source"] if capture.resized else []
+    if settings.upscale.scale > 1:
+        notes.append(upscale_notice(settings.upscale.scale))
     return LiveResult(
         source=str(source), output=str(writer_stats.path) if writer_stats else None, settings=settings,
         stopped=run.stopped, frames=run.tracker.count, captured=run.slot.captured, dropped=run.slot.dropped,
@@ -213,6 +215,12 @@ def run_live(
         latency_samples=list(zip(run.tracker.captured, run.tracker.shown)), stats=run.stats, writer=writer_stats,
         info=info, notes=notes,
     )
+
+
+def upscale_notice(scale: int) -> str:
+    """The note a live run with an enlarged output carries: what the enlargement costs."""
+    return (f"upscale {scale}: every frame is enlarged to {scale * scale}x the pixels before faces are pasted "
+            "and shown or recorded, which adds latency and lowers the frame rate")
 
 
 def _prepare(reader: FrameSource, settings: Settings, engine: Engine | None, output: str | Path | None,
@@ -227,8 +235,9 @@ def _prepare(reader: FrameSource, settings: Settings, engine: Engine | None, out
         engine = engine or Engine(settings)
         recorder = None
         if output is not None:
-            writer = open_writer(output, reader.info, settings.encode, time_base=RECORD_TIME_BASE, overwrite=overwrite,
-                                 tags=output_tags(settings))
+            info, scale = reader.info, engine.scale
+            writer = open_writer(output, info, settings.encode, width=info.width * scale, height=info.height * scale,
+                                 time_base=RECORD_TIME_BASE, overwrite=overwrite, tags=output_tags(settings))
             recorder = _Recorder(writer)
     except BaseException:
         if window is not None:

@@ -12,6 +12,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import cv2
 import numpy as np
 
 from .faces.align import gpen_template
@@ -249,11 +250,15 @@ class QualityObserver:
         """Every other pixel of each face box: it runs on every frame."""
         original, enhanced = result.frame.image, result.enhanced
         height, width = original.shape[:2]
+        scale = enhanced.shape[0] // height  # an upscaled output is compared after shrinking it back
         for face in result.faces:
             x0, y0, x1, y1 = np.asarray(face.box).round().astype(int)
             x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
             if x1 - x0 >= 2 and y1 - y0 >= 2:
-                self.face_psnr.add(min(psnr(original[y0:y1:2, x0:x1:2], enhanced[y0:y1:2, x0:x1:2]), 100.0))
+                region = enhanced[y0 * scale:y1 * scale, x0 * scale:x1 * scale]
+                if scale > 1:
+                    region = cv2.resize(region, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+                self.face_psnr.add(min(psnr(original[y0:y1:2, x0:x1:2], region[::2, ::2]), 100.0))
 
 
 class LatencyTracker:

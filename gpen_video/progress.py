@@ -1,7 +1,8 @@
 """Progress reports: what a job, a batch or a live run tells whoever shows its progress."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -16,6 +17,7 @@ class Progress:
         seconds: wall time since the first report.
         item: which piece of work, for a listener that follows several (a batch's inputs); "" otherwise.
         detail: one more line for people (live mode: latency, dropped frames); "" when none.
+        stage_seconds: busy seconds so far per pipeline stage (decode, detect+track, restore, upscale, ...).
     """
 
     done: int
@@ -24,6 +26,7 @@ class Progress:
     seconds: float = 0.0
     item: str = ""
     detail: str = ""
+    stage_seconds: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def fps(self) -> float | None:

@@ -78,6 +78,23 @@ class _RateColumn(ProgressColumn):
         return Text(f"{latest.fps:5.1f} fps  {latest.faces / latest.seconds:6.1f} faces/s", style="cyan")
 
 
+class _StagesColumn(ProgressColumn):
+    """Where the time goes: each pipeline stage's share of the busy seconds so far, largest first."""
+
+    def __init__(self, view: ProgressView) -> None:
+        super().__init__()
+        self._view = view
+
+    def render(self, task: Task) -> Text:
+        latest = self._view.latest
+        stages = {k: v for k, v in (latest.stage_seconds if latest else {}).items() if v > 0}
+        total = sum(stages.values())
+        if not total:
+            return Text("")
+        shares = sorted(stages.items(), key=lambda kv: kv[1], reverse=True)[:4]
+        return Text("  ".join(f"{name} {seconds / total:.0%}" for name, seconds in shares), style="dim")
+
+
 class _ProgressDisplay:
     """A rich ``Progress`` (None when quiet) shown for the duration of a ``with`` block."""
 
@@ -108,6 +125,7 @@ class ProgressView(_ProgressDisplay):
             TextColumn("{task.completed}/{task.total} frames"),
             _RateColumn(self),
             TimeRemainingColumn(),
+            _StagesColumn(self),
             console=console,
             transient=True,
         )

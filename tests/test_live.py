@@ -370,3 +370,22 @@ def test_cli_sigint_stops_within_2s_and_keeps_the_recording(data_dir: Path, tmp_
     pts = video_pts(output)
     assert len(pts) >= 5 and all(b > a for a, b in zip(pts, pts[1:]))
     assert [p.name for p in tmp_path.iterdir()] == ["rec.mp4"]
+
+
+def test_upscaled_live_run_records_the_enlarged_stream_with_a_notice(tmp_path: Path) -> None:
+    settings = build_settings("webcam", {"live": {"window": False, "reconnect_seconds": 0.0}, "upscale": {"scale": 2}})
+    engine = Engine(settings, restorer=PassthroughRestorer(size=128, batch_size=1), detector=FixedDetector(160, 80, 60))
+    output = tmp_path / "rec.mp4"
+    script = [ScriptedSource(8, None)]
+
+    def opener(source):
+        if not script:
+            raise MediaOpenError("gone")
+        return script.pop()
+
+    result = run_live("fake://camera", settings, output=output, engine=engine, opener=opener)
+    assert result.frames == result.writer.frames >= 1
+    with av.open(str(output)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height) == (2 * SIDE, 2 * SIDE)
+    assert any(note.startswith("upscale 2:") for note in result.notes)

@@ -155,7 +155,9 @@ def _run_segment(task: UnitTask, engine: Engine, report: Callable[[int], None]) 
         gallery = None if task.gallery is None else cleanup.enter_context(
             FaceGallery(task.gallery, source=task.source, overwrite=True))
         observer = None if gallery is None else _WrittenFrames(gallery, unit.first_pts, unit.start)
-        with open_writer(task.part, reader.info, encode, overwrite=True) as writer:
+        info, scale = reader.info, engine.scale
+        with open_writer(task.part, info, encode, width=info.width * scale, height=info.height * scale,
+                         overwrite=True) as writer:
             for result in engine.stream(reader, observer=observer):
                 frame = result.frame
                 if frame.pts is None or frame.pts < unit.first_pts:

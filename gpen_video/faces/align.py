@@ -76,6 +76,19 @@ def affine_scale(m: np.ndarray) -> float:
     return float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
 
 
+def scale_affine(m: np.ndarray, factor: float) -> np.ndarray:
+    """The frame -> crop affine for the same frame enlarged ``factor`` times: float32 [2, 3].
+
+    Uses OpenCV's resize grid: enlarged pixel u lies over original position (u + 0.5) / factor - 0.5.
+    """
+    m = np.asarray(m, np.float64)
+    if factor == 1:
+        return m.astype(np.float32)
+    lin = m[:, :2] / factor
+    shift = m[:, 2] + m[:, :2] @ np.full(2, 0.5 / factor - 0.5)
+    return np.concatenate([lin, shift[:, None]], axis=1).astype(np.float32)
+
+
 def align_face(image: np.ndarray, landmarks: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Warp the face given by ``landmarks`` to GPEN's template.
 

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from .align import affine_scale, invert_affine
+from .detail import lost_detail
 
 # Mask geometry as fractions of the crop side: a hard border that is never pasted (restorers
 # produce the worst pixels at the crop edge), then a smooth ramp up to full weight.
@@ -102,6 +103,7 @@ def paste_faces(
     *,
     alphas: Sequence[float] | None = None,
     masks: Sequence[np.ndarray | None] | None = None,
+    detail: Sequence[float] | None = None,
 ) -> np.ndarray:
     """Blend restored crops back into a copy of ``frame``.
 
@@ -116,6 +118,8 @@ def paste_faces(
             skipped); no list = 1 for every face.
         masks: optional per-face float [S, S] masks in [0, 1] (e.g. face parsing); None entries, or
             no list, use ``soft_mask(S)``.
+        detail: optional per-face strength in [0, 1] of ``frame``'s own fine detail that the crop could
+            not hold, added back to the pasted face (``faces.detail``); None or 0 adds none.
 
     Returns:
         New uint8 [H, W, 3] frame.
@@ -127,6 +131,8 @@ def paste_faces(
         raise ValueError(f"alphas must be in [0, 1], got {alphas}")
     if masks is not None and len(masks) != len(faces):
         raise ValueError(f"got {len(masks)} masks for {len(faces)} faces")
+    if detail is not None and len(detail) != len(faces):
+        raise ValueError(f"got {len(detail)} detail strengths for {len(faces)} faces")
     out = frame.copy()
     h, w = frame.shape[:2]
     order = sorted(range(len(faces)), key=lambda k: affine_scale(faces[k][1]), reverse=True)
@@ -152,6 +158,10 @@ def paste_faces(
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         dsize = (x1 - x0, y1 - y0)
         face = cv2.warpAffine(crop, a_roi, dsize, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        if detail is not None and detail[k] > 0.0:
+            fine = lost_detail(frame, affine, a_roi, roi, size)
+            face = cv2.scaleAdd(fine, float(detail[k]), face.astype(np.float32))
+            face = np.clip(np.rint(face), 0, 255).astype(np.uint8)
         weight = cv2.warpAffine(
             np.asarray(mask, np.float32), a_roi, dsize, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0
         )

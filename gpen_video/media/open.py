@@ -59,6 +59,7 @@ def open_writer(
     source: str | Path | None = None,
     start: float | None = None,
     width: int | None = None,
+    height: int | None = None,
     time_base: Fraction | None = None,
     overwrite: bool = False,
     inputs: InputSettings = InputSettings(),
@@ -73,7 +74,8 @@ def open_writer(
         source: input whose audio, subtitles and metadata are copied (None: video only), read with
             ``inputs``' network timeout.
         start: the reader's trim start, so the copied streams are cut to match.
-        width: frame width when it differs from the source's (side-by-side output is 2×).
+        width, height: frame size when it differs from the source's (side-by-side output is 2× as wide,
+            an upscaled output N× in both).
         time_base: pts ticks of the written frames when not the source's (live recordings).
         overwrite: replace an existing ``dest``.
         tags: container metadata to set (see :class:`VideoWriter`).
@@ -81,7 +83,7 @@ def open_writer(
     return VideoWriter(
         dest,
         width=width or info.width,
-        height=info.height,
+        height=height or info.height,
         time_base=time_base or info.time_base,
         fps=info.fps,
         source=source,

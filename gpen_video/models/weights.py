@@ -47,7 +47,7 @@ class GpenConfig:
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One downloadable file. ``kind`` is "gpen", "detector" or "parsing"; config is None unless gpen."""
+    """One downloadable file. ``kind`` is "gpen", "detector", "parsing" or "upsampler"; config is None unless gpen."""
 
     name: str
     filename: str
@@ -63,6 +63,7 @@ _GPEN_URL = "https://public-vigen-video.oss-cn-shanghai.aliyuncs.com/robin/model
 _MODELSCOPE_URL = ("https://www.modelscope.cn/api/v1/models/damo/cv_gpen_image-portrait-enhancement-hires/"
                    "repo?Revision=master&FilePath={}.pth")
 _FACEXLIB_URL = "https://github.com/xinntao/facexlib/releases/download/{}/{}"
+_REALESRGAN_URL = "https://github.com/xinntao/Real-ESRGAN/releases/download/{}/{}.pth"
 
 
 def _gpen(name: str, url: str, in_size: int, cm: int, narrow: float) -> ModelEntry:
@@ -84,6 +85,16 @@ REGISTRY: dict[str, ModelEntry] = {
         _aux("detection_Resnet50_Final.pth", "v0.1.0", "detector"),
         _aux("detection_mobilenet0.25_Final.pth", "v0.1.0", "detector"),
         _aux("parsing_parsenet.pth", "v0.2.2", "parsing"),
+        # Background upsamplers (loaded with spandrel): the official Real-ESRGAN releases, and the
+        # RealESRNet models GPEN's own demo uses for --use_sr. Hashes where published copies agree.
+        ModelEntry("RealESRGAN_x2plus", "RealESRGAN_x2plus.pth", _REALESRGAN_URL.format("v0.2.1", "RealESRGAN_x2plus"),
+                   None, "49fafd45f8fd7aa8d31ab2a22d14d91b536c34494a5cfe31eb5d89c2fa266abb", 67061725, "upsampler"),
+        ModelEntry("RealESRGAN_x4plus", "RealESRGAN_x4plus.pth", _REALESRGAN_URL.format("v0.1.0", "RealESRGAN_x4plus"),
+                   None, "4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1", 67040989, "upsampler"),
+        ModelEntry("realesrnet_x2", "realesrnet_x2.pth", _GPEN_URL.format("realesrnet_x2"), None, None, None,
+                   "upsampler"),
+        ModelEntry("realesrnet_x4", "realesrnet_x4.pth", _GPEN_URL.format("realesrnet_x4"), None, None, None,
+                   "upsampler"),
     )
 }
 

@@ -70,3 +70,14 @@ def save_tiny_gpen(path: Path, *, wrapped: bool = False) -> Path:
     state = tiny_gpen().state_dict()
     torch.save({"g_ema": {f"module.{k}": v for k, v in state.items()}} if wrapped else state, path)
     return path
+
+
+def save_tiny_sr(path: Path, *, scale: int = 2) -> Path:
+    """A seeded random-weight ESRGAN (8 filters, 1 block) built by spandrel's own architecture, saved
+    as a plain state dict that spandrel recognises. Returns ``path``."""
+    import torch
+    from spandrel.architectures.ESRGAN import ESRGAN
+
+    torch.manual_seed(0)
+    torch.save(ESRGAN(num_filters=8, num_blocks=1, scale=scale).state_dict(), path)
+    return path

@@ -36,7 +36,11 @@ def test_registry_entries(home):
     assert W.REGISTRY["GPEN-BFR-512"].url.endswith("/robin/models/GPEN-BFR-512.pth")
     aux = {e.filename: e.kind for e in W.REGISTRY.values() if e.kind != "gpen"}
     assert aux == {"detection_Resnet50_Final.pth": "detector", "detection_mobilenet0.25_Final.pth": "detector",
-                   "parsing_parsenet.pth": "parsing"}
+                   "parsing_parsenet.pth": "parsing", "RealESRGAN_x2plus.pth": "upsampler",
+                   "RealESRGAN_x4plus.pth": "upsampler", "realesrnet_x2.pth": "upsampler",
+                   "realesrnet_x4.pth": "upsampler"}
+    assert W.REGISTRY["RealESRGAN_x4plus"].url.endswith("/v0.1.0/RealESRGAN_x4plus.pth")
+    assert W.REGISTRY["realesrnet_x4"].url.endswith("/robin/models/realesrnet_x4.pth")
     assert W.weights_path("GPEN-BFR-512") == home / "GPEN-BFR-512.pth"
     assert W.weights_path("parsing_parsenet.pth") == home / "parsing_parsenet.pth"  # file name also works
     with pytest.raises(WeightsError, match="unknown model"):
