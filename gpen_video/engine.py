@@ -112,6 +112,7 @@ class Engine:
         observer: FrameObserver | None = None,
         detect_every: int | None = None,
         queue_depth: int = QUEUE_DEPTH,
+        blender: TemporalBlender | None = None,
     ) -> Iterator[FrameResult]:
         """Enhance ``frames`` and yield one result per frame, in order.
 
@@ -120,6 +121,8 @@ class Engine:
         of items each queue between two stages holds: deep queues keep a file pipeline busy, live
         mode uses 1 so that frames cannot pile up behind a slow stage. ``observer`` sees every frame
         as it is pasted (quality metrics for a report); it runs in the paste stage, so it must be quick.
+        ``blender``: the temporal blender to use, whose strength the caller may change while frames
+        flow (live mode's controls) [default: a fresh one at ``settings.faces.temporal``].
         """
         if queue_depth < 1:
             raise ValueError(f"queue_depth must be >= 1, got {queue_depth}")
@@ -130,7 +133,7 @@ class Engine:
             detect_every=detect_every or faces_cfg.detect_every,
             smooth=faces_cfg.smooth,
         )
-        blender = TemporalBlender(faces_cfg.temporal)
+        blender = blender or TemporalBlender(faces_cfg.temporal)
         pipeline = _Pipeline(stats, queue_depth)
         to_analyse = pipeline.queue()
         to_restore = pipeline.queue()

@@ -261,9 +261,9 @@ class FakeWindow:
         self.shown: list[list[str]] = []
         FakeWindow.instances.append(self)
 
-    def show(self, original, enhanced, lines) -> bool:
+    def show(self, view, lines) -> str | None:
         self.shown.append(lines)
-        return len(self.shown) < 3
+        return "q" if len(self.shown) == 3 else None
 
     def close(self) -> None:
         pass

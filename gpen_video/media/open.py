@@ -62,6 +62,7 @@ def open_writer(
     time_base: Fraction | None = None,
     overwrite: bool = False,
     inputs: InputSettings = InputSettings(),
+    copy_from_first_frame: bool = False,
 ) -> VideoWriter:
     """A :class:`VideoWriter` for frames shaped like ``info``'s.
 
@@ -75,6 +76,7 @@ def open_writer(
         width: frame width when it differs from the source's (side-by-side output is 2×).
         time_base: pts ticks of the written frames when not the source's (live recordings).
         overwrite: replace an existing ``dest``.
+        copy_from_first_frame: copied streams begin at the first written frame (see ``VideoWriter``).
     """
     return VideoWriter(
         dest,
@@ -88,4 +90,5 @@ def open_writer(
         overwrite=overwrite,
         sample_aspect_ratio=info.sample_aspect_ratio,
         io_timeout=inputs.io_timeout,
+        copy_from_first_frame=copy_from_first_frame,
     )

@@ -67,6 +67,8 @@ class VideoWriter:
         overwrite: replace an existing ``dest``.
         sample_aspect_ratio: pixel aspect ratio to declare, None for square pixels.
         io_timeout: seconds a network ``source`` may keep the copy of its streams waiting.
+        copy_from_first_frame: the copied streams begin where the first written frame does (live
+            recordings, which begin wherever the capture was), not at the source's start.
 
     Raises:
         InputError: dest is the source, exists without overwrite, its folder is missing or refuses
@@ -89,6 +91,7 @@ class VideoWriter:
         overwrite: bool = False,
         sample_aspect_ratio: Fraction | None = None,
         io_timeout: float = InputSettings.io_timeout,
+        copy_from_first_frame: bool = False,
     ) -> None:
         if width <= 0 or height <= 0:
             raise InputError(f"invalid output size {width}x{height}")
@@ -109,6 +112,7 @@ class VideoWriter:
         self._start = start
         self._overwrite = overwrite
         self._io_timeout = io_timeout
+        self._copy_from_first_frame = copy_from_first_frame
         self._temp = temp_path_for(self.dest)
         self._passthrough: Passthrough | None = None
         self._closed = False
@@ -202,6 +206,8 @@ class VideoWriter:
         self._output.mux(self._stream.encode(yuv))
         self.stats.frames += 1
         if self._passthrough is not None:
+            if self._copy_from_first_frame and self.stats.frames == 1:
+                self._passthrough.skip_before((yuv.pts + self._shift_ticks) * self._tb)
             self._passthrough.pump((yuv.pts + self._shift_ticks) * self._tb)
 
     def _video_end(self) -> Fraction:
