@@ -90,7 +90,7 @@ def build_live_report(result: LiveResult) -> dict[str, Any]:
         "virtual_camera": None if camera is None else {
             "device": camera.device, "width": camera.width, "height": camera.height, "fps": camera.fps,
             "sent": camera.sent, "fresh": camera.fresh, "held": camera.held, "blank": camera.blank,
-            "skipped_ticks": camera.skipped,
+            "skipped_ticks": camera.skipped, "replaced": camera.replaced,
             # Capture time to the first hand-over of the frame to the camera.
             "latency_ms": _ms(result.camera_latency),
         },

@@ -126,19 +126,25 @@ class FramePacer:
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         self.period = 1.0 / fps
-        self.due = start
+        self.start = start
+        self.ticks = 0  # ticks passed, sent or skipped: ``due`` is computed, so no error accumulates
         self.skipped = 0
+
+    @property
+    def due(self) -> float:
+        """Seconds of the next tick."""
+        return self.start + self.ticks * self.period
 
     def wait(self, now: float) -> float:
         """Seconds until the next tick (0 when it is due)."""
         return max(0.0, self.due - now)
 
     def advance(self, now: float) -> None:
-        """A frame went out at ``now``: the next tick is one period on, past ``now``."""
-        self.due += self.period
+        """A frame went out at ``now``: the next tick is the first one after ``now``."""
+        self.ticks += 1
         if self.due <= now:
             missed = int((now - self.due) / self.period) + 1
-            self.due += missed * self.period
+            self.ticks += missed
             self.skipped += missed
 
 
@@ -146,7 +152,8 @@ class FramePacer:
 class CameraStats:
     """What the virtual camera got: ``sent`` frames in all, ``fresh`` of them new enhanced frames,
     ``held`` repeats of the last one (the engine was slower than the camera), ``blank`` black frames
-    before the first one, ``skipped`` ticks missed because a send came late."""
+    before the first one, ``skipped`` ticks missed because a send came late, ``replaced`` frames
+    offered but replaced by a newer one before the next tick (the engine was faster)."""
 
     device: str
     width: int
@@ -157,6 +164,7 @@ class CameraStats:
     held: int = 0
     blank: int = 0
     skipped: int = 0
+    replaced: int = 0
 
 
 class CameraFeed:
@@ -188,6 +196,7 @@ class CameraFeed:
         """The newest output frame (uint8 [H, W, 3] RGB, any size) and its capture time (seconds)."""
         fitted = fit_frame(image, self.camera.width, self.camera.height)
         with self._lock:
+            self.stats.replaced += self._captured is not None
             self._image, self._captured = fitted, captured
 
     def step(self, now: float) -> bool:

@@ -28,6 +28,7 @@ from gpen_video.restore import PassthroughRestorer
 from gpen_video.types import Frame
 from tests.helpers.cli import run_cli
 from tests.helpers.fakes import FixedDetector, SlowRestorer, save_tiny_gpen
+from tests.helpers.live import ScriptedSource
 from tests.helpers.paths import ROOT
 from tests.helpers.servers import serve_once
 from tests.helpers.streams import video_pts
@@ -187,25 +188,6 @@ def test_slow_processing_drops_frames_keeps_latency_bounded_and_records(clip: Pa
     captured = [c for c, _ in result.latency_samples]
     assert np.allclose(np.subtract(seconds, seconds[0]), np.subtract(captured, captured[0]), atol=0.002)
     assert [p.name for p in tmp_path.iterdir()] == ["rec.mp4"]
-
-
-class ScriptedSource:
-    """A camera stand-in: ``count`` frames at 25 fps, then ``fail`` raised (None: the stream just ends)."""
-
-    def __init__(self, count: int, fail: BaseException | None) -> None:
-        self.count, self.fail = count, fail
-        self.info = VideoInfo(SIDE, SIDE, Fraction(FPS), Fraction(1, FPS), 0.0, None, None, None, 0, True, "test", False)
-
-    def __iter__(self):
-        image = np.full((SIDE, SIDE, 3), 90, np.uint8)
-        for i in range(self.count):
-            time.sleep(1 / FPS)
-            yield Frame(i, i, Fraction(1, FPS), image, time.monotonic())
-        if self.fail is not None:
-            raise self.fail
-
-    def close(self) -> None:
-        pass
 
 
 def test_disconnect_reconnects_with_backoff_then_gives_up(tmp_path: Path) -> None:
