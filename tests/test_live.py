@@ -325,7 +325,7 @@ def test_cli_sigint_stops_within_2s_and_keeps_the_recording(data_dir: Path, tmp_
     proc = subprocess.Popen(
         [sys.executable, "-m", "gpen_video", "live", "--source", str(data_dir / "talking_head_844.mp4"),
          "--no-window", "--restorer", "none", "--preset", "ultrafast", "-o", str(output)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         deadline = time.monotonic() + 60
