@@ -46,7 +46,13 @@ from .media.writer import VideoWriter, WriterStats
 from .metrics import LatencyTracker
 from .progress import Progress, ProgressListener
 from .types import Frame
-from .virtual_cam import CameraFeed, VirtualCamera, camera_fps, camera_size, open_virtual_camera
+from .virtual_cam import (
+    CameraFeed,
+    VirtualCamera,
+    camera_fps,
+    camera_size,
+    open_virtual_camera,
+)
 
 CameraOpener = Callable[[int, int, float, str], VirtualCamera]  # (width, height, fps, device)
 
@@ -195,7 +201,9 @@ class _Run:
             pressed = out.window.show(view, status.lines())
             keys += [pressed] if pressed else []
         keys += out.keys.poll() if out.keys is not None else []
-        keep_going = all([self._press(key) for key in keys])
+        keep_going = True
+        for key in keys:  # every key acts, also those after a quit
+            keep_going = self._press(key) and keep_going
         if progress is not None:
             progress(Progress(done=self.tracker.count, faces=len(result.faces), seconds=time.monotonic() - self.began,
                               item=str(self.source), detail="  ".join(status.lines())))

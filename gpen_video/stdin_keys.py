@@ -1,15 +1,20 @@
 """Keys from the terminal for a headless live run: a :class:`~gpen_video.live_controls.KeySource`.
 
 A terminal is switched to cbreak mode (keys arrive as pressed, without Enter; Ctrl-C still sends
-SIGINT) and restored on close. A pipe is read as it comes, one character per key. A process in the
-background of its terminal does not read it: that would stop the process (SIGTTIN).
+SIGINT) and restored on close. A pipe is read as it comes, one character per key. A process started
+in the background of its terminal does not read it; one sent there later (Ctrl-Z, ``bg``) must not be
+stopped by the terminal either, so SIGTTIN/SIGTTOU are ignored while keys are read (a read then
+fails with EIO and is retried until the process is in the foreground again).
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import queue
+import signal
 import threading
+import time
 from typing import IO
 
 log = logging.getLogger(__name__)
@@ -26,22 +31,35 @@ class StdinKeys:
         self._keys: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._fd: int | None = None
         self._saved: list | None = None
+        self._handlers: dict[int, object] = {}
         try:
             fd = stream.fileno()
         except (OSError, ValueError, AttributeError):  # no real file behind it (e.g. a test's capture)
             return
         if os.isatty(fd):
-            if not _in_foreground(fd):
+            if not _in_foreground(fd) or not self._ignore_terminal_stops():
                 return
             self._saved = _cbreak(fd)
         self._fd = fd
         threading.Thread(target=self._read, name="gpen-video-keys", daemon=True).start()
 
+    def _ignore_terminal_stops(self) -> bool:
+        """Ignore SIGTTIN/SIGTTOU (main thread only; False elsewhere, and on Windows, which has neither)."""
+        names = [getattr(signal, name, None) for name in ("SIGTTIN", "SIGTTOU")]
+        if None in names or threading.current_thread() is not threading.main_thread():
+            return False
+        for signum in names:
+            self._handlers[signum] = signal.signal(signum, signal.SIG_IGN)
+        return True
+
     def _read(self) -> None:
         while True:
             try:
                 data = os.read(self._fd, 64)
-            except OSError:
+            except OSError as exc:
+                if exc.errno == errno.EIO:  # in the background of the terminal for now
+                    time.sleep(0.5)
+                    continue
                 return
             if not data:  # end of the pipe
                 return
@@ -67,6 +85,9 @@ class StdinKeys:
             except termios.error as exc:
                 log.warning("could not restore the terminal mode: %s", exc)
             self._saved = None
+        for signum, handler in self._handlers.items():
+            signal.signal(signum, handler)
+        self._handlers = {}
 
 
 def _in_foreground(fd: int) -> bool:

@@ -22,7 +22,7 @@ from gpen_video.engine import Engine
 from gpen_video.errors import InputError, MediaOpenError
 from gpen_video.live import run_live
 from gpen_video.media.camera import OpenCVCamera
-from gpen_video.media.reader import VideoInfo, VideoReader
+from gpen_video.media.reader import VideoReader
 from gpen_video.metrics import LatencyTracker, psnr
 from gpen_video.restore import PassthroughRestorer
 from gpen_video.types import Frame
