@@ -240,7 +240,8 @@ def _live_parser() -> _Parser:
     )
     parser.add_argument("--source", required=True, metavar="SRC",
                         help="webcam index (0) or /dev/videoN, rtsp/http/udp URL, or a video file played in real time")
-    parser.add_argument("-o", "--output", metavar="FILE", help="record the enhanced stream to FILE")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="record the output stream to FILE (with the audio of a file or http(s) source)")
     live = parser.add_argument_group("live options")
     live.add_argument("--no-window", dest="live.window", action="store_const", const=False, default=None,
                       help="run headless (no OpenCV window)")

@@ -165,21 +165,38 @@ def test_backend_errors_and_a_missing_package_are_one_line(monkeypatch) -> None:
         open_virtual_camera(64, 48, 25.0)
 
 
+class CountingWindow:
+    shown = 0
+
+    def __init__(self) -> None:
+        CountingWindow.shown = 0
+
+    def show(self, view, lines):
+        CountingWindow.shown += 1
+
+    def close(self) -> None:
+        pass
+
+
 @pytest.mark.timeout(60)
-def test_live_run_feeds_a_steady_camera_while_the_engine_is_slower(tmp_path: Path) -> None:
-    """Engine at ~8 fps, camera at 25 fps: every tick sends a frame, the gaps are the held last frame."""
+def test_live_run_feeds_a_steady_camera_while_the_engine_is_slower(tmp_path: Path, monkeypatch) -> None:
+    """Engine at ~8 fps, camera at 25 fps: every tick sends a frame, the gaps are the held last frame.
+    The window and a recording run at the same time."""
+    monkeypatch.setattr("gpen_video.live.LiveWindow", CountingWindow)
     opened: list[FakeCamera] = []
 
     def camera_opener(width, height, fps, device):
         opened.append(FakeCamera(width, height, fps))
         return opened[-1]
 
-    settings = build_settings("webcam", {"live": {"window": False, "virtual_cam": True, "cam_width": 160,
+    settings = build_settings("webcam", {"live": {"window": True, "virtual_cam": True, "cam_width": 160,
                                                   "cam_height": 120}})
     engine = Engine(settings, restorer=SlowRestorer(0.12), detector=FixedDetector(160, 80, 60))
-    result = run_live("fake://camera", settings, engine=engine, opener=lambda _: ScriptedSource(1000, None),
-                      camera_opener=camera_opener, keys=ScriptedKeys({11: "q"}))
+    result = run_live("fake://camera", settings, output=tmp_path / "rec.mp4", engine=engine,
+                      opener=lambda _: ScriptedSource(1000, None), camera_opener=camera_opener,
+                      keys=ScriptedKeys({11: "q"}))
     assert result.stopped == "quit" and result.frames >= 12
+    assert CountingWindow.shown == 12 and result.writer.frames == result.frames  # frames in flight at the quit: recorded
     (camera,) = opened
     stats = result.camera
     assert (camera.width, camera.height, camera.fps) == (160, 120, 25.0) and camera.closed
