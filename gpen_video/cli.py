@@ -249,7 +249,8 @@ def _run_weights(argv: Sequence[str], console: Console) -> int:
     return 0
 
 
-LIVE_EXIT_CODES = """keys in the window: q or Esc quits, s toggles side-by-side with the original.
+LIVE_EXIT_CODES = """keys, in the window or (headless) in the terminal: e enhancement on/off, s side by side,
+  ] / [ temporal blending up/down, i print fps and latency, h keys, q or Esc quit.
 
 exit codes:
   0    the source ended (a file), or q/Esc/window closed; the recording is finalised
@@ -271,7 +272,8 @@ def _live_parser() -> _Parser:
     )
     parser.add_argument("--source", required=True, metavar="SRC",
                         help="webcam index (0) or /dev/videoN, rtsp/http/udp URL, or a video file played in real time")
-    parser.add_argument("-o", "--output", metavar="FILE", help="record the enhanced stream to FILE")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="record the output stream to FILE (with the audio of a file or http(s) source)")
     live = parser.add_argument_group("live options")
     live.add_argument("--no-window", dest="live.window", action="store_const", const=False, default=None,
                       help="run headless (no OpenCV window)")
@@ -281,10 +283,28 @@ def _live_parser() -> _Parser:
     live.add_argument("--max-in-flight", dest="live.max_in_flight", type=int, default=None, metavar="N",
                       help=f"frames inside the engine at once; more overlaps stages, fewer cut latency "
                            f"[default: {defaults.max_in_flight}]")
+    live.add_argument("--virtual-cam", dest="live.virtual_cam", action="store_const", const=True, default=None,
+                      help="publish the output as a virtual camera for video calls (pyvirtualcam: v4l2loopback "
+                           "on Linux, OBS's virtual camera on Windows and macOS)")
+    live.add_argument("--cam-size", metavar="WxH", type=_size, help="virtual camera size [default: the source's]")
+    live.add_argument("--cam-fps", dest="live.cam_fps", type=float, default=None, metavar="FPS",
+                      help="virtual camera rate; the last frame is repeated when the engine is slower "
+                           "[default: the source's]")
+    live.add_argument("--cam-device", dest="live.cam_device", default=None, metavar="PATH",
+                      help="the loopback device to use, e.g. /dev/video10 [default: the first free one]")
+    live.add_argument("--report", metavar="PATH.json", help="write a JSON report of the run (latency, camera, keys)")
     live.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output file")
     live.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     _add_tuning_options(parser)
     return parser
+
+
+def _size(text: str) -> tuple[int, int]:
+    """``"1280x720"`` -> (1280, 720)."""
+    width, sep, height = text.lower().partition("x")
+    if not (sep and width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 1280x720, got {text!r}")
+    return int(width), int(height)
 
 
 def _batch_parser() -> _Parser:
@@ -319,25 +339,43 @@ def _batch_parser() -> _Parser:
 def _run_live(argv: Sequence[str], console: Console) -> int:
     args = _live_parser().parse_args(argv)
     from .live import run_live  # heavy imports only once the arguments are good
+    from .media.output import check_destination, write_json_atomic
     from .media.source import parse_source
-    from .report import print_live_summary
+    from .report import build_live_report, print_live_summary
+    from .stdin_keys import StdinKeys
 
     source = parse_source(args.source)
-    settings = build_settings(args.config or "webcam", _overrides(args))
+    overrides = _overrides(args)
+    if args.cam_size:
+        overrides.setdefault("live", {}).update(cam_width=args.cam_size[0], cam_height=args.cam_size[1])
+    settings = build_settings(args.config or "webcam", overrides)
+    if args.report:
+        check_destination(args.report, source=None if isinstance(source, int) else source, overwrite=True)
+        if args.output and Path(args.report).absolute() == Path(args.output).absolute():
+            raise InputError("--report must be a different file from the output")
     if settings.upscale.scale > 1 and not args.quiet:
         from .live import upscale_notice
 
         console.print(f"gpen-video: note: {upscale_notice(settings.upscale.scale)}", markup=False, highlight=False,
                       soft_wrap=True)
-    status = None if args.quiet or settings.live.window else console.status("live: starting")
+    status = None if args.quiet or settings.live.window else console.status("live: starting (h for keys)")
+
+    def say(line: str) -> None:
+        console.print(f"live: {line}", markup=False, highlight=False, soft_wrap=True)
+
     if status is not None:
         status.start()
+    keys = StdinKeys(sys.stdin) if sys.stdin is not None else None
     try:
-        result = run_live(source, settings, output=args.output, overwrite=args.overwrite,
+        result = run_live(source, settings, output=args.output, overwrite=args.overwrite, keys=keys, message=say,
                           progress=None if status is None else lambda p: status.update("live: " + p.detail))
     finally:
+        if keys is not None:
+            keys.close()
         if status is not None:
             status.stop()
+    if args.report:
+        write_json_atomic(args.report, build_live_report(result))
     if not args.quiet:
         print_live_summary(console, result)
     kept = f"; recording kept: {result.output}" if result.output else ""

@@ -70,6 +70,11 @@ class LiveSettings:
     reconnect_seconds: float = 10.0  # keep trying to reopen a lost source this long
     window: bool = True  # show an OpenCV window
     max_in_flight: int = 2  # frames inside the engine at once: more overlaps stages, fewer cut latency
+    virtual_cam: bool = False  # publish the output as a virtual camera (pyvirtualcam)
+    cam_width: int = 0  # virtual camera size; 0 = the source's
+    cam_height: int = 0
+    cam_fps: float = 0.0  # virtual camera rate; 0 = the source's (30 when it has none)
+    cam_device: str = ""  # e.g. /dev/video10; empty = the first free one
 
 
 @dataclass
@@ -208,6 +213,9 @@ def validate(settings: Settings) -> None:
         (live.reconnect_seconds >= 0.0, "reconnect seconds must not be negative"),
         (live.max_in_flight >= 1, "max in flight must be at least 1"),
         *validation_checks(settings.upscale),
+        (live.cam_width >= 0 and live.cam_height >= 0, "virtual camera size must not be negative"),
+        ((live.cam_width == 0) == (live.cam_height == 0), "virtual camera size needs both width and height"),
+        (live.cam_fps >= 0.0, "virtual camera fps must not be negative"),
     ]
     for ok, message in checks:
         if not ok:

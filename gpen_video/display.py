@@ -24,11 +24,14 @@ class LiveStatus:
     faces: int  # in the last frame
     dropped: int
     reconnects: int
+    enhance: bool = True
+    temporal: float = 0.0
 
     def lines(self) -> list[str]:
         return [
             f"{self.fps:4.1f} fps  {self.latency * 1000:4.0f} ms",
             f"faces {self.faces}  dropped {self.dropped}" + (f"  reconnects {self.reconnects}" if self.reconnects else ""),
+            f"enhance {'on' if self.enhance else 'OFF'}  temporal {self.temporal:.1f}",
         ]
 
 
@@ -49,42 +52,32 @@ def draw_overlay(bgr: np.ndarray, lines: list[str]) -> np.ndarray:
 
 
 class LiveWindow:
-    """The OpenCV window: enhanced stream with an fps/latency/faces overlay.
-
-    Keys: ``q`` or Esc quits, ``s`` toggles side-by-side with the original. Closing the window quits.
+    """The OpenCV window: the live view with an fps/latency/faces overlay, and the keys pressed in it.
 
     Raises:
         NoDisplayError: there is no display to open a window on, or OpenCV cannot open one.
     """
 
-    QUIT_KEYS = (ord("q"), 27)
-    SIDE_BY_SIDE_KEY = ord("s")
+    CLOSED = "q"  # what :meth:`show` returns once the user closed the window: the quit key
 
     def __init__(self, title: str = "gpen-video live") -> None:
         if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             # Qt aborts the whole process without a display, so check before asking it.
             raise NoDisplayError("DISPLAY is not set")
         self.title = title
-        self.side_by_side = False
         try:
             cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
         except cv2.error as exc:
             raise NoDisplayError(f"OpenCV cannot open a window: {exc}") from None
 
-    def show(self, original: np.ndarray, enhanced: np.ndarray, lines: list[str]) -> bool:
-        """Show one frame (RGB in); returns False when the user asked to quit."""
-        view = compose_view(original, enhanced, self.side_by_side)
+    def show(self, view: np.ndarray, lines: list[str]) -> str | None:
+        """Show one picture (uint8 [H, W, 3] RGB); returns the key pressed meanwhile, if any
+        (``CLOSED`` when the window was closed)."""
         cv2.imshow(self.title, draw_overlay(cv2.cvtColor(view, cv2.COLOR_RGB2BGR), lines))
-        return self._handle_keys()
-
-    def _handle_keys(self) -> bool:
-        """Act on a pressed key; False when the user quit (a quit key, or the window was closed)."""
-        key = cv2.waitKey(1) & 0xFF
-        if key in self.QUIT_KEYS:
-            return False
-        if key == self.SIDE_BY_SIDE_KEY:
-            self.side_by_side = not self.side_by_side
-        return cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) >= 1
+        code = cv2.waitKey(1) & 0xFF
+        if cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
+            return self.CLOSED
+        return None if code == 0xFF else chr(code)
 
     def close(self) -> None:
         cv2.destroyWindow(self.title)

@@ -128,6 +128,7 @@ class Engine:
         detect_every: int | None = None,
         queue_depth: int = QUEUE_DEPTH,
         still: bool = False,
+        blender: TemporalBlender | None = None,
     ) -> Iterator[FrameResult]:
         """Enhance ``frames`` and yield one result per frame, in order.
 
@@ -138,6 +139,8 @@ class Engine:
         as it is pasted (quality metrics for a report); it runs in the paste stage, so it must be quick.
         ``still`` is for a picture: with no later frames to confirm a face in or fade it over, every
         face that starts a track (``start_threshold``) is restored at once, at full strength.
+        ``blender``: the temporal blender to use, whose strength the caller may change while frames
+        flow (live mode's controls) [default: a fresh one at ``settings.faces.temporal``].
         """
         if queue_depth < 1:
             raise ValueError(f"queue_depth must be >= 1, got {queue_depth}")
@@ -150,7 +153,7 @@ class Engine:
             start_threshold=faces_cfg.start_threshold,
             coast_frames=faces_cfg.fade_frames,  # a lost face is carried while it fades out
         )
-        blender = TemporalBlender(faces_cfg.temporal)
+        blender = blender or TemporalBlender(faces_cfg.temporal)
         gate = build_gate(replace(faces_cfg, confirm_frames=1, fade_frames=0) if still else faces_cfg)
         colour = SceneColour(faces_cfg.color)
         pipeline = _Pipeline(stats, queue_depth)

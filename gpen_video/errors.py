@@ -104,6 +104,19 @@ class MissingExtra(InputError):
         return f"pip install 'gpen-video[{self.extra}]'"
 
 
+class VirtualCameraUnavailable(InputError):
+    """No virtual camera can be opened: no backend, or the device is busy or missing.
+
+    Attributes:
+        reason: what pyvirtualcam said, on one line.
+        remedy: what to install or load on this platform to get a backend.
+    """
+
+    def __init__(self, reason: str, remedy: str) -> None:
+        self.reason, self.remedy = reason, remedy
+        super().__init__(f"no virtual camera ({reason}); {remedy}")
+
+
 class DestinationExists(InputError):
     """The output file is already there and replacing it was not asked for."""
 

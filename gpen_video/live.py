@@ -2,7 +2,9 @@
 
     capture thread ─▶ LatestFrame (one slot: a newer frame replaces an untaken one, which is dropped)
         ─▶ Engine.stream(queue_depth=1) with at most ``max_in_flight`` frames inside
-        ─▶ main thread: record (VideoWriter), show (OpenCV window), measure latency
+        ─▶ main thread: apply the controls, record (VideoWriter, with the source's audio), offer to
+           the virtual camera (its own thread sends at the camera's rate), show (OpenCV window),
+           measure latency, act on keys
 
 Latency stays bounded because nothing can queue up: the engine takes a frame only when one of its
 ``max_in_flight`` credits is free (a credit comes back when a result has been written and shown),
@@ -11,7 +13,9 @@ between are dropped and counted instead of waiting. Latency is measured from the
 (``Frame.time``, ``time.monotonic()``) to the moment the frame has been written and goes to the window.
 
 The pieces live elsewhere: sources in ``media/`` (``open_source``), the slot and the reconnecting
-capture thread in ``capture.py``, the window in ``display.py``, latency statistics in ``metrics.py``.
+capture thread in ``capture.py``, the window in ``display.py``, the virtual camera and its pacing in
+``virtual_cam.py``, keys and switches in ``live_controls.py`` and ``stdin_keys.py``, latency
+statistics in ``metrics.py``.
 A lost source is reopened for ``LiveSettings.reconnect_seconds``; after that the run ends with
 ``stopped == "lost"``.
 """
@@ -20,7 +24,8 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -28,18 +33,29 @@ import numpy as np
 
 from .capture import Capture, LatestFrame, Opener
 from .config import LiveSettings, Settings
-from .display import LiveStatus, LiveWindow
+from .display import LiveStatus, LiveWindow, compose_view
 from .engine import Engine, FrameResult, PipelineStats
+from .faces.temporal import TemporalBlender
+from .live_controls import KeySource, LiveControls
 from .live_result import LiveResult, StopReason
 from .media.open import open_source, open_writer
 from .media.output import check_destination, close_quietly
 from .media.signals import stopping_with
-from .media.source import FrameSource
+from .media.source import FrameSource, is_device, is_live_url
 from .media.writer import VideoWriter, WriterStats
 from .metrics import LatencyTracker
 from .progress import Progress, ProgressListener
 from .provenance import output_tags
 from .types import Frame
+from .virtual_cam import (
+    CameraFeed,
+    VirtualCamera,
+    camera_fps,
+    camera_size,
+    open_virtual_camera,
+)
+
+CameraOpener = Callable[[int, int, float, str], VirtualCamera]  # (width, height, fps, device)
 
 RECORD_TIME_BASE = Fraction(1, 90_000)  # recording pts ticks: capture times to ~11 µs
 HANG_SECONDS = 30.0  # the capture thread silent this long past the reconnect time: give up on it
@@ -47,17 +63,24 @@ _POLL = 0.1
 
 
 class _Recorder:
-    """The enhanced stream to a file, with capture times as pts (strictly increasing)."""
+    """The output stream to a file, timed by capture times (strictly increasing pts).
+
+    A frame's pts is the first recorded frame's source time plus the capture time since it, so a
+    recording that copies the source's audio keeps it in sync: audio packets keep their source
+    times, and the video follows the capture clock from the same origin.
+    """
 
     def __init__(self, writer: VideoWriter) -> None:
         self.writer = writer
-        self._t0: float | None = None
+        self._origin: tuple[float, float] | None = None  # (capture time, source seconds) of the first frame
         self._last = -1
 
     def write(self, frame: Frame, image: np.ndarray) -> None:
-        if self._t0 is None:
-            self._t0 = frame.time
-        pts = max(round((frame.time - self._t0) / RECORD_TIME_BASE), self._last + 1)
+        if self._origin is None:
+            source_time = float(frame.pts * frame.time_base) if frame.pts is not None else 0.0
+            self._origin = (frame.time, source_time)
+        captured, source_time = self._origin
+        pts = max(round((source_time + frame.time - captured) / RECORD_TIME_BASE), self._last + 1)
         self._last = pts
         self.writer.write(Frame(frame.index, pts, RECORD_TIME_BASE, image, frame.time))
 
@@ -69,15 +92,39 @@ class _Recorder:
         return None
 
 
-class _Run:
-    """The moving parts of one run: capture, in-flight credits, latency, and why it stops."""
+@dataclass
+class _Outputs:
+    """Where frames go besides the engine: any of window, virtual camera, recording, keys, messages."""
 
-    def __init__(self, source: str | int, reader: FrameSource, opener: Opener, live: LiveSettings) -> None:
+    window: LiveWindow | None = None
+    camera: CameraFeed | None = None
+    recorder: _Recorder | None = None
+    keys: KeySource | None = None
+    message: Callable[[str], None] | None = None
+
+    def close(self) -> WriterStats | None:
+        """Close them all (the recording last: it is finalised, or removed when empty)."""
+        try:
+            close_quietly(*(c.close for c in (self.window, self.camera, self.keys) if c is not None))
+        finally:
+            stats = self.recorder.finish() if self.recorder is not None else None
+        return stats
+
+
+class _Run:
+    """The moving parts of one run: capture, in-flight credits, controls, latency, and why it stops."""
+
+    def __init__(self, source: str | int, reader: FrameSource, opener: Opener, settings: Settings,
+                 outputs: _Outputs) -> None:
+        live: LiveSettings = settings.live
         self.slot = LatestFrame()
         self.capture = Capture(source, reader, opener, self.slot, reconnect_seconds=live.reconnect_seconds)
         self.credits = threading.Semaphore(live.max_in_flight)
         self.tracker = LatencyTracker()
         self.stats = PipelineStats(keep_frames=False)  # a live run may last days: constant-size stats
+        self.blender = TemporalBlender(settings.faces.temporal)
+        self.controls = LiveControls(self.blender)
+        self.outputs = outputs
         self.hang_limit = live.reconnect_seconds + HANG_SECONDS
         self.reason: StopReason | None = None  # the first stop request; later ones only stop again
         self.source = source
@@ -108,19 +155,19 @@ class _Run:
                     return
             yield frame
 
-    def process(self, engine: Engine, window: LiveWindow | None, recorder: _Recorder | None,
-                progress: ProgressListener | None) -> None:
-        """Capture, enhance, record and show until the capture ends or the user quits."""
+    def process(self, engine: Engine, progress: ProgressListener | None) -> None:
+        """Capture, enhance, record, publish and show until the capture ends or the user quits."""
         self.capture.start()
-        results = engine.stream(self.feed(), stats=self.stats, queue_depth=1)
+        if self.outputs.camera is not None:
+            self.outputs.camera.start()
+        results = engine.stream(self.feed(), stats=self.stats, queue_depth=1, blender=self.blender)
         quitting = False
         try:
             for result in results:
-                # After a quit the frames still in flight are recorded, not drawn: drawing would
-                # re-create a window the user just closed.
-                view = None if quitting else window
                 try:
-                    keep_going = self._show(result, recorder, view, progress)
+                    # After a quit the frames still in flight are recorded, not drawn: drawing would
+                    # re-create a window the user just closed.
+                    keep_going = self._hand_out(result, progress, draw=not quitting)
                 finally:
                     self.credits.release()  # on an error too: the feeder must not wait for it
                 if not keep_going:
@@ -133,23 +180,60 @@ class _Run:
             results.close()
             self.capture.join(timeout=2.0)
 
-    def _show(self, result: FrameResult, recorder: _Recorder | None, window: LiveWindow | None,
-              progress: ProgressListener | None) -> bool:
-        """Record and display one result and measure its latency; False when the user asked to quit.
+    def _hand_out(self, result: FrameResult, progress: ProgressListener | None, *, draw: bool) -> bool:
+        """Record, publish and show one result, measure its latency, act on keys; False to quit.
 
         The latency is taken before drawing so that the overlay shows this frame's own numbers.
         """
-        frame = result.frame
-        if recorder is not None:
-            recorder.write(frame, result.enhanced)
+        frame, out, controls = result.frame, self.outputs, self.controls
+        picture = result.enhanced if controls.enhance else frame.image
+        if out.recorder is not None:
+            out.recorder.write(frame, picture)
+        view = compose_view(frame.image, picture, controls.side_by_side)
+        if out.camera is not None:
+            if out.camera.failed:
+                raise out.camera.error
+            out.camera.offer(view, frame.time)
         self.tracker.record(frame.time, time.monotonic())
         status = LiveStatus(self.tracker.count, self.tracker.fps, self.tracker.latest, len(result.faces),
-                            self.slot.dropped, self.capture.reconnects)
-        keep_going = window.show(frame.image, result.enhanced, status.lines()) if window is not None else True
+                            self.slot.dropped, self.capture.reconnects, controls.enhance, controls.temporal)
+        keys = []
+        if out.window is not None and draw:
+            pressed = out.window.show(view, status.lines())
+            keys += [pressed] if pressed else []
+        keys += out.keys.poll() if out.keys is not None else []
+        keep_going = True
+        for key in keys:  # every key acts, also those after a quit
+            keep_going = self._press(key) and keep_going
         if progress is not None:
             progress(Progress(done=self.tracker.count, faces=len(result.faces), seconds=time.monotonic() - self.began,
                               item=str(self.source), detail="  ".join(status.lines())))
         return keep_going
+
+    def _press(self, key: str) -> bool:
+        """Act on one key; False for the quit key."""
+        action, line = self.controls.press(key, self.tracker.count)
+        if action == "quit":
+            return False
+        if action == "status":
+            line = self.status_line()
+        if line is not None and self.outputs.message is not None:
+            self.outputs.message(line)
+        return True
+
+    def status_line(self) -> str:
+        """fps and latency so far, for the status key."""
+        lat = self.tracker.summary()
+        parts = [f"{self.tracker.fps:.1f} fps", f"latency now {self.tracker.latest * 1000:.0f} ms"]
+        if "p50" in lat:
+            parts.append(f"p50 {lat['p50'] * 1000:.0f} ms, p95 {lat['p95'] * 1000:.0f} ms")
+        camera = self.outputs.camera
+        if camera is not None and camera.tracker.count:
+            cam = camera.tracker.summary()
+            parts.append(f"camera p50 {cam['p50'] * 1000:.0f} ms, p95 {cam['p95'] * 1000:.0f} ms, "
+                         f"{camera.stats.held} held")
+        parts.append(f"dropped {self.slot.dropped}")
+        return "  ".join(parts)
 
 
 def run_live(
@@ -160,27 +244,37 @@ def run_live(
     overwrite: bool = False,
     engine: Engine | None = None,
     opener: Opener | None = None,
+    camera_opener: CameraOpener | None = None,
+    keys: KeySource | None = None,
+    message: Callable[[str], None] | None = None,
     progress: ProgressListener | None = None,
 ) -> LiveResult:
     """Enhance a live source until it ends, is lost, the user quits or a signal arrives.
 
     Order of checks: the output path, then the source (MediaOpenError, exit 2, when it never
-    opens), then the window (display), then the engine (weights), then the recording file. The
-    recording is finalised however the run ends, including SIGINT: it is the footage so far (a
-    second signal waits for it; see media.signals).
+    opens), then the window (display), then the virtual camera, then the engine (weights), then the
+    recording file. The recording is finalised however the run ends, including SIGINT: it is the
+    footage so far (a second signal waits for it; see media.signals).
 
     Args:
         source: webcam index, ``/dev/videoN``, URL or video file (see ``media.source.parse_source``).
-        settings: ``settings.live`` holds the window switch, reconnect time and in-flight limit.
-        output: record the enhanced stream here (video only, timestamps from capture times).
+        settings: ``settings.live`` holds the window and virtual camera switches, the camera's size
+            and rate, the reconnect time and the in-flight limit.
+        output: record the output here, timed by capture times, with the audio of a file or
+            on-demand URL source copied packet for packet (cameras and live protocols: video only).
         engine: a ready engine (tests and benchmarks inject stand-in restorers this way).
         opener: opens the source, first and on every reconnect [default: ``open_source`` with
             ``settings.encode`` and ``settings.input``].
+        camera_opener: opens the virtual camera [default: ``virtual_cam.open_virtual_camera``].
+        keys: keys pressed outside the window (a terminal); see ``live_controls.KEYS``.
+        message: shows a line to the user (what a key changed, the status asked for).
         progress: called after every frame; ``detail`` is the status line the window shows
             (frames, fps, latency, faces, dropped frames, reconnects).
 
     Raises:
         NoDisplayError: ``settings.live.window`` is on and no window can be opened.
+        VirtualCameraUnavailable, MissingExtra: ``settings.live.virtual_cam`` is on and no virtual
+            camera can be opened.
     """
     began = time.monotonic()
     if output is not None:
@@ -189,31 +283,34 @@ def run_live(
     opener = opener or functools.partial(open_source, encode=settings.encode, inputs=settings.input)
     reader = opener(source)
     info = reader.info
-    window, engine, recorder = _prepare(reader, settings, engine, output, overwrite)
+    outputs, engine = _prepare(source, reader, settings, engine, output, overwrite, camera_opener or open_virtual_camera)
+    outputs.keys, outputs.message = keys, message
 
-    run = _Run(source, reader, opener, settings.live)
+    run = _Run(source, reader, opener, settings, outputs)
     # The first signal stops the capture; later ones must not cut short the recording's finalisation,
     # so it happens inside the block (see media.signals).
     with stopping_with(lambda _signum: run.stop("signal")):
         try:
-            run.process(engine, window, recorder, progress)
+            run.process(engine, progress)
         finally:
-            if window is not None:
-                window.close()
-            writer_stats = recorder.finish() if recorder is not None else None
+            writer_stats = outputs.close()
     capture = run.capture
     if capture.error is not None:
         raise capture.error
     notes = [f"resized {capture.resized} frame(s) of a reopened source"] if capture.resized else []
     if settings.upscale.scale > 1:
         notes.append(upscale_notice(settings.upscale.scale))
+    if output is not None and info.has_audio and not _audio_copied(source):
+        notes.append("the source's audio is not recorded: it comes from a live protocol")
+    camera = outputs.camera
     return LiveResult(
         source=str(source), output=str(writer_stats.path) if writer_stats else None, settings=settings,
         stopped=run.stopped, frames=run.tracker.count, captured=run.slot.captured, dropped=run.slot.dropped,
         attempts=capture.attempts, reconnects=capture.reconnects, losses=list(capture.losses),
         seconds=time.monotonic() - began, latency=run.tracker.summary(),
         latency_samples=list(zip(run.tracker.captured, run.tracker.shown)), stats=run.stats, writer=writer_stats,
-        info=info, notes=notes,
+        info=info, notes=notes, camera=camera.stats if camera else None,
+        camera_latency=camera.tracker.summary() if camera else None, controls=list(run.controls.events),
     )
 
 
@@ -223,25 +320,39 @@ def upscale_notice(scale: int) -> str:
             "and shown or recorded, which adds latency and lowers the frame rate")
 
 
-def _prepare(reader: FrameSource, settings: Settings, engine: Engine | None, output: str | Path | None,
-             overwrite: bool) -> tuple[LiveWindow | None, Engine, _Recorder | None]:
-    """The window, the engine and the recording, in that order; on a failure the source is closed.
+def _audio_copied(source: str | int) -> bool:
+    """Whether a recording copies the source's audio: files and on-demand URLs are opened a second time
+    for it, on the same timeline; a camera has none and a live protocol's second connection would
+    not share the first one's clock."""
+    return not is_device(source) and not is_live_url(source)
 
-    The window comes before the slow model load, so that a missing display fails fast.
+
+def _prepare(source: str | int, reader: FrameSource, settings: Settings, engine: Engine | None,
+             output: str | Path | None, overwrite: bool, camera_opener: CameraOpener) -> tuple[_Outputs, Engine]:
+    """The window, the virtual camera, the engine and the recording, in that order; on a failure
+    what was opened is closed again, the source too.
+
+    The window and the camera come before the slow model load, so that a missing display or camera
+    backend fails fast.
     """
-    window: LiveWindow | None = None
+    outputs = _Outputs()
+    live, info = settings.live, reader.info
     try:
-        window = LiveWindow() if settings.live.window else None
+        outputs.window = LiveWindow() if live.window else None
+        if live.virtual_cam:
+            width, height = camera_size((info.width, info.height), (live.cam_width, live.cam_height))
+            camera = camera_opener(width, height, camera_fps(info.fps, live.cam_fps), live.cam_device)
+            outputs.camera = CameraFeed(camera)
         engine = engine or Engine(settings)
-        recorder = None
         if output is not None:
-            info, scale = reader.info, engine.scale
+            audio = info.has_audio and _audio_copied(source)
+            scale = engine.scale
             writer = open_writer(output, info, settings.encode, width=info.width * scale, height=info.height * scale,
-                                 time_base=RECORD_TIME_BASE, overwrite=overwrite, tags=output_tags(settings))
-            recorder = _Recorder(writer)
+                                 time_base=RECORD_TIME_BASE, overwrite=overwrite, tags=output_tags(settings),
+                                 source=source if audio else None, inputs=settings.input,
+                                 copy_from_first_frame=True)
+            outputs.recorder = _Recorder(writer)
     except BaseException:
-        if window is not None:
-            window.close()
-        close_quietly(reader.close)
+        close_quietly(outputs.close, reader.close)
         raise
-    return window, engine, recorder
+    return outputs, engine

@@ -10,8 +10,10 @@ from typing import Literal
 
 from .config import Settings
 from .engine import PipelineStats
+from .live_controls import ControlEvent
 from .media.reader import VideoInfo
 from .media.writer import WriterStats
+from .virtual_cam import CameraStats
 
 # "end": a file source finished; "quit": q, Esc or the window closed; "signal": SIGINT/SIGTERM;
 # "lost": the source went away and did not come back in time.
@@ -29,8 +31,12 @@ class LiveResult:
         attempts, reconnects: reopen attempts after losses, and the successful ones.
         losses: why the source was lost, each time.
         seconds: wall time of the run.
-        latency: ``LatencyTracker.summary()``: fps, p50/p95/mean/max (s), half-run p95s, trend (s/s).
+        latency: ``LatencyTracker.summary()``: fps, p50/p95/mean/max (s), half-run p95s, trend (s/s),
+            from capture to the moment the frame was written and handed to the window.
         latency_samples: (capture time, shown time) per frame, seconds (monotonic clock).
+        camera: what the virtual camera got (None without one); ``camera_latency``: the same summary
+            as ``latency``, from capture to the frame's first hand-over to the camera.
+        controls: the keys acted on, in order.
     """
 
     source: str
@@ -50,3 +56,6 @@ class LiveResult:
     writer: WriterStats | None = None
     info: VideoInfo | None = None
     notes: list[str] = field(default_factory=list)
+    camera: CameraStats | None = None
+    camera_latency: dict | None = None
+    controls: list[ControlEvent] = field(default_factory=list)

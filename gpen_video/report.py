@@ -64,6 +64,51 @@ def _run_summary(result: JobResult) -> dict[str, Any]:
     }
 
 
+def _ms(summary: dict | None) -> dict[str, float | None] | None:
+    """A latency summary's p50/p95/mean/max in milliseconds (None without frames)."""
+    if not summary or "p50" not in summary:
+        return None
+    return {key: round(summary[key] * 1000, 2) for key in ("p50", "p95", "mean", "max")}
+
+
+def build_live_report(result: LiveResult) -> dict[str, Any]:
+    """What a live run did: frames, drops, latency per output (ms, capture to hand-over), the virtual
+    camera, the keys acted on, settings and versions."""
+    lat = result.latency
+    camera = result.camera
+    writer = result.writer
+    return {
+        "input": result.source,
+        "output": result.output,
+        "kind": "live",
+        "stopped": result.stopped,
+        "seconds": round(result.seconds, 3),
+        "frames": result.frames,
+        "captured": result.captured,
+        "dropped": result.dropped,
+        "faces": result.stats.faces,
+        "fps": round(lat["fps"], 3) if lat.get("fps") else None,
+        "reconnects": result.reconnects,
+        "losses": result.losses,
+        # Capture time to the moment the frame was written and handed to the window.
+        "latency_ms": _ms(lat),
+        "latency_trend": lat.get("trend"),
+        "virtual_camera": None if camera is None else {
+            "device": camera.device, "width": camera.width, "height": camera.height, "fps": camera.fps,
+            "sent": camera.sent, "fresh": camera.fresh, "held": camera.held, "blank": camera.blank,
+            "skipped_ticks": camera.skipped, "replaced": camera.replaced,
+            # Capture time to the first hand-over of the frame to the camera.
+            "latency_ms": _ms(result.camera_latency),
+        },
+        "recording": None if writer is None else {"frames": writer.frames, "audio_packets": writer.audio_packets},
+        "controls": [{"after_frame": e.frame, "key": e.key, "state": e.state} for e in result.controls],
+        "stage_seconds": {k: round(v, 4) for k, v in result.stats.stage_seconds.items()},
+        "notes": result.notes,
+        "settings": result.settings.to_dict(),
+        "versions": software_versions(),
+    }
+
+
 class _RateColumn(ProgressColumn):
     """Frames/s and faces/s since the start."""
 
@@ -188,6 +233,15 @@ def print_live_summary(console: Console, result: LiveResult) -> None:
     if "p50" in lat:
         table.add_row("latency p50 / p95 / max", f"{lat['p50'] * 1000:.0f} / {lat['p95'] * 1000:.0f} / "
                                                   f"{lat['max'] * 1000:.0f} ms")
+    camera, cam_lat = result.camera, result.camera_latency or {}
+    if camera is not None:
+        table.add_row("virtual camera", f"{camera.device} {camera.width}x{camera.height} @ {camera.fps:g} fps: "
+                                        f"{camera.sent} frames sent, {camera.held} held repeats")
+    if "p50" in cam_lat:
+        table.add_row("camera latency p50 / p95 / max", f"{cam_lat['p50'] * 1000:.0f} / {cam_lat['p95'] * 1000:.0f} / "
+                                                         f"{cam_lat['max'] * 1000:.0f} ms")
+    if result.writer is not None and result.writer.audio_packets:
+        table.add_row("audio", f"{result.writer.audio_packets} packets copied")
     if result.attempts:
         table.add_row("reconnects", f"{result.reconnects} of {result.attempts} attempt(s)")
     for note in result.notes:

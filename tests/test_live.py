@@ -22,12 +22,13 @@ from gpen_video.engine import Engine
 from gpen_video.errors import InputError, MediaOpenError
 from gpen_video.live import run_live
 from gpen_video.media.camera import OpenCVCamera
-from gpen_video.media.reader import VideoInfo, VideoReader
+from gpen_video.media.reader import VideoReader
 from gpen_video.metrics import LatencyTracker, psnr
 from gpen_video.restore import PassthroughRestorer
 from gpen_video.types import Frame
 from tests.helpers.cli import run_cli
 from tests.helpers.fakes import FixedDetector, SlowRestorer, save_tiny_gpen
+from tests.helpers.live import ScriptedSource
 from tests.helpers.paths import ROOT
 from tests.helpers.servers import serve_once
 from tests.helpers.streams import video_pts
@@ -189,25 +190,6 @@ def test_slow_processing_drops_frames_keeps_latency_bounded_and_records(clip: Pa
     assert [p.name for p in tmp_path.iterdir()] == ["rec.mp4"]
 
 
-class ScriptedSource:
-    """A camera stand-in: ``count`` frames at 25 fps, then ``fail`` raised (None: the stream just ends)."""
-
-    def __init__(self, count: int, fail: BaseException | None) -> None:
-        self.count, self.fail = count, fail
-        self.info = VideoInfo(SIDE, SIDE, Fraction(FPS), Fraction(1, FPS), 0.0, None, None, None, 0, True, "test", False)
-
-    def __iter__(self):
-        image = np.full((SIDE, SIDE, 3), 90, np.uint8)
-        for i in range(self.count):
-            time.sleep(1 / FPS)
-            yield Frame(i, i, Fraction(1, FPS), image, time.monotonic())
-        if self.fail is not None:
-            raise self.fail
-
-    def close(self) -> None:
-        pass
-
-
 def test_disconnect_reconnects_with_backoff_then_gives_up(tmp_path: Path) -> None:
     script = [ScriptedSource(10, OSError("camera unplugged")), MediaOpenError("no device"), ScriptedSource(10, None)]
     opened: list[float] = []
@@ -261,9 +243,9 @@ class FakeWindow:
         self.shown: list[list[str]] = []
         FakeWindow.instances.append(self)
 
-    def show(self, original, enhanced, lines) -> bool:
+    def show(self, view, lines) -> str | None:
         self.shown.append(lines)
-        return len(self.shown) < 3
+        return "q" if len(self.shown) == 3 else None
 
     def close(self) -> None:
         pass
@@ -343,7 +325,7 @@ def test_cli_sigint_stops_within_2s_and_keeps_the_recording(data_dir: Path, tmp_
     proc = subprocess.Popen(
         [sys.executable, "-m", "gpen_video", "live", "--source", str(data_dir / "talking_head_844.mp4"),
          "--no-window", "--restorer", "none", "--preset", "ultrafast", "-o", str(output)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         deadline = time.monotonic() + 60

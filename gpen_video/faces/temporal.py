@@ -47,11 +47,23 @@ class TemporalBlender:
     """
 
     def __init__(self, strength: float = 0.7):
+        self._tracks: dict[int, _TrackState] = {}
+        self._flow: cv2.DISOpticalFlow | None = None
+        self.strength = 0.0
+        self.set_strength(strength)
+
+    def set_strength(self, strength: float) -> None:
+        """Change the strength, also while another thread blends (live mode's controls).
+
+        Turning blending back on starts every track afresh: its history stopped when blending did.
+        """
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"temporal strength must be in [0, 1], got {strength}")
+        if strength and self._flow is None:
+            self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        if strength and not self.strength:
+            self._tracks.clear()
         self.strength = float(strength)
-        self._tracks: dict[int, _TrackState] = {}
-        self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) if strength else None
 
     def blend(
         self, track_id: int, source: np.ndarray, restored: np.ndarray, landmarks: np.ndarray, magnification: float = 1.0
@@ -68,7 +80,8 @@ class TemporalBlender:
         Returns:
             uint8 [S, S, 3]; ``restored`` itself when blending is off or the track is new.
         """
-        if self.strength == 0.0:
+        strength = self.strength  # read once: the controls may change it meanwhile
+        if strength == 0.0:
             return restored
         src = source.astype(np.float32)
         residual = restored.astype(np.float32) - src
@@ -83,7 +96,7 @@ class TemporalBlender:
         map_x, map_y, reliable = self._warp_maps(small, prev.small, size, pixel)
         warped_grey = cv2.remap(prev.grey, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         warped_res = cv2.remap(prev.residual, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        weight = still_weight(grey, warped_grey, self.strength * _MAX_WEIGHT, pixel)
+        weight = still_weight(grey, warped_grey, strength * _MAX_WEIGHT, pixel)
         weight *= reliable
         weight *= face_region(landmarks, size)
         blended = residual + cv2.merge([weight] * 3) * (warped_res - residual)

@@ -64,6 +64,7 @@ def open_writer(
     overwrite: bool = False,
     inputs: InputSettings = InputSettings(),
     tags: dict[str, str] | None = None,
+    copy_from_first_frame: bool = False,
 ) -> VideoWriter:
     """A :class:`VideoWriter` for frames shaped like ``info``'s.
 
@@ -79,6 +80,7 @@ def open_writer(
         time_base: pts ticks of the written frames when not the source's (live recordings).
         overwrite: replace an existing ``dest``.
         tags: container metadata to set (see :class:`VideoWriter`).
+        copy_from_first_frame: copied streams begin at the first written frame (see ``VideoWriter``).
     """
     return VideoWriter(
         dest,
@@ -93,4 +95,5 @@ def open_writer(
         sample_aspect_ratio=info.sample_aspect_ratio,
         io_timeout=inputs.io_timeout,
         tags=tags,
+        copy_from_first_frame=copy_from_first_frame,
     )

@@ -189,6 +189,11 @@ class Passthrough:
             else:
                 self._copy(route, packet)
 
+    def skip_before(self, start: Fraction) -> None:
+        """From now on, drop packets that start before ``start`` seconds (source timeline)."""
+        if self._start is None or start > self._start:
+            self._start = start
+
     def finish(self, end: Fraction) -> None:
         """Mux everything up to ``end`` (the end of the last video frame), then flush encoders."""
         self.pump(end + _MARGIN, end=end)

@@ -69,6 +69,8 @@ class VideoWriter:
         io_timeout: seconds a network ``source`` may keep the copy of its streams waiting.
         tags: container metadata to set, over any copied from ``source`` (e.g. ``{"comment": ...}``;
             ``comment`` is the key that mp4, mov, mkv, webm and avi all keep).
+        copy_from_first_frame: the copied streams begin where the first written frame does (live
+            recordings, which begin wherever the capture was), not at the source's start.
 
     Raises:
         InputError: dest is the source, exists without overwrite, its folder is missing or refuses
@@ -92,6 +94,7 @@ class VideoWriter:
         sample_aspect_ratio: Fraction | None = None,
         io_timeout: float = InputSettings.io_timeout,
         tags: dict[str, str] | None = None,
+        copy_from_first_frame: bool = False,
     ) -> None:
         if width <= 0 or height <= 0:
             raise InputError(f"invalid output size {width}x{height}")
@@ -112,6 +115,7 @@ class VideoWriter:
         self._start = start
         self._overwrite = overwrite
         self._io_timeout = io_timeout
+        self._copy_from_first_frame = copy_from_first_frame
         self._temp = temp_path_for(self.dest)
         self._passthrough: Passthrough | None = None
         self._closed = False
@@ -206,6 +210,8 @@ class VideoWriter:
         self._output.mux(self._stream.encode(yuv))
         self.stats.frames += 1
         if self._passthrough is not None:
+            if self._copy_from_first_frame and self.stats.frames == 1:
+                self._passthrough.skip_before((yuv.pts + self._shift_ticks) * self._tb)
             self._passthrough.pump((yuv.pts + self._shift_ticks) * self._tb)
 
     def _video_end(self) -> Fraction:

@@ -23,6 +23,7 @@ def run_cli(*args: str | Path, timeout: float = 300, env: dict | None = None,
     return subprocess.run(
         [sys.executable, *map(str, program), *map(str, args)],
         cwd=ROOT, env=cli_env(env), capture_output=True, text=True, timeout=timeout,
+        stdin=subprocess.DEVNULL,  # live mode reads keys from stdin: a child never takes the terminal's
     )
 
 
