@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["FullGenerator", "build_gpen", "set_modconv_mode", "channels", "fold_constants"]
+__all__ = ["FullGenerator", "build_gpen", "set_modconv_mode", "channels", "fold_constants", "folded_values"]
 
 SQRT2 = math.sqrt(2.0)
 FP16_CLAMP = 2.0**13  # far above real activations, far below fp16 max (65504)
@@ -446,6 +446,12 @@ def _drop_folded(model: nn.Module) -> None:
     for m in model.modules():
         if isinstance(m, _Folding):
             m._folded = {}
+
+
+def folded_values(model: nn.Module) -> list[Tensor]:
+    """Every folded constant of ``model``: hold them to keep their memory valid (a captured CUDA
+    graph reads them by address, even after the model is re-folded or moved)."""
+    return [t for m in model.modules() if isinstance(m, _Folding) for t in m._folded.values()]
 
 
 @contextmanager

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from ..device import PRECISION_DTYPES, resolve_device, resolve_precision
 from ..errors import InputError
-from ..models.gpen import fold_constants
+from ..models.gpen import fold_constants, folded_values
 from .crops import check_crops
 
 _SLOTS = 2
@@ -148,6 +148,7 @@ class GpenRestorer:
         if cuda and cuda_graphs:
             if not (warmup and self.static_shapes):
                 raise InputError("cuda_graphs needs warmup and static shapes")
+            self._graph_constants = folded_values(self.model)  # the graphs read these by address
             pool = None
             for slot in self._slots:
                 slot.graph = self._capture(slot, pool)
