@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gpen_video.config import RestoreSettings
-from gpen_video.device import cpu_has_bf16, resolve_device, resolve_precision
+from gpen_video.device import cpu_has_bf16, onnx_providers, resolve_device, resolve_precision
 from gpen_video.errors import InputError, WeightsError
 from gpen_video.models.gpen import build_gpen
 from gpen_video.restore import GpenRestorer, PassthroughRestorer, build_restorer, to_model_input, to_uint8
@@ -152,6 +152,17 @@ def test_devices_and_precision():
         resolve_precision("fp16", cpu)
     with pytest.raises(InputError):
         resolve_precision("int8", cpu)
+
+
+def test_onnx_providers_follow_the_gpu_index(monkeypatch):
+    import onnxruntime as ort
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert onnx_providers("cuda:1") == [("CUDAExecutionProvider", {"device_id": 1}), "CPUExecutionProvider"]
+    assert onnx_providers("cuda")[0] == ("CUDAExecutionProvider", {"device_id": 0})
+    assert onnx_providers("cpu") == ["CPUExecutionProvider"]
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert onnx_providers("cuda:1") == ["CPUExecutionProvider"]
 
 
 def test_bf16_close_to_fp32(tiny, crops):
