@@ -141,8 +141,11 @@ class GpenRestorer:
         self._jobs: deque[_Job] = deque()
         if warmup:
             n = self.batch_size if cuda or self.static_shapes else 1
+            x = torch.zeros(n, 3, self.size, self.size, device=self.torch_device)
             with torch.inference_mode(), fold_constants(self.model):
-                self._run(torch.zeros(n, 3, self.size, self.size, device=self.torch_device))
+                self._run(x, self.model)  # eager: a compiler never traces the recording pass
+            if compile:
+                self._run(x)  # compiles now, with the folded constants in place
             if cuda:
                 torch.cuda.synchronize(self.torch_device)  # once, at start-up
         if cuda and cuda_graphs:
@@ -178,8 +181,9 @@ class GpenRestorer:
                 self._compute(slot, self._rows)
         return graph
 
-    def _run(self, x: Tensor) -> Tensor:
-        """float [n, 3, S, S] in [-1, 1] on device -> float32 [n, 3, S, S] (unclamped).
+    def _run(self, x: Tensor, forward: nn.Module | None = None) -> Tensor:
+        """float [n, 3, S, S] in [-1, 1] on device -> float32 [n, 3, S, S] (unclamped), through
+        ``forward`` (default: the model, compiled when asked for).
 
         With static shapes, n <= batch_size rows are padded to the slots' size for the model and
         the padding rows dropped from the result.
@@ -191,7 +195,7 @@ class GpenRestorer:
         # No autocast cache: it would hold casts across calls, which a CUDA graph capture forbids.
         with torch.inference_mode(), torch.autocast(self.torch_device.type, dtype=self._dtype or torch.float32,
                                                     enabled=self._dtype is not None, cache_enabled=False):
-            return self._forward(x).float()[:n]
+            return (forward or self._forward)(x).float()[:n]
 
     def _compute(self, slot: _Slot, rows: int) -> None:
         """uint8 dev_in[:rows] -> restored uint8 dev_out[:rows], on the current stream."""
