@@ -98,7 +98,7 @@ class UtilisationSampler:
             return float(torch.cuda.utilization(self.device))
         index = self.device.index if self.device.index is not None else torch.cuda.current_device()
         out = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits",
-                              "-i", str(index)], capture_output=True, text=True, timeout=5)
+                              "-i", str(index)], capture_output=True, text=True, timeout=5, check=True)
         return float(out.stdout.strip())
 
     def _run(self) -> None:

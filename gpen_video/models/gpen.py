@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["FullGenerator", "build_gpen", "set_modconv_mode", "channels", "fold_constants", "folded_values"]
+__all__ = ["FullGenerator", "build_gpen", "channels", "fold_constants", "folded_values", "set_modconv_mode"]
 
 SQRT2 = math.sqrt(2.0)
 FP16_CLAMP = 2.0**13  # far above real activations, far below fp16 max (65504)
@@ -245,7 +245,10 @@ class ModulatedConv2d(_Folding):
 
     def _unfused(self, x: Tensor, s: Tensor) -> tuple[Tensor, Tensor | None]:
         k = self.weight.shape[-1]
-        w32 = lambda: self.weight[0] * self.scale  # noqa: E731 - [out, in, k, k], shared by the batch
+
+        def w32() -> Tensor:  # [out, in, k, k], shared by the batch
+            return self.weight[0] * self.scale
+
         d = None
         with _fp32(x):
             if self.demodulate:
