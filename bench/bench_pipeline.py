@@ -18,6 +18,7 @@ pipeline wastes no processor time on waiting.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -85,7 +86,7 @@ def main() -> int:
     seconds = args.seconds or (5.0 if device.type == "cuda" else 2.0)
     settings = Settings()
     settings.restore.batch_size = args.batch_size
-    settings.encode.preset = args.preset
+    settings.encode = dataclasses.replace(settings.encode, preset=args.preset)  # EncodeSettings is frozen
     encoder = settings.encode
     torch.manual_seed(0)
     restorer = GpenRestorer(REGISTRY["GPEN-BFR-256"].config.build(), device=device, batch_size=args.batch_size)

@@ -93,6 +93,7 @@ TUNING_OPTIONS: list[tuple[str, str, str, str]] = [
 SWITCHES: list[tuple[str, str, str, bool, str]] = [
     ("--fp32", "restore", "fp32", True, "run GPEN in fp32 on CUDA (default: bf16/fp16)"),
     ("--compile", "restore", "compile", True, "torch.compile the model"),
+    ("--cuda-graphs", "restore", "cuda_graphs", True, "on CUDA, run GPEN as captured CUDA graphs"),
     ("--no-deinterlace", "encode", "deinterlace", False, "keep interlaced input as it is"),
     ("--no-detail-transfer", "faces", "detail_transfer", False,
      "faces larger than the crop's scale lose the source's fine detail (for noisy or blocky sources)"),

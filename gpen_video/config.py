@@ -37,6 +37,7 @@ class RestoreSettings:
     fp32: bool = False  # turn off reduced precision on CUDA
     batch_size: int = 8  # faces per GPEN call, gathered across frames
     compile: bool = False  # torch.compile the model (slow start, faster steady state)
+    cuda_graphs: bool = False  # on CUDA, replay each micro-batch as one captured CUDA graph
 
 
 @dataclass

@@ -66,8 +66,9 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
-def onnx_providers(device: str, activity: str = "running") -> list[str]:
-    """onnxruntime execution providers for a device spec: CUDA first when asked for and available.
+def onnx_providers(device: str, activity: str = "running") -> list[str | tuple[str, dict]]:
+    """onnxruntime execution providers for a device spec: CUDA first, on the spec's GPU ("cuda:N"),
+    when asked for and available.
 
     ``activity`` names what falls back to the CPU in the warning ("detecting", ...).
     """
@@ -75,6 +76,7 @@ def onnx_providers(device: str, activity: str = "running") -> list[str]:
 
     if device.startswith("cuda"):
         if "CUDAExecutionProvider" in ort.get_available_providers():
-            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+            index = device.partition(":")[2] or "0"
+            return [("CUDAExecutionProvider", {"device_id": int(index)}), "CPUExecutionProvider"]
         log.warning("onnxruntime has no CUDA execution provider here; %s on the CPU", activity)
     return ["CPUExecutionProvider"]

@@ -248,25 +248,29 @@ class Engine:
                 for job in waiting.popleft():
                     pipeline.put(out, job)
 
-        while not finished:
-            # Wait long for input only when the restorer is idle; otherwise keep gathering briefly.
-            idle = not gathered and not waiting
-            items = pipeline.take_available(inbox, limit=batch_size, timeout=None if idle else _GATHER)
-            for job in items:
-                if job is None:
-                    finished = True
-                    break
-                gathered.append(job)
-                gathered_faces += len(job.faces)
-                if gathered_faces >= batch_size:
-                    submit()
-            if gathered and (gathered_faces == 0 or not waiting):
-                submit()  # nothing to gain by holding these back
-            release(wait=not items and not gathered and bool(waiting))
-        submit()
-        while waiting:
-            release(wait=True)
-        pipeline.put(out, None)
+        try:
+            while not finished:
+                # Wait long for input only when the restorer is idle; otherwise keep gathering briefly.
+                idle = not gathered and not waiting
+                items = pipeline.take_available(inbox, limit=batch_size, timeout=None if idle else _GATHER)
+                for job in items:
+                    if job is None:
+                        finished = True
+                        break
+                    gathered.append(job)
+                    gathered_faces += len(job.faces)
+                    if gathered_faces >= batch_size:
+                        submit()
+                if gathered and (gathered_faces == 0 or not waiting):
+                    submit()  # nothing to gain by holding these back
+                release(wait=not items and not gathered and bool(waiting))
+            submit()
+            while waiting:
+                release(wait=True)
+            pipeline.put(out, None)
+        except _Stop:
+            self.restorer.flush()  # a stopped stream leaves nothing queued for the next one
+            raise
 
     def _upscale(self, inbox: queue.Queue, out: queue.Queue, pipeline: _Pipeline) -> None:
         """Enlarge each job's frame (batches of what is waiting) into ``job.background``."""

@@ -120,3 +120,33 @@ def test_observer_sees_every_pasted_frame_with_its_faces() -> None:
         assert np.array_equal(face.restored, 255 - face.aligned.crop)  # temporal 0: blended is restored
         assert np.array_equal(face.blended, face.restored)
         np.testing.assert_array_equal(face.aligned.box, np.float32([40, 30, 136, 126]))
+
+
+class HoldingRestorer(RecordingRestorer):
+    """Hands results back only when waited for, one submission per wait, like a busy GPU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list = []
+
+    def submit(self, crops, tag=None):
+        super().submit(crops, tag)
+        self.held += super().flush()
+
+    def collect(self, wait=False):
+        return [self.held.pop(0)] if wait and self.held else []
+
+    def flush(self):
+        out, self.held = self.held, []
+        return out
+
+
+def test_a_stopped_stream_flushes_the_restorer() -> None:
+    """Closing the stream early drops the restorer's queued work, so the next stream starts clean."""
+    restorer = HoldingRestorer()
+    eng = engine(restorer)
+    stream = eng.stream(frames(40))  # more frames than all the queues between the stages hold
+    next(stream)
+    stream.close()
+    assert restorer.held == []  # nothing stale left for the next stream
+    assert [r.frame.index for r in eng.stream(frames(3))] == [0, 1, 2]

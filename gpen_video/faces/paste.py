@@ -66,10 +66,10 @@ def soften_small_face(crop: np.ndarray, face_size_px: float) -> np.ndarray:
 
 @lru_cache(maxsize=8)
 def _soft_mask_support(size: int) -> tuple[int, int, int, int] | None:
-    return _mask_support(soft_mask(size) > 0)
+    return mask_support(soft_mask(size) > 0)
 
 
-def _mask_support(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+def mask_support(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     """Bounding box (x0, y0, x1, y1), exclusive end, of a mask's non-zero pixels, or None if empty."""
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
@@ -143,7 +143,7 @@ def paste_faces(
             continue
         size = crop.shape[0]
         if masks is not None and masks[k] is not None:
-            mask, support = masks[k], _mask_support(masks[k] > 0)
+            mask, support = masks[k], mask_support(masks[k] > 0)
         else:
             mask, support = soft_mask(size), _soft_mask_support(size)
         if support is None:

@@ -35,4 +35,5 @@ def build_restorer(settings: RestoreSettings) -> Restorer:
     path = resolve_weights(settings.model, settings.weights)
     net, _ = load_gpen(path, name=None if settings.weights is not None else settings.model)
     return GpenRestorer(net, device=device, batch_size=settings.batch_size,
-                        precision="fp32" if settings.fp32 else "auto", compile=settings.compile)
+                        precision="fp32" if settings.fp32 else "auto", compile=settings.compile,
+                        cuda_graphs=settings.cuda_graphs)

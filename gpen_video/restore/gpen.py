@@ -5,8 +5,15 @@ Crops are uint8 RGB [N, S, S, 3]. ``GpenRestorer.restore`` is the plain synchron
 micro-batch goes through one of two slots (double buffering) of pinned host buffers and device
 buffers; a copy stream uploads batch k+1 while the compute stream runs batch k, results return to
 pinned memory on a second copy stream, and everything is ordered with CUDA events (the host only
-waits on the event of the oldest slot, never on ``torch.cuda.synchronize``). On CPU the very same
-scheduling code runs with streams and pinning switched off, so each submit computes at once.
+waits, blocked rather than spinning, on the event of the oldest slot, never on
+``torch.cuda.synchronize``). On CPU the very same scheduling code runs with streams and pinning
+switched off, so each submit computes at once.
+
+With static shapes (the default on CUDA) every micro-batch is padded to ``batch_size`` rows and the
+padding rows are dropped on return: the model only ever sees one shape, so cuDNN tunes once and
+``torch.compile`` compiles once. That one shape also lets each slot's compute be captured as a CUDA
+graph (``cuda_graphs``) and replayed with a single launch. The model's derived constants are folded
+during the warm-up pass (``models.gpen.fold_constants``).
 """
 from __future__ import annotations
 
@@ -21,6 +28,7 @@ from torch import Tensor, nn
 
 from ..device import PRECISION_DTYPES, resolve_device, resolve_precision
 from ..errors import InputError
+from ..models.gpen import fold_constants, folded_values
 from .crops import check_crops
 
 _SLOTS = 2
@@ -70,6 +78,7 @@ class _Slot:
     uploaded: object
     computed: object
     done: object
+    graph: object = None  # the slot's captured compute (torch.cuda.CUDAGraph), or None
     job: _Job | None = None
     start: int = 0
     n: int = 0
@@ -94,12 +103,19 @@ class GpenRestorer:
         device: torch device or spec ("auto", "cpu", "cuda", "cuda:N"), validated by resolve_device.
         batch_size: largest micro-batch run at once.
         precision: "auto" | "fp32" | "fp16" | "bf16" (autocast); the resolved value is ``precision``.
-        compile: wrap the model in ``torch.compile`` (needs a working compiler toolchain).
-        warmup: run one forward pass now so the first real batch is not slow.
+        compile: wrap the model in ``torch.compile`` (needs a working compiler toolchain); with static
+            shapes it compiles once, on the warm-up pass.
+        warmup: run one forward pass now (which also folds the model's constants) so the first real
+            batch is not slow. Without it the constants are derived on every pass (same results).
+        static_shapes: pad every micro-batch to ``batch_size`` rows. Default: on CUDA or when
+            compiling. Off on the CPU by default, where padding rows would cost real compute.
+        cuda_graphs: capture each slot's compute as a CUDA graph at start-up (needs static shapes
+            and warmup; adds about two forward passes to the start-up); ignored on the CPU.
     """
 
     def __init__(self, model: nn.Module, *, device: torch.device | str = "cpu", batch_size: int = 4,
-                 precision: str = "auto", compile: bool = False, warmup: bool = True) -> None:
+                 precision: str = "auto", compile: bool = False, warmup: bool = True,
+                 static_shapes: bool | None = None, cuda_graphs: bool = False) -> None:
         if batch_size < 1:
             raise InputError(f"batch_size must be >= 1, got {batch_size}")
         self.torch_device = resolve_device(str(device))
@@ -108,9 +124,11 @@ class GpenRestorer:
         self.batch_size = int(batch_size)
         self.size = int(model.in_size)
         self.model = model.eval().requires_grad_(False).to(self.torch_device)
-        self._forward = torch.compile(self.model) if compile else self.model
+        self._forward = torch.compile(self.model, dynamic=False) if compile else self.model
         self._dtype = PRECISION_DTYPES[self.precision]
         cuda = self.torch_device.type == "cuda"
+        self.static_shapes = (cuda or compile) if static_shapes is None else bool(static_shapes)
+        self._rows = self.batch_size  # the slots' size; the one shape the model sees when static
         if cuda:
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
             self._streams = _Streams(torch.cuda.Stream(self.torch_device), torch.cuda.Stream(self.torch_device),
@@ -122,11 +140,22 @@ class GpenRestorer:
         self._inflight: deque[_Slot] = deque()
         self._jobs: deque[_Job] = deque()
         if warmup:
-            n = self.batch_size if cuda else 1
-            with torch.inference_mode():
-                self._run(torch.zeros(n, 3, self.size, self.size, device=self.torch_device))
+            n = self.batch_size if cuda or self.static_shapes else 1
+            x = torch.zeros(n, 3, self.size, self.size, device=self.torch_device)
+            with torch.inference_mode(), fold_constants(self.model):
+                self._run(x, self.model)  # eager: a compiler never traces the recording pass
+            if compile:
+                self._run(x)  # compiles now, with the folded constants in place
             if cuda:
                 torch.cuda.synchronize(self.torch_device)  # once, at start-up
+        if cuda and cuda_graphs:
+            if not (warmup and self.static_shapes):
+                raise InputError("cuda_graphs needs warmup and static shapes")
+            self._graph_constants = folded_values(self.model)  # the graphs read these by address
+            pool = None
+            for slot in self._slots:
+                slot.graph = self._capture(slot, pool)
+                pool = slot.graph.pool()  # slots replay in turn on one stream: share the memory
 
     # -- model -------------------------------------------------------------------------------------
     def _new_slot(self, cuda: bool) -> _Slot:
@@ -136,14 +165,45 @@ class GpenRestorer:
         dev_in = torch.empty(shape, dtype=torch.uint8, device=self.torch_device) if cuda else host_in
         dev_out = torch.empty(shape, dtype=torch.uint8, device=self.torch_device) if cuda else host_out
         event = (lambda: torch.cuda.Event()) if cuda else _NoEvent
-        return _Slot(host_in, dev_in, dev_out, host_out, event(), event(), event())
+        # The host waits only on ``done``: a blocking event sleeps the thread instead of spinning a core.
+        done = torch.cuda.Event(blocking=True) if cuda else _NoEvent()
+        return _Slot(host_in, dev_in, dev_out, host_out, event(), event(), done)
 
-    def _run(self, x: Tensor) -> Tensor:
-        """float [n, 3, S, S] in [-1, 1] on device -> float32 [n, 3, S, S] (unclamped)."""
+    def _capture(self, slot: _Slot, pool: object) -> object:
+        """The slot's full-batch compute (dev_in -> dev_out) captured as a CUDA graph."""
+        stream = self._streams.compute
+        with torch.inference_mode():
+            with torch.cuda.stream(stream):  # capture wants a warmed-up side stream
+                self._compute(slot, self._rows)
+            stream.synchronize()
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph, pool=pool, stream=stream):
+                self._compute(slot, self._rows)
+        return graph
+
+    def _run(self, x: Tensor, forward: nn.Module | None = None) -> Tensor:
+        """float [n, 3, S, S] in [-1, 1] on device -> float32 [n, 3, S, S] (unclamped), through
+        ``forward`` (default: the model, compiled when asked for).
+
+        With static shapes, n <= batch_size rows are padded to the slots' size for the model and
+        the padding rows dropped from the result.
+        """
+        n = x.shape[0]
+        if self.static_shapes and n < self._rows:
+            x = torch.cat([x, x.new_zeros(self._rows - n, *x.shape[1:])])
         x = x.contiguous(memory_format=torch.channels_last)  # measured faster on CPU; NHWC suits cuDNN
+        # No autocast cache: it would hold casts across calls, which a CUDA graph capture forbids.
         with torch.inference_mode(), torch.autocast(self.torch_device.type, dtype=self._dtype or torch.float32,
-                                                    enabled=self._dtype is not None):
-            return self._forward(x).float()
+                                                    enabled=self._dtype is not None, cache_enabled=False):
+            return (forward or self._forward)(x).float()[:n]
+
+    def _compute(self, slot: _Slot, rows: int) -> None:
+        """uint8 dev_in[:rows] -> restored uint8 dev_out[:rows], on the current stream."""
+        slot.dev_out[:rows].copy_(to_uint8(self._run(to_model_input(slot.dev_in[:rows]))))
+
+    def _step(self) -> int:
+        """Faces per micro-batch: ``batch_size``, but never more than the slots hold."""
+        return min(self.batch_size, self._rows)
 
     # -- synchronous path --------------------------------------------------------------------------
     @overload
@@ -162,15 +222,17 @@ class GpenRestorer:
         if isinstance(crops, Tensor) and crops.is_floating_point():
             if crops.ndim != 4 or tuple(crops.shape[1:]) != (3, self.size, self.size):
                 raise InputError(f"expected float crops [N, 3, {self.size}, {self.size}], got {list(crops.shape)}")
-            outs = [self._run(crops[i:i + self.batch_size].to(self.torch_device)).clamp_(-1.0, 1.0)
-                    for i in range(0, crops.shape[0], self.batch_size)]
+            step = self._step()
+            outs = [self._run(crops[i:i + step].to(self.torch_device)).clamp_(-1.0, 1.0)
+                    for i in range(0, crops.shape[0], step)]
             return torch.cat(outs).to(crops.device) if outs else crops.new_empty(crops.shape)
         if isinstance(crops, Tensor):
             return torch.from_numpy(self.restore(crops.cpu().numpy())).to(crops.device)
         crops = check_crops(crops, self.size)
         out = np.empty_like(crops)
-        for i in range(0, len(crops), self.batch_size):
-            u8 = torch.from_numpy(crops[i:i + self.batch_size]).to(self.torch_device)
+        step = self._step()
+        for i in range(0, len(crops), step):
+            u8 = torch.from_numpy(crops[i:i + step]).to(self.torch_device)
             out[i:i + len(u8)] = to_uint8(self._run(to_model_input(u8))).cpu().numpy()
         return out
 
@@ -187,7 +249,10 @@ class GpenRestorer:
         with ctx(s.compute):
             if s.compute is not None:
                 s.compute.wait_event(slot.uploaded)
-            slot.dev_out[:n].copy_(to_uint8(self._run(to_model_input(slot.dev_in[:n]))))
+            if slot.graph is not None:
+                slot.graph.replay()  # the whole slot; rows past n are stale and dropped below
+            else:  # static shapes: all rows, so the model sees one shape
+                self._compute(slot, self._rows if self.static_shapes else n)
             slot.computed.record()
         with ctx(s.d2h):
             if s.d2h is not None:
@@ -213,7 +278,7 @@ class GpenRestorer:
         crops = check_crops(crops, self.size)
         job = _Job(tag, np.empty_like(crops), pending=0)
         self._jobs.append(job)
-        step = min(self.batch_size, self._slots[0].host_in.shape[0])  # buffers are sized at construction
+        step = self._step()
         for start in range(0, len(crops), step):
             slot = self._slots[self._next]
             self._next = (self._next + 1) % _SLOTS

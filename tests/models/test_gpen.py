@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gpen_video.models.gpen import Blur, Upsample, build_gpen, set_modconv_mode
+from gpen_video.models.gpen import Blur, Upsample, build_gpen, fold_constants, set_modconv_mode
 
 OFFICIAL = ["GPEN-BFR-256", "GPEN-BFR-512", "GPEN-BFR-1024", "GPEN-BFR-2048"]
 
@@ -111,5 +111,48 @@ def test_traces_as_one_graph_for_torch_compile():
     model = build_gpen(32, 1, 1 / 16, 16, 1)
     x = torch.rand(2, 3, 32, 32).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
+        info = torch._dynamo.explain(model)(x)
+    assert info.graph_break_count == 0 and info.graph_count == 1
+
+
+def test_folded_constants_give_the_same_output_and_keep_the_checkpoint_layout():
+    torch.manual_seed(0)
+    model = build_gpen(32, 1, 1 / 8, 16, 2)
+    d = {"state_dict": {k: v.clone() for k, v in model.state_dict().items()}}
+    keys = list(model.state_dict())
+    x = torch.rand(2, 3, 32, 32).contiguous(memory_format=torch.channels_last) * 2 - 1
+    with torch.inference_mode():
+        plain = model(x)
+        with fold_constants(model):
+            recorded = model(x)
+        folded = model(x)
+    assert torch.equal(plain, recorded) and torch.equal(plain, folded)
+    assert list(model.state_dict()) == keys
+    # the folded values are really used: a weight changed in place no longer reaches the output...
+    with torch.no_grad():
+        model.ecd0[0][0].weight.mul_(2.0)
+    with torch.inference_mode():
+        assert torch.equal(model(x), folded)
+    # ...until weights are loaded (or the model moved), which drops the folded values
+    model.load_state_dict(d["state_dict"])
+    with torch.no_grad():
+        model.ecd0[0][0].weight.mul_(2.0)
+    with torch.inference_mode():
+        assert not torch.equal(model(x), folded)
+        with fold_constants(model):
+            model(x)
+    model.to(torch.float32)
+    with torch.no_grad():
+        model.ecd0[0][0].weight.div_(2.0)
+    with torch.inference_mode():
+        assert torch.equal(model(x), folded)
+
+
+def test_folded_model_traces_as_one_graph():
+    model = build_gpen(32, 1, 1 / 16, 16, 1)
+    x = torch.rand(2, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        with fold_constants(model):
+            model(x)
         info = torch._dynamo.explain(model)(x)
     assert info.graph_break_count == 0 and info.graph_count == 1
