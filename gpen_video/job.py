@@ -33,6 +33,7 @@ class JobResult:
     info: VideoInfo | None = None
     media: dict = field(default_factory=dict)  # reader and writer counters
     quality: QualityObserver = field(default_factory=QualityObserver)  # empty unless measured
+    backend: str = ""  # what ran GPEN (the restorer's ``backend``: "torch bf16", "onnxruntime ...")
 
 
 def default_output(source: str | Path) -> Path:
@@ -103,7 +104,7 @@ def enhance_video(
                 report()
         media = {"reader": vars(reader.stats).copy(), "writer": vars(writer.stats).copy()}
     return JobResult(str(source), str(output), "video", settings, stats, time.perf_counter() - began, info, media,
-                     quality)
+                     quality, engine.restorer.backend)
 
 
 IMAGE_DET_LIMIT = 2048  # pixels: pictures are detected at full resolution up to this longest side
@@ -144,4 +145,4 @@ def enhance_image(
         enhanced = np.hstack([image, result.enhanced]) if compare else result.enhanced
         write_image(output, enhanced, overwrite=overwrite, source=source)
     return JobResult(str(source), str(output), "image", settings, stats, time.perf_counter() - began,
-                     quality=quality)
+                     quality=quality, backend=engine.restorer.backend)

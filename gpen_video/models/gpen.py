@@ -19,7 +19,7 @@ official ``GPEN-BFR-*.pth`` files load with ``strict=True``. The arithmetic is w
 from __future__ import annotations
 
 import math
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 
 import torch
 import torch.nn.functional as F
@@ -48,13 +48,23 @@ def _fir_kernel(scale: float) -> Tensor:
 
 
 def _fp32(x: Tensor) -> AbstractContextManager:
-    """Context that switches autocast off, so small style computations stay in fp32."""
+    """Context that switches autocast off, so small style computations stay in fp32.
+
+    Outside autocast it is a no-op context, so fp32 graphs (ONNX export) hold no autocast regions.
+    """
+    if not torch.is_autocast_enabled(x.device.type):
+        return nullcontext()
     return torch.autocast(x.device.type, enabled=False)
 
 
 def _depthwise(kernel: Tensor, c: int, dtype: torch.dtype) -> Tensor:
     """[C, 1, 4, 4] true-convolution weight (kernel flipped) for a depthwise conv over C channels."""
-    return kernel.flip([0, 1]).to(dtype).expand(c, 1, *kernel.shape).contiguous()
+    return _cast(kernel.flip([0, 1]), dtype).expand(c, 1, *kernel.shape).contiguous()
+
+
+def _cast(t: Tensor, dtype: torch.dtype) -> Tensor:
+    """``t`` in ``dtype``; unchanged when it already is, so fp32 graphs (ONNX export) record no casts."""
+    return t if t.dtype == dtype else t.to(dtype)
 
 
 def _new_like(x: Tensor, shape: tuple[int, ...]) -> Tensor:
@@ -116,7 +126,7 @@ class EqualConv2d(nn.Module):
         self.padding = padding
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, (self.weight * self.scale).to(x.dtype), stride=self.stride, padding=self.padding)
+        return F.conv2d(x, _cast(self.weight * self.scale, x.dtype), stride=self.stride, padding=self.padding)
 
 
 class FusedLeakyReLU(nn.Module):
@@ -128,7 +138,7 @@ class FusedLeakyReLU(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """[N, C, H, W] -> [N, C, H, W]; sqrt(2) folded into the affine pass (lrelu is 1-homogeneous)."""
-        b = (self.bias * SQRT2).to(x.dtype).view(1, -1, 1, 1)
+        b = _cast(self.bias * SQRT2, x.dtype).view(1, -1, 1, 1)
         return _leaky_(torch.add(b, x, alpha=SQRT2))
 
 
@@ -160,7 +170,7 @@ class Upsample(nn.Module):
         c = x.shape[1]
         # Zero-insertion + pad (2, 1) + 4x4 conv equals conv_transpose(stride 2, padding 1); the
         # transposed conv correlates with the flipped weight, so pass the kernel unflipped.
-        w = self.kernel.to(x.dtype).expand(c, 1, 4, 4).contiguous()
+        w = _cast(self.kernel, x.dtype).expand(c, 1, 4, 4).contiguous()
         return F.conv_transpose2d(x, w, stride=2, padding=1, groups=c)
 
 
@@ -207,9 +217,9 @@ class ModulatedConv2d(nn.Module):
         xg = x.reshape(1, n * cin, h, w)
         if self.upsample:
             wt = wt.transpose(1, 2).reshape(n * cin, cout, k, k)
-            y = F.conv_transpose2d(xg, wt.to(x.dtype), stride=2, groups=n)
+            y = F.conv_transpose2d(xg, _cast(wt, x.dtype), stride=2, groups=n)
         else:
-            y = F.conv2d(xg, wt.reshape(n * cout, cin, k, k).to(x.dtype), padding=k // 2, groups=n)
+            y = F.conv2d(xg, _cast(wt.reshape(n * cout, cin, k, k), x.dtype), padding=k // 2, groups=n)
         return y.view(n, cout, *y.shape[2:])
 
     def _unfused(self, x: Tensor, s: Tensor) -> tuple[Tensor, Tensor | None]:
@@ -222,17 +232,17 @@ class ModulatedConv2d(nn.Module):
                 # stays small under fp16 (the 1e-8 epsilon is the only difference, ~1e-8 relative).
                 s = s / s.abs().amax(dim=1, keepdim=True).clamp_min(1e-8)
                 d = torch.rsqrt(s.pow(2) @ w.pow(2).sum(dim=(2, 3)).t() + 1e-8)
-        xs = x * s.to(x.dtype).view(*s.shape, 1, 1)
+        xs = x * _cast(s, x.dtype).view(*s.shape, 1, 1)
         if self.upsample:
-            y = F.conv_transpose2d(xs, w.transpose(0, 1).to(x.dtype), stride=2)
+            y = F.conv_transpose2d(xs, _cast(w.transpose(0, 1), x.dtype), stride=2)
         else:
-            y = F.conv2d(xs, w.to(x.dtype), padding=k // 2)
+            y = F.conv2d(xs, _cast(w, x.dtype), padding=k // 2)
         return y, d
 
     def forward(self, x: Tensor, style: Tensor) -> tuple[Tensor, Tensor | None]:
         """x: [N, in, H, W]; style: w [N, style_dim] -> (y [N, out, H', W'], d [N, out] | None)."""
         with _fp32(x):
-            s = self.modulation(style.float())
+            s = self.modulation(_cast(style, self.modulation.weight.dtype))
         if self.mode == "fused":
             y, d = self._fused(x, s), None
         else:
@@ -263,15 +273,15 @@ class StyledConv(nn.Module):
         """x [N, in, H, W], feature [N, out, H', W'] -> [N, 2*out, H', W']."""
         y, d = self.conv(x, style)
         n, c, h, w = y.shape
-        b = (self.activate.bias * SQRT2).to(y.dtype).view(1, 2 * c, 1, 1)
+        b = _cast(self.activate.bias * SQRT2, y.dtype).view(1, 2 * c, 1, 1)
         dy = torch.full((1,), SQRT2, dtype=y.dtype, device=y.device) if d is None else \
-            (d * SQRT2).to(y.dtype).view(n, c, 1, 1)
-        nw = (self.noise.weight * SQRT2).to(y.dtype)
+            _cast(d * SQRT2, y.dtype).view(n, c, 1, 1)
+        nw = _cast(self.noise.weight * SQRT2, y.dtype)
         if torch.compiler.is_compiling():  # out= views break Dynamo graphs; Inductor fuses this anyway
-            return _leaky_(torch.cat([y * dy, feature.to(y.dtype) * nw], dim=1) + b)
+            return _leaky_(torch.cat([y * dy, _cast(feature, y.dtype) * nw], dim=1) + b)
         out = _new_like(y, (n, 2 * c, h, w))
         torch.addcmul(b[:, :c], y, dy, out=out[:, :c])
-        torch.addcmul(b[:, c:], feature.to(y.dtype), nw, out=out[:, c:])
+        torch.addcmul(b[:, c:], _cast(feature, y.dtype), nw, out=out[:, c:])
         return _leaky_(out)
 
 
@@ -290,14 +300,14 @@ class ToRGB(nn.Module):
         serves every batch size without a grouped conv or a pass that scales x."""
         n, c, h, w = x.shape
         with _fp32(x):
-            s = self.conv.modulation(style.float())
+            s = self.conv.modulation(_cast(style, self.conv.modulation.weight.dtype))
             wt = self.conv.weight[0, :, :, 0, 0] * self.conv.scale * s.view(n, 1, c)  # [N, 3, in]
         if x.is_contiguous():
-            out = torch.bmm(wt.to(x.dtype), x.view(n, c, h * w)).view(n, 3, h, w)
+            out = torch.bmm(_cast(wt, x.dtype), x.view(n, c, h * w)).view(n, 3, h, w)
         else:  # channels_last: [N, HW, C] view
-            out = torch.bmm(x.permute(0, 2, 3, 1).reshape(n, h * w, c), wt.to(x.dtype).transpose(1, 2))
+            out = torch.bmm(x.permute(0, 2, 3, 1).reshape(n, h * w, c), _cast(wt, x.dtype).transpose(1, 2))
             out = out.view(n, h, w, 3).permute(0, 3, 1, 2)
-        out = out.float() + self.bias  # the RGB skip chain is tiny: keep it in fp32
+        out = _cast(out, torch.float32) + self.bias  # the RGB skip chain is tiny: keep it in fp32
         if skip is not None:
             with _fp32(x):
                 out = out + self.upsample(skip)
@@ -312,7 +322,7 @@ class ConstantInput(nn.Module):
         self.input = nn.Parameter(torch.randn(1, ch, 4, 4))
 
     def forward(self, n: int, dtype: torch.dtype) -> Tensor:
-        return self.input.to(dtype).expand(n, -1, -1, -1)
+        return _cast(self.input, dtype).expand(n, -1, -1, -1)
 
 
 class Generator(nn.Module):
@@ -344,7 +354,7 @@ class Generator(nn.Module):
         Every layer uses the same w (GPEN injects one latent).
         """
         with _fp32(latent):
-            w = self.style(latent.float())
+            w = self.style(_cast(latent, self.input.input.dtype))
         f4 = features[0]
         x = self.input(f4.shape[0], f4.dtype)
         if not f4.is_contiguous():
@@ -390,7 +400,7 @@ class FullGenerator(nn.Module):
             x = getattr(self, f"ecd{i}")(x)
             feats.append(x)
         with _fp32(x):
-            z = self.final_linear(x.float().flatten(1))
+            z = self.final_linear(_cast(x, self.final_linear[0].weight.dtype).flatten(1))
         return self.generator(z, feats[::-1])
 
 
