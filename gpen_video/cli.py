@@ -247,11 +247,8 @@ def _run_export(argv: Sequence[str], console: Console) -> int:
             raise InputError("give -o FILE.onnx when exporting --weights")
         output = weights.onnx_export_path(args.name, weights.weights_path(args.name))
         output.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        done = export_checkpoint(args.name, args.weights, output, dynamic_batch=args.dynamic_batch, fp16=args.fp16,
-                                 opset=args.opset, overwrite=args.overwrite)
-    except MissingExtra as exc:
-        raise InputError(f"export needs {exc.package}: {exc.install_command}") from None
+    done = export_checkpoint(args.name, args.weights, output, dynamic_batch=args.dynamic_batch, fp16=args.fp16,
+                             opset=args.opset, overwrite=args.overwrite)
     batch = "N" if done.dynamic_batch else "1"
     console.print(f"saved {done.path} ({done.name}, input [{batch}, 3, {done.size}, {done.size}], {done.precision}, "
                   f"opset {done.opset})", markup=False, highlight=False, soft_wrap=True)
