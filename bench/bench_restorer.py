@@ -6,7 +6,7 @@ for each optimisation kept, all measured in one run on one device.
     python3 bench/bench_restorer.py --backends --sizes 256,512   # torch fp32/bf16 vs ONNX Runtime, side by side
 
 ``--backends`` exports each model to ONNX (dynamic batch; slow for 512) and times torch fp32, torch bf16
-(CPU with native bf16, or CUDA) and ONNX Runtime (the CPU provider on a CPU; CUDA, and TensorRT where
+(fp16 on a GPU without bf16) and ONNX Runtime (the CPU provider on a CPU; CUDA, and TensorRT where
 present, on a GPU) alternately at each batch size, through the restorers' uint8 ``restore``, and prints
 each one's error against torch fp32.
 
@@ -119,9 +119,10 @@ def compare_backends(size: int, device: torch.device, batches: list[int], repeat
     print(f"\nGPEN-BFR-{size} (random weights): ONNX export {time.perf_counter() - began:.1f} s")
     top = max(batches)
     runners = {"torch fp32": GpenRestorer(model, device=device, batch_size=top, precision="fp32")}
-    if device.type == "cuda" or cpu_has_bf16():
-        low = "bf16" if device.type == "cpu" or torch.cuda.is_bf16_supported() else "fp16"
-        runners[f"torch {low}"] = GpenRestorer(model, device=device, batch_size=top, precision=low)
+    low = "bf16" if device.type == "cpu" or torch.cuda.is_bf16_supported() else "fp16"
+    runners[f"torch {low}"] = GpenRestorer(model, device=device, batch_size=top, precision=low)
+    if device.type == "cpu" and not cpu_has_bf16():
+        print("  (this CPU has no native bf16: torch bf16 is emulated)")
     kinds = ["onnxruntime"] + (["tensorrt"] if "TensorrtExecutionProvider" in ort.get_available_providers() else [])
     for kind in kinds:
         plan = plan_providers(kind, str(device), fp16=False, engine_cache=str(folder / "trt"),
