@@ -54,8 +54,8 @@ EXIT_CODES = """exit codes:
 TUNING_OPTIONS: list[tuple[str, str, str, str]] = [
     ("--model", "restore", "model", "GPEN model from the registry (see `gpen-video weights list`)"),
     ("--weights", "restore", "weights", "a local GPEN checkpoint (.pth, config read from the file) or ONNX graph (.onnx)"),
-    ("--backend", "restore", "backend", "auto, torch, onnxruntime or tensorrt (auto: onnxruntime for .onnx weights, "
-                                        "the measured fastest on a CPU, else torch)"),
+    ("--backend", "restore", "backend", ("auto, torch, onnxruntime or tensorrt (auto: onnxruntime for .onnx weights, "
+                                         "the measured fastest on a CPU, else torch)")),
     ("--restorer", "restore", "restorer", "gpen, or none to pass faces through unchanged (debugging)"),
     ("--device", "restore", "device", "auto, cpu, cuda or cuda:N"),
     ("--batch-size", "restore", "batch_size", "faces per GPEN batch, gathered across frames"),
@@ -233,7 +233,8 @@ def _run_export(argv: Sequence[str], console: Console) -> int:
     parser.add_argument("--weights", metavar="PATH", help="export this GPEN checkpoint instead of a registry model")
     parser.add_argument("--format", choices=["onnx"], default="onnx", help="output format [default: onnx]")
     parser.add_argument("-o", "--output", metavar="FILE.onnx",
-                        help="where to write it [default: the cache, beside the .pth, where ONNX backends find it]")
+                        help="where to write it [default: the cache, beside the .pth, where ONNX backends find it; "
+                             "always with a dynamic batch]")
     parser.add_argument("--dynamic-batch", action="store_true", help="let the batch dimension N vary (default: N = 1)")
     parser.add_argument("--fp16", action="store_true", help="fp16 weights and activations (float32 input and output)")
     parser.add_argument("--opset", type=int, metavar="N", help="ONNX opset [default: the exporter's]")
@@ -247,8 +248,8 @@ def _run_export(argv: Sequence[str], console: Console) -> int:
             raise InputError("give -o FILE.onnx when exporting --weights")
         output = weights.onnx_export_path(args.name, weights.weights_path(args.name))
         output.parent.mkdir(parents=True, exist_ok=True)
-    done = export_checkpoint(args.name, args.weights, output, dynamic_batch=args.dynamic_batch, fp16=args.fp16,
-                             opset=args.opset, overwrite=args.overwrite)
+    done = export_checkpoint(args.name, args.weights, output, dynamic_batch=args.dynamic_batch or args.output is None,
+                             fp16=args.fp16, opset=args.opset, overwrite=args.overwrite)
     batch = "N" if done.dynamic_batch else "1"
     console.print(f"saved {done.path} ({done.name}, input [{batch}, 3, {done.size}, {done.size}], {done.precision}, "
                   f"opset {done.opset})", markup=False, highlight=False, soft_wrap=True)

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from ..errors import MissingExtra, WeightsError
 from ..media.output import check_destination, commit, discard, temp_path_for
 
-__all__ = ["INPUT_NAME", "OUTPUT_NAME", "METADATA_MODEL", "METADATA_SIZE", "METADATA_SHA256", "METADATA_PRECISION",
+__all__ = ["INPUT_NAME", "METADATA_MODEL", "METADATA_PRECISION", "METADATA_SHA256", "METADATA_SIZE", "OUTPUT_NAME",
            "OnnxExport", "export_checkpoint", "export_onnx", "require_onnx"]
 
 INPUT_NAME, OUTPUT_NAME = "input", "output"

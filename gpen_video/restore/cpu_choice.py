@@ -24,7 +24,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "cpu-backend.json"
-PROBE = dict(in_size=128, channel_multiplier=2, narrow=1.0, style_dim=512, n_mlp=8)  # GPEN-512's layers
+PROBE = {"in_size": 128, "channel_multiplier": 2, "narrow": 1.0, "style_dim": 512, "n_mlp": 8}  # GPEN-512's layers
 CANDIDATES = ("torch fp32", "torch bf16", "onnxruntime fp32")
 _REPEATS = 3
 
