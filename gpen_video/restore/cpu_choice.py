@@ -2,7 +2,7 @@
 
 CPU flags do not predict speed: bf16 autocast was about 2x fp32 on the AMD EPYC this was written on,
 but 0.89-0.97x on a Xeon that also reports ``avx512_bf16``. So on first use on a CPU, one small forward
-of each candidate is timed on a probe GPEN (the GPEN-512 layers at 128 px, random weights, batch 1):
+of each candidate is timed on a probe GPEN (the GPEN-512 layers at 64 px, random weights, batch 1):
 torch fp32, torch bf16 (on CPUs with native bf16) and ONNX Runtime fp32 (when the ``onnx`` extra can
 export the probe). Each is warmed up, then timed alternately with the others and its best time kept.
 The timings go to ``$GPEN_VIDEO_HOME/cpu-backend.json``, keyed by "<CPU model> x<cores>"; the
@@ -24,7 +24,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "cpu-backend.json"
-PROBE = {"in_size": 128, "channel_multiplier": 2, "narrow": 1.0, "style_dim": 512, "n_mlp": 8}  # GPEN-512's layers
+PROBE = {"in_size": 64, "channel_multiplier": 2, "narrow": 1.0, "style_dim": 512, "n_mlp": 8}  # GPEN-512's layers
 CANDIDATES = ("torch fp32", "torch bf16", "onnxruntime fp32")
 _REPEATS = 3
 
@@ -92,7 +92,7 @@ def choose_cpu_backend(*, fp32_only: bool = False,
     entry = cache.get(key)
     fresh = not (isinstance(entry, dict) and isinstance(entry.get("probe_ms"), dict) and entry["probe_ms"])
     if fresh:
-        log.warning("measuring which GPEN backend is fastest on this CPU (once; cached in %s)", path)
+        log.warning("measuring which GPEN backend is fastest on this CPU (once, 10-30 s; cached in %s)", path)
         timings = (measure or measure_candidates)()
         cache[key] = {"probe_ms": timings, "measured": time.strftime("%Y-%m-%dT%H:%M:%S")}
         try:
