@@ -1,10 +1,11 @@
 """The CPU default backend, chosen by measurement once per CPU model and core count, then cached.
 
-CPU flags do not predict speed: bf16 autocast was about 2x fp32 on the AMD EPYC this was written on,
-but 0.89-0.97x on a Xeon that also reports ``avx512_bf16``. So on first use on a CPU, one small forward
-of each candidate is timed on a probe GPEN (the GPEN-512 layers at 64 px, random weights, batch 1):
-torch fp32, torch bf16 (on CPUs with native bf16) and ONNX Runtime fp32 (when the ``onnx`` extra can
-export the probe). Each is warmed up, then timed alternately with the others and its best time kept.
+CPU flags do not predict speed: bf16 autocast was about 2x fp32 on the AMD EPYC this project started
+on, but 0.89-0.97x on a Xeon that also reports ``avx512_bf16``. So on first use on a CPU, one small
+forward of each candidate is timed on a probe GPEN (GPEN-512's layout at 64 px and a quarter of its
+width, random weights, batch 1): torch fp32, torch bf16 (on CPUs with native bf16: emulated bf16 was
+7-10x slower than fp32 here, so it is not worth the time) and ONNX Runtime fp32 (when the ``onnx``
+extra can export the probe). Each is warmed up, then timed alternately with the others and its best time kept.
 The timings go to ``$GPEN_VIDEO_HOME/cpu-backend.json``, keyed by "<CPU model> x<cores>"; the
 fastest candidate that the run allows (fp32 only, when fp32 is asked for) is the default.
 """
@@ -24,7 +25,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "cpu-backend.json"
-PROBE = {"in_size": 64, "channel_multiplier": 2, "narrow": 1.0, "style_dim": 512, "n_mlp": 8}  # GPEN-512's layers
+# GPEN-512's layout at 64 px and a quarter of its width (128 channels): the same kinds of layers, ~0.1 s a forward
+PROBE = {"in_size": 64, "channel_multiplier": 2, "narrow": 0.25, "style_dim": 512, "n_mlp": 8}
 CANDIDATES = ("torch fp32", "torch bf16", "onnxruntime fp32")
 _REPEATS = 3
 
