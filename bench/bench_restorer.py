@@ -3,6 +3,12 @@ for each optimisation kept, all measured in one run on one device.
 
     python3 bench/bench_restorer.py --quick                 # CPU: a few minutes
     python3 bench/bench_restorer.py --device cuda --batches 1,8,32,64 --repeats 20
+    python3 bench/bench_restorer.py --backends --sizes 256,512   # torch fp32/bf16 vs ONNX Runtime, side by side
+
+``--backends`` exports each model to ONNX (dynamic batch; slow for 512) and times torch fp32, torch bf16
+(fp16 on a GPU without bf16) and ONNX Runtime (the CPU provider on a CPU; CUDA, and TensorRT where
+present, on a GPU) alternately at each batch size, through the restorers' uint8 ``restore``, and prints
+each one's error against torch fp32.
 
 Each timing is the best of ``--repeats`` calls after one warm-up call (the cores may be shared).
 """
@@ -96,6 +102,58 @@ def ratio_line(label: str, fast: float, slow: float, n: int) -> str:
     return f"  {label:<44s} {n / fast:8.2f} vs {n / slow:8.2f} faces/s  -> x{slow / fast:.2f}"
 
 
+def compare_backends(size: int, device: torch.device, batches: list[int], repeats: int, folder: Path) -> None:
+    """torch fp32 / bf16 against ONNX Runtime on one random-weight GPEN-BFR-``size``, measured alternately."""
+    import onnxruntime as ort
+
+    from gpen_video.device import cpu_has_bf16
+    from gpen_video.models.onnx import export_onnx
+    from gpen_video.restore.onnx import OnnxRestorer
+    from gpen_video.restore.providers import plan_providers
+
+    torch.manual_seed(0)
+    model = REGISTRY[f"GPEN-BFR-{size}"].config.build()
+    began = time.perf_counter()
+    graph = export_onnx(model, folder / f"gpen{size}.onnx", name=f"GPEN-BFR-{size}", source_sha256="random",
+                        dynamic_batch=True, overwrite=True).path
+    print(f"\nGPEN-BFR-{size} (random weights): ONNX export {time.perf_counter() - began:.1f} s")
+    top = max(batches)
+    runners = {"torch fp32": GpenRestorer(model, device=device, batch_size=top, precision="fp32")}
+    low = "bf16" if device.type == "cpu" or torch.cuda.is_bf16_supported() else "fp16"
+    runners[f"torch {low}"] = GpenRestorer(model, device=device, batch_size=top, precision=low)
+    if device.type == "cpu" and not cpu_has_bf16():
+        print("  (this CPU has no native bf16: torch bf16 is emulated)")
+    kinds = ["onnxruntime"] + (["tensorrt"] if "TensorrtExecutionProvider" in ort.get_available_providers() else [])
+    for kind in kinds:
+        plan = plan_providers(kind, str(device), fp16=False, engine_cache=str(folder / "trt"),
+                              available=ort.get_available_providers())
+        r = OnnxRestorer(graph, plan, batch_size=top, pad=kind == "tensorrt")
+        runners[r.backend] = r
+    for b in batches:
+        crops = np.random.default_rng(b).integers(0, 256, (b, size, size, 3), dtype=np.uint8)
+        best = {name: float("inf") for name in runners}
+        for _ in range(repeats + 1):  # the first round warms up
+            for name, r in runners.items():
+                if "Tensorrt" not in name:  # TensorRT keeps one padded shape
+                    r.batch_size = b
+                t = time.perf_counter()
+                r.restore(crops)
+                best[name] = min(best[name], time.perf_counter() - t)
+        base = best["torch fp32"]
+        cells = "  ".join(f"{name} {1000 * t / b:7.1f} ms/face (x{base / t:.2f})" for name, t in best.items())
+        print(f"  batch {b:3d}: {cells}")
+    crops = np.random.default_rng(0).integers(0, 256, (2, size, size, 3), dtype=np.uint8)
+    ref = runners["torch fp32"].restore(crops).astype(int)
+    x = (torch.rand(2, 3, size, size) * 2 - 1)
+    with torch.inference_mode():
+        want = model(x).numpy()
+    onnx = next(r for name, r in runners.items() if name.startswith("onnx"))
+    (got,) = onnx.session.run(None, {"input": x.numpy()})
+    rel = float(np.abs(got - want).max() / np.abs(want).max())
+    print(f"  ONNX Runtime vs torch fp32: float rel {rel:.1e}; uint8 max diff, per backend: " + ", ".join(
+        f"{name} {np.abs(r.restore(crops).astype(int) - ref).max()}" for name, r in runners.items()))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
@@ -104,7 +162,18 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--ablation-batch", type=int, default=4, help="batch size for the side-by-side ratios")
     ap.add_argument("--quick", action="store_true", help="batches 1,4, 3 repeats, ratios at batch 2")
+    ap.add_argument("--backends", action="store_true",
+                    help="only compare torch fp32/bf16 against ONNX Runtime (and TensorRT where present)")
     args = ap.parse_args()
+    if args.backends:
+        import tempfile
+
+        device = resolve_device(args.device)
+        print(f"device: {device}; torch {torch.__version__}; {torch.get_num_threads()} threads")
+        with tempfile.TemporaryDirectory() as folder:
+            for size in (int(s) for s in args.sizes.split(",")):
+                compare_backends(size, device, [int(b) for b in args.batches.split(",")], args.repeats, Path(folder))
+        return
     if args.quick:
         args.batches, args.repeats, args.ablation_batch = "1,4", 3, 2
     device = resolve_device(args.device)

@@ -4,6 +4,7 @@
     gpen-video live --source SRC [options]    enhance a webcam or stream in real time
     gpen-video weights list|download|path     manage model weights
     gpen-video batch INPUTS... --out-dir DIR  many videos, long videos split on keyframes, local or Ray
+    gpen-video export NAME -o FILE.onnx       export a GPEN model to ONNX
 
 Exit codes: 0 ok, 1 internal error, 2 bad input or usage, 3 missing weights, 4 live source lost,
 5 some batch inputs failed, 130 interrupted.
@@ -52,7 +53,9 @@ EXIT_CODES = """exit codes:
 # (flag, section, key, help). Defaults come from the Settings dataclasses, so --help cannot drift.
 TUNING_OPTIONS: list[tuple[str, str, str, str]] = [
     ("--model", "restore", "model", "GPEN model from the registry (see `gpen-video weights list`)"),
-    ("--weights", "restore", "weights", "a local GPEN checkpoint; its config is read from the file"),
+    ("--weights", "restore", "weights", "a local GPEN checkpoint (.pth, config read from the file) or ONNX graph (.onnx)"),
+    ("--backend", "restore", "backend", ("auto, torch, onnxruntime or tensorrt (auto: onnxruntime for .onnx weights, "
+                                         "the measured fastest on a CPU, else torch)")),
     ("--restorer", "restore", "restorer", "gpen, or none to pass faces through unchanged (debugging)"),
     ("--device", "restore", "device", "auto, cpu, cuda or cuda:N"),
     ("--batch-size", "restore", "batch_size", "faces per GPEN batch, gathered across frames"),
@@ -144,7 +147,8 @@ def _enhance_parser() -> _Parser:
     parser = _Parser(
         prog="gpen-video",
         description="Enhance the faces in a video, stream or image with GPEN.",
-        epilog=EXIT_CODES + "\n\nother commands:\n  gpen-video live --help\n  gpen-video weights --help",
+        epilog=EXIT_CODES + "\n\nother commands:\n  gpen-video live --help\n  gpen-video weights --help\n"
+               "  gpen-video batch --help\n  gpen-video export --help",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("input", nargs="?", help="video file, URL or image")
@@ -247,6 +251,41 @@ def _run_weights(argv: Sequence[str], console: Console) -> int:
         console.print(f"saved {weights.download_weights(args.name)}")
     else:
         print(weights.weights_path(args.name))
+    return 0
+
+
+def _run_export(argv: Sequence[str], console: Console) -> int:
+    from .models import weights
+
+    parser = _Parser(prog="gpen-video export",
+                     description="Export a GPEN model to ONNX: one input and one output [N, 3, S, S], RGB in [-1, 1]. "
+                                 "Needs the onnx extra: pip install 'gpen-video[onnx]'.",
+                     epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("name", nargs="?", default=Settings().restore.model,
+                        help="registry model (see `gpen-video weights list`) [default: %(default)s]")
+    parser.add_argument("--weights", metavar="PATH", help="export this GPEN checkpoint instead of a registry model")
+    parser.add_argument("--format", choices=["onnx"], default="onnx", help="output format [default: onnx]")
+    parser.add_argument("-o", "--output", metavar="FILE.onnx",
+                        help="where to write it [default: the cache, beside the .pth, where ONNX backends find it; "
+                             "always with a dynamic batch]")
+    parser.add_argument("--dynamic-batch", action="store_true", help="let the batch dimension N vary (default: N = 1)")
+    parser.add_argument("--fp16", action="store_true", help="fp16 weights and activations (float32 input and output)")
+    parser.add_argument("--opset", type=int, metavar="N", help="ONNX opset [default: the exporter's]")
+    parser.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output file")
+    args = parser.parse_args(argv)
+    from .models.onnx import export_checkpoint
+
+    output = args.output
+    if output is None:
+        if args.weights is not None:
+            raise InputError("give -o FILE.onnx when exporting --weights")
+        output = weights.onnx_export_path(args.name, weights.weights_path(args.name))
+        output.parent.mkdir(parents=True, exist_ok=True)
+    done = export_checkpoint(args.name, args.weights, output, dynamic_batch=args.dynamic_batch or args.output is None,
+                             fp16=args.fp16, opset=args.opset, overwrite=args.overwrite)
+    batch = "N" if done.dynamic_batch else "1"
+    console.print(f"saved {done.path} ({done.name}, input [{batch}, 3, {done.size}, {done.size}], {done.precision}, "
+                  f"opset {done.opset})", markup=False, highlight=False, soft_wrap=True)
     return 0
 
 
@@ -432,7 +471,7 @@ def _print_error(console: Console, exc: GpenVideoError) -> int:
     return exc.exit_code
 
 
-SUBCOMMANDS = {"weights": _run_weights, "live": _run_live, "batch": _run_batch}
+SUBCOMMANDS = {"weights": _run_weights, "live": _run_live, "batch": _run_batch, "export": _run_export}
 
 
 def hint_for(error: GpenVideoError) -> str | None:

@@ -32,7 +32,8 @@ class RestoreSettings:
 
     restorer: str = "gpen"  # "gpen" or "none" (pass-through, for debugging the pipeline)
     model: str = "GPEN-BFR-512"
-    weights: str | None = None  # a local checkpoint; overrides the registry
+    weights: str | None = None  # a local checkpoint (.pth) or ONNX graph (.onnx); overrides the registry
+    backend: str = "auto"  # auto | torch | onnxruntime | tensorrt (auto: onnxruntime for .onnx, measured on CPU)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     fp32: bool = False  # turn off reduced precision on CUDA
     batch_size: int = 8  # faces per GPEN call, gathered across frames
@@ -193,6 +194,8 @@ def validate(settings: Settings) -> None:
     restore, faces, encode, live = settings.restore, settings.faces, settings.encode, settings.live
     checks = [
         (restore.restorer in ("gpen", "none"), f"restorer must be 'gpen' or 'none', got '{restore.restorer}'"),
+        (restore.backend in ("auto", "torch", "onnxruntime", "tensorrt"),
+         f"backend must be auto, torch, onnxruntime or tensorrt, got '{restore.backend}'"),
         (restore.batch_size >= 1, "batch size must be at least 1"),
         (faces.det_size == 0 or faces.det_size >= 32, "det size must be 0 (full resolution) or at least 32 pixels"),
         (0.0 < faces.keep_threshold <= faces.start_threshold < 1.0,

@@ -42,6 +42,7 @@ class JobResult:
     gallery: GallerySummary | None = None  # the face gallery, when one was asked for
     face_records: list[dict] | None = None  # every face of every frame (``observers.FaceRecords``), when asked for
     options: dict = field(default_factory=dict)  # the job's own arguments (trim, compare, gallery folder)
+    backend: str = ""  # what ran GPEN (the restorer's ``backend``: "torch bf16", "onnxruntime ...")
 
 
 def _combined(*observers: FrameObserver | None) -> FrameObserver | None:
@@ -139,7 +140,8 @@ def enhance_video(
         media = {"reader": vars(reader.stats).copy(), "writer": vars(writer.stats).copy()}
         summary = gallery.close() if gallery is not None else None  # after the video: no gallery of a failed run
     return JobResult(str(source), str(output), "video", settings, stats, time.perf_counter() - began, info, media,
-                     quality, summary, None if records is None else records.frames, options)
+                     quality, summary, None if records is None else records.frames, options,
+                     engine.restorer.backend)
 
 
 IMAGE_DET_LIMIT = 2048  # pixels: pictures are detected at full resolution up to this longest side
@@ -189,4 +191,4 @@ def enhance_image(
     options = {"compare": compare, "faces_out": None if faces_out is None else str(faces_out)}
     return JobResult(str(source), str(output), "image", settings, stats, time.perf_counter() - began,
                      quality=quality, gallery=summary, face_records=None if records is None else records.frames,
-                     options=options)
+                     options=options, backend=engine.restorer.backend)

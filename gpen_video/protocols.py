@@ -1,8 +1,8 @@
 """The interfaces the engine is written against: face detectors, restorers, frame observers.
 
 Any object with these members works (structural typing): the embedded RetinaFace and facexlib's
-detectors, the GPEN restorer and the pass-through, test stand-ins, and later backends (ONNX Runtime,
-TensorRT). Images are RGB uint8; crops are uint8 [N, S, S, 3] with S the restorer's ``size``.
+detectors, the GPEN restorer and the pass-through, test stand-ins, and ONNX Runtime (TensorRT and
+other execution providers). Images are RGB uint8; crops are uint8 [N, S, S, 3] with S the restorer's ``size``.
 """
 from __future__ import annotations
 
@@ -40,6 +40,11 @@ class Restorer(Protocol):
     @property
     def device(self) -> str:
         """Where it runs: "cpu" or "cuda[:N]"; the detector and the face parser run there too."""
+        ...
+
+    @property
+    def backend(self) -> str:
+        """What runs the model, for reports: "torch bf16", "onnxruntime CPUExecutionProvider fp32", "none"."""
         ...
 
     def restore(self, crops: np.ndarray) -> np.ndarray:

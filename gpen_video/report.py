@@ -17,6 +17,14 @@ from .progress import Progress
 from .provenance import input_record, output_tags, software_versions, weights_record
 
 
+def restorer_report(backend: str) -> dict[str, Any]:
+    """What ran GPEN, and this CPU's measured backend timings when it was ever measured (``cpu_choice``)."""
+    from .restore.cpu_choice import cached_choice
+
+    choice = cached_choice()
+    return {"backend": backend, "cpu_choice": choice.as_report() if choice else None}
+
+
 def build_report(result: JobResult) -> dict[str, Any]:
     """Everything a run did: settings, per-frame faces and tracks, stage timings, metrics, versions, provenance.
 
@@ -61,6 +69,7 @@ def _run_summary(result: JobResult) -> dict[str, Any]:
         "stage_seconds": {k: round(v, 4) for k, v in stats.stage_seconds.items()},
         "media": result.media,
         "metrics": result.quality.summary(),
+        "restorer": restorer_report(result.backend),
     }
 
 
@@ -197,6 +206,8 @@ def print_summary(console: Console, result: JobResult) -> None:
     table.add_row("frames", str(report["frames"]))
     table.add_row("faces", str(report["faces"]))
     table.add_row("tracks", str(report["tracks"]))
+    if result.backend:
+        table.add_row("restorer", result.backend)
     reader = result.media.get("reader", {})
     writer = result.media.get("writer", {})
     if reader:

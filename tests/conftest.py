@@ -1,11 +1,34 @@
-"""Session fixtures: the real media and GPEN fixtures committed under ``tests/``."""
+"""Session fixtures: the real media and GPEN fixtures committed under ``tests/``, and a weights cache
+of the session's own."""
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.paths import DATA, FIXTURES
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``$GPEN_VIDEO_HOME`` for the session (children inherit it), never the user's cache. It holds this
+    CPU's backend timings, so no run measures them (``restore.cpu_choice``): torch, in the precision that
+    the CPU flags suggest, as before the measurement existed. Tests of the measurement use their own cache."""
+    from gpen_video.device import cpu_has_bf16
+    from gpen_video.restore.cpu_choice import CACHE_FILE, cpu_key
+
+    home = tmp_path_factory.mktemp("gpen-video-home")
+    timings = {"torch bf16": 1.0, "torch fp32": 2.0} if cpu_has_bf16() else {"torch fp32": 1.0}
+    (home / CACHE_FILE).write_text(json.dumps({cpu_key(): {"probe_ms": timings}}))
+    before = os.environ.get("GPEN_VIDEO_HOME")
+    os.environ["GPEN_VIDEO_HOME"] = str(home)
+    yield home
+    if before is None:
+        os.environ.pop("GPEN_VIDEO_HOME", None)
+    else:
+        os.environ["GPEN_VIDEO_HOME"] = before
 
 
 @pytest.fixture(scope="session")

@@ -43,11 +43,13 @@ class BatchResult:
 
 
 def _preflight(settings: Settings) -> None:
-    """Fail before any work when the weights are missing (exit 3), not once per unit."""
+    """Fail before any work when the weights are missing (exit 3), not once per unit; settle the backend
+    here too, so that a first CPU run measures the CPU once, not in every worker at the same time."""
     if settings.restore.restorer == "gpen":
         from ..models.weights import resolve_weights
+        from ..restore import resolve_backend
 
-        resolve_weights(settings.restore.model, settings.restore.weights)
+        resolve_backend(settings.restore, resolve_weights(settings.restore.model, settings.restore.weights))
 
 
 class BatchRun:

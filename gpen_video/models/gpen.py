@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import torch
 import torch.nn.functional as F
@@ -54,13 +54,23 @@ def _fir_kernel(scale: float) -> Tensor:
 
 
 def _fp32(x: Tensor) -> AbstractContextManager:
-    """Context that switches autocast off, so small style computations stay in fp32."""
+    """Context that switches autocast off, so small style computations stay in fp32.
+
+    Outside autocast it is a no-op context, so fp32 graphs (ONNX export) hold no autocast regions.
+    """
+    if not torch.is_autocast_enabled(x.device.type):
+        return nullcontext()
     return torch.autocast(x.device.type, enabled=False)
 
 
 def _depthwise(kernel: Tensor, c: int, dtype: torch.dtype) -> Tensor:
     """[C, 1, 4, 4] true-convolution weight (kernel flipped) for a depthwise conv over C channels."""
-    return kernel.flip([0, 1]).to(dtype).expand(c, 1, *kernel.shape).contiguous()
+    return _cast(kernel.flip([0, 1]), dtype).expand(c, 1, *kernel.shape).contiguous()
+
+
+def _cast(t: Tensor, dtype: torch.dtype) -> Tensor:
+    """``t`` in ``dtype``; unchanged when it already is, so fp32 graphs (ONNX export) record no casts."""
+    return t if t.dtype == dtype else t.to(dtype)
 
 
 def _new_like(x: Tensor, shape: tuple[int, ...]) -> Tensor:
@@ -145,7 +155,7 @@ class EqualConv2d(_Folding):
         self.padding = padding
 
     def forward(self, x: Tensor) -> Tensor:
-        w = self._const(("weight", x.dtype), lambda: (self.weight * self.scale).to(x.dtype))
+        w = self._const(("weight", x.dtype), lambda: _cast(self.weight * self.scale, x.dtype))
         return F.conv2d(x, w, stride=self.stride, padding=self.padding)
 
 
@@ -158,7 +168,7 @@ class FusedLeakyReLU(_Folding):
 
     def forward(self, x: Tensor) -> Tensor:
         """[N, C, H, W] -> [N, C, H, W]; sqrt(2) folded into the affine pass (lrelu is 1-homogeneous)."""
-        b = self._const(("bias", x.dtype), lambda: (self.bias * SQRT2).to(x.dtype).view(1, -1, 1, 1))
+        b = self._const(("bias", x.dtype), lambda: _cast(self.bias * SQRT2, x.dtype).view(1, -1, 1, 1))
         return _leaky_(torch.add(b, x, alpha=SQRT2))
 
 
@@ -191,7 +201,7 @@ class Upsample(_Folding):
         c = x.shape[1]
         # Zero-insertion + pad (2, 1) + 4x4 conv equals conv_transpose(stride 2, padding 1); the
         # transposed conv correlates with the flipped weight, so pass the kernel unflipped.
-        w = self._const(("fir", c, x.dtype), lambda: self.kernel.to(x.dtype).expand(c, 1, 4, 4).contiguous())
+        w = self._const(("fir", c, x.dtype), lambda: _cast(self.kernel, x.dtype).expand(c, 1, 4, 4).contiguous())
         return F.conv_transpose2d(x, w, stride=2, padding=1, groups=c)
 
 
@@ -238,9 +248,9 @@ class ModulatedConv2d(_Folding):
         xg = x.reshape(1, n * cin, h, w)
         if self.upsample:
             wt = wt.transpose(1, 2).reshape(n * cin, cout, k, k)
-            y = F.conv_transpose2d(xg, wt.to(x.dtype), stride=2, groups=n)
+            y = F.conv_transpose2d(xg, _cast(wt, x.dtype), stride=2, groups=n)
         else:
-            y = F.conv2d(xg, wt.reshape(n * cout, cin, k, k).to(x.dtype), padding=k // 2, groups=n)
+            y = F.conv2d(xg, _cast(wt.reshape(n * cout, cin, k, k), x.dtype), padding=k // 2, groups=n)
         return y.view(n, cout, *y.shape[2:])
 
     def _unfused(self, x: Tensor, s: Tensor) -> tuple[Tensor, Tensor | None]:
@@ -256,18 +266,18 @@ class ModulatedConv2d(_Folding):
                 # stays small under fp16 (the 1e-8 epsilon is the only difference, ~1e-8 relative).
                 s = s / s.abs().amax(dim=1, keepdim=True).clamp_min(1e-8)
                 d = torch.rsqrt(s.pow(2) @ self._const(("demod",), lambda: w32().pow(2).sum(dim=(2, 3)).t()) + 1e-8)
-        xs = x * s.to(x.dtype).view(*s.shape, 1, 1)
+        xs = x * _cast(s, x.dtype).view(*s.shape, 1, 1)
         if self.upsample:
-            y = F.conv_transpose2d(xs, self._const(("weight_t", x.dtype), lambda: w32().transpose(0, 1).to(x.dtype)),
+            y = F.conv_transpose2d(xs, self._const(("weight_t", x.dtype), lambda: _cast(w32().transpose(0, 1), x.dtype)),
                                    stride=2)
         else:
-            y = F.conv2d(xs, self._const(("weight", x.dtype), lambda: w32().to(x.dtype)), padding=k // 2)
+            y = F.conv2d(xs, self._const(("weight", x.dtype), lambda: _cast(w32(), x.dtype)), padding=k // 2)
         return y, d
 
     def forward(self, x: Tensor, style: Tensor) -> tuple[Tensor, Tensor | None]:
         """x: [N, in, H, W]; style: w [N, style_dim] -> (y [N, out, H', W'], d [N, out] | None)."""
         with _fp32(x):
-            s = self.modulation(style.float())
+            s = self.modulation(_cast(style, self.modulation.weight.dtype))
         if self.mode == "fused":
             y, d = self._fused(x, s), None
         else:
@@ -298,15 +308,15 @@ class StyledConv(_Folding):
         """x [N, in, H, W], feature [N, out, H', W'] -> [N, 2*out, H', W']."""
         y, d = self.conv(x, style)
         n, c, h, w = y.shape
-        b = self._const(("bias", y.dtype), lambda: (self.activate.bias * SQRT2).to(y.dtype).view(1, 2 * c, 1, 1))
+        b = self._const(("bias", y.dtype), lambda: _cast(self.activate.bias * SQRT2, y.dtype).view(1, 2 * c, 1, 1))
         dy = self._const(("sqrt2", y.dtype), lambda: torch.full((1,), SQRT2, dtype=y.dtype, device=y.device)) \
-            if d is None else (d * SQRT2).to(y.dtype).view(n, c, 1, 1)
-        nw = self._const(("noise", y.dtype), lambda: (self.noise.weight * SQRT2).to(y.dtype))
+            if d is None else _cast(d * SQRT2, y.dtype).view(n, c, 1, 1)
+        nw = self._const(("noise", y.dtype), lambda: _cast(self.noise.weight * SQRT2, y.dtype))
         if torch.compiler.is_compiling():  # out= views break Dynamo graphs; Inductor fuses this anyway
-            return _leaky_(torch.cat([y * dy, feature.to(y.dtype) * nw], dim=1) + b)
+            return _leaky_(torch.cat([y * dy, _cast(feature, y.dtype) * nw], dim=1) + b)
         out = _new_like(y, (n, 2 * c, h, w))
         torch.addcmul(b[:, :c], y, dy, out=out[:, :c])
-        torch.addcmul(b[:, c:], feature.to(y.dtype), nw, out=out[:, c:])
+        torch.addcmul(b[:, c:], _cast(feature, y.dtype), nw, out=out[:, c:])
         return _leaky_(out)
 
 
@@ -325,15 +335,15 @@ class ToRGB(_Folding):
         serves every batch size without a grouped conv or a pass that scales x."""
         n, c, h, w = x.shape
         with _fp32(x):
-            s = self.conv.modulation(style.float())
+            s = self.conv.modulation(_cast(style, self.conv.modulation.weight.dtype))
             w3 = self._const(("weight",), lambda: self.conv.weight[0, :, :, 0, 0] * self.conv.scale)
             wt = w3 * s.view(n, 1, c)  # [N, 3, in]
         if x.is_contiguous():
-            out = torch.bmm(wt.to(x.dtype), x.view(n, c, h * w)).view(n, 3, h, w)
+            out = torch.bmm(_cast(wt, x.dtype), x.view(n, c, h * w)).view(n, 3, h, w)
         else:  # channels_last: [N, HW, C] view
-            out = torch.bmm(x.permute(0, 2, 3, 1).reshape(n, h * w, c), wt.to(x.dtype).transpose(1, 2))
+            out = torch.bmm(x.permute(0, 2, 3, 1).reshape(n, h * w, c), _cast(wt, x.dtype).transpose(1, 2))
             out = out.view(n, h, w, 3).permute(0, 3, 1, 2)
-        out = out.float() + self.bias  # the RGB skip chain is tiny: keep it in fp32
+        out = _cast(out, torch.float32) + self.bias  # the RGB skip chain is tiny: keep it in fp32
         if skip is not None:
             with _fp32(x):
                 out = out + self.upsample(skip)
@@ -348,7 +358,7 @@ class ConstantInput(_Folding):
         self.input = nn.Parameter(torch.randn(1, ch, 4, 4))
 
     def forward(self, n: int, dtype: torch.dtype) -> Tensor:
-        return self._const(("input", dtype), lambda: self.input.to(dtype)).expand(n, -1, -1, -1)
+        return self._const(("input", dtype), lambda: _cast(self.input, dtype)).expand(n, -1, -1, -1)
 
 
 class Generator(nn.Module):
@@ -380,7 +390,7 @@ class Generator(nn.Module):
         Every layer uses the same w (GPEN injects one latent).
         """
         with _fp32(latent):
-            w = self.style(latent.float())
+            w = self.style(_cast(latent, self.input.input.dtype))
         f4 = features[0]
         x = self.input(f4.shape[0], f4.dtype)
         if not f4.is_contiguous():
@@ -431,7 +441,7 @@ class FullGenerator(nn.Module):
             x = getattr(self, f"ecd{i}")(x)
             feats.append(x)
         with _fp32(x):
-            z = self.final_linear(x.float().flatten(1))
+            z = self.final_linear(_cast(x, self.final_linear[0].weight.dtype).flatten(1))
         return self.generator(z, feats[::-1])
 
 

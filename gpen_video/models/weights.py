@@ -26,7 +26,8 @@ from gpen_video.models.gpen import build_gpen, channels
 
 __all__ = [
     "GpenConfig", "ModelEntry", "REGISTRY", "cache_dir", "weights_path", "download_file", "download_weights",
-    "resolve_weights", "load_state_dict", "infer_config", "load_gpen", "list_models",
+    "resolve_weights", "load_state_dict", "infer_config", "load_gpen", "list_models", "file_sha256", "onnx_export_path",
+    "is_onnx",
 ]
 
 
@@ -123,6 +124,21 @@ def _entry(name: str) -> ModelEntry:
 def weights_path(name: str) -> Path:
     """Where the cached file of registry entry ``name`` lives (it may not exist)."""
     return cache_dir() / _entry(name).filename
+
+
+def is_onnx(path: str | Path) -> bool:
+    """True for an ONNX graph file (by its extension)."""
+    return Path(path).suffix.lower() == ".onnx"
+
+
+def onnx_export_path(name: str | None, source: Path) -> Path:
+    """Where the cached ONNX export of a checkpoint lives: ``<cache>/<registry name>.onnx`` beside the
+    registry's ``.pth``, or ``<cache>/onnx/<stem>-<sha256 prefix>.onnx`` for any other file (so that a
+    changed file never reuses a stale export)."""
+    entry = _find(name) if name else None
+    if entry is not None and entry.kind == "gpen":
+        return cache_dir() / f"{entry.name}.onnx"
+    return cache_dir() / "onnx" / f"{source.stem}-{file_sha256(source)[:12]}.onnx"
 
 
 def _offline_error(url: str, dest: Path, why: object) -> WeightsMissing:
@@ -378,10 +394,23 @@ def load_gpen(path: str | Path, *, name: str | None = None) -> tuple[nn.Module, 
 
 
 def list_models() -> list[dict]:
-    """Rows for ``gpen-video weights list``: name, kind, size (in_size or None), url, path, present."""
-    rows = []
+    """Rows for ``gpen-video weights list``: name, kind, size (in_size or None), url, path, present.
+
+    Each GPEN entry is followed by its ONNX export (kind "gpen-onnx", url None, present once
+    exported), then come the other ``.onnx`` files in the cache (exports of local checkpoints, graphs
+    placed there by hand).
+    """
+    rows, listed = [], set()
     for e in REGISTRY.values():
         path = weights_path(e.name)
-        rows.append(dict(name=e.name, kind=e.kind, size=e.config.in_size if e.config else None, url=e.url,
-                         path=str(path), present=path.is_file()))
+        size = e.config.in_size if e.config else None
+        rows.append(dict(name=e.name, kind=e.kind, size=size, url=e.url, path=str(path), present=path.is_file()))
+        if e.kind == "gpen":
+            onnx = cache_dir() / f"{e.name}.onnx"
+            listed.add(onnx)
+            rows.append(dict(name=f"{e.name} (onnx)", kind="gpen-onnx", size=size, url=None, path=str(onnx),
+                             present=onnx.is_file()))
+    for onnx in sorted([*cache_dir().glob("*.onnx"), *cache_dir().glob("onnx/*.onnx")]):
+        if onnx not in listed:
+            rows.append(dict(name=onnx.stem, kind="gpen-onnx", size=None, url=None, path=str(onnx), present=True))
     return rows

@@ -1,7 +1,10 @@
-"""The crop batches every restorer takes: uint8 [N, S, S, 3] RGB, checked once at the door."""
+"""The crop batches every restorer takes (uint8 [N, S, S, 3] RGB, checked once at the door) and their
+conversion to and from GPEN's input and output (float [N, 3, S, S] in [-1, 1]), on any torch device."""
 from __future__ import annotations
 
 import numpy as np
+import torch
+from torch import Tensor
 
 from ..errors import InputError
 
@@ -17,3 +20,14 @@ def check_crops(crops: np.ndarray, size: int) -> np.ndarray:
     if crops.dtype != np.uint8 or crops.ndim != 4 or crops.shape[1:] != (size, size, 3):
         raise InputError(f"expected uint8 crops [N, {size}, {size}, 3], got ndarray {crops.dtype} {list(crops.shape)}")
     return np.ascontiguousarray(crops)
+
+
+def to_model_input(crops: Tensor) -> Tensor:
+    """uint8 [N, S, S, 3] RGB -> float32 [N, 3, S, S] in [-1, 1], channels_last (no copy of layout)."""
+    return crops.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(images: Tensor) -> Tensor:
+    """float [N, 3, S, S] in [-1, 1] -> uint8 [N, S, S, 3] RGB (clamped, rounded), contiguous."""
+    out = images.float().add(1.0).mul_(127.5).clamp_(0.0, 255.0).round_()
+    return out.permute(0, 2, 3, 1).to(torch.uint8).contiguous()

@@ -29,20 +29,9 @@ from torch import Tensor, nn
 from ..device import PRECISION_DTYPES, resolve_device, resolve_precision
 from ..errors import InputError
 from ..models.gpen import fold_constants, folded_values
-from .crops import check_crops
+from .crops import check_crops, to_model_input, to_uint8
 
 _SLOTS = 2
-
-
-def to_model_input(crops: Tensor) -> Tensor:
-    """uint8 [N, S, S, 3] RGB -> float32 [N, 3, S, S] in [-1, 1], channels_last (no copy of layout)."""
-    return crops.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
-
-
-def to_uint8(images: Tensor) -> Tensor:
-    """float [N, 3, S, S] in [-1, 1] -> uint8 [N, S, S, 3] RGB (clamped, rounded), contiguous."""
-    out = images.float().add(1.0).mul_(127.5).clamp_(0.0, 255.0).round_()
-    return out.permute(0, 2, 3, 1).to(torch.uint8).contiguous()
 
 
 class _NoEvent:
@@ -96,7 +85,8 @@ class _Streams:
 class GpenRestorer:
     """GPEN restorer for a fixed crop size S (``size``), on one device (a ``protocols.Restorer``).
 
-    ``device`` is the resolved spec ("cpu", "cuda", "cuda:N"); ``torch_device`` the same as a torch device.
+    ``device`` is the resolved spec ("cpu", "cuda", "cuda:N"); ``torch_device`` the same as a torch device;
+    ``backend`` "torch <precision>".
 
     Args:
         model: a GPEN FullGenerator (``in_size`` attribute); moved to ``device`` once.
@@ -123,6 +113,7 @@ class GpenRestorer:
         self.precision = resolve_precision(precision, self.torch_device)
         self.batch_size = int(batch_size)
         self.size = int(model.in_size)
+        self.backend = f"torch {self.precision}"
         self.model = model.eval().requires_grad_(False).to(self.torch_device)
         self._forward = torch.compile(self.model, dynamic=False) if compile else self.model
         self._dtype = PRECISION_DTYPES[self.precision]

@@ -1,23 +1,25 @@
 """A restorer that returns the crops unchanged: the pipeline without GPEN, for debugging and tests."""
 from __future__ import annotations
 
-from collections import deque
 from typing import overload
 
 import numpy as np
 from torch import Tensor
 
 from .crops import check_crops
+from .eager import EagerQueue
 
 
-class PassthroughRestorer:
+class PassthroughRestorer(EagerQueue):
     """A ``protocols.Restorer`` whose output is a copy of its input (the "none" restorer), on the CPU."""
 
+    backend = "none"
+
     def __init__(self, size: int = 512, batch_size: int = 4) -> None:
+        super().__init__()
         self.size = int(size)
         self.batch_size = int(batch_size)
         self.device = "cpu"
-        self._done: deque[tuple[object, np.ndarray]] = deque()
 
     @overload
     def restore(self, crops: np.ndarray) -> np.ndarray: ...
@@ -30,14 +32,3 @@ class PassthroughRestorer:
         if isinstance(crops, Tensor):
             return crops.clone()
         return check_crops(crops, self.size).copy()
-
-    def submit(self, crops: np.ndarray, tag: object = None) -> None:
-        self._done.append((tag, check_crops(crops, self.size).copy()))
-
-    def collect(self, wait: bool = False) -> list[tuple[object, np.ndarray]]:
-        return self.flush()
-
-    def flush(self) -> list[tuple[object, np.ndarray]]:
-        out = list(self._done)
-        self._done.clear()
-        return out

@@ -190,7 +190,8 @@ def test_build_restorer(tmp_path, monkeypatch, tiny):
     monkeypatch.setenv("GPEN_VIDEO_HOME", str(tmp_path / "cache"))
     model, d = tiny
     torch.save({"g_ema": d["state_dict"]}, tmp_path / "tiny.pth")
-    settings = RestoreSettings(weights=str(tmp_path / "tiny.pth"), device="cpu", batch_size=2, fp32=True)
+    settings = RestoreSettings(weights=str(tmp_path / "tiny.pth"), device="cpu", batch_size=2, fp32=True,
+                               backend="torch")
     r = build_restorer(settings)
     assert isinstance(r, GpenRestorer) and r.size == 64 and r.precision == "fp32" and r.batch_size == 2
     passthrough = build_restorer(RestoreSettings(restorer="none", batch_size=3))
