@@ -71,8 +71,8 @@ def align_crops(frame: Tensor, affines: Tensor, size: int) -> Tensor:
     return _to_uint8(sampled.view(3, n, size, size).transpose(0, 1))
 
 
-def paste_faces(frame: Tensor, crops: Tensor, affines: Sequence[np.ndarray], *, alpha: float = 1.0,
-                masks: Tensor | None = None) -> Tensor:
+def paste_faces(frame: Tensor, crops: Tensor, affines: Sequence[np.ndarray], *,
+                alphas: Sequence[float] | None = None, masks: Tensor | None = None) -> Tensor:
     """Blend restored crops into a copy of ``frame``, like ``faces.paste.paste_faces``.
 
     Args:
@@ -80,17 +80,16 @@ def paste_faces(frame: Tensor, crops: Tensor, affines: Sequence[np.ndarray], *, 
         crops: uint8 [N, S, S, 3] restored crops, on the frame's device.
         affines: N float32 [2, 3] frame -> crop affines (host arrays: each face's region is computed
             on the host, from the same geometry as the OpenCV path).
-        alpha: weight of the restored faces in [0, 1].
+        alphas: per-face weight in [0, 1] (0 skips the face); no list = 1 for every face.
         masks: float [N, S, S] in [0, 1], or None for ``faces.paste.soft_mask(S)``.
 
     Returns:
         New uint8 [H, W, 3] frame. Smaller faces are pasted first, so nearer ones end on top.
     """
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    alphas = [1.0] * len(affines) if alphas is None else [float(a) for a in alphas]
+    if len(alphas) != len(affines) or not all(0.0 <= a <= 1.0 for a in alphas):
+        raise ValueError(f"need one alpha in [0, 1] per face, got {alphas} for {len(affines)} faces")
     out = frame.clone()
-    if alpha == 0.0 or len(affines) == 0:
-        return out
     h, w = frame.shape[:2]
     size = crops.shape[1]
     if masks is None:
@@ -100,7 +99,7 @@ def paste_faces(frame: Tensor, crops: Tensor, affines: Sequence[np.ndarray], *, 
         supports = [mask_support(m > 0) for m in masks.cpu().numpy()]
     order = sorted(range(len(affines)), key=lambda k: affine_scale(affines[k]), reverse=True)
     for k in order:
-        roi = None if supports[k] is None else face_roi(affines[k], supports[k], (h, w))
+        roi = None if supports[k] is None or alphas[k] == 0.0 else face_roi(affines[k], supports[k], (h, w))
         if roi is None:
             continue
         x0, y0, x1, y1 = roi
@@ -110,7 +109,7 @@ def paste_faces(frame: Tensor, crops: Tensor, affines: Sequence[np.ndarray], *, 
         face = F.grid_sample(_planar(crops[k][None]), grid, mode="bilinear", padding_mode="border",
                              align_corners=True).round_()  # OpenCV's path rounds the warped face to uint8
         weight = F.grid_sample(masks[k][None, None].float(), grid, mode="bilinear", padding_mode="zeros",
-                               align_corners=True) * alpha
+                               align_corners=True) * alphas[k]
         region = _planar(out[y0:y1, x0:x1][None])
         out[y0:y1, x0:x1] = _to_uint8(face * weight + region * (1.0 - weight))[0]
     return out

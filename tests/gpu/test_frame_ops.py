@@ -90,16 +90,17 @@ def test_align_crops_match_cv2_warp(crowd):
 @pytest.mark.parametrize("alpha", [1.0, 0.6])
 def test_paste_matches_numpy_paste(crowd, alpha):
     affines = _faces(crowd)
+    alphas = [alpha, 0.0, alpha][: len(affines)]  # a face at 0 is left as it was
     crops = np.stack([255 - cv2.warpAffine(crowd, a, (128, 128)) for a in affines])  # inverted: every pixel changes
-    want = paste_faces(crowd, list(zip(crops, affines)), alpha=alpha)
-    got = paste_faces_torch(torch.from_numpy(crowd), torch.from_numpy(crops), affines, alpha=alpha).numpy()
+    want = paste_faces(crowd, list(zip(crops, affines)), alphas=alphas)
+    got = paste_faces_torch(torch.from_numpy(crowd), torch.from_numpy(crops), affines, alphas=alphas).numpy()
     diff = np.abs(got.astype(np.int16) - want)
     assert diff.max() <= 2 and np.mean(diff > 1) < 1e-3 and np.mean(diff == 0) > 0.98
     assert np.mean(want != crowd) > 0.05  # the faces really were pasted
     masks = np.zeros((3, 128, 128), np.float32)
     masks[:, 30:100, 20:110] = 0.8  # parsing-like masks with hard edges
-    want = paste_faces(crowd, list(zip(crops, affines)), alpha=alpha, masks=list(masks))
-    got = paste_faces_torch(torch.from_numpy(crowd), torch.from_numpy(crops), affines, alpha=alpha,
+    want = paste_faces(crowd, list(zip(crops, affines)), alphas=alphas, masks=list(masks))
+    got = paste_faces_torch(torch.from_numpy(crowd), torch.from_numpy(crops), affines, alphas=alphas,
                             masks=torch.from_numpy(masks)).numpy()
     diff = np.abs(got.astype(np.int16) - want)
     assert diff.max() <= 3 and np.mean(diff > 1) < 1e-3  # the hard mask edge is where they differ
