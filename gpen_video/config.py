@@ -59,7 +59,7 @@ class FaceSettings:
     min_face: int = 0  # ignore faces smaller than this (pixels, box side)
     max_faces: int = 0  # keep at most this many faces per frame, largest first (0 = all)
     smooth: float = 1.0  # landmark smoothing strength (0 = off, 1 = tuned default, >1 steadier)
-    temporal: float = 0.7  # temporal blending strength in [0, 1] (0 = off)
+    temporal: float = 0.85  # temporal blending strength in [0, 1] (0 = off)
     alpha: float = 1.0  # 1 = fully restored face, 0 = original face
     mask: str = "soft"  # paste-back mask: "soft" (feathered square) or "parsing" (facexlib ParseNet face parts)
     detail_transfer: bool = True  # faces larger than the crop's scale keep the source's finer detail

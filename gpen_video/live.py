@@ -63,24 +63,27 @@ _POLL = 0.1
 
 
 class _Recorder:
-    """The output stream to a file, timed by capture times (strictly increasing pts).
+    """The output stream to a file, with strictly increasing pts.
 
-    A frame's pts is the first recorded frame's source time plus the capture time since it, so a
-    recording that copies the source's audio keeps it in sync: audio packets keep their source
-    times, and the video follows the capture clock from the same origin.
+    When the recording copies the source's audio (``source_clock``), a frame keeps its own source
+    time, the clock the audio packets keep, so the two stay in sync however late frames were
+    captured. Otherwise the pts is the first recorded frame's source time plus the capture time
+    since it: a camera's frames carry no timeline of their own worth keeping.
     """
 
-    def __init__(self, writer: VideoWriter) -> None:
+    def __init__(self, writer: VideoWriter, *, source_clock: bool = False) -> None:
         self.writer = writer
+        self.source_clock = source_clock
         self._origin: tuple[float, float] | None = None  # (capture time, source seconds) of the first frame
         self._last = -1
 
     def write(self, frame: Frame, image: np.ndarray) -> None:
+        source_time = float(frame.pts * frame.time_base) if frame.pts is not None else None
         if self._origin is None:
-            source_time = float(frame.pts * frame.time_base) if frame.pts is not None else 0.0
-            self._origin = (frame.time, source_time)
-        captured, source_time = self._origin
-        pts = max(round((source_time + frame.time - captured) / RECORD_TIME_BASE), self._last + 1)
+            self._origin = (frame.time, source_time or 0.0)
+        captured, origin_time = self._origin
+        seconds = source_time if self.source_clock and source_time is not None else origin_time + frame.time - captured
+        pts = max(round(seconds / RECORD_TIME_BASE), self._last + 1)
         self._last = pts
         self.writer.write(Frame(frame.index, pts, RECORD_TIME_BASE, image, frame.time))
 
@@ -351,7 +354,7 @@ def _prepare(source: str | int, reader: FrameSource, settings: Settings, engine:
                                  time_base=RECORD_TIME_BASE, overwrite=overwrite, tags=output_tags(settings),
                                  source=source if audio else None, inputs=settings.input,
                                  copy_from_first_frame=True)
-            outputs.recorder = _Recorder(writer)
+            outputs.recorder = _Recorder(writer, source_clock=audio)
     except BaseException:
         close_quietly(outputs.close, reader.close)
         raise

@@ -124,18 +124,12 @@ def _face_error(runs, truth_runs):
     return float(np.mean(errors))
 
 
-# Least cut of the restorer's flicker (the report's measure) per clip. The crowd's faces, and the
-# crowd behind the panned subject, turn, talk and pass behind one another: where the input itself
-# changes, blending must step back, so about 40 % is what an honest blender gets there.
-FLICKER_CUT = {"talking_head": 0.5, "crowd": 0.35, "panned": 0.35}
-
-
 @pytest.mark.parametrize("name", ["talking_head", "crowd", "panned"])
 def test_blending_removes_a_restorers_flicker_on_real_footage(clips, detector, name):
     _, faces = _run(clips[name], NoisyRestorer(), Settings().faces.temporal, detector)
     clean, restored, blended = faces.tracks(0), faces.tracks(1), faces.tracks(2)  # the input is the flicker-free output
     assert _face_error(blended, clean) < 0.8 * _face_error(restored, clean)
-    assert faces.quality.summary()["temporal_flicker_reduction"] >= FLICKER_CUT[name]
+    assert faces.quality.summary()["temporal_flicker_reduction"] >= 0.5  # the report's measure, every track
     if name != "crowd":  # the subject's whole face, as seen in the output
         subject = max(range(len(clean)), key=lambda k: len(clean[k]))
         assert 1 - _face_flicker(blended[subject : subject + 1]) / _face_flicker(restored[subject : subject + 1]) >= 0.5
