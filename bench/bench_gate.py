@@ -11,7 +11,6 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
@@ -21,18 +20,7 @@ from gpen_video.config import FaceSettings  # noqa: E402
 from gpen_video.faces.analyzer import FaceAnalyzer  # noqa: E402
 from gpen_video.faces.detect import RetinaFaceOnnx  # noqa: E402
 from gpen_video.faces.gate import build_gate  # noqa: E402
-
-DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
-
-
-def frames(name: str, count: int) -> list[np.ndarray]:
-    out = []
-    with av.open(str(DATA / name)) as c:
-        for i, f in enumerate(c.decode(video=0)):
-            if i >= count:
-                break
-            out.append(f.to_ndarray(format="rgb24"))
-    return out
+from tests.helpers.real_media import video_frames  # noqa: E402
 
 
 def run(clip: list[np.ndarray], settings: FaceSettings, gated: bool) -> dict[int, list[float]]:
@@ -61,12 +49,12 @@ def describe(tracks: dict[int, list[float]], window: int) -> str:
 
 def main() -> None:
     settings = FaceSettings()
-    crowd = frames("crowd_1080p.mp4", 60)
+    crowd = list(video_frames("crowd_1080p.mp4", 60))
     clips = {
         "crowd 1080p (60 frames)": crowd,
         "crowd 360p, 40 % light": [(cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA) * 0.4).astype(np.uint8)
                                    for f in crowd],
-        "talking head (125 frames)": frames("talking_head_844.mp4", 125),
+        "talking head (125 frames)": list(video_frames("talking_head_844.mp4", 125)),
     }
     for name, clip in clips.items():
         print(f"== {name}")

@@ -39,3 +39,19 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def gpen_dir() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(scope="module")
+def tiny_reference(gpen_dir):
+    """The tiny64 GPEN reference fixture: (its model in eval mode, the fixture's dict: config,
+    state_dict, inputs and reference outputs). One model per test module, since restorers fold
+    constants into it."""
+    import torch
+
+    from gpen_video.models.gpen import build_gpen
+
+    fixture = torch.load(gpen_dir / "gpen_reference_tiny64.pt", weights_only=False)
+    c = fixture["config"]
+    model = build_gpen(c["size"], c["channel_multiplier"], c["narrow"], c["style_dim"], c["n_mlp"])
+    model.load_state_dict(fixture["state_dict"], strict=True)
+    return model.eval(), fixture

@@ -8,19 +8,9 @@ import torch
 from gpen_video.config import RestoreSettings
 from gpen_video.device import cpu_has_bf16, onnx_providers, resolve_device, resolve_precision
 from gpen_video.errors import InputError, WeightsError
-from gpen_video.models.gpen import build_gpen
 from gpen_video.restore import GpenRestorer, PassthroughRestorer, build_restorer, to_model_input, to_uint8
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-
-
-@pytest.fixture(scope="module")
-def tiny(gpen_dir):
-    d = torch.load(gpen_dir / "gpen_reference_tiny64.pt", weights_only=False)
-    c = d["config"]
-    model = build_gpen(c["size"], c["channel_multiplier"], c["narrow"], c["style_dim"], c["n_mlp"])
-    model.load_state_dict(d["state_dict"], strict=True)
-    return model.eval(), d
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +27,8 @@ def test_uint8_conversions_round_trip():
     assert torch.equal(to_uint8(torch.full((1, 3, 2, 2), 5.0)), torch.full((1, 2, 2, 3), 255, dtype=torch.uint8))
 
 
-def test_restore_uint8_matches_model(tiny, crops):
-    model, _ = tiny
+def test_restore_uint8_matches_model(tiny_reference, crops):
+    model, _ = tiny_reference
     r = GpenRestorer(model, device="cpu", batch_size=3, precision="fp32")
     assert r.size == 64 and r.precision == "fp32" and r.device == "cpu"
     out = r.restore(crops)
@@ -53,8 +43,8 @@ def test_restore_uint8_matches_model(tiny, crops):
     assert np.abs(single.astype(np.int16) - out).max() <= 1
 
 
-def test_restore_float_tensor_reproduces_fixture(tiny):
-    model, d = tiny
+def test_restore_float_tensor_reproduces_fixture(tiny_reference):
+    model, d = tiny_reference
     r = GpenRestorer(model, batch_size=1, precision="fp32", warmup=False)
     out = r.restore(d["input"])
     ref = d["output"].clamp(-1, 1)
@@ -84,8 +74,8 @@ def _scheduling_matches(r: GpenRestorer, crops: np.ndarray, tolerance: int = 0):
     assert r.flush() == [] and r.collect() == []
 
 
-def test_submit_collect_equals_restore_cpu(tiny, crops):
-    model, _ = tiny
+def test_submit_collect_equals_restore_cpu(tiny_reference, crops):
+    model, _ = tiny_reference
     r = GpenRestorer(model, device="cpu", batch_size=3, precision="fp32")
     _scheduling_matches(r, crops)
     # results do not alias the reused buffers
@@ -102,8 +92,8 @@ def test_submit_collect_equals_restore_cpu(tiny, crops):
     assert tag == "big" and np.array_equal(big[:3], res[0][1])
 
 
-def test_static_shapes_pad_partial_batches_and_drop_the_padding(tiny, crops):
-    model, _ = tiny
+def test_static_shapes_pad_partial_batches_and_drop_the_padding(tiny_reference, crops):
+    model, _ = tiny_reference
     shapes = []
     hook = model.register_forward_hook(lambda _m, args, _out: shapes.append(tuple(args[0].shape)))
     try:
@@ -122,8 +112,8 @@ def test_static_shapes_pad_partial_batches_and_drop_the_padding(tiny, crops):
     assert np.abs(queued.astype(np.int16) - loose.restore(crops[:4])).max() <= 1
 
 
-def test_bad_inputs(tiny):
-    model, _ = tiny
+def test_bad_inputs(tiny_reference):
+    model, _ = tiny_reference
     r = GpenRestorer(model, precision="fp32", warmup=False)
     for bad in (np.zeros((1, 32, 32, 3), np.uint8), np.zeros((1, 64, 64, 3), np.float32), np.zeros((64, 64, 3))):
         with pytest.raises(InputError):
@@ -165,8 +155,8 @@ def test_onnx_providers_follow_the_gpu_index(monkeypatch):
     assert onnx_providers("cuda:1") == ["CPUExecutionProvider"]
 
 
-def test_bf16_close_to_fp32(tiny, crops):
-    model, _ = tiny
+def test_bf16_close_to_fp32(tiny_reference, crops):
+    model, _ = tiny_reference
     a = GpenRestorer(model, precision="fp32", warmup=False).restore(crops)
     b = GpenRestorer(model, precision="bf16", warmup=False).restore(crops)
     diff = np.abs(a.astype(np.int16) - b)
@@ -186,11 +176,11 @@ def test_passthrough(crops):
         p.submit(np.zeros((1, 32, 32, 3), np.uint8))
 
 
-def test_build_restorer(tmp_path, monkeypatch, tiny):
+def test_build_restorer(tmp_path, monkeypatch, tiny_reference):
     monkeypatch.setenv("GPEN_VIDEO_HOME", str(tmp_path / "cache"))
-    model, d = tiny
-    torch.save({"g_ema": d["state_dict"]}, tmp_path / "tiny.pth")
-    settings = RestoreSettings(weights=str(tmp_path / "tiny.pth"), device="cpu", batch_size=2, fp32=True,
+    model, d = tiny_reference
+    torch.save({"g_ema": d["state_dict"]}, tmp_path / "tiny_reference.pth")
+    settings = RestoreSettings(weights=str(tmp_path / "tiny_reference.pth"), device="cpu", batch_size=2, fp32=True,
                                backend="torch")
     r = build_restorer(settings)
     assert isinstance(r, GpenRestorer) and r.size == 64 and r.precision == "fp32" and r.batch_size == 2
@@ -204,8 +194,8 @@ def test_build_restorer(tmp_path, monkeypatch, tiny):
 
 @cuda
 @pytest.mark.cuda
-def test_cuda_pipeline_matches_restore(tiny, crops):
-    model, _ = tiny
+def test_cuda_pipeline_matches_restore(tiny_reference, crops):
+    model, _ = tiny_reference
     r = GpenRestorer(model, device="cuda", batch_size=3, precision="fp32")
     assert r.device.startswith("cuda") and r.torch_device.type == "cuda" and r.static_shapes
     _scheduling_matches(r, crops, tolerance=1)
@@ -218,8 +208,8 @@ def test_cuda_pipeline_matches_restore(tiny, crops):
 @cuda
 @pytest.mark.cuda
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
-def test_cuda_reduced_precision_close_to_fp32(tiny, crops, precision):
-    model, _ = tiny
+def test_cuda_reduced_precision_close_to_fp32(tiny_reference, crops, precision):
+    model, _ = tiny_reference
     if precision == "bf16" and not torch.cuda.is_bf16_supported():
         pytest.skip("no bf16 on this GPU")
     a = GpenRestorer(model, device="cuda", precision="fp32").restore(crops)

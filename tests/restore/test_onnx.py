@@ -46,28 +46,19 @@ def _one_line(capsys) -> str:
 
 
 @pytest.fixture(scope="module")
-def reference(gpen_dir):
-    d = torch.load(gpen_dir / "gpen_reference_tiny64.pt", weights_only=False)
-    c = d["config"]
-    model = build_gpen(c["size"], c["channel_multiplier"], c["narrow"], c["style_dim"], c["n_mlp"])
-    model.load_state_dict(d["state_dict"], strict=True)
-    return model.eval(), d
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory, reference) -> tuple[Path, Path]:
+def exported(tmp_path_factory, tiny_reference) -> tuple[Path, Path]:
     """(checkpoint, its dynamic-batch export) of the tiny reference GPEN, exported by the command."""
     folder = tmp_path_factory.mktemp("onnx")
     checkpoint = folder / "tiny64.pth"
-    torch.save({"g_ema": reference[1]["state_dict"]}, checkpoint)
+    torch.save({"g_ema": tiny_reference[1]["state_dict"]}, checkpoint)
     graph = folder / "tiny64.onnx"
     assert main(["export", "--weights", str(checkpoint), "-o", str(graph), "--dynamic-batch"]) == 0
     return checkpoint, graph
 
 
-def test_export_reproduces_the_reference_fixture_at_batches_1_3_8(exported, reference):
+def test_export_reproduces_the_reference_fixture_at_batches_1_3_8(exported, tiny_reference):
     checkpoint, graph = exported
-    model, d = reference
+    model, d = tiny_reference
     proto = onnx.load(str(graph))
     onnx.checker.check_model(proto, full_check=True)
     meta = {p.key: p.value for p in proto.metadata_props}
