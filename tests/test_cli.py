@@ -193,6 +193,7 @@ def test_refuses_to_overwrite_input(tmp_path: Path) -> None:
     assert source.read_bytes() == SAMPLE.read_bytes()
 
 
+@pytest.mark.serial
 def test_sigint_exits_130_and_leaves_destination_untouched(data_dir: Path, tmp_path: Path) -> None:
     output = tmp_path / "out.mp4"
     output.write_bytes(b"precious")

@@ -83,6 +83,7 @@ def test_a_file_created_at_the_output_mid_run_survives(clip: Path, tmp_path: Pat
     assert leftovers(tmp_path, {"in.mp4", "out.mp4", kept.name}) == []
 
 
+@pytest.mark.serial
 def test_two_concurrent_runs_leave_one_complete_output_and_one_error(clip: Path, tmp_path: Path) -> None:
     source, output = _copy(clip, tmp_path), tmp_path / "out.mp4"
     first = _start(source, output)

@@ -89,6 +89,7 @@ def test_5_batch_with_a_broken_input(tmp_path: Path) -> None:
     assert f"failed: {broken}" in result.stderr
 
 
+@pytest.mark.serial
 def test_130_interrupted(tmp_path: Path) -> None:
     source = make_clip(tmp_path / "long.mp4", size=(320, 240), frames=600, audio=())
     output = tmp_path / "out.mp4"

@@ -33,6 +33,8 @@ from tests.helpers.paths import ROOT
 from tests.helpers.servers import serve_once
 from tests.helpers.streams import video_pts
 
+pytestmark = pytest.mark.serial  # asserts wall-clock behaviour: run apart from the parallel pass
+
 SIDE = 320  # the fake camera's frame size
 FPS = 25
 SECONDS = 3

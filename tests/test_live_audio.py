@@ -14,6 +14,8 @@ from gpen_video.live import run_live
 from gpen_video.restore import PassthroughRestorer
 from tests.helpers.streams import audio_packets
 
+pytestmark = pytest.mark.serial  # asserts wall-clock behaviour: run apart from the parallel pass
+
 SIZE = 160  # the clip's frames: SIZE x SIZE, a frame-number code in the top BAR rows
 BAR = 16
 BITS = 8

@@ -22,6 +22,8 @@ from tests.helpers.fakes import FixedDetector, RecordingRestorer
 from tests.helpers.live import ScriptedKeys, ScriptedSource
 from tests.helpers.real_media import video_frames
 
+pytestmark = pytest.mark.serial  # asserts wall-clock behaviour: run apart from the parallel pass
+
 
 def test_keys_set_the_switches_and_are_logged() -> None:
     blender = TemporalBlender(0.5)

@@ -26,7 +26,8 @@ from tests.helpers.paths import DATA, ROOT
 from tests.helpers.real_media import cut_clip
 from tests.helpers.streams import leftovers, video_pts
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads process state from /proc")
+pytestmark = [pytest.mark.serial,
+              pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads process state from /proc")]
 
 FAST = ("--restorer", "none", "--preset", "ultrafast", "-q")
 REPEATS = 5

@@ -30,6 +30,8 @@ from tests.helpers.fakes import FixedDetector, SlowRestorer
 from tests.helpers.live import ScriptedKeys, ScriptedSource
 from tests.helpers.real_media import video_frames
 
+pytestmark = pytest.mark.serial  # asserts wall-clock behaviour: run apart from the parallel pass
+
 
 class FakeCamera:
     """A :class:`VirtualCamera` that keeps what it was sent, with the time of each send."""

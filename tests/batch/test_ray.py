@@ -118,6 +118,7 @@ def test_split_video_equals_single_run_without_seams_after_a_retry(
             assert psnr(ours[index], theirs[index]) > 45.0, (unit["id"], index)
 
 
+@pytest.mark.serial
 def test_interrupted_job_resumes_without_redoing_finished_units(ray_address: str, clips: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "out"
     args = ["batch", clips["long"], "--out-dir", out, "--ray", ray_address, "--segment-seconds", "0.3",

@@ -18,6 +18,8 @@ from tests.helpers.cli import assert_one_line_error, cli_env, run_cli
 from tests.helpers.paths import ROOT
 from tests.helpers.servers import silent_server
 
+pytestmark = pytest.mark.serial  # asserts wall-clock behaviour: run apart from the parallel pass
+
 SLACK = 8.0  # seconds on top of a limit: process teardown (torch) on a busy 2-core machine
 
 
