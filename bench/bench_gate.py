@@ -1,8 +1,8 @@
 """Which faces get restored, before and after the track gate (issue 13), on the real media in tests/data.
 
 Before: one detector threshold (0.5), every track restored from its first frame. After: the defaults
-(tracks start at 0.9 and live down to 0.5, restored after 3 hits or one at 0.98, 3-frame fades, pose
-gate). Prints, per clip, tracks and their lengths in frames, how many are restored, and how many
+(tracks start at 0.9 and live down to 0.5, restored after 3 verified hits or one verified hit at 0.98
+(the face found again alone on its aligned crop at 0.7), 3-frame fades, pose gate). Prints, per clip, tracks and their lengths in frames, how many are restored, and how many
 tracks shorter than the confirmation window are restored. Run: python3 bench/bench_gate.py
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ from gpen_video.config import FaceSettings  # noqa: E402
 from gpen_video.faces.analyzer import FaceAnalyzer  # noqa: E402
 from gpen_video.faces.detect import RetinaFaceOnnx  # noqa: E402
 from gpen_video.faces.gate import build_gate  # noqa: E402
+from gpen_video.faces.verify import CropVerifier  # noqa: E402
 from tests.helpers.real_media import video_frames  # noqa: E402
 
 
@@ -27,7 +28,9 @@ def run(clip: list[np.ndarray], settings: FaceSettings, gated: bool) -> dict[int
     """Per track, the paste strength of each frame it was output in (1 everywhere when not gated)."""
     detector = RetinaFaceOnnx(det_size=settings.det_size, score_threshold=settings.keep_threshold)
     analyzer = FaceAnalyzer(detector, start_threshold=settings.start_threshold if gated else 0.0,
-                            coast_frames=settings.fade_frames if gated else 1)
+                            coast_frames=settings.fade_frames if gated else 1,
+                            verifier=CropVerifier(detector, min_score=settings.verify_score) if gated else None,
+                            verify_hits=settings.confirm_frames)
     gate = build_gate(settings)
     tracks: dict[int, list[float]] = defaultdict(list)
     for start in range(0, len(clip), 8):

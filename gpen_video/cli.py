@@ -68,6 +68,9 @@ TUNING_OPTIONS: list[tuple[str, str, str, str]] = [
     ("--confirm-frames", "faces", "confirm_frames",
      "detector hits before a track is restored (the original pixels stay until then): no faces that flash in and out"),
     ("--confirm-score", "faces", "confirm_score", "one hit scoring this confirms a track at once (above 1: never)"),
+    ("--verify-score", "faces", "verify_score",
+     "a hit counts toward confirmation only if the detector finds the face again at this score on its aligned crop "
+     "alone (0 = off): the back of a head or a hand scores like a face in a crowded frame, not alone"),
     ("--fade-frames", "faces", "fade_frames", "restored faces fade in and out over this many frames instead of popping"),
     ("--yaw-full", "faces", "yaw_full", "faces turned up to this many degrees are restored at full strength"),
     ("--yaw-zero", "faces", "yaw_zero",

@@ -51,6 +51,8 @@ class FaceSettings:
     keep_threshold: float = 0.5  # lowest score that keeps a started track alive (poor light, turns)
     confirm_frames: int = 3  # detector hits before a track is restored; the original pixels stay until then
     confirm_score: float = 0.98  # one hit scoring this confirms a track at once (> 1: never)
+    verify_score: float = 0.7  # a hit counts toward confirmation only if the detector finds the face again at
+    # this score on its aligned crop, alone on a blank canvas (0 = off): not the back of a head or a hand
     fade_frames: int = 3  # a restored face fades in and out over this many frames (0 = pops)
     yaw_full: float = 45.0  # faces turned up to this many degrees are restored at full strength
     yaw_zero: float = 75.0  # ... and from this many degrees on not at all (GPEN invents profiles)
@@ -202,6 +204,7 @@ def validate(settings: Settings) -> None:
          "thresholds must satisfy 0 < keep threshold <= start threshold < 1"),
         (faces.confirm_frames >= 1, "confirm frames must be at least 1"),
         (faces.confirm_score > 0.0, "confirm score must be positive"),
+        (0.0 <= faces.verify_score <= 1.0, "verify score must be in [0, 1] (0 = off)"),
         (0 <= faces.fade_frames <= MAX_FADE_FRAMES, f"fade frames must be in [0, {MAX_FADE_FRAMES}]"),
         (0.0 <= faces.yaw_full <= faces.yaw_zero <= 90.0, "yaw must satisfy 0 <= yaw full <= yaw zero <= 90 degrees"),
         (faces.color in COLOR_MODES, f"color must be one of {', '.join(COLOR_MODES)}, got '{faces.color}'"),

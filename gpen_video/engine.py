@@ -29,7 +29,8 @@ from .faces.monochrome import SceneColour, keep_luminance
 from .faces.parsing import FaceParser
 from .faces.paste import paste_faces, soften_small_face
 from .faces.temporal import TemporalBlender
-from .protocols import FaceDetector, FrameObserver, Restorer
+from .faces.verify import CropVerifier
+from .protocols import FaceDetector, FaceVerifier, FrameObserver, Restorer
 from .restore import build_restorer
 from .types import AlignedFace, Frame, FrameResult, PastedFace, TrackedFace
 from .upscale import Upsampler, build_upsampler
@@ -83,6 +84,10 @@ class Engine:
         settings: the run's settings (see ``gpen_video.config``).
         restorer: a ready restorer; built from ``settings.restore`` when omitted.
         detector: a ready face detector; built from ``settings.faces`` when omitted.
+        verifier: takes the second look at new tracks' faces (``faces.verify``). When omitted, a
+            ``CropVerifier`` around the detector at ``settings.faces.verify_score`` if the detector is
+            built here (an injected detector is an unknown one: it brings its own verifier or none),
+            and none when ``verify_score`` is 0.
         parser: gives the paste-back masks (``masks(crops) -> [N, S, S]``); built when
             ``settings.faces.mask`` is "parsing" and omitted. None means the feathered square mask.
         upsampler: enlarges frames when ``settings.upscale.scale`` > 1; built from ``settings.upscale``
@@ -95,13 +100,18 @@ class Engine:
         *,
         restorer: Restorer | None = None,
         detector: FaceDetector | None = None,
+        verifier: FaceVerifier | None = None,
         parser: FaceParser | None = None,
         upsampler: Upsampler | None = None,
     ) -> None:
         self.settings = settings
         self.restorer = restorer or build_restorer(settings.restore)
         device = self.restorer.device  # detector and parser run beside the restorer
+        if detector is None and verifier is None and settings.faces.verify_score > 0:
+            detector = build_detector(settings.faces, device=device)
+            verifier = CropVerifier(detector, min_score=settings.faces.verify_score)
         self.detector = detector or build_detector(settings.faces, device=device)
+        self.verifier = verifier
         if parser is None and settings.faces.mask == "parsing":
             from .models.weights import resolve_weights
 
@@ -152,6 +162,8 @@ class Engine:
             smooth=faces_cfg.smooth,
             start_threshold=faces_cfg.start_threshold,
             coast_frames=faces_cfg.fade_frames,  # a lost face is carried while it fades out
+            verifier=self.verifier,
+            verify_hits=1 if still else faces_cfg.confirm_frames,
         )
         blender = blender or TemporalBlender(faces_cfg.temporal)
         gate = build_gate(replace(faces_cfg, confirm_frames=1, fade_frames=0) if still else faces_cfg)

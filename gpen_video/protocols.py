@@ -1,4 +1,4 @@
-"""The interfaces the engine is written against: face detectors, restorers, frame observers.
+"""The interfaces the engine is written against: face detectors and verifiers, restorers, frame observers.
 
 Any object with these members works (structural typing): the embedded RetinaFace and facexlib's
 detectors, the GPEN restorer and the pass-through, test stand-ins, and ONNX Runtime (TensorRT and
@@ -17,6 +17,13 @@ from .types import Detection, FrameResult, PastedFace
 class FaceDetector(Protocol):
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
         """Detect faces in RGB uint8 [H, W, 3] images; one list of detections (best score first) per image."""
+        ...
+
+
+class FaceVerifier(Protocol):
+    def verify(self, image: np.ndarray, landmarks: Sequence[np.ndarray]) -> list[bool]:
+        """Whether each face of RGB uint8 [H, W, 3] ``image``, given by its float32 [5, 2] landmarks
+        in frame pixels, is confirmed to be a face by a second look (one bool per face, in order)."""
         ...
 
 

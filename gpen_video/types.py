@@ -56,6 +56,8 @@ class TrackedFace:
         hits: detector runs that have matched the track so far, this frame's included.
         missed_runs: detector runs since the last match (0 while the face is found; above 0 the
             face is carried on predicted landmarks for a few frames while it fades out).
+        verified_hits: hits that a ``FaceVerifier`` confirmed as a face, counted up to the
+            confirmation window (``faces.analyzer``); equal to ``hits`` when nothing verifies.
     """
 
     track_id: int
@@ -63,6 +65,7 @@ class TrackedFace:
     landmarks: np.ndarray
     hits: int = 1
     missed_runs: int = 0
+    verified_hits: int = 0
 
 
 @dataclass(frozen=True)

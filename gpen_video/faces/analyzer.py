@@ -1,12 +1,14 @@
-"""Frames in, tracked and smoothed faces out: scene cuts, batched detection, tracking, smoothing."""
+"""Frames in, tracked and smoothed faces out: scene cuts, batched detection, tracking, smoothing,
+and a second look (verification) at the first hits of each new track."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..errors import InputError
+from ..protocols import FaceVerifier
 from ..types import TrackedFace
 from .detect import FaceDetector
 from .smooth import LandmarkSmoother
@@ -35,6 +37,9 @@ class FaceAnalyzer:
         start_threshold: lowest detection score that starts a track; weaker detections only keep
             tracks alive (0 = every detection may start one).
         coast_frames: frames a track that the detector lost is still output (its fade-out).
+        verifier: checks a track's hits until ``verify_hits`` of them pass (``TrackedFace.verified_hits``);
+            None: every hit counts as verified.
+        verify_hits: verified hits a track needs (the gate's confirmation window); later hits are not checked.
     """
 
     def __init__(
@@ -46,9 +51,11 @@ class FaceAnalyzer:
         scene_cut_threshold: float = 0.15,
         start_threshold: float = 0.0,
         coast_frames: int = 1,
+        verifier: FaceVerifier | None = None,
+        verify_hits: int = 1,
     ):
-        if detect_every < 1:
-            raise InputError(f"detect_every must be >= 1, got {detect_every}")
+        if detect_every < 1 or verify_hits < 1:
+            raise InputError(f"detect_every and verify_hits must be >= 1, got {detect_every}, {verify_hits}")
         self.detector = detector
         self.detect_every = int(detect_every)
         smoother = LandmarkSmoother(smooth) if smooth > 0 else None
@@ -59,6 +66,8 @@ class FaceAnalyzer:
         self.cuts = SceneCutDetector(scene_cut_threshold)
         self._t = 0  # index of the next frame
         self._last_detect: int | None = None
+        self.verifier, self.verify_hits = verifier, int(verify_hits)
+        self._verified: dict[int, int] = {}  # track id -> verified hits so far (up to verify_hits)
 
     def process(self, images: Sequence[np.ndarray]) -> list[FrameFaces]:
         """Analyse the next frames of the stream (uint8 [H, W, 3] RGB each); one ``FrameFaces`` per image."""
@@ -78,6 +87,18 @@ class FaceAnalyzer:
             if cut:
                 self.tracker.reset()
             faces = self.tracker.update(found.get(k), t, period=self.detect_every)
-            out.append(FrameFaces(faces=faces, scene_cut=cut))
+            out.append(FrameFaces(faces=self._count_verified(images[k], faces, hit=k in found), scene_cut=cut))
         self._t += len(images)
         return out
+
+    def _count_verified(self, image: np.ndarray, faces: list[TrackedFace], *, hit: bool) -> list[TrackedFace]:
+        """``faces`` with ``verified_hits`` set, after verifying this frame's hits that still need it."""
+        if self.verifier is None:
+            return [replace(face, verified_hits=face.hits) for face in faces]
+        counts = {face.track_id: self._verified.get(face.track_id, 0) for face in faces}  # ended tracks go
+        due = [face for face in faces if hit and face.missed_runs == 0 and counts[face.track_id] < self.verify_hits]
+        verdicts = self.verifier.verify(image, [face.detection.landmarks for face in due]) if due else []
+        for face, ok in zip(due, verdicts):
+            counts[face.track_id] += int(ok)
+        self._verified = counts
+        return [replace(face, verified_hits=counts[face.track_id]) for face in faces]

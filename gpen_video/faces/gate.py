@@ -4,8 +4,9 @@ A restorer paints a plausible face onto whatever it is given, so a false detecti
 there is none. The tracker already demands a strong detection to start a track (hysteresis); this
 module is the rest of the policy, per track and frame, turned into a paste strength in [0, 1]:
 
-- **Confirmation.** A track is restored only once it has ``confirm_frames`` detector hits, or one hit
-  scoring ``confirm_score`` or more. Until then its strength is 0: the original pixels stay. Only
+- **Confirmation.** A track is restored only once it has ``confirm_frames`` verified detector hits
+  (``TrackedFace.verified_hits``: hits that passed the second look of ``faces.verify``), or one verified
+  hit scoring ``confirm_score`` or more. Until then its strength is 0: the original pixels stay. Only
   frames already seen decide, so the output is never held back: a real face shows unrestored for its
   first few frames instead.
 - **Fades.** From the frame a track is confirmed, its level rises by 1/``fade_frames`` per frame up to
@@ -48,8 +49,8 @@ class FaceGate:
     """Per-track confirmation and fade state; one ``strengths`` call per frame, in frame order.
 
     Args:
-        confirm_frames: detector hits that confirm a track (>= 1).
-        confirm_score: a single hit scoring at least this confirms at once; above 1 none does.
+        confirm_frames: verified detector hits that confirm a track (>= 1).
+        confirm_score: a single verified hit scoring at least this confirms at once; above 1 none does.
         fade_frames: frames of a fade in or out (0 = switch at once).
         yaw_full, yaw_zero: degrees, 0 <= yaw_full <= yaw_zero <= 90; see ``pose_weight``.
     """
@@ -85,8 +86,8 @@ class FaceGate:
             track = tracks[face.track_id]
             found = face.missed_runs == 0
             if not track.confirmed:
-                track.confirmed = face.hits >= self.confirm_frames or (
-                    found and face.detection.score >= self.confirm_score
+                track.confirmed = face.verified_hits >= self.confirm_frames or (
+                    found and face.verified_hits >= 1 and face.detection.score >= self.confirm_score
                 )
             out.append(self._level(track, rising=track.confirmed and found)
                        * pose_weight(estimate_yaw(face.landmarks), self.yaw_full, self.yaw_zero))

@@ -40,11 +40,13 @@ class ScriptedDetector:
         return [list(self.script.get(int(im[0, 0, 0]), [])) for im in images]
 
 
-def _strengths(script: dict[int, list[Detection]], frames: int, *, detect_every: int = 1, **gate) -> list[list[float]]:
+def _strengths(script: dict[int, list[Detection]], frames: int, *, detect_every: int = 1, verifier=None,
+               **gate) -> list[list[float]]:
     """Paste strength of every face of every frame, through the real analyzer (tracker) and gate."""
     policy = {"confirm_frames": 3, "confirm_score": 0.98, "fade_frames": 3, **gate}
     analyzer = FaceAnalyzer(ScriptedDetector(script), detect_every=detect_every, smooth=0, start_threshold=0.9,
-                            coast_frames=policy["fade_frames"])
+                            coast_frames=policy["fade_frames"], verifier=verifier,
+                            verify_hits=policy["confirm_frames"])
     images = [np.full((64, 64, 3), 0, np.uint8) for _ in range(frames)]
     for t, image in enumerate(images):
         image[0, 0, 0] = t
@@ -84,6 +86,34 @@ def test_tracks_shorter_than_the_confirmation_window_are_never_restored() -> Non
     assert flat[:6] == [0.0] * 6 and flat[6:9] == pytest.approx([1 / 3, 2 / 3, 1])
 
 
+class ScriptedVerifier:
+    """Passes a face when ``accept(t, x)`` holds for the frame index t (first pixel) and the face's left eye x."""
+
+    def __init__(self, accept) -> None:
+        self.accept, self.calls = accept, []
+
+    def verify(self, image, landmarks):
+        t = int(image[0, 0, 0])
+        self.calls.append((t, len(landmarks)))
+        return [bool(self.accept(t, float(points[0, 0]))) for points in landmarks]
+
+
+def test_only_verified_hits_confirm_and_only_the_window_is_checked() -> None:
+    # Two faces from frame 2: the one at x=100 fails its first check, the one at x=300 every check.
+    script = {t: [_det(100, 0.99), _det(300, 0.96)] for t in range(2, 14)}
+    verifier = ScriptedVerifier(lambda t, x: x < 200 and t != 2)
+    out = _strengths(script, 14, verifier=verifier)
+    near, far = [s[0] for s in out[2:]], [s[1] for s in out[2:]]
+    # 0.99 confirms on its first *verified* hit (frame 3), not its first hit; then the fade
+    assert near[:5] == pytest.approx([0, 1 / 3, 2 / 3, 1, 1])
+    assert far == [0.0] * 12  # a face never found again alone is never restored, however long it lasts
+    # near is checked until it has 3 verified hits (frames 2-5), far on every hit
+    assert [n for _, n in verifier.calls] == [2, 2, 2, 2] + [1] * 8
+    # without a verifier every hit counts: far is restored from its 3rd hit
+    plain = [s[1] for s in _strengths(script, 14)[2:]]
+    assert plain[:5] == pytest.approx([0, 0, 1 / 3, 2 / 3, 1])
+
+
 def test_hysteresis_a_weak_detection_keeps_a_track_but_never_starts_one() -> None:
     tracker = FaceTracker(smoother=None, start_threshold=0.9)
     assert tracker.update([_det(100, 0.7)], 0) == []  # today's 0.5 threshold would have started a track here
@@ -111,7 +141,7 @@ def test_yaw_sweep_gives_the_pose_ramp() -> None:
     for yaw in yaws:
         landmarks = _turned(yaw)
         assert estimate_yaw(landmarks) == pytest.approx(yaw, abs=1e-3)
-        face = TrackedFace(7, Detection(np.float32([150, 150, 250, 300]), 0.95, landmarks), landmarks)
+        face = TrackedFace(7, Detection(np.float32([150, 150, 250, 300]), 0.95, landmarks), landmarks, verified_hits=1)
         got.append(gate.strengths([face])[0])
     expected = np.clip((75 - yaws) / 30, 0, 1)
     np.testing.assert_allclose(got, expected, atol=1e-6)
