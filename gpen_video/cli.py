@@ -364,7 +364,8 @@ def _batch_parser() -> _Parser:
                      help="run units as Ray tasks: auto (existing cluster), local (start one here) or an address "
                           "[default: local worker processes]")
     job.add_argument("--workers", type=int, metavar="N",
-                     help="units at once [default: one per GPU (1 without); on Ray, every GPU or CPU slot]")
+                     help="units at once; workers share GPUs round-robin [default: 1 without a GPU; with GPUs one "
+                          "per 4 cores, 1-4 per GPU, so x264 gets every core; on Ray, every GPU or CPU slot]")
     job.add_argument("--segment-seconds", type=float, default=300.0, metavar="S",
                      help="split videos longer than this at keyframes into segments about this long [default: 300]")
     job.add_argument("--warmup", type=int, default=16, metavar="FRAMES",

@@ -15,8 +15,8 @@ class BatchOptions:
         out_dir: folder for the outputs, the manifest and the part files (created if missing).
         ray: None for local processes; "auto" (an existing cluster, ``RAY_ADDRESS`` or the one on this
             machine), "local" (start one in this process) or a cluster address ("host:6379", "ray://...").
-        workers: units in flight at once, >= 1; None: one per GPU locally (1 without GPUs), every GPU
-            (or CPU) slot of the Ray cluster.
+        workers: units in flight at once, >= 1; None: locally 1 without GPUs, else one per 4 cores
+            with 1 to 4 per GPU (``executors.local.default_workers``); on Ray every GPU (or CPU) slot.
         segment_seconds: videos longer than this (seconds, > 0) are split at keyframes into segments
             about this long.
         warmup: frames (>= 0) decoded before each segment to prime tracking and blending (not written).

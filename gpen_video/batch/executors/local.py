@@ -16,18 +16,32 @@ from . import Finished
 REAP_SECONDS = 5.0  # how long stopped workers get to abort their units before they are killed
 
 
-def default_workers() -> int:
-    """One worker per GPU, 1 without GPUs."""
-    import torch
+# A GPU box runs several segment workers per GPU: each worker's pipeline is bounded by its CPU stages
+# and by libx264 (H100/H200 have no NVENC), so one worker would leave both the GPU and most cores idle.
+CORES_PER_WORKER = 4  # x264 at 1080p scales well to about 4 threads; the rest go to decode and paste
+MAX_WORKERS_PER_GPU = 4  # each worker holds its own GPEN and detector: bounded GPU memory
 
-    return max(1, torch.cuda.device_count())
+
+def default_workers(gpus: int | None = None, cores: int | None = None) -> int:
+    """Workers for this machine (or for ``gpus`` GPUs and ``cores`` CPU cores): 1 without GPUs (one
+    process already uses every core); with GPUs, one per ``CORES_PER_WORKER`` cores, at least one and at
+    most ``MAX_WORKERS_PER_GPU`` per GPU."""
+    if gpus is None:
+        import torch
+
+        gpus = torch.cuda.device_count()
+    cores = cores if cores is not None else os.cpu_count() or 1
+    if gpus < 1:
+        return 1
+    per_gpu = min(MAX_WORKERS_PER_GPU, max(1, cores // (CORES_PER_WORKER * gpus)))
+    return gpus * per_gpu
 
 
 class LocalExecutor:
     """Worker processes (spawned, so CUDA and threads start clean), a retry loop in the driver.
 
-    Each worker gets one GPU (round-robin, ``CUDA_VISIBLE_DEVICES``) when there are GPUs, and
-    ``cpu_count / workers`` torch threads. A worker that dies (OOM kill, segfault) breaks the whole
+    Each worker gets one GPU (round-robin, ``CUDA_VISIBLE_DEVICES``; several workers share a GPU when
+    there are more workers than GPUs) and ``cpu_count / workers`` torch threads. A worker that dies (OOM kill, segfault) breaks the whole
     pool: every unit in flight fails with ``BrokenProcessPool``. The pool is then replaced and those
     units go round the retry loop like any other failure, each charged one attempt.
     """
