@@ -90,6 +90,8 @@ TUNING_OPTIONS: list[tuple[str, str, str, str]] = [
     ("--bg-weights", "upscale", "bg_weights", "a local super-resolution checkpoint for the background"),
     ("--tile", "upscale", "tile", "the background network runs on tiles of this many input pixels (0 = whole frames)"),
     ("--io-timeout", "input", "io_timeout", "seconds a network source or camera may send nothing before it fails"),
+    ("--hwaccel", "input", "hwaccel",
+     "none, or cuda to decode with NVDEC where there is one (else on the CPU, with a notice): frees CPU cores on GPU boxes"),
     ("--codec", "encode", "codec", "video encoder: libx264, libx265, libvpx-vp9, libsvtav1, h264_nvenc, ..."),
     ("--crf", "encode", "crf", "constant rate factor (lower is better quality)"),
     ("--preset", "encode", "preset", "encoder preset"),

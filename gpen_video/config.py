@@ -217,6 +217,7 @@ def validate(settings: Settings) -> None:
         (0 <= encode.crf <= 63, "crf must be in [0, 63]"),
         (encode.bitrate is None or encode.bitrate > 0, f"bitrate must be positive (bits/s), got {encode.bitrate}"),
         (settings.input.io_timeout > 0.0, "io timeout must be positive (seconds)"),
+        (settings.input.hwaccel in ("none", "cuda"), f"hwaccel must be 'none' or 'cuda', got '{settings.input.hwaccel}'"),
         (live.reconnect_seconds >= 0.0, "reconnect seconds must not be negative"),
         (live.max_in_flight >= 1, "max in flight must be at least 1"),
         *validation_checks(settings.upscale),

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar, cast
 
 import av
+from av.codec.hwaccel import HWAccel
 
 from .source import is_device, is_url
 
@@ -26,8 +27,10 @@ def waits_for_data(source: str) -> bool:
 
 
 def open_container(url: str, *, io_timeout: float, format: str | None = None,
-                   options: dict[str, str] | None = None) -> av.container.InputContainer:
+                   options: dict[str, str] | None = None, hwaccel: HWAccel | None = None,
+                   ) -> av.container.InputContainer:
     """``av.open(url)`` for reading; a URL or camera fails once it sends nothing for ``io_timeout`` seconds.
+    ``hwaccel``: decode on that hardware device (PyAV's ``HWAccel``).
 
     The caller's ``options`` win over the ``rw_timeout`` set here. Call it through
     :func:`run_interruptibly` (or from a thread other than the main one) for the wait to be interruptible.
@@ -37,10 +40,10 @@ def open_container(url: str, *, io_timeout: float, format: str | None = None,
             ``av.error.TimeoutError`` (see :func:`is_timeout`).
     """
     if not waits_for_data(url):
-        return av.open(url, format=format, options=options or {})
+        return av.open(url, format=format, options=options or {}, hwaccel=hwaccel)
     if is_url(url):
         options = {"rw_timeout": str(round(io_timeout * 1_000_000)), **(options or {})}
-    return av.open(url, format=format, options=options or {}, timeout=(io_timeout, io_timeout))
+    return av.open(url, format=format, options=options or {}, timeout=(io_timeout, io_timeout), hwaccel=hwaccel)
 
 
 def is_timeout(exc: BaseException) -> bool:

@@ -23,7 +23,7 @@ def open_reader(source: str | Path | int, encode: EncodeSettings, inputs: InputS
     ``options`` are FFmpeg demuxer/protocol options (see :class:`VideoReader`).
     """
     return VideoReader(source, deinterlace=encode.deinterlace, start=start, end=end, realtime=realtime,
-                       options=options, io_timeout=inputs.io_timeout)
+                       options=options, io_timeout=inputs.io_timeout, hwaccel=inputs.hwaccel)
 
 
 def open_source(source: str | int, encode: EncodeSettings, inputs: InputSettings = InputSettings()) -> FrameSource:

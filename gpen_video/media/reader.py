@@ -15,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from av.codec.hwaccel import HWAccel
 import numpy as np
 
 from ..errors import InputError, SourceTimeout
@@ -90,6 +91,7 @@ class VideoReader:
         realtime: pace a file at its native rate and stamp ``Frame.time`` (a fake camera).
         options: FFmpeg demuxer/protocol options, e.g. ``{"rtsp_transport": "tcp"}``.
         io_timeout: seconds a URL or camera may keep an open or a read waiting (see ``media.network``).
+        hwaccel: "none", or "cuda" for NVDEC where there is one (else the CPU decoder, with a notice).
 
     Raises:
         MediaOpenError: the source cannot be opened, has no video stream or no decodable frame.
@@ -108,6 +110,7 @@ class VideoReader:
         realtime: bool = False,
         options: dict[str, str] | None = None,
         io_timeout: float = InputSettings.io_timeout,
+        hwaccel: str = InputSettings.hwaccel,
     ) -> None:
         if start is not None and start < 0:
             raise InputError(f"start must be >= 0, got {start}")
@@ -120,6 +123,9 @@ class VideoReader:
         self._deinterlace_wanted = deinterlace
         self._live = is_device(source) or is_live_url(url)
         self._io_timeout = io_timeout
+        if hwaccel not in ("none", "cuda"):
+            raise InputError(f"hwaccel must be 'none' or 'cuda', got {hwaccel!r}")
+        self._hwaccel = hwaccel
         # Closing the container under a read in another thread would free it mid-call: see close().
         self._lock = threading.Lock()
         self._reading = self._closed = False
@@ -136,7 +142,7 @@ class VideoReader:
               end: float | None) -> VideoReader:
         """Open the container and decode the first frame (the slow part for a network source)."""
         try:
-            self._container = open_container(url, format=demuxer, options=options, io_timeout=self._io_timeout)
+            self._container = self._open_decoding(url, demuxer, options)
         except (av.FFmpegError, OSError, ValueError) as exc:
             if is_timeout(exc):
                 raise SourceTimeout(url, self._io_timeout) from None
@@ -147,6 +153,18 @@ class VideoReader:
             self._container.close()
             raise
         return self
+
+    def _open_decoding(self, url: str, demuxer: str | None, options: dict[str, str] | None) -> av.container.InputContainer:
+        """The container, decoding on the GPU when asked and possible, else on the CPU."""
+        if self._hwaccel == "cuda":
+            accel = HWAccel(device_type="cuda", allow_software_fallback=True)
+            try:
+                return open_container(url, format=demuxer, options=options, io_timeout=self._io_timeout, hwaccel=accel)
+            except (av.FFmpegError, OSError) as exc:  # no CUDA device, driver or NVDEC: EPERM, ENODEV...
+                if is_timeout(exc):
+                    raise
+                self._notice(f"no NVDEC decoding here ({exc}); decoding on the CPU")
+        return open_container(url, format=demuxer, options=options, io_timeout=self._io_timeout)
 
     # ---------------------------------------------------------------- setup
     def _setup(self, start: float | None, end: float | None) -> None:

@@ -32,9 +32,12 @@ class InputSettings:
 
     ``io_timeout``: seconds a network source (or a camera) may keep an open or a read waiting before
     it fails; a stop signal does not wait for it.
+    ``hwaccel``: "none", or "cuda" to decode with NVDEC where FFmpeg and the machine have it (frames
+    still arrive in host memory; it takes decoding off the CPU), else on the CPU with a notice.
     """
 
     io_timeout: float = 15.0
+    hwaccel: str = "none"
 
 
 class FrameSource(Protocol):

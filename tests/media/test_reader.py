@@ -32,6 +32,25 @@ def test_real_file_every_frame_with_source_pts(data_dir):
     assert reader.stats.frames == 60 and reader.stats.corrupt_packets == 0
 
 
+def test_nvdec_asked_for_without_a_gpu_decodes_the_same_frames_on_the_cpu(data_dir):
+    import torch
+
+    path = data_dir / "talking_head_844.mp4"
+    with VideoReader(path, end=0.2) as plain:
+        want = [(f.pts, f.image) for f in plain]
+    with VideoReader(path, end=0.2, hwaccel="cuda") as reader:
+        got = [(f.pts, f.image) for f in reader]
+        notices = reader.stats.notices
+    assert [p for p, _ in got] == [p for p, _ in want] and len(got) >= 5
+    if torch.cuda.is_available():  # NVDEC: the same pictures up to the conversion's rounding
+        assert all(np.abs(g.astype(int) - w).mean() < 1.0 for (_, g), (_, w) in zip(got, want))
+    else:
+        assert all(np.array_equal(g, w) for (_, g), (_, w) in zip(got, want))
+        assert len(notices) == 1 and "decoding on the CPU" in notices[0]
+    with pytest.raises(InputError, match="hwaccel"):
+        VideoReader(path, hwaccel="vaapi")
+
+
 def test_vfr_timestamps_are_kept(tmp_path):
     pts = [0, 512, 1024, 2560, 2600, 4096, 9000]
     path = make_clip(tmp_path / "vfr.mp4", pts=pts, audio=())
