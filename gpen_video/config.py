@@ -45,7 +45,9 @@ class RestoreSettings:
 class FaceSettings:
     """Detection, tracking, smoothing, blending and paste-back."""
 
-    detector: str = "retinaface"  # embedded RetinaFace mobile0.25 (ONNX); or facexlib-resnet50 / facexlib-mobile0.25
+    # Embedded RetinaFace mobile0.25: onnxruntime, or torch on CUDA when onnxruntime has no CUDA provider;
+    # "retinaface-onnx" / "retinaface-torch" force one. Or "facexlib-resnet50" / "facexlib-mobile0.25".
+    detector: str = "retinaface"
     det_size: int = 640  # detect on a copy whose longest side is this many pixels (0 = full resolution)
     start_threshold: float = 0.9  # detector score a new face needs to start a track (GPEN's own cut-off)
     keep_threshold: float = 0.5  # lowest score that keeps a started track alive (poor light, turns)

