@@ -6,7 +6,10 @@ encoding overlap the restorer, and memory stays bounded whatever the length of t
     frames ─▶ [analyse: detect, track, smooth, align] ─▶ [restore: batches across frames]
            ─▶ ([upscale: enlarge the frame, when the output is larger]) ─▶ [blend + paste] ─▶ caller
 
-``Engine.stream`` is the core that video files, images and live mode share.
+``Engine.stream`` is the core that video files, images and live mode share. Faces are cut out and
+pasted back by a frame path (``frame_path``): OpenCV on the host, or torch on the restorer's device,
+where the frame is uploaded once and stays until its faces are pasted. Detection, tracking, the
+monochrome test and temporal blending (OpenCV's flow on small crops) run on the host in both.
 """
 from __future__ import annotations
 
@@ -20,15 +23,16 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .config import Settings
-from .faces.align import affine_scale, align_face, scale_affine
+from .faces.align import affine_scale, face_affine, scale_affine
 from .faces.analyzer import FaceAnalyzer
 from .faces.detail import detail_strength
 from .faces.detect import build_detector
 from .faces.gate import FaceGate, build_gate
 from .faces.monochrome import SceneColour, keep_luminance
 from .faces.parsing import FaceParser
-from .faces.paste import paste_faces, soften_small_face
+from .faces.paste import soften_small_face
 from .faces.temporal import TemporalBlender
+from .frame_path import build_frame_path
 from .protocols import FaceDetector, FrameObserver, Restorer
 from .restore import build_restorer
 from .types import AlignedFace, Frame, FrameResult, PastedFace, TrackedFace
@@ -72,6 +76,7 @@ class _Job:
     tracked: list[TrackedFace]
     faces: list[AlignedFace]  # tracked[k] aligned
     scene_cut: bool
+    held: object = None  # what the frame path keeps for pasting (the device path: frame and crops on the device)
     restored: list[np.ndarray] | None = None
     background: np.ndarray | None = None  # the frame enlarged by the upsampler (upscale > 1 only)
 
@@ -87,6 +92,9 @@ class Engine:
             ``settings.faces.mask`` is "parsing" and omitted. None means the feathered square mask.
         upsampler: enlarges frames when ``settings.upscale.scale`` > 1; built from ``settings.upscale``
             on the restorer's device when omitted.
+
+    ``frame_path`` cuts faces out and pastes them back, on the host or on the restorer's device
+    (``settings.restore.frame_path``; ``frame_path_choice`` says which and why).
     """
 
     def __init__(
@@ -109,6 +117,8 @@ class Engine:
         self.parser = parser
         precision = "fp32" if settings.restore.fp32 else "auto"
         self.upsampler = upsampler or build_upsampler(settings.upscale, device=device, precision=precision)
+        self.frame_path, self.frame_path_choice = build_frame_path(settings.restore.frame_path, device,
+                                                                   upscale=self.scale)
 
     @property
     def scale(self) -> int:
@@ -203,11 +213,11 @@ class Engine:
                 pipeline.stats.add_time("detect+track", time.perf_counter() - started)
                 started = time.perf_counter()
                 for frame, frame_faces in zip(frames, found):
-                    aligned = []
-                    for face in frame_faces.faces:
-                        crop, affine = align_face(frame.image, face.landmarks, size)
-                        aligned.append(AlignedFace(frame.index, face.track_id, crop, affine, face.detection.box))
-                    pipeline.put(out, _Job(frame, frame_faces.faces, aligned, frame_faces.scene_cut))
+                    affines = [face_affine(face.landmarks, size) for face in frame_faces.faces]
+                    crops, held = self.frame_path.cut(frame.image, affines, size) if affines else ([], None)
+                    aligned = [AlignedFace(frame.index, face.track_id, crop, affine, face.detection.box)
+                               for face, crop, affine in zip(frame_faces.faces, crops, affines)]
+                    pipeline.put(out, _Job(frame, frame_faces.faces, aligned, frame_faces.scene_cut, held))
                 pipeline.stats.add_time("align", time.perf_counter() - started)
             if len(frames) < len(batch):
                 pipeline.put(out, None)
@@ -320,10 +330,12 @@ class Engine:
             scale = self.scale  # crops go straight into the enlarged frame, softened for their size there
             pasted = [(soften_small_face(crop, _box_side(face) * scale), scale_affine(face.affine, scale))
                       for face, crop in zip(job.faces, blended)]
-            masks = list(self.parser.masks(np.stack([crop for crop, _ in pasted]))) if pasted and self.parser else None
+            masks = self.parser.masks(np.stack([crop for crop, _ in pasted])) if pasted and self.parser else None
             detail = [detail_strength(affine_scale(face.affine)) for face in job.faces] if keep_detail else None
             background = job.frame.image if job.background is None else job.background
-            enhanced = paste_faces(background, pasted, alphas=alphas, masks=masks, detail=detail) if pasted else background
+            enhanced = (self.frame_path.paste(background, job.held, pasted, alphas=alphas, masks=masks, detail=detail)
+                        if pasted else background)
+            job.held = None  # the device path's frame is not needed any longer
             pipeline.stats.add_time("blend+paste", time.perf_counter() - started)
             result = FrameResult(job.frame, enhanced, job.faces, job.scene_cut)
             if observer is not None:
