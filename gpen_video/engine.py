@@ -139,6 +139,7 @@ class Engine:
         queue_depth: int = QUEUE_DEPTH,
         still: bool = False,
         blender: TemporalBlender | None = None,
+        planes: bool = False,
     ) -> Iterator[FrameResult]:
         """Enhance ``frames`` and yield one result per frame, in order.
 
@@ -151,6 +152,8 @@ class Engine:
         face that starts a track (``start_threshold``) is restored at once, at full strength.
         ``blender``: the temporal blender to use, whose strength the caller may change while frames
         flow (live mode's controls) [default: a fresh one at ``settings.faces.temporal``].
+        ``planes``: also give each result the encoder's yuv420p planes (``FrameResult.planes``) where the
+        frame path makes them on its device (the device path, for even frame sizes and no upscaling).
         """
         if queue_depth < 1:
             raise ValueError(f"queue_depth must be >= 1, got {queue_depth}")
@@ -180,7 +183,7 @@ class Engine:
         pipeline.start("restore", lambda: self._restore(to_restore, restored, pipeline))
         if self.scale > 1:
             pipeline.start("upscale", lambda: self._upscale(restored, to_paste, pipeline))
-        pipeline.start("paste", lambda: self._paste(blender, gate, colour, observer, to_paste, done, pipeline))
+        pipeline.start("paste", lambda: self._paste(blender, gate, colour, observer, planes, to_paste, done, pipeline))
         try:
             while True:
                 item = pipeline.get(done)
@@ -304,6 +307,7 @@ class Engine:
         gate: FaceGate,
         colour: SceneColour,
         observer: FrameObserver | None,
+        planes: bool,
         inbox: queue.Queue,
         out: queue.Queue,
         pipeline: _Pipeline,
@@ -333,11 +337,11 @@ class Engine:
             masks = self.parser.masks(np.stack([crop for crop, _ in pasted])) if pasted and self.parser else None
             detail = [detail_strength(affine_scale(face.affine)) for face in job.faces] if keep_detail else None
             background = job.frame.image if job.background is None else job.background
-            enhanced = (self.frame_path.paste(background, job.held, pasted, alphas=alphas, masks=masks, detail=detail)
-                        if pasted else background)
+            enhanced, yuv = self.frame_path.paste(background, job.held, pasted, alphas=alphas, masks=masks,
+                                                  detail=detail, planes=planes and job.background is None)
             job.held = None  # the device path's frame is not needed any longer
             pipeline.stats.add_time("blend+paste", time.perf_counter() - started)
-            result = FrameResult(job.frame, enhanced, job.faces, job.scene_cut)
+            result = FrameResult(job.frame, enhanced, job.faces, job.scene_cut, yuv)
             if observer is not None:
                 parts = zip(job.tracked, job.faces, job.restored, blended, alphas)
                 observer.observe(result, [PastedFace(*face_parts) for face_parts in parts])

@@ -32,15 +32,19 @@ class HostFramePath:
 
     name = "host"
 
-    def cut(self, image: np.ndarray, affines: Sequence[np.ndarray], size: int) -> tuple[np.ndarray, None]:
-        """uint8 [N, S, S, 3] crops of ``image`` (uint8 [H, W, 3]) through the frame -> crop ``affines``."""
-        return np.stack([warp_to_crop(image, affine, size) for affine in affines]), None
+    def cut(self, image: np.ndarray, affines: Sequence[np.ndarray], size: int) -> tuple[list[np.ndarray], None]:
+        """N uint8 [S, S, 3] crops of ``image`` (uint8 [H, W, 3]) through the frame -> crop ``affines``."""
+        return [warp_to_crop(image, affine, size) for affine in affines], None
 
     def paste(self, image: np.ndarray, held: None, faces: Sequence[tuple[np.ndarray, np.ndarray]], *,
-              alphas: Sequence[float], masks: np.ndarray | None = None,
-              detail: Sequence[float] | None = None) -> np.ndarray:
-        """``faces.paste.paste_faces`` into a copy of ``image``."""
-        return paste_faces(image, faces, alphas=alphas, masks=None if masks is None else list(masks), detail=detail)
+              alphas: Sequence[float], masks: np.ndarray | None = None, detail: Sequence[float] | None = None,
+              planes: bool = False) -> tuple[np.ndarray, None]:
+        """(``faces.paste.paste_faces`` into a copy of ``image``, or ``image`` itself without faces; None:
+        the encoder converts to YUV itself)."""
+        if not faces:
+            return image, None
+        masks = None if masks is None else list(masks)
+        return paste_faces(image, faces, alphas=alphas, masks=masks, detail=detail), None
 
 
 @dataclass(frozen=True)

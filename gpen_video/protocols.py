@@ -77,17 +77,21 @@ class FramePath(Protocol):
         """"host" or "device"."""
         ...
 
-    def cut(self, image: np.ndarray, affines: Sequence[np.ndarray], size: int) -> tuple[np.ndarray, object]:
-        """uint8 [N, S, S, 3] crops of uint8 [H, W, 3] ``image`` through float32 [2, 3] frame -> crop
-        ``affines`` (bilinear, reflected borders), and the handle for ``paste``."""
+    def cut(self, image: np.ndarray, affines: Sequence[np.ndarray], size: int) -> tuple[Sequence[np.ndarray], object]:
+        """N uint8 [S, S, 3] crops (a list, or one [N, S, S, 3] array) of uint8 [H, W, 3] ``image`` through
+        float32 [2, 3] frame -> crop ``affines`` (bilinear, reflected borders), and the handle for ``paste``."""
         ...
 
     def paste(self, image: np.ndarray, held: object, faces: Sequence[tuple[np.ndarray, np.ndarray]], *,
-              alphas: Sequence[float], masks: np.ndarray | None = None,
-              detail: Sequence[float] | None = None) -> np.ndarray:
+              alphas: Sequence[float], masks: np.ndarray | None = None, detail: Sequence[float] | None = None,
+              planes: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """``faces`` (crop uint8 [S, S, 3], affine) blended into a copy of ``image``, the frame that
-        ``cut`` gave ``held`` for, as ``faces.paste.paste_faces`` does: a new uint8 [H, W, 3] frame.
-        ``masks``: float [N, S, S] in [0, 1], or None for the soft mask."""
+        ``cut`` gave ``held`` for (None: no faces were cut), as ``faces.paste.paste_faces`` does.
+
+        Returns (the new uint8 [H, W, 3] frame, or ``image`` itself when ``faces`` is empty; with
+        ``planes``, the frame's yuv420p planes uint8 [3 H / 2, W] where the path makes them, else None).
+        ``masks``: float [N, S, S] in [0, 1], or None for the soft mask.
+        """
         ...
 
 

@@ -1,9 +1,11 @@
 """The engine's device frame path, forced on the CPU, against the host path on the real clips: the same
-pictures (face-region PSNR >= 45 dB), the same frames and timestamps."""
+pictures (face-region PSNR >= 45 dB), the same frames and timestamps; the encoder's planes made on the device."""
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from gpen_video.faces.detect import build_detector
 from gpen_video.metrics import psnr
 from gpen_video.restore import GpenRestorer, PassthroughRestorer
 from gpen_video.types import Frame, FrameResult
+from tests.helpers.paths import DATA
 from tests.helpers.real_media import video_frames
 
 FRAMES = 5
@@ -56,7 +59,7 @@ def run(restorer, detector: ReplayDetector, frames: list[Frame], frame_path: str
     settings.restore.frame_path = frame_path
     settings.faces.confirm_frames, settings.faces.fade_frames = 1, 0  # every face pasted from the first frame
     engine = Engine(settings, restorer=restorer, detector=detector)
-    return engine, list(engine.stream(frames))
+    return engine, list(engine.stream(frames, planes=True))
 
 
 def face_mask(result: FrameResult) -> np.ndarray:
@@ -93,6 +96,15 @@ def test_device_path_matches_host_path_with_the_passthrough_restorer(detector, c
     assert engine.frame_path.name == "device"
     same, _ = compare(host, device)
     assert same >= 45.0, f"{clip}: face-region PSNR device vs host {same:.1f} dB"
+    assert all(result.planes is None for result in host)  # the host path leaves YUV to the encoder
+    for result in device:  # the encoder's planes, converted on the device, as swscale would make them
+        want = av.VideoFrame.from_ndarray(result.enhanced, format="rgb24").reformat(
+            format="yuv420p", dst_colorspace="itu709", dst_color_range="MPEG").to_ndarray()
+        assert result.planes.shape == want.shape and result.planes.dtype == np.uint8
+        diff = np.abs(result.planes.astype(np.int16) - want)
+        luma, chroma = diff[: result.enhanced.shape[0]], diff[result.enhanced.shape[0]:]
+        # swscale works in fixed point: Y within 1 level, U and V (2x2 averages) within a few
+        assert luma.max() <= 1 and chroma.max() <= 4 and np.mean(chroma > 1) < 0.01, (luma.max(), chroma.max())
 
 
 @pytest.mark.parametrize("clip, width", CLIPS)
@@ -106,3 +118,25 @@ def test_device_path_matches_host_path_with_a_tiny_gpen(tiny_reference, detector
     same, changed = compare(host, device)
     assert changed < 30.0, "the random-weight GPEN must change the faces, or this compares nothing"
     assert same >= 45.0, f"{clip}: face-region PSNR device vs host {same:.1f} dB"
+
+
+def test_a_video_written_through_the_device_path_keeps_frames_timing_and_audio(detector, tmp_path):
+    from gpen_video.job import enhance_video
+    from tests.helpers.real_media import cut_clip
+    from tests.helpers.streams import frame_times, packets
+
+    clip = cut_clip(DATA / "talking_head_844.mp4", tmp_path / "clip.mp4", seconds=0.4, width=320)
+    written = {}
+    for frame_path in ("host", "device"):
+        settings = Settings()
+        settings.restore.frame_path = frame_path
+        settings.encode = replace(settings.encode, preset="ultrafast")
+        engine = Engine(settings, restorer=PassthroughRestorer(size=512), detector=detector)
+        written[frame_path] = tmp_path / f"{frame_path}.mp4"
+        result = enhance_video(clip, written[frame_path], settings, engine=engine)
+        assert result.stats.faces > 0 and engine.frame_path.name == frame_path
+    assert frame_times(written["device"]) == frame_times(written["host"]) == frame_times(clip)
+    assert packets(written["device"], "audio") == packets(written["host"], "audio") != [[]]
+    with av.open(str(written["host"])) as a, av.open(str(written["device"])) as b:
+        for x, y in zip(a.decode(video=0), b.decode(video=0)):
+            assert psnr(x.to_ndarray(format="rgb24"), y.to_ndarray(format="rgb24")) > 40
