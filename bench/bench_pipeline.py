@@ -9,9 +9,14 @@ bottleneck is hidden behind it.
 
 On a CPU the restorer and every other stage share the same cores, so nothing can hide behind the
 restorer and that efficiency cannot reach 1. For that case the run also measures
-  4. the pipeline with a pass-through restorer (everything except GPEN), and prints
+  4. the pipeline with a pass-through restorer (everything except GPEN, on the default frame path), and prints
 the shared-processor bound 1 / (1/restorer + 1/rest) and the efficiency against it: 1.0 means the
 pipeline wastes no processor time on waiting.
+
+  5. the pipeline with a pass-through restorer once more, on the other frame path ([restore]
+     frame_path: the host path's OpenCV warps or the device path's torch ones; auto picks the device
+     on CUDA, the host elsewhere), and prints the device path's frames/s over the host path's. The
+     restorer is the same on both paths, so the part without GPEN is where they differ.
 
     python3 bench/bench_pipeline.py [--clip PATH] [--seconds 2] [--device auto] [--json]
 """
@@ -62,6 +67,10 @@ def aligned_faces(clip: Path, seconds: float, settings: Settings, size: int) -> 
     return np.stack(crops)
 
 
+def with_frame_path(settings: Settings, frame_path: str) -> Settings:
+    return dataclasses.replace(settings, restore=dataclasses.replace(settings.restore, frame_path=frame_path))
+
+
 def measure_restorer(restorer: Restorer, crops: np.ndarray) -> float:
     """Seconds to restore ``crops`` through submit/collect, the way the engine feeds it."""
     started = time.perf_counter()
@@ -96,10 +105,18 @@ def main() -> int:
         measure_restorer(restorer, crops[: restorer.batch_size])  # warm the allocator and kernels
         restore_seconds = measure_restorer(restorer, crops)
         codec_frames, codec_seconds = measure_codec(args.clip, Path(tmp) / "codec.mp4", seconds, encoder)
+        engine = Engine(settings, restorer=restorer)
         result = enhance_video(args.clip, Path(tmp) / "full.mp4", settings, end=seconds, overwrite=True,
-                               engine=Engine(settings, restorer=restorer))
-        rest = enhance_video(args.clip, Path(tmp) / "rest.mp4", settings, end=seconds, overwrite=True,
-                             engine=Engine(settings, restorer=PassthroughRestorer(size=restorer.size)))
+                               engine=engine)
+        auto_path = engine.frame_path.name
+        rest_by_path = {}
+        for frame_path in (auto_path, "device" if auto_path == "host" else "host"):  # the default first
+            passthrough = PassthroughRestorer(size=restorer.size)
+            passthrough.device = restorer.device  # the device path runs where GPEN does
+            path_settings = with_frame_path(settings, frame_path)
+            rest = enhance_video(args.clip, Path(tmp) / f"rest_{frame_path}.mp4", path_settings, end=seconds,
+                                 overwrite=True, engine=Engine(path_settings, restorer=passthrough))
+            rest_by_path[frame_path] = rest.stats.frames / rest.seconds
 
     frames, faces = result.stats.frames, result.stats.faces
     faces_per_frame = faces / frames
@@ -107,7 +124,7 @@ def main() -> int:
     codec_fps = codec_frames / codec_seconds
     end_to_end_fps = frames / result.seconds
     bound = min(restorer_fps, codec_fps)
-    rest_fps = rest.stats.frames / rest.seconds
+    rest_fps = rest_by_path[auto_path]
     shared_bound = 1 / (1 / restorer_fps + 1 / rest_fps)
     report = {
         "device": str(device), "precision": restorer.precision, "clip": str(args.clip), "frames": frames,
@@ -118,6 +135,9 @@ def main() -> int:
         "efficiency": end_to_end_fps / bound,
         "rest_of_pipeline_fps": rest_fps, "shared_processor_bound_fps": shared_bound,
         "shared_processor_efficiency": end_to_end_fps / shared_bound,
+        "frame_path": auto_path,
+        "rest_of_pipeline_fps_by_frame_path": rest_by_path,
+        "device_path_over_host_path": rest_by_path["device"] / rest_by_path["host"],
         "stage_seconds": dict(result.stats.stage_seconds),
     }
     if args.json:
@@ -130,6 +150,9 @@ def main() -> int:
         print(f"  efficiency          {report['efficiency']:8.2f}  (bottleneck: {report['bottleneck']})")
         print(f"  pipeline without GPEN {rest_fps:6.2f} frames/s -> shared-processor bound {shared_bound:.2f} frames/s,"
               f" efficiency {report['shared_processor_efficiency']:.2f}")
+        print(f"  pipeline without GPEN, frame path: host {rest_by_path['host']:6.2f} frames/s, device"
+              f" {rest_by_path['device']:6.2f} frames/s -> device/host {report['device_path_over_host_path']:.2f}"
+              f" (auto here: {auto_path})")
     return 0
 
 

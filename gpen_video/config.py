@@ -39,6 +39,7 @@ class RestoreSettings:
     batch_size: int = 8  # faces per GPEN call, gathered across frames
     compile: bool = False  # torch.compile the model (slow start, faster steady state)
     cuda_graphs: bool = False  # on CUDA, replay each micro-batch as one captured CUDA graph
+    frame_path: str = "auto"  # auto | host | device: where faces are cut out and pasted (auto: device on CUDA)
 
 
 @dataclass
@@ -194,6 +195,7 @@ def validate(settings: Settings) -> None:
     """Range checks that types alone cannot express."""
     # Imported here, not at the top: it loads OpenCV, which `--help` does not need.
     from .faces.monochrome import COLOR_MODES
+    from .frame_path import FRAME_PATHS
 
     restore, faces, encode, live = settings.restore, settings.faces, settings.encode, settings.live
     checks = [
@@ -201,6 +203,8 @@ def validate(settings: Settings) -> None:
         (restore.backend in ("auto", "torch", "onnxruntime", "tensorrt"),
          f"backend must be auto, torch, onnxruntime or tensorrt, got '{restore.backend}'"),
         (restore.batch_size >= 1, "batch size must be at least 1"),
+        (restore.frame_path in FRAME_PATHS,
+         f"frame path must be one of {', '.join(FRAME_PATHS)}, got '{restore.frame_path}'"),
         (faces.det_size == 0 or faces.det_size >= 32, "det size must be 0 (full resolution) or at least 32 pixels"),
         (0.0 < faces.keep_threshold <= faces.start_threshold < 1.0,
          "thresholds must satisfy 0 < keep threshold <= start threshold < 1"),

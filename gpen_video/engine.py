@@ -6,7 +6,10 @@ encoding overlap the restorer, and memory stays bounded whatever the length of t
     frames ─▶ [analyse: detect, track, smooth, align] ─▶ [restore: batches across frames]
            ─▶ ([upscale: enlarge the frame, when the output is larger]) ─▶ [blend + paste] ─▶ caller
 
-``Engine.stream`` is the core that video files, images and live mode share.
+``Engine.stream`` is the core that video files, images and live mode share. Faces are cut out and
+pasted back by a frame path (``frame_path``): OpenCV on the host, or torch on the restorer's device,
+where the frame is uploaded once and stays until its faces are pasted. Detection, tracking, the
+monochrome test and temporal blending (OpenCV's flow on small crops) run on the host in both.
 """
 from __future__ import annotations
 
@@ -20,16 +23,17 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .config import Settings
-from .faces.align import affine_scale, align_face, scale_affine
+from .faces.align import affine_scale, face_affine, scale_affine
 from .faces.analyzer import FaceAnalyzer
 from .faces.detail import detail_strength
 from .faces.detect import build_detector
 from .faces.gate import FaceGate, build_gate
 from .faces.monochrome import SceneColour, keep_luminance
 from .faces.parsing import FaceParser
-from .faces.paste import paste_faces, soften_small_face
+from .faces.paste import soften_small_face
 from .faces.temporal import TemporalBlender
 from .faces.verify import CropVerifier
+from .frame_path import build_frame_path
 from .protocols import FaceDetector, FaceVerifier, FrameObserver, Restorer
 from .restore import build_restorer
 from .types import AlignedFace, Frame, FrameResult, PastedFace, TrackedFace
@@ -73,6 +77,7 @@ class _Job:
     tracked: list[TrackedFace]
     faces: list[AlignedFace]  # tracked[k] aligned
     scene_cut: bool
+    held: object = None  # what the frame path keeps for pasting (the device path: frame and crops on the device)
     restored: list[np.ndarray] | None = None
     background: np.ndarray | None = None  # the frame enlarged by the upsampler (upscale > 1 only)
 
@@ -92,6 +97,9 @@ class Engine:
             ``settings.faces.mask`` is "parsing" and omitted. None means the feathered square mask.
         upsampler: enlarges frames when ``settings.upscale.scale`` > 1; built from ``settings.upscale``
             on the restorer's device when omitted.
+
+    ``frame_path`` cuts faces out and pastes them back, on the host or on the restorer's device
+    (``settings.restore.frame_path``; ``frame_path_choice`` says which and why).
     """
 
     def __init__(
@@ -119,6 +127,8 @@ class Engine:
         self.parser = parser
         precision = "fp32" if settings.restore.fp32 else "auto"
         self.upsampler = upsampler or build_upsampler(settings.upscale, device=device, precision=precision)
+        self.frame_path, self.frame_path_choice = build_frame_path(settings.restore.frame_path, device,
+                                                                   upscale=self.scale)
 
     @property
     def scale(self) -> int:
@@ -139,6 +149,7 @@ class Engine:
         queue_depth: int = QUEUE_DEPTH,
         still: bool = False,
         blender: TemporalBlender | None = None,
+        planes: bool = False,
     ) -> Iterator[FrameResult]:
         """Enhance ``frames`` and yield one result per frame, in order.
 
@@ -151,6 +162,8 @@ class Engine:
         face that starts a track (``start_threshold``) is restored at once, at full strength.
         ``blender``: the temporal blender to use, whose strength the caller may change while frames
         flow (live mode's controls) [default: a fresh one at ``settings.faces.temporal``].
+        ``planes``: also give each result the encoder's yuv420p planes (``FrameResult.planes``) where the
+        frame path makes them on its device (the device path, for even frame sizes and no upscaling).
         """
         if queue_depth < 1:
             raise ValueError(f"queue_depth must be >= 1, got {queue_depth}")
@@ -182,7 +195,7 @@ class Engine:
         pipeline.start("restore", lambda: self._restore(to_restore, restored, pipeline))
         if self.scale > 1:
             pipeline.start("upscale", lambda: self._upscale(restored, to_paste, pipeline))
-        pipeline.start("paste", lambda: self._paste(blender, gate, colour, observer, to_paste, done, pipeline))
+        pipeline.start("paste", lambda: self._paste(blender, gate, colour, observer, planes, to_paste, done, pipeline))
         try:
             while True:
                 item = pipeline.get(done)
@@ -215,11 +228,11 @@ class Engine:
                 pipeline.stats.add_time("detect+track", time.perf_counter() - started)
                 started = time.perf_counter()
                 for frame, frame_faces in zip(frames, found):
-                    aligned = []
-                    for face in frame_faces.faces:
-                        crop, affine = align_face(frame.image, face.landmarks, size)
-                        aligned.append(AlignedFace(frame.index, face.track_id, crop, affine, face.detection.box))
-                    pipeline.put(out, _Job(frame, frame_faces.faces, aligned, frame_faces.scene_cut))
+                    affines = [face_affine(face.landmarks, size) for face in frame_faces.faces]
+                    crops, held = self.frame_path.cut(frame.image, affines, size) if affines else ([], None)
+                    aligned = [AlignedFace(frame.index, face.track_id, crop, affine, face.detection.box)
+                               for face, crop, affine in zip(frame_faces.faces, crops, affines)]
+                    pipeline.put(out, _Job(frame, frame_faces.faces, aligned, frame_faces.scene_cut, held))
                 pipeline.stats.add_time("align", time.perf_counter() - started)
             if len(frames) < len(batch):
                 pipeline.put(out, None)
@@ -306,6 +319,7 @@ class Engine:
         gate: FaceGate,
         colour: SceneColour,
         observer: FrameObserver | None,
+        planes: bool,
         inbox: queue.Queue,
         out: queue.Queue,
         pipeline: _Pipeline,
@@ -332,12 +346,14 @@ class Engine:
             scale = self.scale  # crops go straight into the enlarged frame, softened for their size there
             pasted = [(soften_small_face(crop, _box_side(face) * scale), scale_affine(face.affine, scale))
                       for face, crop in zip(job.faces, blended)]
-            masks = list(self.parser.masks(np.stack([crop for crop, _ in pasted]))) if pasted and self.parser else None
+            masks = self.parser.masks(np.stack([crop for crop, _ in pasted])) if pasted and self.parser else None
             detail = [detail_strength(affine_scale(face.affine)) for face in job.faces] if keep_detail else None
             background = job.frame.image if job.background is None else job.background
-            enhanced = paste_faces(background, pasted, alphas=alphas, masks=masks, detail=detail) if pasted else background
+            enhanced, yuv = self.frame_path.paste(background, job.held, pasted, alphas=alphas, masks=masks,
+                                                  detail=detail, planes=planes and job.background is None)
+            job.held = None  # the device path's frame is not needed any longer
             pipeline.stats.add_time("blend+paste", time.perf_counter() - started)
-            result = FrameResult(job.frame, enhanced, job.faces, job.scene_cut)
+            result = FrameResult(job.frame, enhanced, job.faces, job.scene_cut, yuv)
             if observer is not None:
                 parts = zip(job.tracked, job.faces, job.restored, blended, alphas)
                 observer.observe(result, [PastedFace(*face_parts) for face_parts in parts])

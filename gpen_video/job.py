@@ -131,10 +131,11 @@ def enhance_video(
                              width=info.width * scale * (2 if compare else 1), height=info.height * scale,
                              overwrite=overwrite, inputs=settings.input, tags=output_tags(settings))
         with writer:
-            for result in engine.stream(reader, stats=stats, observer=observer):
+            planes = not compare and encode.pix_fmt == "yuv420p"  # what the writer can take as it is
+            for result in engine.stream(reader, stats=stats, observer=observer, planes=planes):
                 image = side_by_side(result) if compare else result.enhanced
                 started = time.perf_counter()
-                writer.write(replace(result.frame, image=image))
+                writer.write(replace(result.frame, image=image), None if compare else result.planes)
                 stats.add_time("encode", time.perf_counter() - started)
                 report()
         media = {"reader": vars(reader.stats).copy(), "writer": vars(writer.stats).copy()}

@@ -1,4 +1,5 @@
-"""The interfaces the engine is written against: face detectors and verifiers, restorers, frame observers.
+"""The interfaces the engine is written against: face detectors and verifiers, restorers, frame paths,
+frame observers.
 
 Any object with these members works (structural typing): the embedded RetinaFace and facexlib's
 detectors, the GPEN restorer and the pass-through, test stand-ins, and ONNX Runtime (TensorRT and
@@ -68,6 +69,37 @@ class Restorer(Protocol):
 
     def flush(self) -> list[tuple[object, np.ndarray]]:
         """Wait for everything queued and return all remaining results."""
+        ...
+
+
+class FramePath(Protocol):
+    """Where the engine cuts a frame's faces out and pastes them back: on the host or on a torch device.
+
+    ``cut`` returns the crops on the host (restorers and temporal blending take numpy) and a handle
+    that ``paste`` gets back for the same frame: what the path keeps meanwhile (the device path: the
+    frame and its crops on the device; the host path: nothing).
+    """
+
+    @property
+    def name(self) -> str:
+        """"host" or "device"."""
+        ...
+
+    def cut(self, image: np.ndarray, affines: Sequence[np.ndarray], size: int) -> tuple[Sequence[np.ndarray], object]:
+        """N uint8 [S, S, 3] crops (a list, or one [N, S, S, 3] array) of uint8 [H, W, 3] ``image`` through
+        float32 [2, 3] frame -> crop ``affines`` (bilinear, reflected borders), and the handle for ``paste``."""
+        ...
+
+    def paste(self, image: np.ndarray, held: object, faces: Sequence[tuple[np.ndarray, np.ndarray]], *,
+              alphas: Sequence[float], masks: np.ndarray | None = None, detail: Sequence[float] | None = None,
+              planes: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """``faces`` (crop uint8 [S, S, 3], affine) blended into a copy of ``image``, the frame that
+        ``cut`` gave ``held`` for (None: no faces were cut), as ``faces.paste.paste_faces`` does.
+
+        Returns (the new uint8 [H, W, 3] frame, or ``image`` itself when ``faces`` is empty; with
+        ``planes``, the frame's yuv420p planes uint8 [3 H / 2, W] where the path makes them, else None).
+        ``masks``: float [N, S, S] in [0, 1], or None for the soft mask.
+        """
         ...
 
 

@@ -97,12 +97,16 @@ class FrameResult:
         faces: the faces tracked in this frame, each restored and pasted with its own strength
             (0 for a face not confirmed yet or turned away: its original pixels stay).
         scene_cut: True when the frame starts a new scene (tracks and blending were reset).
+        planes: ``enhanced`` as yuv420p planes, uint8 [3 H / 2, W] (Y, then U, then V; BT.709, limited
+            range), when the stream was asked for them and the frame path made them on its device;
+            the video writer then encodes them as they are. None otherwise.
     """
 
     frame: Frame
     enhanced: np.ndarray
     faces: list[AlignedFace]
     scene_cut: bool = False
+    planes: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

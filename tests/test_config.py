@@ -36,6 +36,7 @@ def test_command_line_overrides_file_which_overrides_defaults(tmp_path: Path) ->
         ("[facez]\nsmooth = 1\n", "facez"),
         ("[faces]\nsmooth = 'high'\n", "faces.smooth"),
         ("[restore]\nbatch_size = 0\n", "batch size"),
+        ("[restore]\nframe_path = 'gpu'\n", "frame path"),
         ("[faces\n", "not valid TOML"),
     ],
 )

@@ -158,13 +158,13 @@ def _run_segment(task: UnitTask, engine: Engine, report: Callable[[int], None]) 
         info, scale = reader.info, engine.scale
         with open_writer(task.part, info, encode, width=info.width * scale, height=info.height * scale,
                          overwrite=True) as writer:
-            for result in engine.stream(reader, observer=observer):
+            for result in engine.stream(reader, observer=observer, planes=encode.pix_fmt == "yuv420p"):
                 frame = result.frame
                 if frame.pts is None or frame.pts < unit.first_pts:
                     continue  # warm-up: primes tracks and blending, not written
                 if written == 0 and frame.pts != unit.first_pts:
                     raise GpenVideoError(f"{unit.id}: first frame has pts {frame.pts}, expected {unit.first_pts}")
-                writer.write(replace(frame, image=result.enhanced))
+                writer.write(replace(frame, image=result.enhanced), result.planes)
                 written += 1
                 update(written)
             if written != expected:

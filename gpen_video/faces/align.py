@@ -102,8 +102,17 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, size: int) -> tuple[np.
         Parts of the crop outside the frame are filled by reflection, which the restorer
         handles better than a black border; they are never pasted back.
     """
-    affine = estimate_similarity(landmarks, gpen_template(size))
-    crop = cv2.warpAffine(
-        image, affine, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
-    )
-    return crop, affine
+    affine = face_affine(landmarks, size)
+    return warp_to_crop(image, affine, size), affine
+
+
+def face_affine(landmarks: np.ndarray, size: int) -> np.ndarray:
+    """The frame -> crop similarity that puts ``landmarks`` (float [5, 2], frame pixels) on GPEN's
+    template for a ``size`` crop: float32 [2, 3]. Shared by the host and the device frame paths."""
+    return estimate_similarity(landmarks, gpen_template(size))
+
+
+def warp_to_crop(image: np.ndarray, affine: np.ndarray, size: int) -> np.ndarray:
+    """uint8 [S, S, 3] crop of ``image`` (uint8 [H, W, 3]) through the frame -> crop ``affine``
+    (bilinear, reflected borders)."""
+    return cv2.warpAffine(image, affine, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .align import warp_to_crop
+
 # Input-frame scale (crop pixels per input pixel) below which the source's detail is added in full;
 # it fades out towards scale 1, where the crop holds everything the input has.
 FULL_DETAIL_SCALE = 0.9
@@ -38,8 +40,7 @@ def lost_detail(source: np.ndarray, affine: np.ndarray, roi_affine: np.ndarray, 
         size: crop side S.
     """
     x0, y0, x1, y1 = roi
-    crop = cv2.warpAffine(source, np.asarray(affine, np.float32), (size, size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REFLECT_101)
+    crop = warp_to_crop(source, np.asarray(affine, np.float32), size)  # the crop alignment made
     back = cv2.warpAffine(crop, roi_affine, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_REPLICATE)
     return cv2.subtract(source[y0:y1, x0:x1], back, dtype=cv2.CV_32F)

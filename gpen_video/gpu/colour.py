@@ -58,6 +58,16 @@ def rgb_to_yuv420(rgb: Tensor, *, matrix: str = "itu709", colour_range: str = "m
     return y.round_().clamp_(0, 255).to(torch.uint8), u, v
 
 
+def rgb_to_i420(rgb: Tensor, *, matrix: str = "itu709", colour_range: str = "mpeg") -> Tensor:
+    """uint8 RGB [H, W, 3] with even H and W -> its yuv420p planes in one uint8 [3 H / 2, W] buffer, Y then U
+    then V, each contiguous (the layout ``av.VideoFrame.from_ndarray(..., format="yuv420p")`` takes)."""
+    h, w = rgb.shape[:2]
+    if h % 2 or w % 2:
+        raise ValueError(f"I420 needs an even size, got {w}x{h}")
+    y, u, v = rgb_to_yuv420(rgb[None], matrix=matrix, colour_range=colour_range)
+    return torch.cat([y.reshape(-1), u.reshape(-1), v.reshape(-1)]).view(h * 3 // 2, w)
+
+
 def yuv420_to_rgb(y: Tensor, u: Tensor, v: Tensor, *, matrix: str = "itu709",
                   colour_range: str = "mpeg") -> Tensor:
     """uint8 planes (Y [N, H, W], U and V [N, ceil(H/2), ceil(W/2)]) -> uint8 RGB [N, H, W, 3]."""

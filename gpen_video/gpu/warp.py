@@ -72,7 +72,8 @@ def align_crops(frame: Tensor, affines: Tensor, size: int) -> Tensor:
 
 
 def paste_faces(frame: Tensor, crops: Tensor, affines: Sequence[np.ndarray], *,
-                alphas: Sequence[float] | None = None, masks: Tensor | None = None) -> Tensor:
+                alphas: Sequence[float] | None = None, masks: Tensor | None = None,
+                detail: Sequence[float] | None = None, sources: Tensor | None = None) -> Tensor:
     """Blend restored crops into a copy of ``frame``, like ``faces.paste.paste_faces``.
 
     Args:
@@ -82,6 +83,10 @@ def paste_faces(frame: Tensor, crops: Tensor, affines: Sequence[np.ndarray], *,
             on the host, from the same geometry as the OpenCV path).
         alphas: per-face weight in [0, 1] (0 skips the face); no list = 1 for every face.
         masks: float [N, S, S] in [0, 1], or None for ``faces.paste.soft_mask(S)``.
+        detail: per-face strength in [0, 1] of ``frame``'s fine detail that the crop could not hold
+            (``faces.detail``), added to the pasted face; None or 0 adds none.
+        sources: uint8 [N, S, S, 3] the crops alignment cut from ``frame`` (``align_crops``), needed
+            when any ``detail`` is above 0: the detail is ``frame - warp_back(sources)``.
 
     Returns:
         New uint8 [H, W, 3] frame. Smaller faces are pasted first, so nearer ones end on top.
@@ -89,6 +94,10 @@ def paste_faces(frame: Tensor, crops: Tensor, affines: Sequence[np.ndarray], *,
     alphas = [1.0] * len(affines) if alphas is None else [float(a) for a in alphas]
     if len(alphas) != len(affines) or not all(0.0 <= a <= 1.0 for a in alphas):
         raise ValueError(f"need one alpha in [0, 1] per face, got {alphas} for {len(affines)} faces")
+    detail = [0.0] * len(affines) if detail is None else [float(d) for d in detail]
+    if len(detail) != len(affines) or (any(detail) and (sources is None or len(sources) != len(affines))):
+        raise ValueError(f"need one detail strength per face, and the aligned source crops for any above 0; "
+                         f"got {len(detail)} strengths for {len(affines)} faces")
     out = frame.clone()
     h, w = frame.shape[:2]
     size = crops.shape[1]
@@ -108,6 +117,11 @@ def paste_faces(frame: Tensor, crops: Tensor, affines: Sequence[np.ndarray], *,
         grid = _grid(shifted[None], x1 - x0, y1 - y0, size, size)
         face = F.grid_sample(_planar(crops[k][None]), grid, mode="bilinear", padding_mode="border",
                              align_corners=True).round_()  # OpenCV's path rounds the warped face to uint8
+        if detail[k] > 0.0:  # faces.detail.lost_detail: the band the warp round trip lost, from the input frame
+            back = F.grid_sample(_planar(sources[k][None]), grid, mode="bilinear", padding_mode="border",
+                                 align_corners=True).round_()
+            fine = _planar(frame[y0:y1, x0:x1][None]) - back
+            face = face.add_(fine, alpha=detail[k]).round_().clamp_(0, 255)
         weight = F.grid_sample(masks[k][None, None].float(), grid, mode="bilinear", padding_mode="zeros",
                                align_corners=True) * alphas[k]
         region = _planar(out[y0:y1, x0:x1][None])

@@ -194,17 +194,23 @@ class VideoWriter:
         self._last_pts = pts
         return pts
 
-    def write(self, frame: Frame) -> None:
-        """Encode one frame; ``frame.image`` is uint8 [height, width, 3] RGB."""
+    def write(self, frame: Frame, planes: np.ndarray | None = None) -> None:
+        """Encode one frame; ``frame.image`` is uint8 [height, width, 3] RGB.
+
+        ``planes``: the same picture already converted to yuv420p, uint8 [3 height / 2, width] (Y, U, V
+        one after the other; BT.709, limited range), e.g. on a GPU by ``gpu.colour.rgb_to_i420``; encoded
+        as they are when the stream is yuv420p at an even size, which skips the RGB -> YUV conversion.
+        """
         image = frame.image
         if image.dtype != np.uint8 or image.shape != (self._size[1], self._size[0], 3):
             raise ValueError(f"expected uint8 [{self._size[1]}, {self._size[0]}, 3], got {image.dtype} {image.shape}")
-        if self._coded != self._size:
-            pad_y, pad_x = self._coded[1] - self._size[1], self._coded[0] - self._size[0]
-            image = np.pad(image, ((0, pad_y), (0, pad_x), (0, 0)), mode="edge")
-        rgb = av.VideoFrame.from_ndarray(image, format="rgb24")
-        # BT.709 matrix, limited range: what the stream is tagged with (tags live on the codec context).
-        yuv = rgb.reformat(format=self._pix_fmt, dst_colorspace="itu709", dst_color_range="MPEG")
+        if planes is not None and self._pix_fmt == "yuv420p" and self._coded == self._size:
+            if planes.dtype != np.uint8 or planes.shape != (self._size[1] * 3 // 2, self._size[0]):
+                raise ValueError(f"expected yuv420p planes uint8 [{self._size[1] * 3 // 2}, {self._size[0]}], "
+                                 f"got {planes.dtype} {planes.shape}")
+            yuv = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+        else:
+            yuv = self._convert(image)
         yuv.pts = self._out_pts(frame)
         yuv.time_base = self._tb
         self._output.mux(self._stream.encode(yuv))
@@ -213,6 +219,15 @@ class VideoWriter:
             if self._copy_from_first_frame and self.stats.frames == 1:
                 self._passthrough.skip_before((yuv.pts + self._shift_ticks) * self._tb)
             self._passthrough.pump((yuv.pts + self._shift_ticks) * self._tb)
+
+    def _convert(self, image: np.ndarray) -> av.VideoFrame:
+        """uint8 [height, width, 3] RGB -> a frame in the stream's pixel format (swscale), padded to the coded size."""
+        if self._coded != self._size:
+            pad_y, pad_x = self._coded[1] - self._size[1], self._coded[0] - self._size[0]
+            image = np.pad(image, ((0, pad_y), (0, pad_x), (0, 0)), mode="edge")
+        rgb = av.VideoFrame.from_ndarray(image, format="rgb24")
+        # BT.709 matrix, limited range: what the stream is tagged with (tags live on the codec context).
+        return rgb.reformat(format=self._pix_fmt, dst_colorspace="itu709", dst_color_range="MPEG")
 
     def _video_end(self) -> Fraction:
         """Source-timeline seconds where the last frame ends."""
