@@ -11,7 +11,9 @@ Writes one JSON file (and prints it) with:
   * ``end_to_end``: frames/s of the whole pipeline on 1080p clips with one face per frame (the crowd
     clip at 1920x1080 limited to its largest face, the talking head scaled to 1080x1080), plus
     per-stage milliseconds per frame (stages overlap: they run in parallel threads) and GPU
-    utilisation sampled during the run;
+    utilisation sampled during the run; the defaults (on CUDA: the device frame path, the detector on
+    the GPU), then one setting changed at a time (``end_to_end_<variant>``, see ``VARIANTS``): the
+    host frame path, each detector backend, NVDEC decoding, CUDA graphs;
   * ``codec``: decode + encode alone at 1080p for a few x264 presets (the encoder is the next wall
     on GPUs without NVENC, such as the H100/H200).
 Every section records its own error instead of stopping the script, so one failure still leaves the
@@ -180,10 +182,25 @@ def clips(tmp: Path, quick: bool, seconds: float) -> dict[str, Path]:
     }
 
 
+# End-to-end variants: one setting changed from the defaults each, as "section.key": value. On a CPU
+# only the forced device frame path runs (it checks that path's code; it is not a CPU choice).
+VARIANTS = {
+    "host_frames": {"restore.frame_path": "host"},
+    "detector_onnx": {"faces.detector": "retinaface-onnx"},
+    "detector_torch": {"faces.detector": "retinaface-torch"},
+    "nvdec": {"input.hwaccel": "cuda"},
+    "cuda_graphs": {},
+}
+CPU_VARIANTS = {"device_frames": {"restore.frame_path": "device"}}
+
+
 def end_to_end(device: torch.device, quick: bool, tmp: Path, inputs: dict[str, Path], batch: int,
-               graphs: bool) -> dict:
+               graphs: bool, overrides: dict[str, object] | None = None) -> dict:
     model, name = gpen_model(quick)
     settings = Settings()
+    for dotted, value in (overrides or {}).items():
+        section_name, key = dotted.split(".")
+        setattr(settings, section_name, dataclasses.replace(getattr(settings, section_name), **{key: value}))
     settings.restore.batch_size = batch
     settings.faces.max_faces = 1  # one face per frame, the benchmark case
     settings.encode = dataclasses.replace(settings.encode, preset="veryfast")
@@ -192,7 +209,8 @@ def end_to_end(device: torch.device, quick: bool, tmp: Path, inputs: dict[str, P
                             cuda_graphs=graphs and device.type == "cuda")
     engine = Engine(settings, restorer=restorer)
     out: dict = {"model": name, "batch_size": batch, "cuda_graphs": graphs and device.type == "cuda",
-                 "x264_preset": settings.encode.preset}
+                 "x264_preset": settings.encode.preset, "overrides": overrides or {},
+                 "frame_path": dataclasses.asdict(engine.frame_path_choice), "detector": type(engine.detector).__name__}
     for clip_name, clip in inputs.items():
         with UtilisationSampler(device) as sampler:
             result = enhance_video(clip, tmp / f"out_{clip_name}.mp4", settings, overwrite=True, engine=engine)
@@ -246,9 +264,10 @@ def main() -> int:
         inputs = clips(tmp, args.quick, seconds)
         big = max(batches)
         section(report, "end_to_end", lambda: end_to_end(device, args.quick, tmp, inputs, big, graphs=False))
-        if device.type == "cuda":
-            section(report, "end_to_end_cuda_graphs",
-                    lambda: end_to_end(device, args.quick, tmp, inputs, big, graphs=True))
+        for variant, overrides in (VARIANTS if device.type == "cuda" else CPU_VARIANTS).items():
+            section(report, f"end_to_end_{variant}",
+                    lambda: end_to_end(device, args.quick, tmp, inputs, big, graphs=variant == "cuda_graphs",
+                                       overrides=overrides))
         section(report, "codec", lambda: codec_check(tmp, inputs, presets))
     report["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     args.out.write_text(json.dumps(report, indent=2))
