@@ -8,8 +8,9 @@ encoding overlap the restorer, and memory stays bounded whatever the length of t
 
 ``Engine.stream`` is the core that video files, images and live mode share. Faces are cut out and
 pasted back by a frame path (``frame_path``): OpenCV on the host, or torch on the restorer's device,
-where the frame is uploaded once and stays until its faces are pasted. Detection, tracking, the
-monochrome test and temporal blending (OpenCV's flow on small crops) run on the host in both.
+where the frame is uploaded once and stays until its faces are pasted. Tracking, the monochrome test
+and temporal blending (OpenCV's flow on small crops) run on the host in both; the detector runs where
+it was built (beside the restorer), from the host frame.
 """
 from __future__ import annotations
 
@@ -115,10 +116,9 @@ class Engine:
         self.settings = settings
         self.restorer = restorer or build_restorer(settings.restore)
         device = self.restorer.device  # detector and parser run beside the restorer
-        if detector is None and verifier is None and settings.faces.verify_score > 0:
-            detector = build_detector(settings.faces, device=device)
-            verifier = CropVerifier(detector, min_score=settings.faces.verify_score)
         self.detector = detector or build_detector(settings.faces, device=device)
+        if detector is None and verifier is None and settings.faces.verify_score > 0:
+            verifier = CropVerifier(self.detector, min_score=settings.faces.verify_score)
         self.verifier = verifier
         if parser is None and settings.faces.mask == "parsing":
             from .models.weights import resolve_weights
