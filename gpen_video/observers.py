@@ -23,7 +23,7 @@ class FaceRecords:
     """Every face of every frame as the report's ``face_records`` (a ``FrameObserver``).
 
     One entry per frame: ``{"index", "seconds", "faces": [{"track_id", "box", "score", "yaw", "alpha",
-    "enhanced"}]}``, with ``box`` [x0, y0, x1, y1] in frame pixels, ``score`` the detector's confidence,
+    "enhanced", "verified_hits"}]}``, with ``box`` [x0, y0, x1, y1] in frame pixels, ``score`` the detector's confidence,
     ``yaw`` degrees from frontal (``faces.pose``), ``alpha`` the strength the face was pasted with and
     ``enhanced`` whether it was pasted at all (alpha > 0). Grows with the video: opt-in.
     """
@@ -43,5 +43,6 @@ class FaceRecords:
                 "yaw": round(estimate_yaw(face.tracked.landmarks), 1),
                 "alpha": round(float(face.alpha), 3),
                 "enhanced": face.alpha > 0,
+                "verified_hits": face.tracked.verified_hits,
             } for face in faces],
         })

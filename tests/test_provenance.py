@@ -50,8 +50,9 @@ def test_per_face_records_cover_every_frame(run) -> None:
     assert [r["index"] for r in records] == list(range(report["frames"]))
     assert sum(len(r["faces"]) for r in records) == report["faces"] > 0
     face = records[0]["faces"][0]
-    assert set(face) == {"track_id", "box", "score", "yaw", "alpha", "enhanced"}
+    assert set(face) == {"track_id", "box", "score", "yaw", "alpha", "enhanced", "verified_hits"}
     assert 0.5 <= face["score"] <= 1 and 0 <= face["yaw"] < 45 and face["enhanced"] is True and len(face["box"]) == 4
+    assert face["verified_hits"] == 1  # enhanced from its first frame: its first hit was verified
 
 
 def test_output_tag_names_tool_version_and_model_and_survives_a_remux(run) -> None:
