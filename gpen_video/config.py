@@ -17,7 +17,7 @@ from typing import Any, get_type_hints
 
 from .errors import InputError
 from .media.encoders import EncodeSettings
-from .media.source import InputSettings
+from .media.source import HWACCELS, InputSettings
 from .upscale.settings import UpscaleSettings, validation_checks
 
 if sys.version_info >= (3, 11):
@@ -223,7 +223,8 @@ def validate(settings: Settings) -> None:
         (0 <= encode.crf <= 63, "crf must be in [0, 63]"),
         (encode.bitrate is None or encode.bitrate > 0, f"bitrate must be positive (bits/s), got {encode.bitrate}"),
         (settings.input.io_timeout > 0.0, "io timeout must be positive (seconds)"),
-        (settings.input.hwaccel in ("none", "cuda"), f"hwaccel must be 'none' or 'cuda', got '{settings.input.hwaccel}'"),
+        (settings.input.hwaccel in HWACCELS,
+         f"hwaccel must be one of {', '.join(HWACCELS)}, got '{settings.input.hwaccel}'"),
         (live.reconnect_seconds >= 0.0, "reconnect seconds must not be negative"),
         (live.max_in_flight >= 1, "max in flight must be at least 1"),
         *validation_checks(settings.upscale),

@@ -131,7 +131,7 @@ def enhance_video(
                              width=info.width * scale * (2 if compare else 1), height=info.height * scale,
                              overwrite=overwrite, inputs=settings.input, tags=output_tags(settings))
         with writer:
-            planes = not compare and encode.pix_fmt == "yuv420p"  # what the writer can take as it is
+            planes = not compare and writer.takes_planes
             for result in engine.stream(reader, stats=stats, observer=observer, planes=planes):
                 image = side_by_side(result) if compare else result.enhanced
                 started = time.perf_counter()

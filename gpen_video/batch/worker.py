@@ -158,7 +158,7 @@ def _run_segment(task: UnitTask, engine: Engine, report: Callable[[int], None]) 
         info, scale = reader.info, engine.scale
         with open_writer(task.part, info, encode, width=info.width * scale, height=info.height * scale,
                          overwrite=True) as writer:
-            for result in engine.stream(reader, observer=observer, planes=encode.pix_fmt == "yuv420p"):
+            for result in engine.stream(reader, observer=observer, planes=writer.takes_planes):
                 frame = result.frame
                 if frame.pts is None or frame.pts < unit.first_pts:
                     continue  # warm-up: primes tracks and blending, not written

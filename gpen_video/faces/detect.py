@@ -203,7 +203,6 @@ class FacexlibRetinaFace(_RetinaFaceBase):
         min_face: int = 0,
         max_faces: int = 0,
         device: str = "cpu",
-        prepare_on_device: bool | None = None,
     ):
         super().__init__(det_size=det_size, score_threshold=score_threshold, min_face=min_face, max_faces=max_faces)
         import torch

@@ -23,7 +23,7 @@ from ..types import Frame
 from .colour import HDR_TRANSFERS, source_matrix, source_range
 from .network import failure_reason, is_timeout, open_container, run_interruptibly, waits_for_data
 from .probe import container_start, frame_rate, video_open_error
-from .source import InputSettings, demuxer_input, file_problem, is_device, is_live_url, local_file
+from .source import HWACCELS, InputSettings, demuxer_input, file_problem, is_device, is_live_url, local_file
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +123,8 @@ class VideoReader:
         self._deinterlace_wanted = deinterlace
         self._live = is_device(source) or is_live_url(url)
         self._io_timeout = io_timeout
-        if hwaccel not in ("none", "cuda"):
-            raise InputError(f"hwaccel must be 'none' or 'cuda', got {hwaccel!r}")
+        if hwaccel not in HWACCELS:
+            raise InputError(f"hwaccel must be one of {', '.join(HWACCELS)}, got {hwaccel!r}")
         self._hwaccel = hwaccel
         # Closing the container under a read in another thread would free it mid-call: see close().
         self._lock = threading.Lock()

@@ -26,6 +26,9 @@ _LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "udp", "rtp", "srt", "tcp")
 Source = str | Path | int
 
 
+HWACCELS = ("none", "cuda")  # InputSettings.hwaccel: no hardware decoding, or NVDEC
+
+
 @dataclass(frozen=True)
 class InputSettings:
     """The ``[input]`` settings section: how sources are read.

@@ -194,6 +194,11 @@ class VideoWriter:
         self._last_pts = pts
         return pts
 
+    @property
+    def takes_planes(self) -> bool:
+        """Whether ``write`` encodes given yuv420p planes as they are (a yuv420p stream at an even size)."""
+        return self._pix_fmt == "yuv420p" and self._coded == self._size
+
     def write(self, frame: Frame, planes: np.ndarray | None = None) -> None:
         """Encode one frame; ``frame.image`` is uint8 [height, width, 3] RGB.
 
@@ -204,7 +209,7 @@ class VideoWriter:
         image = frame.image
         if image.dtype != np.uint8 or image.shape != (self._size[1], self._size[0], 3):
             raise ValueError(f"expected uint8 [{self._size[1]}, {self._size[0]}, 3], got {image.dtype} {image.shape}")
-        if planes is not None and self._pix_fmt == "yuv420p" and self._coded == self._size:
+        if planes is not None and self.takes_planes:
             if planes.dtype != np.uint8 or planes.shape != (self._size[1] * 3 // 2, self._size[0]):
                 raise ValueError(f"expected yuv420p planes uint8 [{self._size[1] * 3 // 2}, {self._size[0]}], "
                                  f"got {planes.dtype} {planes.shape}")
