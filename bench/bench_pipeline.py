@@ -111,8 +111,7 @@ def main() -> int:
         auto_path = engine.frame_path.name
         rest_by_path = {}
         for frame_path in (auto_path, "device" if auto_path == "host" else "host"):  # the default first
-            passthrough = PassthroughRestorer(size=restorer.size)
-            passthrough.device = restorer.device  # the device path runs where GPEN does
+            passthrough = PassthroughRestorer(size=restorer.size, device=restorer.device)  # paths run where GPEN does
             path_settings = with_frame_path(settings, frame_path)
             rest = enhance_video(args.clip, Path(tmp) / f"rest_{frame_path}.mp4", path_settings, end=seconds,
                                  overwrite=True, engine=Engine(path_settings, restorer=passthrough))

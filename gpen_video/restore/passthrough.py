@@ -11,15 +11,19 @@ from .eager import EagerQueue
 
 
 class PassthroughRestorer(EagerQueue):
-    """A ``protocols.Restorer`` whose output is a copy of its input (the "none" restorer), on the CPU."""
+    """A ``protocols.Restorer`` whose output is a copy of its input (the "none" restorer).
+
+    ``device`` computes nothing here; it is where the engine puts the stages beside the restorer (the
+    detector, the frame path), "cpu" unless a benchmark wants those on a GPU.
+    """
 
     backend = "none"
 
-    def __init__(self, size: int = 512, batch_size: int = 4) -> None:
+    def __init__(self, size: int = 512, batch_size: int = 4, device: str = "cpu") -> None:
         super().__init__()
         self.size = int(size)
         self.batch_size = int(batch_size)
-        self.device = "cpu"
+        self.device = device
 
     @overload
     def restore(self, crops: np.ndarray) -> np.ndarray: ...
