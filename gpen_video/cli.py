@@ -117,8 +117,8 @@ TUNING_OPTIONS: list[tuple[str, str, str, str, str]] = [
 ]
 SWITCHES: list[tuple[str, str, str, bool, str]] = [
     ("--fp32", "restore", "fp32", True,
-     "no reduced precision: GPEN and the background network run in fp32 instead of bf16/fp16 (on CUDA; "
-     "on a CPU, bf16 is used only where it was measured faster)"),
+     "no reduced precision: GPEN and the background network run in fp32, never bf16/fp16 (reduced precision "
+     "is the default on CUDA and, where it is faster, on CPUs with native bf16)"),
     ("--compile", "restore", "compile", True, "torch.compile the model"),
     ("--cuda-graphs", "restore", "cuda_graphs", True, "on CUDA, run GPEN as captured CUDA graphs"),
     ("--no-deinterlace", "encode", "deinterlace", False, "keep interlaced input as it is"),
