@@ -227,8 +227,8 @@ def test_help_documents_defaults_and_exit_codes() -> None:
 
 
 def option_helps(help_text: str) -> dict[str, str]:
-    """Each long option in ``--help`` output -> its help text (the invocation's line and its
-    continuation lines, whitespace collapsed), starting after the metavar."""
+    """Each long option in ``--help`` output -> its entry: the invocation's line and the continuation lines
+    of its help text, joined by single spaces."""
     helps: dict[str, str] = {}
     flag = None
     for line in help_text.splitlines():
