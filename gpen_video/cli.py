@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -23,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from .config import Settings, build_settings
+from .config import Settings, build_settings, preset_names
 from .errors import (
     DestinationExists,
     GpenVideoError,
@@ -41,6 +43,12 @@ from .library_warnings import hide_library_warnings
 from .media import signals
 from .media.output import discard_unfinished
 
+ENHANCE_EXAMPLES = """examples:
+  gpen-video in.mp4 out.mp4                    # every face, with GPEN-BFR-512
+  gpen-video film.mp4 out.mp4 --config film    # old film: 2x size, x264 slow
+  gpen-video cctv.mp4 out.mp4 --config surveillance --faces-out faces/
+  gpen-video group.png out.png --upscale 2 --compare"""
+
 EXIT_CODES = """exit codes:
   0    success
   1    internal error (set GPEN_VIDEO_DEBUG=1 for a traceback)
@@ -50,63 +58,86 @@ EXIT_CODES = """exit codes:
   5    batch: some inputs failed or could not be read (the others are done)
   130  interrupted (SIGINT/SIGTERM); no output file is left behind (live mode keeps its recording)"""
 
-# (flag, section, key, help). Defaults come from the Settings dataclasses, so --help cannot drift.
-TUNING_OPTIONS: list[tuple[str, str, str, str]] = [
-    ("--model", "restore", "model", "GPEN model from the registry (see `gpen-video weights list`)"),
-    ("--weights", "restore", "weights", "a local GPEN checkpoint (.pth, config read from the file) or ONNX graph (.onnx)"),
-    ("--backend", "restore", "backend", ("auto, torch, onnxruntime or tensorrt (auto: onnxruntime for .onnx weights, "
-                                         "the measured fastest on a CPU, else torch)")),
-    ("--restorer", "restore", "restorer", "gpen, or none to pass faces through unchanged (debugging)"),
-    ("--device", "restore", "device", "auto, cpu, cuda or cuda:N"),
-    ("--batch-size", "restore", "batch_size", "faces per GPEN batch, gathered across frames"),
-    ("--detector", "faces", "detector",
+# (flag, section, key, metavar, help). Defaults come from the Settings dataclasses (or the config preset a
+# command starts from), so --help cannot drift.
+TUNING_OPTIONS: list[tuple[str, str, str, str, str]] = [
+    ("--model", "restore", "model", "NAME", "GPEN model from the registry (see `gpen-video weights list`)"),
+    ("--weights", "restore", "weights", "FILE",
+     "a local GPEN checkpoint (.pth, config read from the file) or ONNX graph (.onnx)"),
+    ("--backend", "restore", "backend", "NAME", ("auto, torch, onnxruntime or tensorrt (auto: onnxruntime for .onnx "
+                                                 "weights, the measured fastest on a CPU, else torch)")),
+    ("--restorer", "restore", "restorer", "NAME", "gpen, or none to pass faces through unchanged (debugging)"),
+    ("--device", "restore", "device", "NAME", "auto, cpu, cuda or cuda:N"),
+    ("--batch-size", "restore", "batch_size", "N", "faces per GPEN batch, gathered across frames"),
+    ("--detector", "faces", "detector", "NAME",
      "retinaface (embedded; retinaface-onnx or retinaface-torch to force its backend), facexlib-resnet50 or facexlib-mobile0.25"),
-    ("--det-size", "faces", "det_size", "longest side of the copy the detector sees, in pixels"),
-    ("--start-threshold", "faces", "start_threshold",
+    ("--det-size", "faces", "det_size", "PX", "longest side of the copy the detector sees (0 = full resolution)"),
+    ("--start-threshold", "faces", "start_threshold", "SCORE",
      "detector score a new face needs to start a track (GPEN's own cut-off: weaker hits are often hands or patterns)"),
-    ("--keep-threshold", "faces", "keep_threshold",
+    ("--keep-threshold", "faces", "keep_threshold", "SCORE",
      "lowest score that keeps a started track alive, so faces in poor light stay once found"),
-    ("--confirm-frames", "faces", "confirm_frames",
+    ("--confirm-frames", "faces", "confirm_frames", "N",
      "detector hits before a track is restored (the original pixels stay until then): no faces that flash in and out"),
-    ("--confirm-score", "faces", "confirm_score", "one hit scoring this confirms a track at once (above 1: never)"),
-    ("--verify-score", "faces", "verify_score",
+    ("--confirm-score", "faces", "confirm_score", "SCORE", "one hit scoring this confirms a track at once (above 1: never)"),
+    ("--verify-score", "faces", "verify_score", "SCORE",
      "a hit counts toward confirmation only if the detector finds the face again at this score on its aligned crop "
      "alone (0 = off): the back of a head or a hand scores like a face in a crowded frame, not alone"),
-    ("--fade-frames", "faces", "fade_frames", "restored faces fade in and out over this many frames instead of popping"),
-    ("--yaw-full", "faces", "yaw_full", "faces turned up to this many degrees are restored at full strength"),
-    ("--yaw-zero", "faces", "yaw_zero",
+    ("--fade-frames", "faces", "fade_frames", "N",
+     "restored faces fade in and out over this many frames instead of popping"),
+    ("--yaw-full", "faces", "yaw_full", "DEG", "faces turned up to this many degrees are restored at full strength"),
+    ("--yaw-zero", "faces", "yaw_zero", "DEG",
      "faces turned this many degrees or more are left as they are (GPEN invents profiles); linear in between"),
-    ("--face-color", "faces", "color",
+    ("--face-color", "faces", "color", "MODE",
      "restored faces' colour: auto (the input's in grey, sepia or infrared scenes), input, or restored"),
-    ("--detect-every", "faces", "detect_every", "run the detector every N frames; tracking fills the gaps"),
-    ("--min-face", "faces", "min_face", "ignore faces smaller than this many pixels"),
-    ("--max-faces", "faces", "max_faces", "at most this many faces per frame, largest first (0 = all)"),
-    ("--smooth", "faces", "smooth", "landmark smoothing strength (0 = off)"),
-    ("--temporal", "faces", "temporal", "temporal blending strength in [0, 1] (0 = off)"),
-    ("--alpha", "faces", "alpha", "weight of the restored face against the original, in [0, 1]"),
-    ("--mask", "faces", "mask", "paste-back mask: soft, or parsing (face parts only; downloads facexlib ParseNet)"),
-    ("--upscale", "upscale", "scale", "output size as a multiple of the input's, 1 to 4 (1 = same size)"),
-    ("--bg-upsampler", "upscale", "bg_upsampler",
+    ("--detect-every", "faces", "detect_every", "N", "run the detector every N frames; tracking fills the gaps"),
+    ("--min-face", "faces", "min_face", "PX", "ignore faces smaller than this many pixels"),
+    ("--max-faces", "faces", "max_faces", "N", "at most this many faces per frame, largest first (0 = all)"),
+    ("--smooth", "faces", "smooth", "STRENGTH", "landmark smoothing strength (0 = off, above 1 steadier)"),
+    ("--temporal", "faces", "temporal", "STRENGTH", "temporal blending strength in [0, 1] (0 = off)"),
+    ("--alpha", "faces", "alpha", "WEIGHT", "weight of the restored face against the original, in [0, 1]"),
+    ("--mask", "faces", "mask", "KIND",
+     "paste-back mask: soft, or parsing (face parts only; downloads facexlib ParseNet)"),
+    ("--upscale", "upscale", "scale", "N", "output size as a multiple of the input's, 1 to 4 (1 = same size)"),
+    ("--bg-upsampler", "upscale", "bg_upsampler", "NAME",
      "how the frame is enlarged: lanczos, realesrgan-x2, realesrgan-x4, realesrnet-x2 or realesrnet-x4"),
-    ("--bg-weights", "upscale", "bg_weights", "a local super-resolution checkpoint for the background"),
-    ("--tile", "upscale", "tile", "the background network runs on tiles of this many input pixels (0 = whole frames)"),
-    ("--io-timeout", "input", "io_timeout", "seconds a network source or camera may send nothing before it fails"),
-    ("--hwaccel", "input", "hwaccel",
+    ("--bg-weights", "upscale", "bg_weights", "FILE", "a local super-resolution checkpoint for the background"),
+    ("--tile", "upscale", "tile", "PX",
+     "the background network runs on tiles of this many input pixels (0 = whole frames)"),
+    ("--io-timeout", "input", "io_timeout", "SECONDS",
+     "seconds a network source or camera may send nothing before it fails"),
+    ("--hwaccel", "input", "hwaccel", "NAME",
      "none, or cuda to decode with NVDEC where there is one (else on the CPU, with a notice): frees CPU cores on GPU boxes"),
-    ("--codec", "encode", "codec", "video encoder: libx264, libx265, libvpx-vp9, libsvtav1, h264_nvenc, ..."),
-    ("--crf", "encode", "crf", "constant rate factor (lower is better quality)"),
-    ("--preset", "encode", "preset", "encoder preset"),
-    ("--pix-fmt", "encode", "pix_fmt", "output pixel format"),
-    ("--bitrate", "encode", "bitrate", "target bitrate in bits/s (replaces crf)"),
+    ("--codec", "encode", "codec", "NAME", "video encoder: libx264, libx265, libvpx-vp9, libsvtav1, h264_nvenc, ..."),
+    ("--crf", "encode", "crf", "N", "constant rate factor (lower is better quality)"),
+    ("--preset", "encode", "preset", "NAME",
+     "x264 encoder preset, ultrafast ... veryslow (mapped onto the other encoders' speed scales), or the encoder's "
+     "own value such as p5 for NVENC; not a config preset (that is --config)"),
+    ("--pix-fmt", "encode", "pix_fmt", "FORMAT", "output pixel format"),
+    ("--bitrate", "encode", "bitrate", "BITS", "target bitrate in bits/s (replaces crf)"),
 ]
 SWITCHES: list[tuple[str, str, str, bool, str]] = [
-    ("--fp32", "restore", "fp32", True, "run GPEN in fp32 on CUDA (default: bf16/fp16)"),
+    ("--fp32", "restore", "fp32", True,
+     "no reduced precision: GPEN and the background network run in fp32, never bf16/fp16 (reduced precision "
+     "is the default on CUDA and, where it is faster, on CPUs with native bf16)"),
     ("--compile", "restore", "compile", True, "torch.compile the model"),
     ("--cuda-graphs", "restore", "cuda_graphs", True, "on CUDA, run GPEN as captured CUDA graphs"),
     ("--no-deinterlace", "encode", "deinterlace", False, "keep interlaced input as it is"),
     ("--no-detail-transfer", "faces", "detail_transfer", False,
      "faces larger than the crop's scale lose the source's fine detail (for noisy or blocky sources)"),
 ]
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and epilogs keep their lines (examples, tables) but wrap the ones wider than the terminal,
+    continuing under a table row's second column (``  130  interrupted ...``) or the line's own indent."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        lines = []
+        for line in text.splitlines():
+            row = re.match(r"\s*\S+\s{2,}(?=\S)", line) or re.match(r"\s*", line)
+            lines.append(textwrap.fill(line, width, initial_indent=indent,
+                                       subsequent_indent=indent + " " * row.end()) if line else "")
+        return "\n".join(lines)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -126,17 +157,32 @@ def _field_type(section: str, key: str) -> Any:
     return str
 
 
-def _add_tuning_options(parser: argparse.ArgumentParser) -> None:
-    defaults = Settings()
-    group = parser.add_argument_group("pipeline options (defaults shown; a --config file overrides them)")
-    for flag, section, key, text in TUNING_OPTIONS:
+def _encoder_preset(name: str) -> str:
+    """``--preset``'s value: an encoder's speed preset, never one of the config presets it is confused with."""
+    if name in preset_names():
+        raise argparse.ArgumentTypeError(f"'{name}' is a config preset, not an x264 preset: use --config {name}")
+    return name
+
+
+# Options whose values are checked as they are parsed, beyond their settings field's type.
+OPTION_TYPES = {"--preset": _encoder_preset}
+
+
+def _add_tuning_options(parser: argparse.ArgumentParser, defaults: Settings, defaults_from: str | None = None) -> None:
+    """The pipeline options, each showing the value of ``defaults`` (the settings the command starts from:
+    the config preset ``defaults_from``, or the built-in defaults when None)."""
+    title = (f"pipeline options (the {defaults_from} config preset's values shown)" if defaults_from else
+             "pipeline options (defaults shown; --config overrides them)")
+    group = parser.add_argument_group(title)
+    for flag, section, key, metavar, text in TUNING_OPTIONS:
         default = getattr(getattr(defaults, section), key)
-        group.add_argument(flag, dest=f"{section}.{key}", type=_field_type(section, key), default=None,
-                           metavar=key.upper(), help=f"{text} [default: {default}]")
+        group.add_argument(flag, dest=f"{section}.{key}", type=OPTION_TYPES.get(flag, _field_type(section, key)),
+                           default=None, metavar=metavar, help=f"{text} [default: {default}]")
     for flag, section, key, value, text in SWITCHES:
         group.add_argument(flag, dest=f"{section}.{key}", action="store_const", const=value, default=None, help=text)
-    parser.add_argument("--config", metavar="FILE.toml",
-                        help="TOML preset (a path, or a name in configs/: default, film, surveillance, webcam)")
+    starts_from = f" instead of {defaults_from}" if defaults_from else ""
+    parser.add_argument("--config", metavar="NAME|FILE",
+                        help=f"a config preset{starts_from}: a name ({', '.join(preset_names())}) or a TOML file")
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -153,19 +199,19 @@ def _enhance_parser() -> _Parser:
     parser = _Parser(
         prog="gpen-video",
         description="Enhance the faces in a video, stream or image with GPEN.",
-        epilog=EXIT_CODES + "\n\nother commands:\n  gpen-video live --help\n  gpen-video weights --help\n"
+        epilog=ENHANCE_EXAMPLES + "\n\n" + EXIT_CODES + "\n\nother commands:\n  gpen-video live --help\n  gpen-video weights --help\n"
                "  gpen-video batch --help\n  gpen-video export --help",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("input", nargs="?", help="video file, URL or image")
     parser.add_argument("output", nargs="?", help="output file [default: output_<name> beside the input]")
-    parser.add_argument("-i", "--input", dest="input_opt", metavar="INPUT", help="same as the INPUT argument")
-    parser.add_argument("-o", "--output", dest="output_opt", metavar="OUTPUT", help="same as the OUTPUT argument")
+    parser.add_argument("-i", "--input", dest="input_opt", metavar="SRC", help="same as the input argument")
+    parser.add_argument("-o", "--output", dest="output_opt", metavar="FILE", help="same as the output argument")
     job = parser.add_argument_group("job options")
     job.add_argument("--start", type=float, metavar="SECONDS", help="start at this time (audio is trimmed to match)")
     job.add_argument("--end", type=float, metavar="SECONDS", help="stop at this time")
     job.add_argument("--compare", action="store_true", help="write the original and the enhanced video side by side")
-    job.add_argument("--report", metavar="PATH.json",
+    job.add_argument("--report", metavar="FILE.json",
                      help="write a JSON report of the run: counts, timings, metrics, every setting, versions, "
                           "and the sha256 of the input and the weights")
     job.add_argument("--report-faces", action="store_true",
@@ -177,7 +223,7 @@ def _enhance_parser() -> _Parser:
     job.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output file (and gallery)")
     job.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     job.add_argument("--version", action="version", version=f"gpen-video {__version__}")
-    _add_tuning_options(parser)
+    _add_tuning_options(parser, Settings())
     return parser
 
 
@@ -260,16 +306,21 @@ def _run_weights(argv: Sequence[str], console: Console) -> int:
     return 0
 
 
+EXPORT_EXAMPLES = """examples:
+  gpen-video export GPEN-BFR-512           # into the cache, for onnxruntime
+  gpen-video export --weights mine.pth -o mine.onnx --fp16"""
+
+
 def _run_export(argv: Sequence[str], console: Console) -> int:
     from .models import weights
 
     parser = _Parser(prog="gpen-video export",
                      description="Export a GPEN model to ONNX: one input and one output [N, 3, S, S], RGB in [-1, 1]. "
                                  "Needs the onnx extra: pip install 'gpen-video[onnx]'.",
-                     epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                     epilog=EXPORT_EXAMPLES + "\n\n" + EXIT_CODES, formatter_class=_HelpFormatter)
     parser.add_argument("name", nargs="?", default=Settings().restore.model,
                         help="registry model (see `gpen-video weights list`) [default: %(default)s]")
-    parser.add_argument("--weights", metavar="PATH", help="export this GPEN checkpoint instead of a registry model")
+    parser.add_argument("--weights", metavar="FILE", help="export this GPEN checkpoint instead of a registry model")
     parser.add_argument("--format", choices=["onnx"], default="onnx", help="output format [default: onnx]")
     parser.add_argument("-o", "--output", metavar="FILE.onnx",
                         help="where to write it [default: the cache, beside the .pth, where ONNX backends find it; "
@@ -295,8 +346,15 @@ def _run_export(argv: Sequence[str], console: Console) -> int:
     return 0
 
 
-LIVE_EXIT_CODES = """keys, in the window or (headless) in the terminal: e enhancement on/off, s side by side,
-  ] / [ temporal blending up/down, i print fps and latency, h keys, q or Esc quit.
+LIVE_CONFIG = "webcam"  # the config preset live mode starts from unless --config names another
+
+LIVE_EXAMPLES = """examples:
+  gpen-video live --source 0                   # the first webcam, in a window
+  gpen-video live --source rtsp://cam.local/stream --no-window -o watch.mp4"""
+
+LIVE_EXIT_CODES = """keys (in the window, or in the terminal when headless):
+  e  enhancement on/off    s  side by side    ] [  temporal blending up/down
+  i  fps and latency        h  these keys      q Esc  quit
 
 exit codes:
   0    the source ended (a file), or q/Esc/window closed; the recording is finalised
@@ -308,13 +366,14 @@ exit codes:
 
 
 def _live_parser() -> _Parser:
-    defaults = Settings().live
+    settings = build_settings(LIVE_CONFIG)
+    defaults = settings.live
     parser = _Parser(
         prog="gpen-video live",
         description="Enhance a webcam, network stream or real-time-paced video file with bounded latency. "
-                    "Uses configs/webcam.toml unless --config is given.",
-        epilog=LIVE_EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+                    f"Starts from the {LIVE_CONFIG} config preset unless --config names another.",
+        epilog=LIVE_EXAMPLES + "\n\n" + LIVE_EXIT_CODES,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--source", required=True, metavar="SRC",
                         help="webcam index (0) or /dev/videoN, rtsp/http/udp URL, or a video file played in real time")
@@ -338,10 +397,10 @@ def _live_parser() -> _Parser:
                            "[default: the source's]")
     live.add_argument("--cam-device", dest="live.cam_device", default=None, metavar="PATH",
                       help="the loopback device to use, e.g. /dev/video10 [default: the first free one]")
-    live.add_argument("--report", metavar="PATH.json", help="write a JSON report of the run (latency, camera, keys)")
+    live.add_argument("--report", metavar="FILE.json", help="write a JSON report of the run (latency, camera, keys)")
     live.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output file")
     live.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    _add_tuning_options(parser)
+    _add_tuning_options(parser, settings, defaults_from=LIVE_CONFIG)
     return parser
 
 
@@ -353,12 +412,17 @@ def _size(text: str) -> tuple[int, int]:
     return int(width), int(height)
 
 
+BATCH_EXAMPLES = """examples:
+  gpen-video batch videos/ long.mp4 --out-dir out/    # again to resume
+  gpen-video batch videos/ --out-dir /nfs/out --ray auto"""
+
+
 def _batch_parser() -> _Parser:
     parser = _Parser(
         prog="gpen-video batch",
         description="Enhance many videos, or long ones split at keyframes, with local worker processes or "
                     "on a Ray cluster. Re-running the same command resumes an interrupted batch.",
-        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=BATCH_EXAMPLES + "\n\n" + EXIT_CODES, formatter_class=_HelpFormatter,
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="video files, folders (searched recursively) or globs")
     job = parser.add_argument_group("batch options")
@@ -369,9 +433,9 @@ def _batch_parser() -> _Parser:
     job.add_argument("--workers", type=int, metavar="N",
                      help="units at once; workers share GPUs round-robin [default: 1 without a GPU; with GPUs one "
                           "per 4 cores, 1-4 per GPU, so x264 gets every core; on Ray, every GPU or CPU slot]")
-    job.add_argument("--segment-seconds", type=float, default=300.0, metavar="S",
+    job.add_argument("--segment-seconds", type=float, default=300.0, metavar="SECONDS",
                      help="split videos longer than this at keyframes into segments about this long [default: 300]")
-    job.add_argument("--warmup", type=int, default=16, metavar="FRAMES",
+    job.add_argument("--warmup", type=int, default=16, metavar="N",
                      help="frames decoded before each segment to carry tracking and blending over [default: 16]")
     job.add_argument("--retries", type=int, default=2, metavar="N", help="extra attempts for a failed unit [default: 2]")
     job.add_argument("--faces-out", metavar="DIR",
@@ -379,7 +443,7 @@ def _batch_parser() -> _Parser:
                           "linking them")
     job.add_argument("-y", "--overwrite", action="store_true", help="replace outputs this batch did not write itself")
     job.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    _add_tuning_options(parser)
+    _add_tuning_options(parser, Settings())
     return parser
 
 
@@ -395,7 +459,7 @@ def _run_live(argv: Sequence[str], console: Console) -> int:
     overrides = _overrides(args)
     if args.cam_size:
         overrides.setdefault("live", {}).update(cam_width=args.cam_size[0], cam_height=args.cam_size[1])
-    settings = build_settings(args.config or "webcam", overrides)
+    settings = build_settings(args.config or LIVE_CONFIG, overrides)
     if args.report:
         check_destination(args.report, source=None if isinstance(source, int) else source, overwrite=True)
         if args.output and Path(args.report).absolute() == Path(args.output).absolute():

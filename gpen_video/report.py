@@ -4,10 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import BarColumn, ProgressColumn, Task, TaskID, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from .batch import BatchResult
@@ -121,22 +121,22 @@ def build_live_report(result: LiveResult) -> dict[str, Any]:
 class _RateColumn(ProgressColumn):
     """Frames/s and faces/s since the start."""
 
-    def __init__(self, view: ProgressView) -> None:
-        super().__init__()
+    def __init__(self, view: ProgressView, table_column: Column | None = None) -> None:
+        super().__init__(table_column)
         self._view = view
 
     def render(self, task: Task) -> Text:
         latest = self._view.latest
         if latest is None or latest.fps is None:
             return Text("")
-        return Text(f"{latest.fps:5.1f} fps  {latest.faces / latest.seconds:6.1f} faces/s", style="cyan")
+        return Text(f"{latest.fps:.1f} fps {latest.faces / latest.seconds:.1f} faces/s", style="cyan")
 
 
 class _StagesColumn(ProgressColumn):
     """Where the time goes: each pipeline stage's share of the busy seconds so far, largest first."""
 
-    def __init__(self, view: ProgressView) -> None:
-        super().__init__()
+    def __init__(self, view: ProgressView, table_column: Column | None = None) -> None:
+        super().__init__(table_column)
         self._view = view
 
     def render(self, task: Task) -> Text:
@@ -146,13 +146,23 @@ class _StagesColumn(ProgressColumn):
         if not total:
             return Text("")
         shares = sorted(stages.items(), key=lambda kv: kv[1], reverse=True)[:4]
-        return Text("  ".join(f"{name} {seconds / total:.0%}" for name, seconds in shares), style="dim")
+        # Cut short, never wrapped: the stages give way when the line is too narrow for all of them.
+        return Text("  ".join(f"{name} {seconds / total:.0%}" for name, seconds in shares), style="dim",
+                    no_wrap=True, overflow="ellipsis")
+
+
+def _kept() -> Column:
+    """A progress column shown whole: when the line is too narrow, the bar and the stages give way."""
+    return Column(no_wrap=True)
 
 
 class _ProgressDisplay:
-    """A rich ``Progress`` (None when quiet) shown for the duration of a ``with`` block."""
+    """A rich ``Progress`` (None when quiet) shown for the duration of a ``with`` block; renders as its bars."""
 
     _progress: RichProgress | None
+
+    def __rich__(self) -> RenderableType:
+        return Text("") if self._progress is None else self._progress.get_renderable()
 
     def __enter__(self):
         if self._progress is not None:
@@ -165,7 +175,8 @@ class _ProgressDisplay:
 
 
 class ProgressView(_ProgressDisplay):
-    """A rich progress bar: frames done, fps, faces/s and ETA. Silent when ``quiet``.
+    """A rich progress bar on one line: frames done, fps, faces/s, ETA and where the time goes. Silent when
+    ``quiet``.
 
     ``update`` is a ``progress.ProgressListener``; the bar appears with the first report.
     """
@@ -174,11 +185,11 @@ class ProgressView(_ProgressDisplay):
         self.latest: Progress | None = None
         self._description = description
         self._progress = None if quiet else RichProgress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} frames"),
-            _RateColumn(self),
-            TimeRemainingColumn(),
+            TextColumn("[bold]{task.description}", table_column=_kept()),
+            BarColumn(bar_width=16),
+            TextColumn("{task.completed}/{task.total} frames", table_column=_kept()),
+            _RateColumn(self, table_column=_kept()),
+            TimeRemainingColumn(compact=True, table_column=_kept()),
             _StagesColumn(self),
             console=console,
             transient=True,

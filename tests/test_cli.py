@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -223,3 +224,76 @@ def test_help_documents_defaults_and_exit_codes() -> None:
     assert "--start-threshold" in result.stdout and "[default: 0.9]" in result.stdout
     assert "--det-threshold" not in result.stdout  # replaced by --start-threshold and --keep-threshold
     assert "130" in result.stdout and "--restorer" in result.stdout
+
+
+def option_helps(help_text: str) -> dict[str, str]:
+    """Each long option in ``--help`` output -> its entry: the invocation's line and the continuation lines
+    of its help text, joined by single spaces."""
+    helps: dict[str, str] = {}
+    flag = None
+    for line in help_text.splitlines():
+        stripped = line.strip()
+        if line.startswith("  -"):
+            flag = next((word.rstrip(",") for word in stripped.split() if word.startswith("--")), None)
+            if flag is not None:
+                helps[flag] = stripped
+        elif flag is not None and line.startswith("   ") and stripped:
+            helps[flag] += " " + stripped
+        else:
+            flag = None
+    return helps
+
+
+def shown_default(help_text: str) -> str | None:
+    match = re.search(r"\[default: ([^\]]*)\]$", help_text)
+    return match.group(1) if match else None
+
+
+@pytest.mark.parametrize("command, preset", [((), None), (("batch",), None), (("live",), "webcam")])
+def test_help_shows_the_defaults_the_command_runs_with(command: tuple[str, ...], preset: str | None) -> None:
+    from gpen_video.cli import TUNING_OPTIONS
+    from gpen_video.config import build_settings
+
+    settings = build_settings(preset, {})
+    result = run_cli(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    helps = option_helps(result.stdout)
+    for flag, section, key, *_ in TUNING_OPTIONS:
+        assert shown_default(helps[flag]) == str(getattr(getattr(settings, section), key)), (flag, helps[flag])
+    if preset is not None:  # live's own options come from the same preset
+        assert shown_default(helps["--reconnect-seconds"]) == str(settings.live.reconnect_seconds)
+        assert shown_default(helps["--max-in-flight"]) == str(settings.live.max_in_flight)
+        assert "[default: GPEN-BFR-256]" in result.stdout and "GPEN-BFR-512]" not in result.stdout
+
+
+@pytest.mark.parametrize("command", [(), ("live",), ("batch",), ("export",), ("weights",)])
+def test_help_metavars_explain_instead_of_repeating_the_option(command: tuple[str, ...]) -> None:
+    result = run_cli(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    repeats = []
+    for line in result.stdout.splitlines():
+        for flag, metavar in re.findall(r"(--?[a-z][a-z0-9-]*) ([A-Z][A-Z0-9_.]*)\b", line):
+            # argparse's own metavar: the dest upper-cased (START_THRESHOLD, or FACES.START_THRESHOLD)
+            if metavar.split(".")[-1] == flag.lstrip("-").replace("-", "_").upper() or "_" in metavar:
+                repeats.append(f"{flag} {metavar}")
+    assert repeats == []
+
+
+@pytest.mark.parametrize("command, examples", [((), 3), (("live",), 1), (("batch",), 1), (("export",), 1)])
+def test_help_shows_examples_and_fits_80_columns(command: tuple[str, ...], examples: int) -> None:
+    result = run_cli(*command, "--help", env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stdout.splitlines() if len(line) > 80] == []
+    section = result.stdout.split("\nexamples:\n", 1)[1].split("\n\n", 1)[0]
+    shown = [line for line in section.splitlines() if line.startswith("  gpen-video ")]
+    assert examples <= len(shown) <= 4, section
+
+
+@pytest.mark.parametrize("command, preset", [(("samples/talking_head.mp4", "{tmp}/out.mp4", "--restorer", "none"), "film"),
+                                             (("live", "--source", "0"), "webcam")])
+def test_encoder_preset_given_a_config_preset_name_suggests_config(tmp_path: Path, command: tuple[str, ...],
+                                                                     preset: str) -> None:
+    result = run_cli(*(arg.format(tmp=tmp_path) for arg in command), "--preset", preset)
+    assert_one_line_error(result, 2)
+    assert f"--config {preset}" in result.stderr
+    assert list(tmp_path.iterdir()) == []
