@@ -15,7 +15,7 @@ from .gallery import FaceGallery, GallerySummary
 from .media.image import read_image, write_image
 from .media.open import open_reader, open_writer
 from .media.output import check_destination
-from .media.reader import VideoInfo
+from .media.reader import VideoInfo, frames_in_window
 from .media.signals import interrupts_as_exceptions
 from .metrics import QualityObserver
 from .observers import FaceRecords, ObserverGroup
@@ -71,8 +71,7 @@ def expected_frames(info: VideoInfo, start: float | None, end: float | None) -> 
         return info.frame_count
     if not (info.fps and info.duration):
         return None
-    duration = min(end if end is not None else info.duration, info.duration) - (start or 0.0)
-    return max(1, round(duration * float(info.fps)))
+    return max(1, frames_in_window(info.fps, info.duration, start, end))
 
 
 def enhance_video(
