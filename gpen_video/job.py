@@ -17,6 +17,7 @@ from .media.open import open_reader, open_writer
 from .media.output import check_destination
 from .media.reader import VideoInfo, frames_in_window
 from .media.signals import interrupts_as_exceptions
+from .media.source import local_file
 from .metrics import QualityObserver
 from .observers import FaceRecords, ObserverGroup
 from .progress import Progress, ProgressListener
@@ -52,8 +53,8 @@ def _combined(*observers: FrameObserver | None) -> FrameObserver | None:
 
 
 def default_output(source: str | Path) -> Path:
-    """``output_<name>`` beside the input."""
-    path = Path(source)
+    """``output_<name>`` beside the input (a path or a ``file:`` URL)."""
+    path = local_file(source) or Path(source)
     return path.with_name(f"output_{path.name}")
 
 

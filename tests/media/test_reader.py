@@ -13,7 +13,8 @@ import pytest
 from gpen_video.errors import InputError, MediaOpenError
 from gpen_video.media.image import read_image
 from gpen_video.media.reader import VideoReader
-from gpen_video.media.source import demuxer_input, is_device, is_live_url, is_stream, is_url, parse_source
+from gpen_video.media.source import (demuxer_input, is_device, is_live_url, is_stream, is_url, parse_source,
+                                     source_exists)
 from tests.helpers.clips import AudioSpec, corrupt_video_packets, make_clip, make_resolution_change
 from tests.helpers.streams import frame_times
 
@@ -271,6 +272,11 @@ def test_source_strings_are_classified_in_one_place(tmp_path):
     assert parse_source("rtsp://cam/s") == "rtsp://cam/s" and parse_source(str(clip)) == str(clip)
     with pytest.raises(InputError, match="source not found"):
         parse_source(str(tmp_path / "missing.mp4"))
+    assert parse_source(f"file:{clip}") == f"file:{clip}" and parse_source(f"file://{clip}") == f"file://{clip}"
+    with pytest.raises(InputError, match="source not found"):
+        parse_source(f"file:{tmp_path / 'missing.mp4'}")
+    assert source_exists(f"file:{clip}") and source_exists("http://host/a.ts") and source_exists(0)
+    assert not source_exists(f"file://{tmp_path}/missing.mp4") and not source_exists("/dev/video99")
     assert is_device(0) and is_device("/dev/video10") and not is_device("/dev/video") and not is_device("0.mp4")
     assert is_url("http://host/a.ts") and not is_url(0) and not is_url(clip)
     assert is_live_url("RTSP://cam/s") and is_live_url("udp://@:1234") and not is_live_url("http://host/a.ts")
