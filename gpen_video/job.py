@@ -179,7 +179,7 @@ def enhance_image(
     with interrupts_as_exceptions(), ExitStack() as cleanup:
         image = read_image(source)
         gallery = None if faces_out is None else cleanup.enter_context(
-            FaceGallery(faces_out, source=str(source), overwrite=overwrite))
+            FaceGallery(faces_out, source=str(source), still=True, overwrite=overwrite))
         if engine is None:
             settings = _image_settings(settings, image)
             engine = Engine(settings)
