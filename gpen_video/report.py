@@ -195,7 +195,7 @@ class ProgressView(_ProgressDisplay):
         self._progress = None if quiet else RichProgress(
             TextColumn("[bold]{task.description}", table_column=_kept()),
             BarColumn(bar_width=16),
-            TextColumn("{task.completed}/{task.total} frames", table_column=_kept()),
+            _FramesColumn(table_column=_kept()),
             _RateColumn(self, table_column=_kept()),
             TimeRemainingColumn(compact=True, table_column=_kept()),
             _StagesColumn(self),

@@ -158,22 +158,3 @@ def test_options_out_of_range_are_usage_errors_that_name_the_flag(data_dir: Path
         assert result.returncode == 2
         assert result.stderr.strip() == f"gpen-video: error: {message}"
 
-
-def test_batch_bar_counts_frames_without_a_total_where_none_is_known() -> None:
-    import io
-
-    from rich.console import Console
-
-    from gpen_video.progress import Progress
-    from gpen_video.report import BatchProgressView
-
-    screen = io.StringIO()
-    console = Console(file=screen, force_terminal=True, width=160)
-    with BatchProgressView(console) as view:
-        view(Progress(done=0, total=None, item="/in/broken.mp4", detail="failed"))
-        view(Progress(done=5, total=None, item="/in/untimed.h264", detail="running"))
-    shown = screen.getvalue()
-    assert "None" not in shown and "0 frames" in shown and "5 frames" in shown
-    with BatchProgressView(console) as view:
-        view(Progress(done=5, total=50, item="/in/good.mp4", detail="running"))
-    assert "5/50 frames" in screen.getvalue()
