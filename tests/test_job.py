@@ -21,8 +21,10 @@ def interlaced(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_clip(folder / "i.mp4", interlaced=True, frames=50, audio=(AudioSpec(seconds=2.0),))
 
 
-@pytest.mark.parametrize(("start", "end", "first", "count"), [(None, None, 0, 50), (None, 1.5, 0, 38), (0.4, 1.5, 10, 28)])
-def test_interlaced_input_keeps_its_frame_rate_timestamps_and_audio_sync(interlaced, tmp_path, start, end, first, count):
+@pytest.mark.parametrize(("start", "end", "first", "count"), [
+    (None, None, 0, 50), (None, 1.5, 0, 38), (0.4, 1.5, 10, 28)])
+def test_interlaced_input_keeps_its_frame_rate_timestamps_and_audio_sync(interlaced, tmp_path, start, end,
+                                                                         first, count):
     settings = build_settings(None, {"restore": {"restorer": "none"}, "encode": {"preset": "ultrafast"}})
     output = tmp_path / "out.mp4"
     result = enhance_video(interlaced, output, settings, start=start, end=end)

@@ -1,8 +1,9 @@
 """VideoReader: decode anything FFmpeg reads into upright RGB frames with their source timestamps.
 
 Order of operations per frame: decode (codec threads) -> deinterlace (bwdif, interlaced frames only,
-timestamps kept) -> trim window [start, end) -> convert to RGB uint8 with the declared matrix (and rescale to the first frame's
-size if the stream changes resolution) -> rotate upright -> pace (realtime only).
+timestamps kept) -> trim window [start, end) -> convert to RGB uint8 with the declared matrix (and
+rescale to the first frame's size if the stream changes resolution) -> rotate upright -> pace
+(realtime only).
 """
 from __future__ import annotations
 

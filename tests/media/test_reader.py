@@ -138,8 +138,8 @@ def test_trim_window(tmp_path):
         VideoReader(path, start=0.5, end=0.4)
 
 
-@pytest.mark.parametrize(("start", "end", "first", "count"),
-                         [(None, 0.4, 0, 10), (None, 1, 0, 25), (0.2, 0.4, 5, 5), (0.4, 1.2, 10, 20), (None, 0.41, 0, 11)])
+@pytest.mark.parametrize(("start", "end", "first", "count"), [
+    (None, 0.4, 0, 10), (None, 1, 0, 25), (0.2, 0.4, 5, 5), (0.4, 1.2, 10, 20), (None, 0.41, 0, 11)])
 def test_trim_end_is_exclusive_whatever_its_value(tmp_path, start, end, first, count):
     # 25 fps: a frame is kept when start <= its time < end, also where the end in binary floating
     # point (0.4 is 0.400000000000000022...) lies a hair after a frame's exact time.
