@@ -235,9 +235,9 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
         output = args.input  # `gpen-video -i in.mp4 out.mp4`
     if not source:
         raise InputError("no input given (see 'gpen-video --help')")
-    from .media.source import is_url
+    from .media.source import source_exists
 
-    if not (is_url(source) or os.path.exists(source)):
+    if not source_exists(source):
         raise InputError(f"input not found: {source}")
     from .job import default_output, enhance_image, enhance_video  # heavy imports only once the arguments are good
     from .media.image import is_image_path

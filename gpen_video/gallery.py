@@ -146,6 +146,7 @@ class FaceGallery:
     Args:
         dest: the gallery folder; checked now (before any work), written on ``close``.
         source: what the gallery is of (shown in the page title and ``index.json``).
+        still: the source is a picture: the page shows no times or frame numbers.
         overwrite: replace a ``dest`` that holds files.
         evict_after: frames a track may go unseen before its crops are written out and freed.
 
@@ -153,10 +154,11 @@ class FaceGallery:
         DestinationExists, InputError, DestinationUnwritable: see ``media.output.check_folder_destination``.
     """
 
-    def __init__(self, dest: str | Path, *, source: str = "", overwrite: bool = False,
+    def __init__(self, dest: str | Path, *, source: str = "", still: bool = False, overwrite: bool = False,
                  evict_after: int = EVICT_AFTER) -> None:
         self.dest = check_folder_destination(dest, overwrite=overwrite)
         self.source = source
+        self.still = still
         self.overwrite = overwrite
         self.evict_after = evict_after
         self._temp = temp_folder_for(self.dest)
@@ -235,7 +237,7 @@ class FaceGallery:
                 record.frames, record.enhanced_frames = track.frames, track.enhanced_frames
                 record.moment_score = round(record.moment_score, 4)
                 records.append(record)
-            write_index(self._temp, records, source=self.source)
+            write_index(self._temp, records, source=self.source, still=self.still)
             commit_folder(self._temp, self.dest, overwrite=self.overwrite)
         except BaseException:
             self.abort()
@@ -265,8 +267,9 @@ def _write_png(path: Path, rgb: np.ndarray) -> None:
 # -- index files ---------------------------------------------------------------------------------
 
 
-def write_index(folder: Path, records: Sequence[TrackRecord], *, source: str) -> None:
-    """Write ``index.json``, ``index.csv`` and ``index.html`` for ``records`` into ``folder``."""
+def write_index(folder: Path, records: Sequence[TrackRecord], *, source: str, still: bool = False) -> None:
+    """Write ``index.json``, ``index.csv`` and ``index.html`` for ``records`` into ``folder`` (``still``:
+    of a picture, see ``contact_sheet``)."""
     data = {"tool": "gpen-video", "version": __version__, "source": source,
             "tracks": [dataclasses.asdict(r) for r in records]}
     (folder / "index.json").write_text(json.dumps(data, indent=2))
@@ -274,7 +277,7 @@ def write_index(folder: Path, records: Sequence[TrackRecord], *, source: str) ->
         writer = csv.writer(handle)
         writer.writerow(CSV_COLUMNS)
         writer.writerows(r.csv_row() for r in records)
-    (folder / "index.html").write_text(contact_sheet(records, source=source))
+    (folder / "index.html").write_text(contact_sheet(records, source=source, still=still))
 
 
 def read_index(folder: Path) -> list[TrackRecord]:
@@ -298,27 +301,33 @@ figure{margin:0;text-align:center}img{width:192px;height:192px;display:block}
 figcaption,p{font-size:.8em;margin:.2em 0}"""
 
 
-def contact_sheet(records: Sequence[TrackRecord], *, source: str) -> str:
-    """A static HTML page: one card per track, original beside restored, with times. No scripts."""
+def contact_sheet(records: Sequence[TrackRecord], *, source: str, still: bool = False) -> str:
+    """A static HTML page: one card per track, original beside restored, with times. No scripts.
+
+    ``still``: the records are the faces of one picture: each card is a face, with no times or frames.
+    """
     cards = []
     for r in records:
-        label = f"track {r.track_id}"
+        label = f"{'face' if still else 'track'} {r.track_id}"
         if r.segment is not None:
             label += f" (segment {r.segment}, track {r.segment_track_id})"
+        lines = [f"score {r.moment_score:.2f} · yaw {r.yaw:.0f}°"]
+        if not still:
+            frames = f"{r.frames} frame{'' if r.frames == 1 else 's'}"
+            lines = [f"{format_seconds(r.first_seconds)} – {format_seconds(r.last_seconds)} · {frames}",
+                     f"best: {format_seconds(r.best_seconds)} (frame {r.best_frame}) · {lines[0]}"]
         cards.append(
             f'<div class="card"><p><b>{html.escape(label)}</b></p><div class="pair">'
             f'<figure><img src="{html.escape(r.original)}" alt="original, {html.escape(label)}">'
             f"<figcaption>original</figcaption></figure>"
             f'<figure><img src="{html.escape(r.restored)}" alt="restored, {html.escape(label)}">'
             f"<figcaption>restored</figcaption></figure></div>"
-            f"<p>{format_seconds(r.first_seconds)} – {format_seconds(r.last_seconds)} · {r.frames} frames</p>"
-            f"<p>best: {format_seconds(r.best_seconds)} (frame {r.best_frame}) · score {r.moment_score:.2f}"
-            f" · yaw {r.yaw:.0f}°</p></div>"
+            f"{''.join(f'<p>{line}</p>' for line in lines)}</div>"
         )
     title = html.escape(f"gpen-video faces: {source}" if source else "gpen-video faces")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
             f"<style>{_STYLE}</style></head><body><h1>{title}</h1>"
-            f"<p>{len(records)} enhanced track(s) · gpen-video {html.escape(__version__)}</p>"
+            f"<p>{len(records)} enhanced {'face' if still else 'track'}(s) · gpen-video {html.escape(__version__)}</p>"
             f'<div class="sheet">{"".join(cards)}</div></body></html>\n')
 
 

@@ -15,8 +15,9 @@ from .gallery import FaceGallery, GallerySummary
 from .media.image import read_image, write_image
 from .media.open import open_reader, open_writer
 from .media.output import check_destination
-from .media.reader import VideoInfo
+from .media.reader import VideoInfo, frames_in_window
 from .media.signals import interrupts_as_exceptions
+from .media.source import local_file
 from .metrics import QualityObserver
 from .observers import FaceRecords, ObserverGroup
 from .progress import Progress, ProgressListener
@@ -52,8 +53,8 @@ def _combined(*observers: FrameObserver | None) -> FrameObserver | None:
 
 
 def default_output(source: str | Path) -> Path:
-    """``output_<name>`` beside the input."""
-    path = Path(source)
+    """``output_<name>`` beside the input (a path or a ``file:`` URL)."""
+    path = local_file(source) or Path(source)
     return path.with_name(f"output_{path.name}")
 
 
@@ -71,8 +72,7 @@ def expected_frames(info: VideoInfo, start: float | None, end: float | None) -> 
         return info.frame_count
     if not (info.fps and info.duration):
         return None
-    duration = min(end if end is not None else info.duration, info.duration) - (start or 0.0)
-    return max(1, round(duration * float(info.fps)))
+    return max(1, frames_in_window(info.fps, info.duration, start, end))
 
 
 def enhance_video(
@@ -179,7 +179,7 @@ def enhance_image(
     with interrupts_as_exceptions(), ExitStack() as cleanup:
         image = read_image(source)
         gallery = None if faces_out is None else cleanup.enter_context(
-            FaceGallery(faces_out, source=str(source), overwrite=overwrite))
+            FaceGallery(faces_out, source=str(source), still=True, overwrite=overwrite))
         if engine is None:
             settings = _image_settings(settings, image)
             engine = Engine(settings)

@@ -118,6 +118,14 @@ def build_live_report(result: LiveResult) -> dict[str, Any]:
     }
 
 
+class _FramesColumn(ProgressColumn):
+    """"12/250 frames", or "12 frames" while the total is not known (the bar then pulses)."""
+
+    def render(self, task: Task) -> Text:
+        done = int(task.completed)
+        return Text(f"{done}/{int(task.total)} frames" if task.total is not None else f"{done} frames")
+
+
 class _RateColumn(ProgressColumn):
     """Frames/s and faces/s since the start."""
 
@@ -187,7 +195,7 @@ class ProgressView(_ProgressDisplay):
         self._progress = None if quiet else RichProgress(
             TextColumn("[bold]{task.description}", table_column=_kept()),
             BarColumn(bar_width=16),
-            TextColumn("{task.completed}/{task.total} frames", table_column=_kept()),
+            _FramesColumn(table_column=_kept()),
             _RateColumn(self, table_column=_kept()),
             TimeRemainingColumn(compact=True, table_column=_kept()),
             _StagesColumn(self),
@@ -282,7 +290,7 @@ class BatchProgressView(_ProgressDisplay):
         self._progress = None if quiet else RichProgress(
             TextColumn("{task.description}"),
             BarColumn(),
-            TextColumn("{task.completed}/{task.total} frames"),
+            _FramesColumn(),
             TextColumn("{task.fields[status]}"),
             TimeRemainingColumn(),
             console=console,

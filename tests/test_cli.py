@@ -194,6 +194,22 @@ def test_refuses_to_overwrite_input(tmp_path: Path) -> None:
     assert source.read_bytes() == SAMPLE.read_bytes()
 
 
+def test_file_urls_name_local_inputs_in_every_spelling(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "v.mp4", frames=5)
+    relative = os.path.relpath(clip, ROOT)  # the command runs in ROOT
+    for spelling, output in ((f"file:{relative}", tmp_path / "a.mp4"), (f"file://{clip}", None)):
+        result = run_cli(spelling, *([output] if output else []), "--restorer", "none", *FAST)
+        assert result.returncode == 0, result.stderr
+        assert len(video_pts(output or tmp_path / "output_v.mp4")) == 5  # the default output lies beside the input
+    before = clip.read_bytes()
+    result = run_cli(f"file:{relative}", clip, "--restorer", "none", "-y", *FAST)
+    assert_one_line_error(result, 2)
+    assert "over the input" in result.stderr and clip.read_bytes() == before
+    result = run_cli(f"file:{tmp_path / 'nosuch.mp4'}", tmp_path / "b.mp4", "--restorer", "none", *FAST)
+    assert_one_line_error(result, 2)
+    assert "input not found" in result.stderr
+
+
 @pytest.mark.serial
 def test_sigint_exits_130_and_leaves_destination_untouched(data_dir: Path, tmp_path: Path) -> None:
     output = tmp_path / "out.mp4"

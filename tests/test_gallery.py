@@ -15,7 +15,7 @@ from gpen_video.config import build_settings
 from gpen_video.engine import Engine
 from gpen_video.errors import DestinationExists
 from gpen_video.faces.align import gpen_template
-from gpen_video.gallery import FaceGallery
+from gpen_video.gallery import FaceGallery, TrackRecord, contact_sheet
 from gpen_video.job import enhance_image, enhance_video
 from gpen_video.types import AlignedFace, Detection, Frame, FrameResult, PastedFace, TrackedFace
 from tests.helpers.fakes import RecordingRestorer
@@ -96,6 +96,17 @@ def test_best_moment_is_chosen_among_pasted_frames_only_and_memory_spills_to_dis
     assert len(page_images(tmp_path / "faces")) == 2
 
 
+def test_contact_sheet_counts_frames_in_words() -> None:
+    def track(frames: int) -> TrackRecord:
+        return TrackRecord(track_id=frames, first_frame=4, last_frame=3 + frames, first_seconds=0.16,
+                           last_seconds=0.12 + 0.04 * frames, frames=frames, enhanced_frames=frames, best_frame=4,
+                           best_seconds=0.16, best_pts=2048, time_base="1/12800", box=[0, 0, 9, 9], confidence=0.9,
+                           yaw=0.0, sharpness=50.0, moment_score=0.5, alpha=1.0)
+
+    page = contact_sheet([track(1), track(3)], source="clip.mp4")
+    assert "0:00.160 – 0:00.160 · 1 frame</p>" in page and "0:00.160 – 0:00.240 · 3 frames</p>" in page
+
+
 def test_a_failed_run_leaves_no_gallery_and_a_full_folder_needs_overwrite(tmp_path: Path) -> None:
     dest = tmp_path / "faces"
     with pytest.raises(RuntimeError), FaceGallery(dest) as gallery:
@@ -122,6 +133,8 @@ def test_picture_gallery_has_every_face_and_the_output_names_the_tool(tmp_path: 
     assert len(tracks) == result.stats.faces >= 5
     assert all((t["frames"], t["best_frame"], t["best_seconds"]) == (1, 0, 0.0) for t in tracks)
     assert len(page_images(tmp_path / "faces")) == 2 * len(tracks)
+    page = (tmp_path / "faces" / "index.html").read_text()  # a picture has no time range and no frames
+    assert "0:00" not in page and "frame" not in page and page.count("score ") == len(tracks)
     info = Image.open(tmp_path / "out.png").info
     assert info["Software"] == "gpen-video 0.1.0" and "gpen-video" in info["Comment"]
 

@@ -7,7 +7,7 @@ import pytest
 from rich.console import Console
 
 from gpen_video.progress import Progress
-from gpen_video.report import ProgressView
+from gpen_video.report import BatchProgressView, ProgressView
 
 
 @pytest.mark.parametrize("width", [80, 100, 60])
@@ -25,3 +25,24 @@ def test_progress_bar_fits_on_one_line(width: int, done: int, total: int) -> Non
     assert len(lines[0]) <= width
     # What matters most survives the narrowest line: how far, and how fast.
     assert f"{done}/{total}" in lines[0] and "8.5 fps" in lines[0]
+
+
+def _shown(view) -> str:
+    console = Console(width=120, file=io.StringIO(), record=True, color_system=None)
+    console.print(view)
+    return console.export_text()
+
+
+def test_bars_count_frames_without_a_total_where_none_is_known() -> None:
+    console = Console(file=io.StringIO())
+    batch = BatchProgressView(console)
+    batch(Progress(done=0, total=None, item="/in/broken.mp4", detail="failed"))
+    batch(Progress(done=5, total=None, item="/in/untimed.h264", detail="running"))
+    shown = _shown(batch)
+    assert "None" not in shown and "broken.mp4" in shown and " 0 frames" in shown and " 5 frames" in shown
+    batch(Progress(done=7, total=50, item="/in/good.mp4", detail="running"))
+    assert "7/50 frames" in _shown(batch)
+    single = ProgressView(console)
+    single.update(Progress(done=0, total=None))
+    single.update(Progress(done=12, total=None, faces=3, seconds=1.0))
+    assert "None" not in _shown(single) and "12 frames" in _shown(single)

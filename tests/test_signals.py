@@ -284,8 +284,12 @@ def test_batch_stops_and_reaps_its_workers_and_resumes(tmp_path: Path) -> None:
     code, stderr = _stop_batch(args, lambda: (out / "a.mp4").exists() and writing(), TERM)
     _assert_clean_130(code, stderr)
     assert not writing()
-    code, _ = _stop_batch(args, writing, signal.SIGKILL)
+    manifest = json.loads((out / "gpen-batch.json").read_text())
+    states = {Path(r["source"]).name: (r["state"], {u["state"] for u in r["units"]}) for r in manifest["inputs"]}
+    assert states == {"a.mp4": ("done", {"done"}), "b.mp4": ("pending", {"pending"})}  # nothing left "running"
+    code, stderr = _stop_batch(args, writing, signal.SIGKILL)
     assert code == -signal.SIGKILL
+    assert stderr == ""  # the workers' and multiprocessing's helpers left nothing on the terminal
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr
     manifest = json.loads((out / "gpen-batch.json").read_text())

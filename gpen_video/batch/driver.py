@@ -1,7 +1,7 @@
 """The batch driver: plan, keep the executor busy, record outcomes, join finished inputs, report progress.
 
 The manifest is saved after every state change, and once more when the run ends or is interrupted
-(running units are then marked pending again), so the next run resumes from it.
+(running units and their inputs are then marked pending again), so the next run resumes from it.
 """
 from __future__ import annotations
 
@@ -98,9 +98,11 @@ class BatchRun:
             except BaseException:
                 executor.close(cancel=True)
                 remove_half_written(self.paths.work_dir)  # from workers killed before they could clean up
-                for _, unit in todo:
+                for record, unit in todo:  # what the next run takes up again
                     if unit.state == RUNNING:
                         unit.state = PENDING
+                    if record.state == RUNNING:
+                        record.state = PENDING
                 manifest.save(self.paths.manifest)
                 raise
             executor.close(cancel=False)

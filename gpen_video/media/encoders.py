@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -74,9 +75,19 @@ def resolve_codec(name: str) -> tuple[str, str | None]:
 
 
 def encoder_options(codec: str, settings: EncodeSettings) -> tuple[dict[str, str], int | None, list[str]]:
-    """(AVOptions for the encoder, bit_rate or None, notices) for ``settings`` on ``codec``."""
+    """(AVOptions for the encoder, bit_rate or None, notices) for ``settings`` on ``codec``.
+
+    x265 and SVT-AV1 print banners and statistics from their own code straight to stderr, past
+    FFmpeg's logging (which stays off): they are told to print errors only. SVT-AV1 takes that from
+    the ``SVT_LOG`` environment variable, read when its first encoder opens in the process; a value
+    the user set is left as it is.
+    """
     options: dict[str, str] = {}
     notices: list[str] = []
+    if codec == "libx265":
+        options["x265-params"] = "log-level=error"
+    if codec == "libsvtav1":
+        os.environ.setdefault("SVT_LOG", "1")  # 1: errors only
     preset = settings.preset
     if preset is not None:
         speed_key = {"libaom-av1": "cpu-used", "libvpx-vp9": "cpu-used"}.get(codec, "preset")

@@ -8,7 +8,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from ..errors import InputError, MediaOpenError
 from .output import check_destination, commit, discard, temp_path_for
-from .source import file_problem
+from .source import file_problem, local_file
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 _SAVE_OPTIONS = {".jpg": {"quality": 95}, ".jpeg": {"quality": 95}, ".webp": {"quality": 95}}
@@ -22,12 +22,14 @@ def is_image_path(path: str | Path) -> bool:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Read an image as uint8 [H, W, 3] RGB, EXIF orientation applied, alpha dropped, gray expanded.
+    """Read an image (a path or a ``file:`` URL) as uint8 [H, W, 3] RGB, EXIF orientation applied,
+    alpha dropped, gray expanded.
 
     Raises:
         MediaOpenError: the file is missing, not a regular file, not a readable image, or larger than
             Pillow's decompression-bomb limit (``Image.MAX_IMAGE_PIXELS`` twice over).
     """
+    path = local_file(path) or path
     if problem := file_problem(path):
         raise MediaOpenError(f"cannot read image {str(path)!r}: {problem}")
     try:

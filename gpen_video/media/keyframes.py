@@ -134,9 +134,9 @@ def plan_segments(index: FrameIndex, seconds: float, *, warmup: int, detect_ever
 def reader_window(index: FrameIndex, segment: Segment) -> tuple[float | None, float | None]:
     """``(start, end)`` seconds for ``VideoReader`` that deliver frames ``segment.warm`` to ``segment.end - 1``.
 
-    The end lies half a tick before the next segment's first frame, so float rounding cannot let
-    that frame in.
+    The end is the next segment's first frame's time, which the reader's window leaves out; the
+    reader allows half a tick either way at both bounds, so float rounding cannot move a frame across.
     """
     start = None if segment.warm == 0 else float(index.time(segment.warm))
-    end = None if segment.end >= len(index) else float(index.time(segment.end) - index.time_base / 2)
+    end = None if segment.end >= len(index) else float(index.time(segment.end))
     return start, end

@@ -1,12 +1,14 @@
 """VideoReader: decode anything FFmpeg reads into upright RGB frames with their source timestamps.
 
-Order of operations per frame: decode (codec threads) -> deinterlace (bwdif, interlaced frames only)
--> trim window -> convert to RGB uint8 with the declared matrix (and rescale to the first frame's
-size if the stream changes resolution) -> rotate upright -> pace (realtime only).
+Order of operations per frame: decode (codec threads) -> deinterlace (bwdif, interlaced frames only,
+timestamps kept) -> trim window [start, end) -> convert to RGB uint8 with the declared matrix (and
+rescale to the first frame's size if the stream changes resolution) -> rotate upright -> pace
+(realtime only).
 """
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +31,18 @@ log = logging.getLogger(__name__)
 
 _PROGRESSIVE_FIELD_ORDERS = (0, 1)  # AV_FIELD_UNKNOWN, AV_FIELD_PROGRESSIVE
 TRUNCATED_SHARE = 0.9  # frames that stop before this share of the declared duration: the input ended early
+
+
+def frames_in_window(fps: Fraction, seconds: float, start: float | None = None, end: float | None = None) -> int:
+    """Frames a constant-rate stream of ``seconds`` at ``fps`` has in the window [start, end) (seconds
+    from its first frame; None: its beginning or end): those at times ``k / fps`` with start <= time < end.
+    """
+    def frames_before(time: float) -> int:
+        return math.ceil(time * fps - 1e-6)  # 0.2 * 25 is 5.000000000000001 in floating point
+
+    last = round(seconds * fps)
+    first = 0 if start is None else min(last, frames_before(start))
+    return max(0, (last if end is None else min(last, frames_before(end))) - first)
 
 
 @dataclass(frozen=True)
@@ -67,8 +81,8 @@ class VideoInfo:
 class ReaderStats:
     """Counters filled while iterating; read them after the loop.
 
-    ``declared_frames``: what the container's duration and frame rate promise for the whole input
-    (None when it declares no duration, or the input was trimmed); set once the input ended.
+    ``declared_frames``: what the container's duration and frame rate promise for the input, or for
+    the trim window when there is one (None when it declares no duration); set once the input ended.
     """
 
     frames: int = 0
@@ -85,9 +99,12 @@ class VideoReader:
 
     Args:
         source: file path, URL (rtsp/http/udp/...), camera index or ``/dev/videoN`` (v4l2).
-        deinterlace: run FFmpeg's bwdif on frames flagged interlaced (one output frame per input).
+        deinterlace: run FFmpeg's bwdif on frames flagged interlaced (one output frame per input frame,
+            at the input frame's timestamp: the frame rate and the timeline stay the source's).
         start, end: trim window in seconds from the beginning of the source (its container start
-            time). Seeks to the keyframe before ``start``, drops frames before it, stops at ``end``.
+            time): a frame is delivered when start <= its time < end (a time within half a pts tick
+            of a bound counts as on it). Seeks to the keyframe before ``start``, drops frames before
+            it, stops at the first frame at or after ``end``.
         realtime: pace a file at its native rate and stamp ``Frame.time`` (a fake camera).
         options: FFmpeg demuxer/protocol options, e.g. ``{"rtsp_transport": "tcp"}``.
         io_timeout: seconds a URL or camera may keep an open or a read waiting (see ``media.network``).
@@ -309,7 +326,11 @@ class VideoReader:
         yield from self._raw
 
     def _bwdif(self, frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
-        """Deinterlace with bwdif, one frame out per frame in, interlaced-flagged frames only."""
+        """Deinterlace with bwdif, one frame out per frame in, interlaced-flagged frames only.
+
+        bwdif counts its output in half the input's time base (room for its field-rate mode): the
+        frames come back with their pts in the stream's time base, so the timeline stays the source's.
+        """
         graph = av.filter.Graph()
         src = graph.add_buffer(template=self._stream)
         bwdif = graph.add("bwdif", "mode=send_frame:parity=auto:deint=interlaced")
@@ -323,13 +344,16 @@ class VideoReader:
         graph.push(None)
         yield from self._drain(graph)
 
-    @staticmethod
-    def _drain(graph: av.filter.Graph) -> Iterator[av.VideoFrame]:
+    def _drain(self, graph: av.filter.Graph) -> Iterator[av.VideoFrame]:
         while True:
             try:
-                yield graph.vpull()
+                frame = graph.vpull()
             except (av.error.BlockingIOError, av.error.EOFError):
                 return
+            if frame.pts is not None and frame.time_base is not None and Fraction(frame.time_base) != self._tb:
+                frame.pts = round(frame.pts * Fraction(frame.time_base) / self._tb)
+                frame.time_base = self._tb
+            yield frame
 
     def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         """uint8 [H, W, 3] RGB at the first frame's size, upright."""
@@ -367,7 +391,7 @@ class VideoReader:
                 when = None
             if when is not None and self._start is not None and when < self._start - self._tb / 2:
                 continue
-            if when is not None and self._end is not None and when >= self._end:
+            if when is not None and self._end is not None and when >= self._end - self._tb / 2:
                 break
             image = self._to_rgb(raw)
             stamp = None
@@ -390,11 +414,11 @@ class VideoReader:
                 f"skipped {self.stats.corrupt_packets} undecodable packet(s); "
                 f"{self.stats.corrupt_frames} frame(s) decoded with errors"
             )
-        if self._start is None and self._end is None:
-            self._check_length()
+        self._check_length()
 
     def _check_length(self) -> None:
-        """Warn when the frames stop well before the length the container declares (a truncated file).
+        """Warn when the frames stop well before the length the container declares (a truncated file),
+        or before the end of the trim window where that lies within the declared length.
 
         Judged by time, not by frame count: a variable-rate stream has fewer frames than duration × fps.
         """
@@ -403,12 +427,17 @@ class VideoReader:
         seconds = float(stream.duration * self._tb) if stream.duration else info.duration
         if info.is_live or not seconds or not info.fps or self._last_time is None:
             return
-        declared = round(seconds * info.fps)
+        start = None if self._start is None else float(self._start - self._origin)
+        end = None if self._end is None else float(self._end - self._origin)
+        declared = frames_in_window(info.fps, seconds, start, end)
         self.stats.declared_frames = declared
+        begin, finish = start or 0.0, seconds if end is None else min(end, seconds)
         reached = float(self._last_time - self._origin) + 1 / float(info.fps)
-        if reached < TRUNCATED_SHARE * seconds:
-            self._notice(f"warning: the input ends early: decoded {self.stats.frames} of the {declared} frames "
-                         f"its container declares ({reached:.2f} of {seconds:g} s); the file may be truncated")
+        if reached >= begin + TRUNCATED_SHARE * (finish - begin):
+            return
+        window = "" if start is None and end is None else f" from {begin:g} to {finish:g} s"
+        self._notice(f"warning: the input ends early: decoded {self.stats.frames} of the {declared} frames "
+                     f"its container declares{window} ({reached:.2f} of {seconds:g} s); the file may be truncated")
 
     def close(self) -> None:
         """Close the source. During a read in another thread, that read closes it when it returns."""

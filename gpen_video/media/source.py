@@ -94,6 +94,15 @@ def local_file(source: Source) -> Path | None:
     return None if is_url(text) else Path(text)
 
 
+def source_exists(source: Source) -> bool:
+    """False for a local file (a path or a ``file:`` URL) or a device path that does not exist;
+    True otherwise (whether a network URL answers, only opening it tells)."""
+    if isinstance(source, int):
+        return True
+    target = source if is_device(source) else local_file(source)
+    return target is None or os.path.exists(target)
+
+
 def file_problem(path: str | Path) -> str | None:
     """Why the local ``path`` cannot be read as a media file, or None for a regular file.
 
@@ -118,14 +127,14 @@ def file_problem(path: str | Path) -> str | None:
 
 
 def parse_source(text: str) -> str | int:
-    """``"0"`` -> webcam index 0; a URL, device or existing file as given.
+    """``"0"`` -> webcam index 0; a URL, device or existing file (a path or a ``file:`` URL) as given.
 
     Raises:
-        InputError: a path that does not exist.
+        InputError: a file that does not exist.
     """
     if text.isdigit():
         return int(text)
-    if is_stream(text) or Path(text).exists():
+    if is_device(text) or source_exists(text):
         return text
     raise InputError(f"source not found: {text} (give a webcam index, /dev/videoN, a URL or a video file)")
 

@@ -157,3 +157,4 @@ def test_options_out_of_range_are_usage_errors_that_name_the_flag(data_dir: Path
         result = run_cli("batch", clip, "--out-dir", tmp_path / "out", flag, value)
         assert result.returncode == 2
         assert result.stderr.strip() == f"gpen-video: error: {message}"
+

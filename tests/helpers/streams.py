@@ -65,3 +65,15 @@ def leftovers(folder: Path, keep: set[str]) -> list[str]:
 def temp_files(folder: Path) -> list[str]:
     """The writer's temporary files left in ``folder``."""
     return sorted(p.name for p in folder.iterdir() if TEMP_MARK in p.name)
+
+
+def stream_ends(path: Path) -> dict[str, float]:
+    """Seconds where each kind of stream ('video', 'audio', ...) ends: its last packet's pts plus duration."""
+    ends: dict[str, float] = {}
+    with av.open(str(path)) as container:
+        for packet in container.demux():
+            if packet.size and packet.pts is not None:
+                end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                kind = packet.stream.type
+                ends[kind] = max(ends.get(kind, end), end)
+    return ends

@@ -30,6 +30,13 @@ def test_gray_becomes_three_channels(tmp_path):
     np.testing.assert_array_equal(image[..., 1], gray)
 
 
+def test_file_urls_read_the_local_picture(tmp_path):
+    gray = (np.arange(48 * 64) % 256).astype(np.uint8).reshape(48, 64)
+    Image.fromarray(gray, "L").save(tmp_path / "g.png")
+    for url in (f"file:{tmp_path / 'g.png'}", f"file://{tmp_path / 'g.png'}"):
+        np.testing.assert_array_equal(read_image(url)[..., 0], gray)
+
+
 def test_exif_orientation_is_applied(tmp_path):
     stored = np.zeros((40, 60, 3), np.uint8)
     stored[:10, :10] = (255, 0, 0)

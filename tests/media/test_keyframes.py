@@ -40,10 +40,10 @@ def test_raw_stream_without_timestamps_counts_its_frames_and_is_one_segment(tmp_
     assert plan_segments(index, 0.2, warmup=4) == [Segment(0, 0, 20)]
 
 
-def test_reader_window_stops_half_a_tick_before_the_next_segment() -> None:
+def test_reader_window_ends_at_the_next_segment() -> None:
     index = frame_index(100, gop=10)
     start, end = reader_window(index, Segment(24, 30, 60))
-    assert start == pytest.approx(24 * 0.04) and end == pytest.approx(60 * 0.04 - 1 / 25600)
+    assert start == pytest.approx(24 * 0.04) and end == pytest.approx(60 * 0.04)
     assert reader_window(index, Segment(0, 0, 30))[0] is None
     assert reader_window(index, Segment(84, 90, 100))[1] is None
 

@@ -13,7 +13,8 @@ import pytest
 from gpen_video.errors import InputError, MediaOpenError
 from gpen_video.media.image import read_image
 from gpen_video.media.reader import VideoReader
-from gpen_video.media.source import demuxer_input, is_device, is_live_url, is_stream, is_url, parse_source
+from gpen_video.media.source import (demuxer_input, is_device, is_live_url, is_stream, is_url, parse_source,
+                                     source_exists)
 from tests.helpers.clips import AudioSpec, corrupt_video_packets, make_clip, make_resolution_change
 from tests.helpers.streams import frame_times
 
@@ -91,15 +92,22 @@ def test_hdr_transfer_gives_a_warning(tmp_path):
         assert any("HDR" in n for n in reader.stats.notices)
 
 
-def test_interlaced_input_is_deinterlaced_one_frame_per_frame(tmp_path):
-    path = make_clip(tmp_path / "i.mp4", interlaced=True, audio=(), frames=10)
+def test_interlaced_input_is_deinterlaced_one_frame_per_frame_at_the_source_timestamps(tmp_path):
+    path = make_clip(tmp_path / "i.mp4", interlaced=True, audio=(), frames=50)
+    with av.open(str(path)) as container:
+        assert next(container.decode(video=0)).interlaced_frame  # PyAV sees the clip as interlaced
+    source = frame_times(path)
     with VideoReader(path) as reader:
         frames = list(reader)
-        assert reader.stats.deinterlaced
-    assert len(frames) == 10
-    assert [f.pts for f in frames] == sorted(f.pts for f in frames)
+        assert reader.stats.deinterlaced and reader.info.time_base == Fraction(1, 12800)
+    assert [f.pts * f.time_base for f in frames] == source  # 0 .. 1.96 s, not 0 .. 3.92 s
+    assert [f.seconds for f in frames] == [float(t) for t in source]
+    with VideoReader(path, end=1.5) as reader:  # the trim window counts source seconds too
+        assert len(list(reader)) == 38
+    with VideoReader(path, start=1.0, end=1.5) as reader:
+        assert [f.seconds for f in reader] == pytest.approx([1.0 + 0.04 * i for i in range(13)])
     with VideoReader(path, deinterlace=False) as reader:
-        assert len(list(reader)) == 10
+        assert [f.pts * f.time_base for f in reader] == source
         assert not reader.stats.deinterlaced and any("interlaced" in n for n in reader.stats.notices)
 
 
@@ -128,6 +136,17 @@ def test_trim_window(tmp_path):
     assert times == pytest.approx([0.2 + 0.04 * i for i in range(10)])
     with pytest.raises(InputError):
         VideoReader(path, start=0.5, end=0.4)
+
+
+@pytest.mark.parametrize(("start", "end", "first", "count"), [
+    (None, 0.4, 0, 10), (None, 1, 0, 25), (0.2, 0.4, 5, 5), (0.4, 1.2, 10, 20), (None, 0.41, 0, 11)])
+def test_trim_end_is_exclusive_whatever_its_value(tmp_path, start, end, first, count):
+    # 25 fps: a frame is kept when start <= its time < end, also where the end in binary floating
+    # point (0.4 is 0.400000000000000022...) lies a hair after a frame's exact time.
+    path = make_clip(tmp_path / "t.mp4", frames=40, audio=())
+    with VideoReader(path, start=start, end=end) as reader:
+        times = [f.seconds for f in reader]
+    assert times == pytest.approx([0.04 * (first + i) for i in range(count)])
 
 
 def test_frames_without_pts_are_timed_from_the_seek_point(tmp_path, monkeypatch):
@@ -220,7 +239,24 @@ def test_truncated_input_warns_with_decoded_and_declared_frames(tmp_path):
     with VideoReader(path) as reader:  # the whole file, and a trimmed read of it, warn of nothing
         assert len(list(reader)) == 50 and reader.stats.notices == []
     with VideoReader(path, end=0.5) as reader:
-        assert len(list(reader)) < 50 and reader.stats.notices == [] and reader.stats.declared_frames is None
+        assert len(list(reader)) == 13 and reader.stats.notices == [] and reader.stats.declared_frames == 13
+
+
+@pytest.mark.parametrize(("start", "end", "declared"), [(1.0, None, 25), (None, 1.8, 45), (0.4, 1.8, 35)])
+def test_truncated_input_warns_also_when_trimmed(tmp_path, start, end, declared):
+    path = make_clip(tmp_path / "full.mkv", frames=50, audio=())
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size * 3 // 4])
+    with VideoReader(cut) as reader:
+        reached = [f.seconds for f in reader][-1]
+    assert 1.1 < reached < 1.5  # what is left of the 2 s clip
+    with VideoReader(cut, start=start, end=end) as reader:
+        decoded = len(list(reader))
+    assert reader.stats.declared_frames == declared
+    assert [n for n in reader.stats.notices
+            if f"decoded {decoded} of the {declared} frames" in n and "truncated" in n], reader.stats.notices
+    with VideoReader(cut, start=0.2, end=0.6) as reader:  # a window inside what is there: all of it came
+        assert len(list(reader)) == 10 and reader.stats.notices == [] and reader.stats.declared_frames == 10
 
 
 def test_two_audio_tracks_are_reported(tmp_path):
@@ -236,6 +272,11 @@ def test_source_strings_are_classified_in_one_place(tmp_path):
     assert parse_source("rtsp://cam/s") == "rtsp://cam/s" and parse_source(str(clip)) == str(clip)
     with pytest.raises(InputError, match="source not found"):
         parse_source(str(tmp_path / "missing.mp4"))
+    assert parse_source(f"file:{clip}") == f"file:{clip}" and parse_source(f"file://{clip}") == f"file://{clip}"
+    with pytest.raises(InputError, match="source not found"):
+        parse_source(f"file:{tmp_path / 'missing.mp4'}")
+    assert source_exists(f"file:{clip}") and source_exists("http://host/a.ts") and source_exists(0)
+    assert not source_exists(f"file://{tmp_path}/missing.mp4") and not source_exists("/dev/video99")
     assert is_device(0) and is_device("/dev/video10") and not is_device("/dev/video") and not is_device("0.mp4")
     assert is_url("http://host/a.ts") and not is_url(0) and not is_url(clip)
     assert is_live_url("RTSP://cam/s") and is_live_url("udp://@:1234") and not is_live_url("http://host/a.ts")

@@ -21,10 +21,10 @@ from gpen_video.media.writer import VideoWriter
 from gpen_video.metrics import psnr
 from gpen_video.types import Frame
 from tests.helpers.clips import AudioSpec, make_clip
+from tests.helpers.paths import ROOT
 from tests.helpers.streams import frame_times, packets, stream_starts, temp_files
 
 FAST = EncodeSettings(preset="ultrafast")
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def passthrough(src, dest, *, start=None, end=None, settings=FAST, **kwargs):
@@ -195,6 +195,34 @@ def test_other_encoders(tmp_path, codec, ext):
     with av.open(str(dest)) as out:
         assert out.streams.video[0].codec_context.name in {"hevc", "av1", "libdav1d", "libaom-av1"}
         assert sum(1 for _ in out.decode(video=0)) == 5
+
+
+ENCODE_IN_A_CHILD = textwrap.dedent(
+    """
+    import sys
+    from fractions import Fraction
+    import numpy as np
+    from gpen_video.media import EncodeSettings, VideoWriter
+    from gpen_video.types import Frame
+    with VideoWriter(sys.argv[1], width=64, height=64, time_base=Fraction(1, 25), fps=Fraction(25),
+                     settings=EncodeSettings(codec=sys.argv[2], preset="ultrafast", crf=30)) as writer:
+        for i in range(5):
+            writer.write(Frame(i, i, Fraction(1, 25), np.full((64, 64, 3), 40 * i, np.uint8)))
+    """
+)
+
+
+@pytest.mark.parametrize(("codec", "ext"), [("libx265", "mp4"), ("libsvtav1", "mkv")])
+def test_encoders_print_nothing_of_their_own(tmp_path, codec, ext):
+    # x265 and SVT-AV1 print their banners from their own C code, straight to stderr: past any Python logging.
+    if resolve_codec(codec)[0] != codec:
+        pytest.skip(f"{codec} is not in this FFmpeg build")
+    dest = tmp_path / f"out.{ext}"
+    env = {k: v for k, v in os.environ.items() if k != "SVT_LOG"}
+    child = subprocess.run([sys.executable, "-c", ENCODE_IN_A_CHILD, str(dest), codec], capture_output=True,
+                           text=True, env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT, timeout=120)
+    assert child.returncode == 0 and dest.exists(), child.stderr
+    assert child.stderr == ""
 
 
 def test_nvenc_falls_back_with_notice():

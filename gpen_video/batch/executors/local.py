@@ -52,6 +52,7 @@ class LocalExecutor:
         import torch
 
         self._context = multiprocessing.get_context("spawn")
+        _start_quiet_resource_tracker()  # before the first queue, which would start it
         self._workers = workers
         self._gpus = torch.cuda.device_count()
         self._threads = max(1, (os.cpu_count() or 1) // workers)
@@ -155,6 +156,28 @@ class LocalExecutor:
         self._pool.shutdown(wait=False, cancel_futures=True)
         if workers:
             _reap(workers)
+
+
+def _start_quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with its leak warnings filtered out.
+
+    The queues of spawned workers are named semaphores. When the driver is killed (SIGKILL) before
+    it can release them, the tracker process, which outlives it, unlinks them: its job, done. It
+    also says so in a two-line Python warning ("There appear to be N leaked semaphore objects") on
+    the command's stderr. Only the tracker's own warnings are dropped, by a ``PYTHONWARNINGS``
+    filter in the environment it starts with; this process's environment is put back at once.
+    """
+    from multiprocessing import resource_tracker
+
+    previous = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [previous, "ignore:resource_tracker:UserWarning"]))
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        if previous is None:
+            del os.environ["PYTHONWARNINGS"]
+        else:
+            os.environ["PYTHONWARNINGS"] = previous
 
 
 def _pool_workers(pool: ProcessPoolExecutor) -> list[BaseProcess]:
