@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -162,3 +163,92 @@ def test_defect_8_cases_exit_2_naming_the_file_and_the_cause(clip: Path, data_di
     assert_one_line_error(result, 2)
     assert named in result.stderr and cause in result.stderr, result.stderr
     assert leftovers(tmp_path, {"huge.png", "ro"}) == []
+
+
+# -- every file a run writes goes through one policy ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The tiny reference GPEN as a checkpoint file's bytes."""
+    import torch
+
+    from tests.helpers.paths import FIXTURES
+
+    path = tmp_path_factory.mktemp("ck") / "ck.pth"
+    torch.save(torch.load(FIXTURES / "gpen_reference_tiny64.pt", weights_only=False)["state_dict"], path)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("spelling", ["same", "dot", "symlink", "hardlink"])
+def test_export_never_writes_over_its_checkpoint(checkpoint: bytes, tmp_path: Path, spelling: str) -> None:
+    weights = tmp_path / "ck.pth"
+    weights.write_bytes(checkpoint)
+    dest = {"same": weights, "dot": tmp_path / "." / "ck.pth", "symlink": tmp_path / "ck.onnx",
+            "hardlink": tmp_path / "hard.onnx"}[spelling]
+    if spelling == "symlink":
+        dest.symlink_to(weights)
+    elif spelling == "hardlink":
+        os.link(weights, dest)
+    result = run_cli("export", "--weights", weights, "-o", dest, "-y")
+    assert_one_line_error(result, 2)
+    assert "which this run reads" in result.stderr
+    assert weights.read_bytes() == checkpoint
+    assert leftovers(tmp_path, {"ck.pth", "ck.onnx", "hard.onnx"}) == []
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def _device(path: Path) -> Path:
+    """A character device node like /dev/null, made here so that a failing test cannot harm the real one."""
+    if os.geteuid() != 0:
+        pytest.skip("making a device node needs root")
+    os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    return path
+
+
+@pytest.mark.parametrize("make", [_fifo, _device], ids=["fifo", "device"])
+@pytest.mark.parametrize("overwrite", [(), ("-y",)], ids=["plain", "y"])
+def test_the_report_never_replaces_a_fifo_or_a_device(clip: Path, tmp_path: Path, make, overwrite) -> None:
+    special = make(tmp_path / "rep.json")
+    kind = stat.S_IFMT(os.lstat(special).st_mode)
+    result = run_cli(clip, tmp_path / "out.mp4", "--report", special, *overwrite, *FAST)
+    assert_one_line_error(result, 2)
+    assert str(special) in result.stderr and "not a file" in result.stderr
+    assert stat.S_IFMT(os.lstat(special).st_mode) == kind
+    assert leftovers(tmp_path, {"rep.json"}) == []  # refused before any work: no output either
+
+
+def test_the_report_is_replaced_only_with_y(clip: Path, tmp_path: Path) -> None:
+    report = tmp_path / "rep.json"
+    report.write_text("precious")
+    result = run_cli(clip, tmp_path / "out.mp4", "--report", report, *FAST)
+    assert_one_line_error(result, 2)
+    assert "already exists" in result.stderr and report.read_text() == "precious"
+    assert run_cli(clip, tmp_path / "out.mp4", "--report", report, "-y", *FAST).returncode == 0
+    assert report.read_text().startswith("{")
+
+
+def test_the_output_is_never_the_weights(clip: Path, checkpoint: bytes, tmp_path: Path) -> None:
+    weights = tmp_path / "ck.pth"
+    weights.write_bytes(checkpoint)
+    link = tmp_path / "out.mp4"
+    link.symlink_to(weights)
+    result = run_cli(clip, link, "--weights", weights, "-y", *FAST)
+    assert_one_line_error(result, 2)
+    assert "which this run reads" in result.stderr and weights.read_bytes() == checkpoint
+
+
+def test_a_gallery_folder_holding_the_input_is_never_replaced(clip: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    source = _copy(clip, folder)
+    result = run_cli(source, tmp_path / "out.mp4", "--faces-out", folder, "-y", *FAST)
+    assert_one_line_error(result, 2)
+    assert "which this run reads" in result.stderr and source.read_bytes() == clip.read_bytes()
+    output = folder / "out.mp4"  # the output inside the gallery folder would be removed with the old gallery
+    result = run_cli(clip, output, "--faces-out", folder, "-y", *FAST)
+    assert_one_line_error(result, 2)
+    assert not output.exists() and source.read_bytes() == clip.read_bytes()
