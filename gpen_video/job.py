@@ -14,8 +14,9 @@ from .engine import Engine, PipelineStats
 from .gallery import FaceGallery, GallerySummary
 from .media.image import read_image, write_image
 from .media.open import open_reader, open_writer
-from .media.output import check_destination
+from .media.output import check_destination, default_output
 from .media.reader import VideoInfo
+from .media.source import local_file
 from .media.signals import interrupts_as_exceptions
 from .metrics import QualityObserver
 from .observers import FaceRecords, ObserverGroup
@@ -49,12 +50,6 @@ def _combined(*observers: FrameObserver | None) -> FrameObserver | None:
     """The observers a job asked for (the Nones left out) as one, or None when there are none."""
     chosen = [o for o in observers if o is not None]
     return ObserverGroup(chosen) if chosen else None
-
-
-def default_output(source: str | Path) -> Path:
-    """``output_<name>`` beside the input."""
-    path = Path(source)
-    return path.with_name(f"output_{path.name}")
 
 
 def side_by_side(result: FrameResult) -> np.ndarray:
@@ -113,9 +108,10 @@ def enhance_video(
     with interrupts_as_exceptions(), open_reader(source, encode, settings.input, start=start, end=end) as reader, \
             ExitStack() as cleanup:
         info = reader.info
-        check_destination(output, source=source, overwrite=overwrite)  # before the slow model load
+        check_destination(output, source=source, inputs=settings.files_read(),
+                          overwrite=overwrite)  # before the slow model load
         gallery = None if faces_out is None else cleanup.enter_context(
-            FaceGallery(faces_out, source=str(source), overwrite=overwrite))
+            FaceGallery(faces_out, source=str(source), overwrite=overwrite, inputs=_gallery_keeps(source, output, settings)))
         observer = _combined(quality if measure_quality else None, gallery, records)
         engine = engine or Engine(settings)
         total, ready = expected_frames(info, start, end), time.perf_counter()
@@ -143,6 +139,12 @@ def enhance_video(
     return JobResult(str(source), str(output), "video", settings, stats, time.perf_counter() - began, info, media,
                      quality, summary, None if records is None else records.frames, options,
                      engine.restorer.backend)
+
+
+def _gallery_keeps(source: str | Path, output: str | Path, settings: Settings) -> list[str | Path]:
+    """What the gallery folder must not hold, since replacing it removes what it holds: the run's files."""
+    source_file = local_file(source)
+    return [output, *settings.files_read(), *([] if source_file is None else [source_file])]
 
 
 IMAGE_DET_LIMIT = 2048  # pixels: pictures are detected at full resolution up to this longest side
@@ -175,11 +177,11 @@ def enhance_image(
     stats = PipelineStats()
     quality = QualityObserver()
     records = FaceRecords() if record_faces else None
-    check_destination(output, source=source, overwrite=overwrite)
+    check_destination(output, source=source, inputs=settings.files_read(), overwrite=overwrite)
     with interrupts_as_exceptions(), ExitStack() as cleanup:
         image = read_image(source)
         gallery = None if faces_out is None else cleanup.enter_context(
-            FaceGallery(faces_out, source=str(source), overwrite=overwrite))
+            FaceGallery(faces_out, source=str(source), overwrite=overwrite, inputs=_gallery_keeps(source, output, settings)))
         if engine is None:
             settings = _image_settings(settings, image)
             engine = Engine(settings)

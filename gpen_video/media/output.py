@@ -73,6 +73,12 @@ def check_destination(dest: str | Path, *, source: Source | None = None, inputs:
     return path
 
 
+def default_output(source: str | Path) -> Path:
+    """``output_<name>`` beside the input."""
+    path = Path(source)
+    return path.with_name(f"output_{path.name}")
+
+
 def _local(inputs: Iterable[str | Path | None]) -> list[Path]:
     return [Path(p).expanduser().absolute() for p in inputs if p is not None]
 
