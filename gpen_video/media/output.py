@@ -25,12 +25,11 @@ import json
 import os
 import secrets
 import shutil
-import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..errors import DestinationExists, DestinationTaken, DestinationUnwritable, InputError
-from .source import Source, local_file
+from .source import Source, file_problem, local_file
 
 TEMP_MARK = ".gpen-part"
 _UNFINISHED: set[Path] = set()  # temporary files named by temp_path_for, not yet committed or discarded
@@ -86,19 +85,8 @@ def _local(inputs: Iterable[str | Path | None]) -> list[Path]:
 def _refuse_special(path: Path, named: Path) -> None:
     """Raise InputError if ``path`` (symlinks followed) is a device, named pipe or socket: writing there
     would replace a node that is not ours, or block, or feed a device. ``named`` is what the message names."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:  # nothing there (or a dangling symlink): a new file
-        return
-    if stat.S_ISFIFO(mode):
-        what = "a named pipe (FIFO)"
-    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        what = "a device"
-    elif stat.S_ISSOCK(mode):
-        what = "a socket"
-    else:
-        return
-    raise InputError(f"refusing to write {named}: it is {what}, not a file")
+    if os.path.exists(path) and not os.path.isdir(path) and (problem := file_problem(path)) is not None:
+        raise InputError(f"refusing to write {named}: {problem}")
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -326,7 +326,7 @@ def test_the_cli_names_what_the_weights_path_is(tmp_path):
     clip = make_clip(tmp_path / "clip.mp4", frames=3)
     fifo = tmp_path / "w.pth"
     os.mkfifo(fifo)
-    for weights, what in ((fifo, "a named pipe"), (tmp_path, "a folder"), ("/dev/zero", "a device")):
+    for weights, what in ((fifo, "a named pipe (FIFO)"), (tmp_path, "a folder"), ("/dev/zero", "a device")):
         result = run_cli(clip, tmp_path / "out.mp4", "--weights", weights, "--device", "cpu", "-q", timeout=120)
         assert_one_line_error(result, 2)
         assert f"it is {what}, not a file" in result.stderr and "not found" not in result.stderr
