@@ -90,7 +90,8 @@ def _torch_restorer(settings: RestoreSettings, weights: Path, precision: str) ->
 
     net, _ = load_gpen(weights, name=None if settings.weights is not None else settings.model)
     return GpenRestorer(net, device=resolve_device(settings.device), batch_size=settings.batch_size,
-                        precision=precision, compile=settings.compile, cuda_graphs=settings.cuda_graphs)
+                        precision=precision, compile=settings.compile, cuda_graphs=settings.cuda_graphs,
+                        name=str(weights))
 
 
 def _cached_registry_export(settings: RestoreSettings) -> Path | None:
