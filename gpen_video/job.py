@@ -14,7 +14,7 @@ from .engine import Engine, PipelineStats
 from .gallery import FaceGallery, GallerySummary
 from .media.image import read_image, write_image
 from .media.open import open_reader, open_writer
-from .media.output import check_destination, default_output
+from .media.output import check_destination
 from .media.reader import VideoInfo
 from .media.source import local_file
 from .media.signals import interrupts_as_exceptions

@@ -238,3 +238,15 @@ def test_a_model_giving_nan_stops_at_the_first_batch_naming_its_weights():
             run()
     with pytest.raises(WeightsError, match="broken.pth gives NaN or infinite values"):
         GpenRestorer(_nan_model(), name="broken.pth")  # the warm-up pass is the first batch
+
+
+def test_the_finite_check_sees_one_bad_value_and_no_false_alarm_in_fp16():
+    from gpen_video.restore.crops import check_finite
+
+    large = torch.full((8, 3, 64, 64), 60000.0, dtype=torch.float16)  # a float16 sum would overflow
+    assert check_finite(large, "w") is large
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        broken = large.clone()
+        broken[5, 2, 7, 9] = bad
+        with pytest.raises(WeightsError, match="w gives NaN or infinite values"):
+            check_finite(broken, "w")
