@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import stat
 import struct
 import subprocess
 import sys
@@ -19,6 +18,8 @@ from PIL import Image
 
 from gpen_video.media.output import TEMP_MARK
 from tests.helpers.cli import assert_one_line_error, cli_env, run_cli
+from tests.helpers.fakes import save_tiny_gpen
+from tests.helpers.files import SPELLINGS, file_type, special_file, spelled
 from tests.helpers.paths import ROOT, SAMPLE
 from tests.helpers.real_media import cut_clip
 from tests.helpers.streams import leftovers
@@ -169,55 +170,30 @@ def test_defect_8_cases_exit_2_naming_the_file_and_the_cause(clip: Path, data_di
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """The tiny reference GPEN as a checkpoint file's bytes."""
-    import torch
-
-    from tests.helpers.paths import FIXTURES
-
-    path = tmp_path_factory.mktemp("ck") / "ck.pth"
-    torch.save(torch.load(FIXTURES / "gpen_reference_tiny64.pt", weights_only=False)["state_dict"], path)
-    return path.read_bytes()
+    """A tiny random-weight GPEN checkpoint's bytes."""
+    return save_tiny_gpen(tmp_path_factory.mktemp("ck") / "ck.pth").read_bytes()
 
 
-@pytest.mark.parametrize("spelling", ["same", "dot", "symlink", "hardlink"])
+@pytest.mark.parametrize("spelling", SPELLINGS)
 def test_export_never_writes_over_its_checkpoint(checkpoint: bytes, tmp_path: Path, spelling: str) -> None:
     weights = tmp_path / "ck.pth"
     weights.write_bytes(checkpoint)
-    dest = {"same": weights, "dot": tmp_path / "." / "ck.pth", "symlink": tmp_path / "ck.onnx",
-            "hardlink": tmp_path / "hard.onnx"}[spelling]
-    if spelling == "symlink":
-        dest.symlink_to(weights)
-    elif spelling == "hardlink":
-        os.link(weights, dest)
-    result = run_cli("export", "--weights", weights, "-o", dest, "-y")
+    result = run_cli("export", "--weights", weights, "-o", spelled(weights, spelling), "-y")
     assert_one_line_error(result, 2)
     assert "which this run reads" in result.stderr
     assert weights.read_bytes() == checkpoint
-    assert leftovers(tmp_path, {"ck.pth", "ck.onnx", "hard.onnx"}) == []
+    assert leftovers(tmp_path, {"ck.pth", "ck-link.pth", "ck-hard.pth"}) == []
 
 
-def _fifo(path: Path) -> Path:
-    os.mkfifo(path)
-    return path
-
-
-def _device(path: Path) -> Path:
-    """A character device node like /dev/null, made here so that a failing test cannot harm the real one."""
-    if os.geteuid() != 0:
-        pytest.skip("making a device node needs root")
-    os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))
-    return path
-
-
-@pytest.mark.parametrize("make", [_fifo, _device], ids=["fifo", "device"])
+@pytest.mark.parametrize("kind", ["fifo", "device"])
 @pytest.mark.parametrize("overwrite", [(), ("-y",)], ids=["plain", "y"])
-def test_the_report_never_replaces_a_fifo_or_a_device(clip: Path, tmp_path: Path, make, overwrite) -> None:
-    special = make(tmp_path / "rep.json")
-    kind = stat.S_IFMT(os.lstat(special).st_mode)
+def test_the_report_never_replaces_a_fifo_or_a_device(clip: Path, tmp_path: Path, kind: str, overwrite) -> None:
+    special = special_file(tmp_path / "rep.json", kind)
+    before = file_type(special)
     result = run_cli(clip, tmp_path / "out.mp4", "--report", special, *overwrite, *FAST)
     assert_one_line_error(result, 2)
     assert str(special) in result.stderr and "not a file" in result.stderr
-    assert stat.S_IFMT(os.lstat(special).st_mode) == kind
+    assert file_type(special) == before
     assert leftovers(tmp_path, {"rep.json"}) == []  # refused before any work: no output either
 
 

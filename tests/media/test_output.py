@@ -6,7 +6,6 @@ import ctypes
 import errno
 import json
 import os
-import socket
 import stat
 import sys
 from fractions import Fraction
@@ -18,6 +17,7 @@ from gpen_video.errors import DestinationTaken, DestinationUnwritable, InputErro
 from gpen_video.media import output
 from gpen_video.media.output import check_destination, check_folder_destination, commit, temp_path_for, write_json_atomic
 from gpen_video.media.writer import VideoWriter
+from tests.helpers.files import SPECIAL, SPELLINGS, file_type, special_file, spelled
 from tests.helpers.paths import SAMPLE
 from tests.helpers.streams import leftovers
 
@@ -188,62 +188,36 @@ def test_a_container_that_cannot_hold_the_video_is_an_input_error(tmp_path: Path
     assert list(tmp_path.iterdir()) == []
 
 
-def _special(path: Path, kind: str) -> Path:
-    """A named pipe, a character device (the null device, made here) or a listening socket at ``path``."""
-    if kind == "fifo":
-        os.mkfifo(path)
-    elif kind == "device":
-        if os.geteuid() != 0:
-            pytest.skip("making a device node needs root")
-        os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))
-    else:
-        server = socket.socket(socket.AF_UNIX)
-        server.bind(str(path))
-        server.close()  # the socket file stays
-    return path
-
-
-def _kind(path: Path) -> int:
-    return stat.S_IFMT(os.lstat(path).st_mode)
-
-
-@pytest.mark.parametrize("kind", ["fifo", "device", "socket"])
-@pytest.mark.parametrize("through", ["itself", "symlink"])
-def test_a_device_fifo_or_socket_is_never_a_destination(tmp_path: Path, kind: str, through: str) -> None:
-    special = _special(tmp_path / f"thing.{kind}", kind)
-    before = _kind(special)
-    dest = special if through == "itself" else tmp_path / "link.json"
-    if through == "symlink":
-        dest.symlink_to(special)
+@pytest.mark.parametrize("kind", SPECIAL)
+@pytest.mark.parametrize("spelling", ["same", "symlink"])
+def test_a_device_fifo_or_socket_is_never_a_destination(tmp_path: Path, kind: str, spelling: str) -> None:
+    special = special_file(tmp_path / "thing.json", kind)
+    before = file_type(special)
+    dest = spelled(special, spelling)
     with pytest.raises(InputError, match=f"{dest}: it is a (named pipe|device|socket)"):
         check_destination(dest, overwrite=True)
-    assert _kind(special) == before
+    assert file_type(special) == before
 
 
-@pytest.mark.parametrize("kind", ["fifo", "device", "socket"])
+@pytest.mark.parametrize("kind", SPECIAL)
 def test_publishing_never_replaces_a_special_file_that_appeared(tmp_path: Path, kind: str) -> None:
     dest = tmp_path / "report.json"
     temp = _finished(dest)
-    _special(dest, kind)
+    special_file(dest, kind)
     with pytest.raises(InputError, match="it is a"):
         commit(temp, dest, overwrite=True)
     assert temp.read_bytes() == b"this run's result"  # left for the caller to discard, as after any failure
     output.discard(temp)
     with pytest.raises(InputError, match="it is a"):
         write_json_atomic(dest, {"frames": 1})
-    assert not stat.S_ISREG(os.lstat(dest).st_mode) and leftovers(tmp_path, {"report.json"}) == []
+    assert file_type(dest) != stat.S_IFREG and leftovers(tmp_path, {"report.json"}) == []
 
 
-@pytest.mark.parametrize("spelling", ["same", "dot", "symlink", "hardlink"])
+@pytest.mark.parametrize("spelling", SPELLINGS)
 def test_no_input_of_the_run_is_a_destination(tmp_path: Path, spelling: str) -> None:
     weights = tmp_path / "ck.pth"
     weights.write_bytes(b"checkpoint")
-    dest = {"same": weights, "dot": tmp_path / "." / "ck.pth", "symlink": tmp_path / "link.onnx",
-            "hardlink": tmp_path / "hard.onnx"}[spelling]
-    if spelling == "symlink":
-        dest.symlink_to(weights)
-    elif spelling == "hardlink":
-        os.link(weights, dest)
+    dest = spelled(weights, spelling)
     with pytest.raises(InputError, match=f"{weights.name}, which this run reads"):
         check_destination(dest, inputs=[weights], overwrite=True)
     assert weights.read_bytes() == b"checkpoint"
@@ -257,6 +231,6 @@ def test_a_folder_destination_holding_an_input_is_refused(tmp_path: Path) -> Non
     with pytest.raises(InputError, match="holds .*in.mp4, which this run reads"):
         check_folder_destination(folder, inputs=[video], overwrite=True)
     with pytest.raises(InputError, match="it is a named pipe"):
-        check_folder_destination(_special(tmp_path / "pipe", "fifo"), overwrite=True)
+        check_folder_destination(special_file(tmp_path / "pipe", "fifo"), overwrite=True)
     assert check_folder_destination(folder, inputs=[tmp_path / "elsewhere.mp4"], overwrite=True) == folder
     assert video.read_bytes() == b"input"
