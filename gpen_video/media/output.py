@@ -60,7 +60,7 @@ def check_destination(dest: str | Path, *, source: Source | None = None, inputs:
         raise InputError(f"refusing to write the output over the input file {source}")
     for read in _local(inputs):
         if _same_file(read, path):
-            raise InputError(f"refusing to write {path}: it is {read}, which this run reads")
+            raise InputError(f"refusing to write {path} over {read}, which this run reads")
     if path.is_dir():
         raise InputError(f"output {path} is a folder; give a file name")
     _refuse_special(path, path)
