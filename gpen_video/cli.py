@@ -18,7 +18,6 @@ import re
 import sys
 import textwrap
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, NoReturn
 
 from rich.console import Console
@@ -239,23 +238,18 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
 
     if not source_exists(source):
         raise InputError(f"input not found: {source}")
-    from .job import default_output, enhance_image, enhance_video  # heavy imports only once the arguments are good
-    from .media.image import is_image_path
-    from .media.output import check_destination, write_json_atomic
-    from .report import ProgressView, build_report, print_summary
-
-    output = output or str(default_output(source))
     if args.start is not None and args.end is not None and args.end <= args.start:
         raise InputError("--end must be after --start")
     settings = build_settings(args.config, _overrides(args))
-    if args.report:
-        check_destination(args.report, source=source, overwrite=True)
-        if Path(args.report).absolute() == Path(output).absolute():
-            raise InputError("--report must be a different file from the output")
-    elif args.report_faces:
+    if args.report_faces and not args.report:
         raise InputError("--report-faces needs --report PATH.json")
-    if args.faces_out and Path(args.faces_out).absolute() in {Path(p).absolute() for p in (output, args.report) if p}:
-        raise InputError("--faces-out must be a folder of its own, not the output or the report")
+    from .media.output import default_output, write_json_atomic
+
+    output = output or str(default_output(source))
+    _check_destinations(args, source, output, settings)  # before the heavy imports and any work
+    from .job import enhance_image, enhance_video  # heavy imports only once the arguments are good
+    from .media.image import is_image_path
+    from .report import ProgressView, build_report, print_summary
 
     measure_quality = bool(args.report) or not args.quiet  # the report and the summary show it
     if is_image_path(source):
@@ -272,10 +266,30 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
                 measure_quality=measure_quality, faces_out=args.faces_out, record_faces=args.report_faces,
             )
     if args.report:
-        write_json_atomic(args.report, build_report(result))
+        write_json_atomic(args.report, build_report(result), overwrite=args.overwrite)
     if not args.quiet:
         print_summary(console, result)
     return 0
+
+
+def _check_destinations(args: argparse.Namespace, source: str, output: str, settings: Settings) -> None:
+    """The output, the report and the gallery folder against the one destination policy
+    (``media.output``): never a device, pipe or socket, never a file the run reads or another of its
+    outputs, nothing replaced without -y."""
+    from .media.output import check_destination, check_folder_destination, same_file
+    from .media.source import local_file
+
+    read = [*settings.files_read(), *([args.config] if args.config and os.path.exists(args.config) else [])]
+    check_destination(output, source=source, inputs=read, overwrite=args.overwrite)
+    if args.report:
+        check_destination(args.report, source=source, inputs=read, overwrite=args.overwrite)
+        if same_file(args.report, output):
+            raise InputError("--report must be a different file from the output")
+    if args.faces_out:
+        if any(same_file(args.faces_out, path) for path in (output, args.report) if path):
+            raise InputError("--faces-out must be a folder of its own, not the output or the report")
+        check_folder_destination(args.faces_out, inputs=[local_file(source), output, args.report, *read],
+                                 overwrite=args.overwrite)
 
 
 def _run_weights(argv: Sequence[str], console: Console) -> int:
@@ -338,8 +352,12 @@ def _run_export(argv: Sequence[str], console: Console) -> int:
             raise InputError("give -o FILE.onnx when exporting --weights")
         output = weights.onnx_export_path(args.name, weights.weights_path(args.name))
         output.parent.mkdir(parents=True, exist_ok=True)
-    done = export_checkpoint(args.name, args.weights, output, dynamic_batch=args.dynamic_batch or args.output is None,
-                             fp16=args.fp16, opset=args.opset, overwrite=args.overwrite)
+    try:
+        done = export_checkpoint(args.name, args.weights, output,
+                                 dynamic_batch=args.dynamic_batch or args.output is None, fp16=args.fp16,
+                                 opset=args.opset, overwrite=args.overwrite)
+    except InvalidOption as exc:  # the opset is the only option the exporter ranges
+        raise InputError(f"--opset must be {exc.requirement}, got {exc.value}") from None
     batch = "N" if done.dynamic_batch else "1"
     console.print(f"saved {done.path} ({done.name}, input [{batch}, 3, {done.size}, {done.size}], {done.precision}, "
                   f"opset {done.opset})", markup=False, highlight=False, soft_wrap=True)
@@ -450,7 +468,7 @@ def _batch_parser() -> _Parser:
 def _run_live(argv: Sequence[str], console: Console) -> int:
     args = _live_parser().parse_args(argv)
     from .live import run_live  # heavy imports only once the arguments are good
-    from .media.output import check_destination, write_json_atomic
+    from .media.output import check_destination, same_file, write_json_atomic
     from .media.source import parse_source
     from .report import build_live_report, print_live_summary
     from .stdin_keys import StdinKeys
@@ -461,8 +479,9 @@ def _run_live(argv: Sequence[str], console: Console) -> int:
         overrides.setdefault("live", {}).update(cam_width=args.cam_size[0], cam_height=args.cam_size[1])
     settings = build_settings(args.config or LIVE_CONFIG, overrides)
     if args.report:
-        check_destination(args.report, source=None if isinstance(source, int) else source, overwrite=True)
-        if args.output and Path(args.report).absolute() == Path(args.output).absolute():
+        check_destination(args.report, source=None if isinstance(source, int) else source,
+                          inputs=settings.files_read(), overwrite=args.overwrite)
+        if args.output and same_file(args.report, args.output):
             raise InputError("--report must be a different file from the output")
     if settings.upscale.scale > 1 and not args.quiet:
         from .live import upscale_notice
@@ -486,7 +505,7 @@ def _run_live(argv: Sequence[str], console: Console) -> int:
         if status is not None:
             status.stop()
     if args.report:
-        write_json_atomic(args.report, build_live_report(result))
+        write_json_atomic(args.report, build_live_report(result), overwrite=args.overwrite)
     if not args.quiet:
         print_live_summary(console, result)
     kept = f"; recording kept: {result.output}" if result.output else ""

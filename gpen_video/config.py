@@ -96,6 +96,11 @@ class Settings:
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
 
+    def files_read(self) -> tuple[str, ...]:
+        """The local files a run with these settings reads besides its source: weights given by path.
+        No output may be one of them (``media.output.check_destination``)."""
+        return tuple(path for path in (self.restore.weights, self.upscale.bg_weights) if path)
+
 
 SECTIONS: dict[str, type] = {f.name: get_type_hints(Settings)[f.name] for f in dataclasses.fields(Settings)}
 # Keys of earlier versions, and what a preset should say instead.

@@ -61,6 +61,19 @@ class WeightsError(GpenVideoError):
     registry_kind: str | None = None
 
 
+class NonFiniteOutput(WeightsError):
+    """A restorer returned NaN or infinite values (black or white faces), whatever its backend: its
+    weights or graph are unusable.
+
+    Attributes:
+        weights: the weights file or registry model, as the message names it.
+    """
+
+    def __init__(self, weights: str) -> None:
+        self.weights = weights
+        super().__init__(f"{weights} gives NaN or infinite values: its weights or graph are unusable")
+
+
 class SourceLost(GpenVideoError):
     """A live source stopped delivering frames and could not be reopened within the reconnect time."""
 

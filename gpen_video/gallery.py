@@ -28,7 +28,7 @@ import html
 import json
 import math
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -148,6 +148,7 @@ class FaceGallery:
         source: what the gallery is of (shown in the page title and ``index.json``).
         still: the source is a picture: the page shows no times or frame numbers.
         overwrite: replace a ``dest`` that holds files.
+        inputs: the run's other files (its input, output, weights), which ``dest`` must not hold.
         evict_after: frames a track may go unseen before its crops are written out and freed.
 
     Raises:
@@ -155,8 +156,8 @@ class FaceGallery:
     """
 
     def __init__(self, dest: str | Path, *, source: str = "", still: bool = False, overwrite: bool = False,
-                 evict_after: int = EVICT_AFTER) -> None:
-        self.dest = check_folder_destination(dest, overwrite=overwrite)
+                 inputs: Iterable[str | Path | None] = (), evict_after: int = EVICT_AFTER) -> None:
+        self.dest = check_folder_destination(dest, inputs=inputs, overwrite=overwrite)
         self.source = source
         self.still = still
         self.overwrite = overwrite
@@ -331,20 +332,21 @@ def contact_sheet(records: Sequence[TrackRecord], *, source: str, still: bool = 
             f'<div class="sheet">{"".join(cards)}</div></body></html>\n')
 
 
-def merge_galleries(parts: Sequence[Path], dest: str | Path, *, source: str = "",
-                    overwrite: bool = False) -> GallerySummary:
+def merge_galleries(parts: Sequence[Path], dest: str | Path, *, source: str = "", overwrite: bool = False,
+                    inputs: Iterable[str | Path | None] = ()) -> GallerySummary:
     """Join the galleries of consecutive segments of one video into one gallery folder ``dest``.
 
     Tracks start over in every segment, so one person crossing a cut appears once per segment. The
     entries keep their order (segment by segment, by track id) and are numbered again from 0; with
     more than one part each keeps its ``segment`` and ``segment_track_id``. The parts are left as
-    they are; ``dest`` is written like a gallery (temporary folder, one rename).
+    they are; ``dest`` is written like a gallery (temporary folder, one rename) and must not hold
+    any of ``inputs`` (the input, the output).
 
     Raises:
         GpenVideoError: a part cannot be read or ``dest`` cannot be written (disk full, ...);
             DestinationExists: see ``media.output.commit_folder``.
     """
-    dest = check_folder_destination(dest, overwrite=overwrite)
+    dest = check_folder_destination(dest, inputs=inputs, overwrite=overwrite)
     temp = temp_folder_for(dest)
     records: list[TrackRecord] = []
     try:

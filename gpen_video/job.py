@@ -52,12 +52,6 @@ def _combined(*observers: FrameObserver | None) -> FrameObserver | None:
     return ObserverGroup(chosen) if chosen else None
 
 
-def default_output(source: str | Path) -> Path:
-    """``output_<name>`` beside the input (a path or a ``file:`` URL)."""
-    path = local_file(source) or Path(source)
-    return path.with_name(f"output_{path.name}")
-
-
 def side_by_side(result: FrameResult) -> np.ndarray:
     """uint8 [H', 2 W', 3]: the original (enlarged with plain Lanczos when the output is) beside the enhanced frame."""
     height, width = result.enhanced.shape[:2]
@@ -113,9 +107,10 @@ def enhance_video(
     with interrupts_as_exceptions(), open_reader(source, encode, settings.input, start=start, end=end) as reader, \
             ExitStack() as cleanup:
         info = reader.info
-        check_destination(output, source=source, overwrite=overwrite)  # before the slow model load
+        check_destination(output, source=source, inputs=settings.files_read(),
+                          overwrite=overwrite)  # before the slow model load
         gallery = None if faces_out is None else cleanup.enter_context(
-            FaceGallery(faces_out, source=str(source), overwrite=overwrite))
+            FaceGallery(faces_out, source=str(source), overwrite=overwrite, inputs=_gallery_keeps(source, output, settings)))
         observer = _combined(quality if measure_quality else None, gallery, records)
         engine = engine or Engine(settings)
         total, ready = expected_frames(info, start, end), time.perf_counter()
@@ -143,6 +138,12 @@ def enhance_video(
     return JobResult(str(source), str(output), "video", settings, stats, time.perf_counter() - began, info, media,
                      quality, summary, None if records is None else records.frames, options,
                      engine.restorer.backend)
+
+
+def _gallery_keeps(source: str | Path, output: str | Path, settings: Settings) -> list[str | Path]:
+    """What the gallery folder must not hold, since replacing it removes what it holds: the run's files."""
+    source_file = local_file(source)
+    return [output, *settings.files_read(), *([] if source_file is None else [source_file])]
 
 
 IMAGE_DET_LIMIT = 2048  # pixels: pictures are detected at full resolution up to this longest side
@@ -175,11 +176,12 @@ def enhance_image(
     stats = PipelineStats()
     quality = QualityObserver()
     records = FaceRecords() if record_faces else None
-    check_destination(output, source=source, overwrite=overwrite)
+    check_destination(output, source=source, inputs=settings.files_read(), overwrite=overwrite)
     with interrupts_as_exceptions(), ExitStack() as cleanup:
         image = read_image(source)
         gallery = None if faces_out is None else cleanup.enter_context(
-            FaceGallery(faces_out, source=str(source), still=True, overwrite=overwrite))
+            FaceGallery(faces_out, source=str(source), still=True, overwrite=overwrite,
+                        inputs=_gallery_keeps(source, output, settings)))
         if engine is None:
             settings = _image_settings(settings, image)
             engine = Engine(settings)

@@ -282,7 +282,8 @@ def run_live(
     began = time.monotonic()
     if output is not None:
         # A webcam index is no file; a path or URL source must not be overwritten by the recording.
-        check_destination(output, source=None if isinstance(source, int) else source, overwrite=overwrite)
+        check_destination(output, source=None if isinstance(source, int) else source, inputs=settings.files_read(),
+                          overwrite=overwrite)
     opener = opener or functools.partial(open_source, encode=settings.encode, inputs=settings.input)
     reader = opener(source)
     info = reader.info

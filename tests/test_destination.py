@@ -18,6 +18,8 @@ from PIL import Image
 
 from gpen_video.media.output import TEMP_MARK
 from tests.helpers.cli import assert_one_line_error, cli_env, run_cli
+from tests.helpers.fakes import save_tiny_gpen
+from tests.helpers.files import SPELLINGS, file_type, special_file, spelled
 from tests.helpers.paths import ROOT, SAMPLE
 from tests.helpers.real_media import cut_clip
 from tests.helpers.streams import leftovers
@@ -162,3 +164,67 @@ def test_defect_8_cases_exit_2_naming_the_file_and_the_cause(clip: Path, data_di
     assert_one_line_error(result, 2)
     assert named in result.stderr and cause in result.stderr, result.stderr
     assert leftovers(tmp_path, {"huge.png", "ro"}) == []
+
+
+# -- every file a run writes goes through one policy ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A tiny random-weight GPEN checkpoint's bytes."""
+    return save_tiny_gpen(tmp_path_factory.mktemp("ck") / "ck.pth").read_bytes()
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_export_never_writes_over_its_checkpoint(checkpoint: bytes, tmp_path: Path, spelling: str) -> None:
+    weights = tmp_path / "ck.pth"
+    weights.write_bytes(checkpoint)
+    result = run_cli("export", "--weights", weights, "-o", spelled(weights, spelling), "-y")
+    assert_one_line_error(result, 2)
+    assert "which this run reads" in result.stderr
+    assert weights.read_bytes() == checkpoint
+    assert leftovers(tmp_path, {"ck.pth", "ck-link.pth", "ck-hard.pth"}) == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+@pytest.mark.parametrize("overwrite", [(), ("-y",)], ids=["plain", "y"])
+def test_the_report_never_replaces_a_fifo_or_a_device(clip: Path, tmp_path: Path, kind: str, overwrite) -> None:
+    special = special_file(tmp_path / "rep.json", kind)
+    before = file_type(special)
+    result = run_cli(clip, tmp_path / "out.mp4", "--report", special, *overwrite, *FAST)
+    assert_one_line_error(result, 2)
+    assert str(special) in result.stderr and "not a file" in result.stderr
+    assert file_type(special) == before
+    assert leftovers(tmp_path, {"rep.json"}) == []  # refused before any work: no output either
+
+
+def test_the_report_is_replaced_only_with_y(clip: Path, tmp_path: Path) -> None:
+    report = tmp_path / "rep.json"
+    report.write_text("precious")
+    result = run_cli(clip, tmp_path / "out.mp4", "--report", report, *FAST)
+    assert_one_line_error(result, 2)
+    assert "already exists" in result.stderr and report.read_text() == "precious"
+    assert run_cli(clip, tmp_path / "out.mp4", "--report", report, "-y", *FAST).returncode == 0
+    assert report.read_text().startswith("{")
+
+
+def test_the_output_is_never_the_weights(clip: Path, checkpoint: bytes, tmp_path: Path) -> None:
+    weights = tmp_path / "ck.pth"
+    weights.write_bytes(checkpoint)
+    link = tmp_path / "out.mp4"
+    link.symlink_to(weights)
+    result = run_cli(clip, link, "--weights", weights, "-y", *FAST)
+    assert_one_line_error(result, 2)
+    assert "which this run reads" in result.stderr and weights.read_bytes() == checkpoint
+
+
+def test_a_gallery_folder_holding_the_input_is_never_replaced(clip: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    source = _copy(clip, folder)
+    result = run_cli(source, tmp_path / "out.mp4", "--faces-out", folder, "-y", *FAST)
+    assert_one_line_error(result, 2)
+    assert "which this run reads" in result.stderr and source.read_bytes() == clip.read_bytes()
+    output = folder / "out.mp4"  # the output inside the gallery folder would be removed with the old gallery
+    result = run_cli(clip, output, "--faces-out", folder, "-y", *FAST)
+    assert_one_line_error(result, 2)
+    assert not output.exists() and source.read_bytes() == clip.read_bytes()

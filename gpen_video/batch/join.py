@@ -41,7 +41,7 @@ def finish_input(record: InputRecord, work_dir: Path, *, overwrite: bool, tags: 
             gallery.parent.mkdir(parents=True, exist_ok=True)
             # This input's own folder (its key hashes its path): an earlier run's gallery of it is replaced.
             merge_galleries([work_dir / u.gallery_part for u in record.units], gallery, source=record.source,
-                            overwrite=True)
+                            overwrite=True, inputs=[record.source, output])
         if record.units[0].kind == "whole":
             commit(work_dir / record.units[0].part, output, overwrite=overwrite)
         else:

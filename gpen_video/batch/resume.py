@@ -68,7 +68,7 @@ def _plan_input(old: InputRecord | None, source: Path, output: Path, work_dir: P
         return old
     output.parent.mkdir(parents=True, exist_ok=True)
     try:
-        check_destination(output, source=source, overwrite=options.overwrite)
+        check_destination(output, source=source, inputs=settings.files_read(), overwrite=options.overwrite)
         record = plan_input(source, output, settings, options)
     except GpenVideoError as exc:
         return _failed(source, output, str(exc))

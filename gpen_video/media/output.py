@@ -1,8 +1,12 @@
 """Safe output: destination checks, a temporary file beside the destination, a publish that claims it.
 
-Rules (the same for video, images, batch joins and JSON files):
-- the destination must not be the input: the input's local file (any path spelling, or a ``file:``
-  URL) is compared by resolved path and, when both exist, by device and inode (hard links);
+This is the one policy for every file a run writes (videos, pictures, batch joins, reports, ONNX
+exports, gallery folders):
+- never a device, a named pipe or a socket (``check_destination`` refuses one, a symlink to one
+  included; ``commit`` refuses to replace one that appeared meanwhile);
+- never one of the run's inputs: the source's local file (any path spelling, or a ``file:`` URL) and
+  the other files the run reads (weights, config), compared by resolved path and, when both exist,
+  by device and inode (hard links); a folder destination must not hold one of them;
 - an existing destination, a dangling symlink included, is replaced only with ``overwrite`` (the
   CLI's ``-y``), like ffmpeg;
 - the destination folder must exist and accept new files (probed by creating one, before any work);
@@ -21,11 +25,11 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..errors import DestinationExists, DestinationTaken, DestinationUnwritable, InputError
-from .source import Source, local_file
+from .source import Source, file_problem, local_file
 
 TEMP_MARK = ".gpen-part"
 _UNFINISHED: set[Path] = set()  # temporary files named by temp_path_for, not yet committed or discarded
@@ -37,20 +41,29 @@ _RENAME_NOREPLACE = 1
 _UNSUPPORTED = frozenset({errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM})
 
 
-def check_destination(dest: str | Path, *, source: Source | None = None, overwrite: bool = False) -> Path:
+def check_destination(dest: str | Path, *, source: Source | None = None, inputs: Iterable[str | Path | None] = (),
+                      overwrite: bool = False) -> Path:
     """Validate ``dest`` before any work; returns it as an absolute Path.
+
+    ``source`` is what the run reads its frames from (a path, URL or camera); ``inputs`` are the other
+    local files it reads (weights, a config file; None entries are skipped).
 
     Raises:
         DestinationExists: dest exists (a dangling symlink included) and ``overwrite`` is off.
-        InputError: dest is the source, is a folder, or its folder is missing.
+        InputError: dest is a device, named pipe or socket, is the source or one of ``inputs``, is a
+            folder, or its folder is missing.
         DestinationUnwritable: its folder does not accept new files.
     """
     path = Path(dest).expanduser().absolute()
     source_file = None if source is None else local_file(source)
     if source_file is not None and _same_file(source_file.expanduser().absolute(), path):
         raise InputError(f"refusing to write the output over the input file {source}")
+    for read in _local(inputs):
+        if _same_file(read, path):
+            raise InputError(f"refusing to write {path} over {read}, which this run reads")
     if path.is_dir():
         raise InputError(f"output {path} is a folder; give a file name")
+    _refuse_special(path, path)
     if not path.parent.is_dir():
         raise InputError(f"output folder {path.parent} does not exist")
     if os.path.lexists(path) and not overwrite:
@@ -59,14 +72,36 @@ def check_destination(dest: str | Path, *, source: Source | None = None, overwri
     return path
 
 
+def default_output(source: str | Path) -> Path:
+    """``output_<name>`` beside the input (a path or a ``file:`` URL)."""
+    path = local_file(source) or Path(source)
+    return path.with_name(f"output_{path.name}")
+
+
+def _local(inputs: Iterable[str | Path | None]) -> list[Path]:
+    return [Path(p).expanduser().absolute() for p in inputs if p is not None]
+
+
+def _refuse_special(path: Path, named: Path) -> None:
+    """Raise InputError if ``path`` (symlinks followed) is a device, named pipe or socket: writing there
+    would replace a node that is not ours, or block, or feed a device. ``named`` is what the message names."""
+    if os.path.exists(path) and not os.path.isdir(path) and (problem := file_problem(path)) is not None:
+        raise InputError(f"refusing to write {named}: {problem}")
+
+
 def _same_file(a: Path, b: Path) -> bool:
-    """One file under two spellings: the same resolved path, or the same inode (a hard link)."""
+    """One file under two absolute spellings: the same resolved path, or the same inode (a hard link)."""
     if a.resolve() == b.resolve():
         return True
     try:
         return os.path.samefile(a, b)
     except OSError:  # one of them does not exist (yet)
         return False
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """One file under two spellings (``~``, relative, ``..``, symlinks, hard links), whether or not it exists yet."""
+    return _same_file(Path(a).expanduser().absolute(), Path(b).expanduser().absolute())
 
 
 def _probe_folder(dest: Path) -> None:
@@ -100,8 +135,10 @@ def commit(temp: Path, dest: Path, *, overwrite: bool) -> None:
     Raises:
         DestinationTaken: ``dest`` exists (a dangling symlink counts) and ``overwrite`` is off; it
             is left untouched and ``temp`` is moved to a new name beside it (``DestinationTaken.kept``).
+        InputError: ``dest`` is (now) a device, named pipe or socket; it is left untouched, ``temp`` too.
     """
     if overwrite:
+        _refuse_special(dest, dest)  # one that appeared while the run worked is not ours either
         os.replace(temp, dest)
     else:
         try:
@@ -180,17 +217,19 @@ def _copy_exclusive(temp: Path, dest: Path) -> None:
     os.unlink(temp)
 
 
-def write_json_atomic(path: str | Path, data: object) -> None:
+def write_json_atomic(path: str | Path, data: object, *, overwrite: bool = True) -> None:
     """Write ``data`` to ``path`` as JSON (indented by 2) so that a reader never sees half a file.
 
     The text goes to a hidden temporary file beside ``path`` (``temp_path_for``: it carries
     ``TEMP_MARK``, so cleaners of half-written files find it), is flushed and fsynced, and then
-    replaces ``path`` (``commit`` with ``overwrite``: reports and manifests are rewritten in place).
+    published by ``commit``: with ``overwrite`` (manifests and caches, rewritten in place) it
+    replaces ``path``; without (a report the user did not allow to replace) it never does.
     On any error, Ctrl-C included, the temporary file is removed and ``path`` keeps its previous
     content. Values JSON has no type for (paths, fractions) are written as their ``str``.
 
     Raises:
-        OSError: the folder is missing or not writable, or the disk is full.
+        OSError: the folder is missing or not writable, or the disk is full. InputError,
+            DestinationTaken: see ``commit``.
     """
     path = Path(path)
     temp = temp_path_for(path)
@@ -199,7 +238,7 @@ def write_json_atomic(path: str | Path, data: object) -> None:
             json.dump(data, handle, indent=2, default=str)
             handle.flush()
             os.fsync(handle.fileno())
-        commit(temp, path, overwrite=True)
+        commit(temp, path, overwrite=overwrite)
     except BaseException:
         discard(temp)
         raise
@@ -225,22 +264,29 @@ def discard(temp: Path) -> None:
     _UNFINISHED.discard(temp)
 
 
-def check_folder_destination(dest: str | Path, *, overwrite: bool = False) -> Path:
+def check_folder_destination(dest: str | Path, *, inputs: Iterable[str | Path | None] = (),
+                             overwrite: bool = False) -> Path:
     """Validate a folder destination before any work (a gallery); returns it as an absolute Path.
 
     An empty existing folder is taken as it is (a user may create it first); a folder with files in it
-    is replaced only with ``overwrite``, a file never.
+    is replaced only with ``overwrite``, a file never. ``inputs``: the files the run reads and its
+    other outputs; replacing the folder would remove any of them that lies inside.
 
     Raises:
         DestinationExists: a non-empty folder and ``overwrite`` is off.
-        InputError: dest is a file, or its parent folder is missing.
+        InputError: dest is a file, a device, named pipe or socket, holds one of ``inputs``, or its
+            parent folder is missing.
         DestinationUnwritable: the parent folder does not accept new files.
     """
     path = Path(dest).expanduser().absolute()
+    _refuse_special(path, path)
     if os.path.lexists(path) and not path.is_dir():
         raise InputError(f"{path} is a file; give a folder name")
     if not path.parent.is_dir():
         raise InputError(f"folder {path.parent} does not exist")
+    for read in _local(inputs):
+        if read.resolve().is_relative_to(path.resolve()):
+            raise InputError(f"refusing to write the folder {path}: it holds {read}, which this run reads or writes")
     if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise DestinationExists(path)
     _probe_folder(path)

@@ -106,8 +106,8 @@ def source_exists(source: Source) -> bool:
 def file_problem(path: str | Path) -> str | None:
     """Why the local ``path`` cannot be read as a media file, or None for a regular file.
 
-    Folders, named pipes (reading one blocks until a writer comes) and devices such as ``/dev/zero``
-    (endless) are named as what they are.
+    Folders, named pipes (reading one blocks until a writer comes), devices such as ``/dev/zero``
+    (endless) and sockets are named as what they are.
     """
     try:
         mode = os.stat(path).st_mode
@@ -123,6 +123,8 @@ def file_problem(path: str | Path) -> str | None:
         return "it is a named pipe (FIFO), not a file"
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return "it is a device, not a file"
+    if stat.S_ISSOCK(mode):
+        return "it is a socket, not a file"
     return "it is not a regular file"
 
 

@@ -17,11 +17,12 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ..errors import MissingExtra, WeightsError
+from ..errors import InvalidOption, MissingExtra, WeightsError
 from ..media.output import check_destination, commit, discard, temp_path_for
 
-__all__ = ["INPUT_NAME", "METADATA_MODEL", "METADATA_PRECISION", "METADATA_SHA256", "METADATA_SIZE", "OUTPUT_NAME",
-           "OnnxExport", "export_checkpoint", "export_onnx", "require_onnx"]
+__all__ = ["INPUT_NAME", "METADATA_MODEL", "METADATA_PRECISION", "METADATA_SHA256", "METADATA_SIZE", "MIN_OPSET",
+           "OUTPUT_NAME", "Checkpoint", "OnnxExport", "check_opset", "export_checkpoint", "export_onnx",
+           "load_checkpoint", "max_opset", "require_onnx"]
 
 INPUT_NAME, OUTPUT_NAME = "input", "output"
 METADATA_MODEL = "gpen_video.model"
@@ -29,6 +30,9 @@ METADATA_SIZE = "gpen_video.size"
 METADATA_SHA256 = "gpen_video.source_sha256"
 METADATA_PRECISION = "gpen_video.precision"
 MAX_BATCH = 4096  # the dynamic batch dimension's upper bound for the exporter's shape reasoning
+# torch's exporter writes opset 18 and newer itself; an older one goes through ONNX's version converter,
+# which cannot convert GPEN's graph and leaves it at 18 without a word, so it is refused instead.
+MIN_OPSET = 18
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,30 @@ def require_onnx() -> None:
         raise MissingExtra("ONNX export (onnx, onnxscript)", "onnx") from None
 
 
+def max_opset() -> int:
+    """The newest opset the installed ``onnx`` knows (a newer request would leave the exporter at 18)."""
+    require_onnx()
+    import onnx
+
+    return int(onnx.defs.onnx_opset_version())
+
+
+def check_opset(opset: int | None) -> None:
+    """Raises InvalidOption (``option`` "opset") unless ``opset`` is None (the exporter's default) or
+    one the exporter writes as asked: ``MIN_OPSET`` to ``max_opset()``."""
+    if opset is not None and not MIN_OPSET <= opset <= max_opset():
+        raise InvalidOption("opset", opset, f"from {MIN_OPSET} to {max_opset()}")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A GPEN checkpoint loaded for export: the network, the graph's name and the file's sha256."""
+
+    net: nn.Module
+    name: str
+    sha256: str
+
+
 def export_onnx(model: nn.Module, dest: str | Path, *, name: str, source_sha256: str, dynamic_batch: bool = False,
                 fp16: bool = False, opset: int | None = None, overwrite: bool = False) -> OnnxExport:
     """Export the GPEN ``model`` (``in_size`` S) to ``dest``, check it with ``onnx.checker``, publish it.
@@ -77,11 +105,13 @@ def export_onnx(model: nn.Module, dest: str | Path, *, name: str, source_sha256:
 
     Raises:
         MissingExtra: the ``onnx`` extra is missing. InputError / DestinationExists: bad ``dest``.
+        InvalidOption: an ``opset`` the exporter does not write (see ``check_opset``).
         WeightsError: the exporter or the checker failed (the first line of its message is kept).
     """
     require_onnx()
     import onnx
 
+    check_opset(opset)
     dest = check_destination(dest, overwrite=overwrite)
     size = int(model.in_size)
     net = _Fp16(model) if fp16 else model
@@ -97,6 +127,9 @@ def export_onnx(model: nn.Module, dest: str | Path, *, name: str, source_sha256:
         except Exception as exc:  # the exporter raises its own error types for any unsupported construct
             raise WeightsError(f"ONNX export of {name} failed: {_first_line(exc)}") from exc
         proto = program.model_proto
+        opset_used = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+        if opset is not None and opset_used != opset:  # never another opset than the one asked for, silently
+            raise WeightsError(f"ONNX export of {name} wrote opset {opset_used}, not the {opset} asked for")
         precision = "fp16" if fp16 else "fp32"
         for key, value in ((METADATA_MODEL, name), (METADATA_SIZE, str(size)), (METADATA_SHA256, source_sha256),
                            (METADATA_PRECISION, precision)):
@@ -113,32 +146,45 @@ def export_onnx(model: nn.Module, dest: str | Path, *, name: str, source_sha256:
     except BaseException:
         discard(temp)
         raise
-    opset_used = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
     return OnnxExport(dest, name, size, precision, dynamic_batch, opset_used, source_sha256)
+
+
+def load_checkpoint(model: str, weights: str | Path | None) -> Checkpoint:
+    """Load the registry model ``model``, or the checkpoint file ``weights``, for export: the graph is
+    named after the registry model or the file's stem.
+
+    Raises:
+        InputError: ``weights`` is not a regular file. WeightsError: the checkpoint is missing,
+            unreadable or not GPEN, or is already an ONNX graph.
+    """
+    from .weights import file_sha256, is_onnx, load_gpen, resolve_weights
+
+    path = resolve_weights(model, weights)
+    if is_onnx(path):
+        raise WeightsError(f"{path.name} is already an ONNX graph; export takes a PyTorch checkpoint")
+    net, _ = load_gpen(path, name=None if weights is not None else model)
+    return Checkpoint(net, model if weights is None else path.stem, file_sha256(path))
 
 
 def export_checkpoint(model: str, weights: str | Path | None, dest: str | Path, *, dynamic_batch: bool = False,
                       fp16: bool = False, opset: int | None = None, overwrite: bool = False) -> OnnxExport:
     """Export the registry model ``model``, or the checkpoint file ``weights``, to ``dest`` (see ``export_onnx``).
 
-    The graph is named after the registry model or the file's stem; its metadata carries the
-    checkpoint's sha256.
+    Everything is checked before the slow load: the extra, the opset, ``dest`` (never the checkpoint
+    itself, in any spelling). The graph's metadata carries the checkpoint's sha256.
 
     Raises:
-        MissingExtra, InputError, DestinationExists: as ``export_onnx``. WeightsError: the checkpoint is
-            missing, unreadable or not GPEN, or is already an ONNX graph.
+        MissingExtra, InputError, DestinationExists, InvalidOption: as ``export_onnx``; InputError also
+            for ``dest`` being the checkpoint. WeightsError: as ``load_checkpoint``.
     """
-    from .weights import file_sha256, is_onnx, load_gpen, resolve_weights
+    from .weights import resolve_weights
 
     require_onnx()
-    path = resolve_weights(model, weights)
-    if is_onnx(path):
-        raise WeightsError(f"{path.name} is already an ONNX graph; export takes a PyTorch checkpoint")
-    check_destination(dest, overwrite=overwrite)  # before the slow load
-    net, _ = load_gpen(path, name=None if weights is not None else model)
-    name = model if weights is None else path.stem
-    return export_onnx(net, dest, name=name, source_sha256=file_sha256(path), dynamic_batch=dynamic_batch, fp16=fp16,
-                       opset=opset, overwrite=overwrite)
+    check_opset(opset)
+    check_destination(dest, inputs=[resolve_weights(model, weights)], overwrite=overwrite)
+    loaded = load_checkpoint(model, weights)
+    return export_onnx(loaded.net, dest, name=loaded.name, source_sha256=loaded.sha256, dynamic_batch=dynamic_batch,
+                       fp16=fp16, opset=opset, overwrite=overwrite)
 
 
 def _first_line(exc: BaseException) -> str:

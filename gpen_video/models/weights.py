@@ -12,6 +12,7 @@ import http.client
 import os
 import pickle
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.error import HTTPError, URLError
@@ -21,13 +22,14 @@ import torch
 from torch import Tensor, nn
 
 from gpen_video.checksum import file_sha256
-from gpen_video.errors import WeightsError, WeightsMissing
+from gpen_video.errors import InputError, WeightsError, WeightsMissing
+from gpen_video.media.source import file_problem
 from gpen_video.models.gpen import build_gpen, channels
 
 __all__ = [
     "GpenConfig", "ModelEntry", "REGISTRY", "cache_dir", "weights_path", "download_file", "download_weights",
     "resolve_weights", "load_state_dict", "infer_config", "load_gpen", "list_models", "file_sha256", "onnx_export_path",
-    "is_onnx",
+    "is_onnx", "check_weights_file",
 ]
 
 
@@ -115,10 +117,25 @@ def _find(name: str) -> ModelEntry | None:
 
 
 def _entry(name: str) -> ModelEntry:
+    """Raises InputError for a name the registry does not know: a typing error, not a weights problem."""
     entry = _find(name)
     if entry is None:
-        raise WeightsError(f"unknown model {name!r}; known: {', '.join(REGISTRY)}")
+        raise InputError(f"unknown model {name!r}; known: {', '.join(REGISTRY)}")
     return entry
+
+
+def check_weights_file(path: Path) -> None:
+    """Check that ``path`` is a regular file before anything reads it (a pipe would block, /dev/zero never end).
+
+    Raises:
+        WeightsError: nothing is there. InputError: a folder, named pipe, device or something else
+            that is not a file, named as what it is.
+    """
+    problem = file_problem(path)
+    if problem == "no such file":
+        raise WeightsError(f"weights file not found: {path}")
+    if problem is not None:
+        raise InputError(f"weights {path}: {problem}")
 
 
 def weights_path(name: str) -> Path:
@@ -266,12 +283,12 @@ def resolve_weights(name: str, weights: str | Path | None = None, *, download: b
     Raises:
         WeightsMissing: not cached, and cannot or may not download (the message names the URL and the
             exact path to place the file at).
-        WeightsError: explicit file missing, or unknown name.
+        WeightsError: explicit file missing. InputError: explicit path that is not a file (see
+            ``check_weights_file``), or unknown name.
     """
     if weights is not None:
         path = Path(weights).expanduser()
-        if not path.is_file():
-            raise WeightsError(f"weights file not found: {path}")
+        check_weights_file(path)
         return path
     entry = _entry(name)
     dest = weights_path(entry.name)
@@ -294,19 +311,20 @@ def load_state_dict(path: str | Path) -> dict[str, Tensor]:
 
     Raises:
         WeightsError: missing, truncated, corrupt or refused file, content that is not a dict of
-            tensors, or a tensor holding NaN or infinite values (named).
+            tensors, or a tensor holding NaN or infinite values (named). InputError: a path that is
+            not a file (``check_weights_file``).
     """
     path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"weights file not found: {path}")
+    check_weights_file(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:  # the safe unpickler met code to run or an object to build
-        raise WeightsError(f"{path} refused: not a plain tensor file (PyTorch's safe loader will not read "
-                           "what it holds besides tensors)") from e
+    except pickle.UnpicklingError as e:
+        if _holds_objects(path):  # the safe unpickler met code to run or an object to build
+            raise WeightsError(f"{path} refused: not a plain tensor file (PyTorch's safe loader will not read "
+                               "what it holds besides tensors)") from e
+        raise _corrupt(path) from e
     except Exception as e:  # torch raises many types for bad files (RuntimeError, KeyError, EOFError...)
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise WeightsError(f"{path} is not a readable PyTorch checkpoint (truncated or corrupt?): {msg}") from e
+        raise _corrupt(path) from e
     while isinstance(obj, dict) and (key := next((k for k in _WRAPPERS if isinstance(obj.get(k), dict)), None)):
         obj = obj[key]
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, Tensor) for v in obj.values()):
@@ -315,6 +333,23 @@ def load_state_dict(path: str | Path) -> dict[str, Tensor]:
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise WeightsError(f"{path} refused: tensor {key!r} holds NaN or infinite values")
     return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+_PICKLE_PROTOCOL = 0x80  # the first byte of a pickle of protocol 2 or newer (what any saver writes)
+
+
+def _holds_objects(path: Path) -> bool:
+    """Whether a file the safe unpickler refused is really a pickle (or PyTorch's zip of one), as opposed
+    to bytes that only looked like one to it: random data, a truncated download."""
+    if zipfile.is_zipfile(path):
+        return True
+    with open(path, "rb") as handle:
+        return handle.read(1) == bytes([_PICKLE_PROTOCOL])
+
+
+def _corrupt(path: Path) -> WeightsError:
+    # torch's own words for such files are a stray key or offset ("101") or advice on its loader's options
+    return WeightsError(f"{path} is not a readable PyTorch checkpoint (truncated or corrupt)")
 
 
 def _need(sd: dict[str, Tensor], key: str) -> Tensor:

@@ -90,7 +90,8 @@ def _torch_restorer(settings: RestoreSettings, weights: Path, precision: str) ->
 
     net, _ = load_gpen(weights, name=None if settings.weights is not None else settings.model)
     return GpenRestorer(net, device=resolve_device(settings.device), batch_size=settings.batch_size,
-                        precision=precision, compile=settings.compile, cuda_graphs=settings.cuda_graphs)
+                        precision=precision, compile=settings.compile, cuda_graphs=settings.cuda_graphs,
+                        name=str(weights))
 
 
 def _cached_registry_export(settings: RestoreSettings) -> Path | None:
@@ -104,13 +105,18 @@ def _cached_registry_export(settings: RestoreSettings) -> Path | None:
 
 
 def _export_once(settings: RestoreSettings, checkpoint: Path) -> Path:
-    """The cached ONNX export of ``checkpoint`` (dynamic batch, fp32), made now if missing."""
-    from ..models.onnx import export_checkpoint
+    """The cached ONNX export of ``checkpoint`` (dynamic batch, fp32), made now if missing.
+
+    The checkpoint is loaded (and so checked) before the notice: a refused file never announces an export.
+    """
+    from ..models.onnx import export_onnx, load_checkpoint, require_onnx
     from ..models.weights import onnx_export_path
 
     dest = onnx_export_path(settings.model if settings.weights is None else None, checkpoint)
     if not dest.is_file():
+        require_onnx()
+        loaded = load_checkpoint(settings.model, settings.weights)
         log.warning("exporting %s to ONNX once (cached as %s)", checkpoint.name, dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        export_checkpoint(settings.model, settings.weights, dest, dynamic_batch=True)
+        export_onnx(loaded.net, dest, name=loaded.name, source_sha256=loaded.sha256, dynamic_batch=True)
     return dest

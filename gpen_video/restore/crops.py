@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import InputError
+from ..errors import InputError, NonFiniteOutput
 
 
 def check_crops(crops: np.ndarray, size: int) -> np.ndarray:
@@ -25,6 +25,27 @@ def check_crops(crops: np.ndarray, size: int) -> np.ndarray:
 def to_model_input(crops: Tensor) -> Tensor:
     """uint8 [N, S, S, 3] RGB -> float32 [N, 3, S, S] in [-1, 1], channels_last (no copy of layout)."""
     return crops.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+
+def all_finite(images: Tensor) -> Tensor:
+    """A 0-d bool tensor on ``images``' device: True when no value is NaN or infinite (no host sync).
+
+    One float32 sum, which is NaN or infinite when any term is (8 times cheaper than ``isfinite().all()``
+    on the CPU); a face model's finite outputs are nowhere near float32's overflow.
+    """
+    return images.sum(dtype=torch.float32).isfinite()
+
+
+def check_finite(images: Tensor, weights: str) -> Tensor:
+    """``images`` (a model's output), after checking that no value is NaN or infinite: converted to
+    uint8 such values would be black or white faces, with no error.
+
+    Raises:
+        NonFiniteOutput: naming ``weights``.
+    """
+    if not bool(all_finite(images)):
+        raise NonFiniteOutput(weights)
+    return images
 
 
 def to_uint8(images: Tensor) -> Tensor:

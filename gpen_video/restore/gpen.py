@@ -27,9 +27,9 @@ import torch
 from torch import Tensor, nn
 
 from ..device import PRECISION_DTYPES, resolve_device, resolve_precision
-from ..errors import InputError
+from ..errors import InputError, NonFiniteOutput
 from ..models.gpen import fold_constants, folded_values
-from .crops import check_crops, to_model_input, to_uint8
+from .crops import all_finite, check_crops, check_finite, to_model_input, to_uint8
 
 _SLOTS = 2
 
@@ -58,12 +58,15 @@ class _Job:
 
 @dataclass
 class _Slot:
-    """One of the two buffers sets. host_* are pinned on CUDA; on CPU dev_in is host_in."""
+    """One of the two buffers sets. host_* are pinned on CUDA; on CPU dev_in is host_in (and so on).
+    ``*_finite``: a 0-d bool, whether the last compute gave no NaN or infinite value."""
 
     host_in: Tensor
     dev_in: Tensor
     dev_out: Tensor
     host_out: Tensor
+    dev_finite: Tensor
+    host_finite: Tensor
     uploaded: object
     computed: object
     done: object
@@ -101,11 +104,16 @@ class GpenRestorer:
             compiling. Off on the CPU by default, where padding rows would cost real compute.
         cuda_graphs: capture each slot's compute as a CUDA graph at start-up (needs static shapes
             and warmup; adds about two forward passes to the start-up); ignored on the CPU.
+        name: the weights (file or registry model) named when the model gives NaN or infinite values.
+
+    Raises:
+        NonFiniteOutput: the model gives NaN or infinite values (from the warm-up pass on, and from
+            ``restore``, ``collect`` or ``flush`` for the batch that gave them).
     """
 
     def __init__(self, model: nn.Module, *, device: torch.device | str = "cpu", batch_size: int = 4,
                  precision: str = "auto", compile: bool = False, warmup: bool = True,
-                 static_shapes: bool | None = None, cuda_graphs: bool = False) -> None:
+                 static_shapes: bool | None = None, cuda_graphs: bool = False, name: str = "the GPEN model") -> None:
         if batch_size < 1:
             raise InputError(f"batch_size must be >= 1, got {batch_size}")
         self.torch_device = resolve_device(str(device))
@@ -114,6 +122,7 @@ class GpenRestorer:
         self.batch_size = int(batch_size)
         self.size = int(model.in_size)
         self.backend = f"torch {self.precision}"
+        self.name = name
         self.model = model.eval().requires_grad_(False).to(self.torch_device)
         self._forward = torch.compile(self.model, dynamic=False) if compile else self.model
         self._dtype = PRECISION_DTYPES[self.precision]
@@ -134,9 +143,9 @@ class GpenRestorer:
             n = self.batch_size if cuda or self.static_shapes else 1
             x = torch.zeros(n, 3, self.size, self.size, device=self.torch_device)
             with torch.inference_mode(), fold_constants(self.model):
-                self._run(x, self.model)  # eager: a compiler never traces the recording pass
+                check_finite(self._run(x, self.model), name)  # eager: a compiler never traces the recording pass
             if compile:
-                self._run(x)  # compiles now, with the folded constants in place
+                check_finite(self._run(x), name)  # compiles now, with the folded constants in place
             if cuda:
                 torch.cuda.synchronize(self.torch_device)  # once, at start-up
         if cuda and cuda_graphs:
@@ -155,10 +164,12 @@ class GpenRestorer:
         host_out = torch.empty(shape, dtype=torch.uint8, pin_memory=cuda)
         dev_in = torch.empty(shape, dtype=torch.uint8, device=self.torch_device) if cuda else host_in
         dev_out = torch.empty(shape, dtype=torch.uint8, device=self.torch_device) if cuda else host_out
+        host_finite = torch.ones((), dtype=torch.bool, pin_memory=cuda)
+        dev_finite = torch.ones((), dtype=torch.bool, device=self.torch_device) if cuda else host_finite
         event = (lambda: torch.cuda.Event()) if cuda else _NoEvent
         # The host waits only on ``done``: a blocking event sleeps the thread instead of spinning a core.
         done = torch.cuda.Event(blocking=True) if cuda else _NoEvent()
-        return _Slot(host_in, dev_in, dev_out, host_out, event(), event(), done)
+        return _Slot(host_in, dev_in, dev_out, host_out, dev_finite, host_finite, event(), event(), done)
 
     def _capture(self, slot: _Slot, pool: object) -> object:
         """The slot's full-batch compute (dev_in -> dev_out) captured as a CUDA graph."""
@@ -189,8 +200,10 @@ class GpenRestorer:
             return (forward or self._forward)(x).float()[:n]
 
     def _compute(self, slot: _Slot, rows: int) -> None:
-        """uint8 dev_in[:rows] -> restored uint8 dev_out[:rows], on the current stream."""
-        slot.dev_out[:rows].copy_(to_uint8(self._run(to_model_input(slot.dev_in[:rows]))))
+        """uint8 dev_in[:rows] -> restored uint8 dev_out[:rows] and dev_finite, on the current stream."""
+        restored = self._run(to_model_input(slot.dev_in[:rows]))
+        slot.dev_finite.copy_(all_finite(restored))  # no sync here: the host reads it when it retires the slot
+        slot.dev_out[:rows].copy_(to_uint8(restored))
 
     def _step(self) -> int:
         """Faces per micro-batch: ``batch_size``, but never more than the slots hold."""
@@ -214,7 +227,7 @@ class GpenRestorer:
             if crops.ndim != 4 or tuple(crops.shape[1:]) != (3, self.size, self.size):
                 raise InputError(f"expected float crops [N, 3, {self.size}, {self.size}], got {list(crops.shape)}")
             step = self._step()
-            outs = [self._run(crops[i:i + step].to(self.torch_device)).clamp_(-1.0, 1.0)
+            outs = [check_finite(self._run(crops[i:i + step].to(self.torch_device)), self.name).clamp_(-1.0, 1.0)
                     for i in range(0, crops.shape[0], step)]
             return torch.cat(outs).to(crops.device) if outs else crops.new_empty(crops.shape)
         if isinstance(crops, Tensor):
@@ -224,7 +237,7 @@ class GpenRestorer:
         step = self._step()
         for i in range(0, len(crops), step):
             u8 = torch.from_numpy(crops[i:i + step]).to(self.torch_device)
-            out[i:i + len(u8)] = to_uint8(self._run(to_model_input(u8))).cpu().numpy()
+            out[i:i + len(u8)] = to_uint8(check_finite(self._run(to_model_input(u8)), self.name)).cpu().numpy()
         return out
 
     # -- asynchronous path -------------------------------------------------------------------------
@@ -250,12 +263,19 @@ class GpenRestorer:
                 s.d2h.wait_event(slot.computed)
             if slot.host_out is not slot.dev_out:
                 slot.host_out[:n].copy_(slot.dev_out[:n], non_blocking=True)
+                slot.host_finite.copy_(slot.dev_finite, non_blocking=True)
             slot.done.record()
 
     def _retire(self, slot: _Slot) -> None:
-        """Wait for the oldest in-flight ``slot`` and move its result into its job's array."""
+        """Wait for the oldest in-flight ``slot`` and move its result into its job's array.
+
+        Raises:
+            NonFiniteOutput: the slot's batch gave NaN or infinite values.
+        """
         assert self._inflight and self._inflight[0] is slot
         slot.done.synchronize()
+        if not bool(slot.host_finite):
+            raise NonFiniteOutput(self.name)
         slot.job.result[slot.start:slot.start + slot.n] = slot.host_out[:slot.n].numpy()
         slot.job.pending -= 1
         slot.job = None

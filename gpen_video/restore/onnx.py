@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from ..errors import WeightsError
-from .crops import check_crops, to_model_input, to_uint8
+from ..models.weights import check_weights_file
+from .crops import check_crops, check_finite, to_model_input, to_uint8
 from .eager import EagerQueue
 from .providers import CPU, ProviderPlan, free_cores
 
@@ -80,13 +81,13 @@ def open_session(path: str | Path, plan: ProviderPlan, *, threads: int | None = 
     ``threads``: intra-op threads (default ``providers.free_cores()``).
 
     Raises:
-        WeightsError: a missing, truncated or corrupt file, or a graph onnxruntime cannot load.
+        WeightsError: a missing, truncated or corrupt file, a graph onnxruntime cannot load, or an
+            initializer holding NaN or infinite values (named). InputError: a path that is not a file.
     """
     import onnxruntime as ort
 
     path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"weights file not found: {path}")
+    check_weights_file(path)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or free_cores()
     options.log_severity_level = _ORT_ERROR
@@ -96,6 +97,26 @@ def open_session(path: str | Path, plan: ProviderPlan, *, threads: int | None = 
     except Exception as exc:  # onnxruntime raises its own types (InvalidProtobuf, Fail, InvalidGraph, ...)
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WeightsError(f"{path} is not a usable ONNX model (truncated or corrupt?): {text}") from exc
+
+
+def check_initializers(path: Path) -> None:
+    """Refuse a graph whose stored weights hold NaN or infinite values, naming the first such tensor
+    (like a checkpoint's). Needs the ``onnx`` package; without it the first batch's check still stops
+    what those weights would do.
+
+    Raises:
+        WeightsError: a floating-point initializer with a NaN or infinite value.
+    """
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        return
+    graph = onnx.load(str(path), load_external_data=False).graph
+    for tensor in graph.initializer:
+        values = numpy_helper.to_array(tensor, base_dir=str(path.parent))
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            raise WeightsError(f"{path} refused: tensor {tensor.name!r} holds NaN or infinite values")
 
 
 class OnnxRestorer(EagerQueue):
@@ -111,7 +132,9 @@ class OnnxRestorer(EagerQueue):
         warmup: run one batch now, so the first real batch is not slow.
 
     Raises:
-        WeightsError: unreadable file or a graph of another signature.
+        WeightsError: unreadable file, a graph of another signature, or stored weights holding NaN
+            or infinite values. NonFiniteOutput: the graph computes NaN or infinite values (from the
+            warm-up batch on, and from ``restore``/``submit`` for the batch that gave them).
     """
 
     def __init__(self, path: str | Path, plan: ProviderPlan, *, batch_size: int = 8, threads: int | None = None,
@@ -121,6 +144,7 @@ class OnnxRestorer(EagerQueue):
             log.warning(notice)
         self.path = Path(path)
         self.session = open_session(self.path, plan, threads=threads)
+        check_initializers(self.path)
         self.signature = sig = read_signature(self.session, self.path)
         self.size = sig.size
         self.batch_size = sig.batch or max(1, int(batch_size))
@@ -153,7 +177,7 @@ class OnnxRestorer(EagerQueue):
             u8 = torch.cat([u8, u8.new_zeros((self.batch_size - n, *u8.shape[1:]))])
         x = to_model_input(u8).contiguous().to(_torch_dtype(self.signature.input_type))
         y = self._run_bound(x) if self.torch_device.type == "cuda" else self._run_host(x)
-        return to_uint8(y[:n]).cpu().numpy()
+        return to_uint8(check_finite(y[:n], str(self.path))).cpu().numpy()
 
     def _run_host(self, x: torch.Tensor) -> torch.Tensor:
         sig = self.signature

@@ -6,6 +6,7 @@ import ctypes
 import errno
 import json
 import os
+import stat
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -14,8 +15,9 @@ import pytest
 
 from gpen_video.errors import DestinationTaken, DestinationUnwritable, InputError
 from gpen_video.media import output
-from gpen_video.media.output import check_destination, commit, temp_path_for, write_json_atomic
+from gpen_video.media.output import check_destination, check_folder_destination, commit, temp_path_for, write_json_atomic
 from gpen_video.media.writer import VideoWriter
+from tests.helpers.files import SPECIAL, SPELLINGS, file_type, special_file, spelled
 from tests.helpers.paths import SAMPLE
 from tests.helpers.streams import leftovers
 
@@ -184,3 +186,51 @@ def test_a_container_that_cannot_hold_the_video_is_an_input_error(tmp_path: Path
     with pytest.raises(InputError, match=f"cannot write {name}: .* cannot hold libx264 video"):
         VideoWriter(tmp_path / name, width=64, height=48, time_base=Fraction(1, 25), fps=Fraction(25), source=SAMPLE)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", SPECIAL)
+@pytest.mark.parametrize("spelling", ["same", "symlink"])
+def test_a_device_fifo_or_socket_is_never_a_destination(tmp_path: Path, kind: str, spelling: str) -> None:
+    special = special_file(tmp_path / "thing.json", kind)
+    before = file_type(special)
+    dest = spelled(special, spelling)
+    with pytest.raises(InputError, match=f"{dest}: it is a (named pipe|device|socket)"):
+        check_destination(dest, overwrite=True)
+    assert file_type(special) == before
+
+
+@pytest.mark.parametrize("kind", SPECIAL)
+def test_publishing_never_replaces_a_special_file_that_appeared(tmp_path: Path, kind: str) -> None:
+    dest = tmp_path / "report.json"
+    temp = _finished(dest)
+    special_file(dest, kind)
+    with pytest.raises(InputError, match="it is a"):
+        commit(temp, dest, overwrite=True)
+    assert temp.read_bytes() == b"this run's result"  # left for the caller to discard, as after any failure
+    output.discard(temp)
+    with pytest.raises(InputError, match="it is a"):
+        write_json_atomic(dest, {"frames": 1})
+    assert file_type(dest) != stat.S_IFREG and leftovers(tmp_path, {"report.json"}) == []
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_no_input_of_the_run_is_a_destination(tmp_path: Path, spelling: str) -> None:
+    weights = tmp_path / "ck.pth"
+    weights.write_bytes(b"checkpoint")
+    dest = spelled(weights, spelling)
+    with pytest.raises(InputError, match=f"{weights.name}, which this run reads"):
+        check_destination(dest, inputs=[weights], overwrite=True)
+    assert weights.read_bytes() == b"checkpoint"
+
+
+def test_a_folder_destination_holding_an_input_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "faces"
+    (folder / "deep").mkdir(parents=True)
+    video = folder / "deep" / "in.mp4"
+    video.write_bytes(b"input")
+    with pytest.raises(InputError, match="holds .*in.mp4, which this run reads"):
+        check_folder_destination(folder, inputs=[video], overwrite=True)
+    with pytest.raises(InputError, match="it is a named pipe"):
+        check_folder_destination(special_file(tmp_path / "pipe", "fifo"), overwrite=True)
+    assert check_folder_destination(folder, inputs=[tmp_path / "elsewhere.mp4"], overwrite=True) == folder
+    assert video.read_bytes() == b"input"

@@ -8,13 +8,17 @@ import os
 import pickle
 import socket
 import threading
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from gpen_video.errors import WeightsError, WeightsMissing
+from gpen_video.errors import InputError, WeightsError, WeightsMissing
 from gpen_video.models import weights as W
 from gpen_video.models.gpen import build_gpen
+from tests.helpers.cli import assert_one_line_error, run_cli
+from tests.helpers.clips import make_clip
 
 
 @pytest.fixture()
@@ -43,7 +47,7 @@ def test_registry_entries(home):
     assert W.REGISTRY["realesrnet_x4"].url.endswith("/robin/models/realesrnet_x4.pth")
     assert W.weights_path("GPEN-BFR-512") == home / "GPEN-BFR-512.pth"
     assert W.weights_path("parsing_parsenet.pth") == home / "parsing_parsenet.pth"  # file name also works
-    with pytest.raises(WeightsError, match="unknown model"):
+    with pytest.raises(InputError, match="unknown model"):
         W.weights_path("GPEN-BFR-999")
 
 
@@ -292,3 +296,47 @@ def test_download_weights_through_registry(home, server, monkeypatch):
     assert path == home / "test.pth" and path.read_bytes() == PAYLOAD
     n = len(server.requests)
     assert W.resolve_weights("test-model") == path and len(server.requests) == n  # cached: no new request
+
+
+# -- what a weights path is, said in one line ------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["fifo", "folder", "device"])
+def test_weights_that_are_not_a_file_say_what_they_are(tmp_path, kind):
+    path = {"fifo": tmp_path / "w.pth", "folder": tmp_path / "w.pth", "device": Path("/dev/zero")}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    what = {"fifo": "a named pipe", "folder": "a folder", "device": "a device"}[kind]
+    for read in (lambda: W.resolve_weights("GPEN-BFR-512", path), lambda: W.load_state_dict(path)):
+        with pytest.raises(InputError, match=f"weights {path}: it is {what}"):
+            read()
+
+
+@pytest.mark.parametrize("content", ["random", "text", "zeros"])
+def test_a_corrupt_checkpoint_is_called_corrupt_in_a_clean_line(tmp_path, content):
+    path = tmp_path / "w.pth"
+    path.write_bytes({"random": bytes([7]) + np.random.default_rng(0).bytes(100_000),  # no pickle header
+                      "text": b"hello, not a checkpoint\n" * 10, "zeros": bytes(1000)}[content])
+    with pytest.raises(WeightsError) as caught:
+        W.load_state_dict(path)
+    assert str(caught.value) == f"{path} is not a readable PyTorch checkpoint (truncated or corrupt)"
+
+
+def test_the_cli_names_what_the_weights_path_is(tmp_path):
+    clip = make_clip(tmp_path / "clip.mp4", frames=3)
+    fifo = tmp_path / "w.pth"
+    os.mkfifo(fifo)
+    for weights, what in ((fifo, "a named pipe (FIFO)"), (tmp_path, "a folder"), ("/dev/zero", "a device")):
+        result = run_cli(clip, tmp_path / "out.mp4", "--weights", weights, "--device", "cpu", "-q", timeout=120)
+        assert_one_line_error(result, 2)
+        assert f"it is {what}, not a file" in result.stderr and "not found" not in result.stderr
+        assert not (tmp_path / "out.mp4").exists()
+
+
+def test_an_unknown_model_name_is_bad_usage(tmp_path):
+    for args in (("weights", "path", "nosuch"), ("weights", "download", "nosuch")):
+        result = run_cli(*args, timeout=120)
+        assert_one_line_error(result, 2)
+        assert "unknown model 'nosuch'" in result.stderr
+    with pytest.raises(InputError, match="unknown model"):
+        W.resolve_weights("nosuch")

@@ -216,3 +216,37 @@ def test_cuda_reduced_precision_close_to_fp32(tiny_reference, crops, precision):
     b = GpenRestorer(model, device="cuda", precision=precision).restore(crops)
     diff = np.abs(a.astype(np.int16) - b)
     assert diff.max() <= 4 and diff.mean() < 0.5
+
+
+def _nan_model() -> torch.nn.Module:
+    """A 16 px GPEN whose one weight is NaN (as a checkpoint would be refused; here it is set after loading)."""
+    from gpen_video.models.gpen import build_gpen
+
+    torch.manual_seed(0)
+    model = build_gpen(16, channel_multiplier=1, narrow=1 / 16, style_dim=64, n_mlp=2)
+    with torch.no_grad():
+        next(model.parameters()).view(-1)[0] = float("nan")
+    return model
+
+
+def test_a_model_giving_nan_stops_at_the_first_batch_naming_its_weights():
+    crops = np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
+    restorer = GpenRestorer(_nan_model(), batch_size=2, warmup=False, name="broken.pth")
+    for run in (lambda: restorer.restore(crops), lambda: restorer.restore(to_model_input(torch.from_numpy(crops))),
+                lambda: (restorer.submit(crops), restorer.flush())):
+        with pytest.raises(WeightsError, match="broken.pth gives NaN or infinite values"):
+            run()
+    with pytest.raises(WeightsError, match="broken.pth gives NaN or infinite values"):
+        GpenRestorer(_nan_model(), name="broken.pth")  # the warm-up pass is the first batch
+
+
+def test_the_finite_check_sees_one_bad_value_and_no_false_alarm_in_fp16():
+    from gpen_video.restore.crops import check_finite
+
+    large = torch.full((8, 3, 64, 64), 60000.0, dtype=torch.float16)  # a float16 sum would overflow
+    assert check_finite(large, "w") is large
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        broken = large.clone()
+        broken[5, 2, 7, 9] = bad
+        with pytest.raises(WeightsError, match="w gives NaN or infinite values"):
+            check_finite(broken, "w")

@@ -243,3 +243,80 @@ def test_live_and_batch_take_backend():
     batch = _batch_parser().parse_args(["in.mp4", "--out-dir", "o", "--backend", "tensorrt"])
     assert _overrides(live)["restore"]["backend"] == "onnxruntime"
     assert _overrides(batch)["restore"]["backend"] == "tensorrt"
+
+
+# -- numbers that are not numbers ------------------------------------------------------------------------------
+def _square(name: str) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", 3, 16, 16])
+
+
+def _nan_weight(path: Path) -> Path:
+    """x * w with the one weight w = NaN."""
+    w = helper.make_tensor("w", TensorProto.FLOAT, [1], [float("nan")])
+    model = helper.make_model(helper.make_graph([helper.make_node("Mul", ["x", "w"], ["y"])], "g", [_square("x")],
+                                                [_square("y")], initializer=[w]),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, str(path))
+    return path
+
+
+def _divide_by_zero(path: Path, numerator: str) -> Path:
+    """(x - x) / (x - x) = NaN everywhere, or (x + 2) / (x - x) = +Inf: fine weights, a graph gone wrong."""
+    two = helper.make_tensor("two", TensorProto.FLOAT, [1], [2.0])
+    nodes = [helper.make_node("Sub", ["x", "x"], ["zero"]), helper.make_node("Add", ["x", "two"], ["x2"]),
+             helper.make_node("Div", [{"nan": "zero", "inf": "x2"}[numerator], "zero"], ["y"])]
+    onnx.save(helper.make_model(helper.make_graph(nodes, "g", [_square("x")], [_square("y")], initializer=[two]),
+                                opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+@pytest.mark.parametrize("numerator", ["nan", "inf"])
+def test_a_graph_computing_nan_or_inf_stops_at_the_first_batch_naming_the_file(tmp_path, numerator):
+    graph = _divide_by_zero(tmp_path / "broken.onnx", numerator)
+    restorer = OnnxRestorer(graph, CPU_PLAN, warmup=False)
+    crops = np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
+    with pytest.raises(WeightsError, match=f"{graph} gives NaN or infinite values"):
+        restorer.submit(crops)
+    with pytest.raises(WeightsError, match=f"{graph} gives NaN or infinite values"):
+        OnnxRestorer(graph, CPU_PLAN)  # the warm-up batch is the first batch
+
+
+def test_an_onnx_weight_holding_nan_is_refused_at_load_naming_it(tmp_path):
+    graph = _nan_weight(tmp_path / "nan.onnx")
+    with pytest.raises(WeightsError, match=f"{graph} refused: tensor 'w' holds NaN or infinite values"):
+        OnnxRestorer(graph, CPU_PLAN, warmup=False)
+
+
+@pytest.mark.parametrize("make", [_nan_weight, lambda path: _divide_by_zero(path, "nan")], ids=["nan-weight", "0/0"])
+def test_nan_graphs_exit_3_in_one_line_with_no_output(clip, tmp_path, capsys, make):
+    graph = make(tmp_path / "bad.onnx")
+    assert main([str(clip), str(tmp_path / "out.mp4"), "--weights", str(graph), "--device", "cpu", "-q"]) == 3
+    assert str(graph) in _one_line(capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.onnx"]
+
+
+def test_a_refused_checkpoint_never_announces_an_export(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("GPEN_VIDEO_HOME", str(tmp_path / "cache"))
+    corrupt = tmp_path / "corrupt.pth"
+    corrupt.write_bytes(b"\x07" + bytes(range(256)) * 8)
+    with pytest.raises(WeightsError, match="truncated or corrupt"):
+        build_restorer(RestoreSettings(weights=str(corrupt), backend="onnxruntime", device="cpu"))
+    assert "exporting" not in caplog.text
+
+
+# -- opsets ------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("opset", ["7", "99", "-1", "17"])
+def test_an_opset_the_exporter_would_not_write_is_refused(exported, tmp_path, capsys, opset):
+    checkpoint, _ = exported
+    dest = tmp_path / "x.onnx"
+    assert main(["export", "--weights", str(checkpoint), "-o", str(dest), "--opset", opset]) == 2
+    assert f"--opset must be from 18 to {onnx.defs.onnx_opset_version()}, got {opset}" in _one_line(capsys)
+    assert not dest.exists()
+
+
+def test_a_supported_opset_is_written_as_asked(tmp_path):
+    torch.manual_seed(2)
+    model = build_gpen(16, channel_multiplier=1, narrow=1 / 16, style_dim=64, n_mlp=2)
+    done = export_onnx(model, tmp_path / "o21.onnx", name="o21", source_sha256="", opset=21)
+    written = {o.domain: o.version for o in onnx.load(str(done.path)).opset_import}
+    assert done.opset == written[""] == 21
