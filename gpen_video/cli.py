@@ -208,7 +208,7 @@ def _enhance_parser() -> _Parser:
     parser.add_argument("-o", "--output", dest="output_opt", metavar="FILE", help="same as the output argument")
     job = parser.add_argument_group("job options")
     job.add_argument("--start", type=float, metavar="SECONDS", help="start at this time (audio is trimmed to match)")
-    job.add_argument("--end", type=float, metavar="SECONDS", help="stop at this time")
+    job.add_argument("--end", type=float, metavar="SECONDS", help="stop before this time: frames from --start up to, not including, --end")
     job.add_argument("--compare", action="store_true", help="write the original and the enhanced video side by side")
     job.add_argument("--report", metavar="FILE.json",
                      help="write a JSON report of the run: counts, timings, metrics, every setting, versions, "
