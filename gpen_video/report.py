@@ -231,8 +231,7 @@ def print_summary(console: Console, result: JobResult) -> None:
 
 def _warp_error_text(metrics: dict[str, Any]) -> str:
     """The run's warping-error ratio, its two terms, and the range over the shots when there are several."""
-    text = (f"{metrics['warp_error_ratio']:.2f} ({metrics['warp_error_output']:.1f} / "
-            f"{metrics['warp_error_input']:.1f} levels²; 1 = no flicker added)")
+    text = f"{metrics['warp_error_ratio']:.2f} ({metrics['warp_error_output']:.1f} / {metrics['warp_error_input']:.1f})"
     ratios = [shot["ratio"] for shot in metrics["warp_error_shots"] if shot["ratio"] is not None]
     if len(ratios) > 1:
         text += f", shots {min(ratios):.2f}-{max(ratios):.2f}"
