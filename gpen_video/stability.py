@@ -71,10 +71,17 @@ class WarpError:
 
 @dataclass(frozen=True)
 class _Face:
-    """A pasted face as the meter needs it: its frame -> crop affine float32 [2, 3] and crop side S."""
+    """A pasted face as the meter needs it: its frame -> crop affine float32 [2, 3], crop side S and the
+    frame region (x0, y0, x1, y1), exclusive end, where its mask is above one half (None: off the frame)."""
 
     affine: np.ndarray
     size: int
+    roi: tuple[int, int, int, int] | None
+
+    @classmethod
+    def of(cls, face: PastedFace, frame_hw: tuple[int, int]) -> _Face:
+        affine, size = face.aligned.affine, face.aligned.crop.shape[0]
+        return cls(affine, size, face_roi(affine, _mask_support(size), frame_hw))
 
 
 @dataclass
@@ -105,9 +112,9 @@ class WarpErrorMeter:
         if result.scene_cut or not self.shots:
             self.shots.append(WarpError(frame.index))
             self._previous = None
-        seen = _Seen(frame.image, result.enhanced, {face.aligned.track_id: _Face(face.aligned.affine,
-                                                                                 face.aligned.crop.shape[0])
-                                                    for face in faces if face.alpha > 0})
+        frame_hw = frame.image.shape[:2]
+        seen = _Seen(frame.image, result.enhanced,
+                     {face.aligned.track_id: _Face.of(face, frame_hw) for face in faces if face.alpha > 0})
         previous, self._previous = self._previous, seen
         if previous is None or previous.source.shape != frame.image.shape:
             return
@@ -131,10 +138,9 @@ class WarpErrorMeter:
 
     def _face_sums(self, previous: _Seen, current: _Seen, before: _Face, after: _Face) -> np.ndarray:
         """float64 [3]: one track's masked sums of squared output error, squared input error and pixels."""
-        height, width = current.source.shape[:2]
-        rois = [face_roi(face.affine, _mask_support(face.size), (height, width)) for face in (before, after)]
-        if None in rois:
+        if before.roi is None or after.roi is None:
             return np.zeros(3)
+        rois = (before.roi, after.roi)
         x0, y0 = min(r[0] for r in rois), min(r[1] for r in rois)
         x1, y1 = max(r[2] for r in rois), max(r[3] for r in rois)
         if min(x1 - x0, y1 - y0) < MIN_SIDE:
@@ -142,7 +148,7 @@ class WarpErrorMeter:
         roi = (x0, y0, x1, y1)
         shrink = min(1.0, FLOW_SIDE / max(x1 - x0, y1 - y0))
         small = (max(MIN_SIDE, round((x1 - x0) * shrink)), max(MIN_SIDE, round((y1 - y0) * shrink)))
-        scale = current.output.shape[0] // height  # an enlarged output is compared at the input's size
+        scale = current.output.shape[0] // current.source.shape[0]  # an enlarged output is compared at the input's size
         source_prev, source_cur = (_shrink(image, roi, 1, small) for image in (previous.source, current.source))
         output_prev, output_cur = (_shrink(image, roi, scale, small) for image in (previous.output, current.output))
         grey_prev = cv2.cvtColor(source_prev, cv2.COLOR_RGB2GRAY)
