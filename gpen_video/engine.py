@@ -185,7 +185,7 @@ class Engine:
         if compositor is None:
             compositor = self.compositor(still=still)
         else:
-            compositor.reset()  # track ids start again with the new analyzer
+            compositor.reset()  # the new analyzer numbers its tracks from 0 again
         pipeline = _Pipeline(stats, queue_depth)
         to_analyse = pipeline.queue()
         to_restore = pipeline.queue()
