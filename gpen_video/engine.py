@@ -6,11 +6,13 @@ encoding overlap the restorer, and memory stays bounded whatever the length of t
     frames ─▶ [analyse: detect, track, smooth, align] ─▶ [restore: batches across frames]
            ─▶ ([upscale: enlarge the frame, when the output is larger]) ─▶ [blend + paste] ─▶ caller
 
-``Engine.stream`` is the core that video files, images and live mode share. Faces are cut out and
-pasted back by a frame path (``frame_path``): OpenCV on the host, or torch on the restorer's device,
-where the frame is uploaded once and stays until its faces are pasted. Tracking, the monochrome test
-and temporal blending (OpenCV's flow on small crops) run on the host in both; the detector runs where
-it was built (beside the restorer), from the host frame.
+``Engine.stream`` is the core that video files, images and live mode share. The engine only moves
+frames: what is remembered about faces from one frame to the next (the gate and fades, the scene's
+colour, temporal blending, paste masks and detail) is the stream's ``faces.compose.FaceCompositor``,
+which the paste stage asks what to paste. Faces are cut out and pasted back by a frame path
+(``frame_path``): OpenCV on the host, or torch on the restorer's device, where the frame is uploaded
+once and stays until its faces are pasted. Tracking and the compositor (OpenCV's flow on small crops)
+run on the host in both; the detector runs where it was built (beside the restorer), from the host frame.
 """
 from __future__ import annotations
 
@@ -19,25 +21,21 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .config import Settings
-from .faces.align import affine_scale, face_affine, scale_affine
+from .faces.align import face_affine
 from .faces.analyzer import FaceAnalyzer
-from .faces.detail import detail_strength
+from .faces.compose import FaceCompositor
 from .faces.detect import build_detector
-from .faces.gate import FaceGate, build_gate
-from .faces.monochrome import SceneColour, keep_luminance
 from .faces.parsing import FaceParser
-from .faces.paste import soften_small_face
-from .faces.temporal import TemporalBlender
 from .faces.verify import CropVerifier
 from .frame_path import build_frame_path
 from .protocols import FaceDetector, FaceVerifier, FrameObserver, Restorer
 from .restore import build_restorer
-from .types import AlignedFace, Frame, FrameResult, PastedFace, TrackedFace
+from .types import AlignedFace, Frame, FrameResult, TrackedFace
 from .upscale import Upsampler, build_upsampler
 
 QUEUE_DEPTH = 8  # frames in flight between two stages
@@ -139,6 +137,11 @@ class Engine:
     def crop_size(self) -> int:
         return int(self.restorer.size)
 
+    def compositor(self, *, still: bool = False) -> FaceCompositor:
+        """A fresh ``FaceCompositor`` for this engine's settings, face parser and output scale; ``still``
+        as for ``stream``."""
+        return FaceCompositor(self.settings.faces, parser=self.parser, scale=self.scale, still=still)
+
     def stream(
         self,
         frames: Iterable[Frame],
@@ -148,7 +151,7 @@ class Engine:
         detect_every: int | None = None,
         queue_depth: int = QUEUE_DEPTH,
         still: bool = False,
-        blender: TemporalBlender | None = None,
+        compositor: FaceCompositor | None = None,
         planes: bool = False,
     ) -> Iterator[FrameResult]:
         """Enhance ``frames`` and yield one result per frame, in order.
@@ -160,8 +163,9 @@ class Engine:
         as it is pasted (quality metrics for a report); it runs in the paste stage, so it must be quick.
         ``still`` is for a picture: with no later frames to confirm a face in or fade it over, every
         face that starts a track (``start_threshold``) is restored at once, at full strength.
-        ``blender``: the temporal blender to use, whose strength the caller may change while frames
-        flow (live mode's controls) [default: a fresh one at ``settings.faces.temporal``].
+        ``compositor``: what turns restored faces into pasted ones and keeps the per-track state
+        (``faces.compose``), whose strength the caller may change while frames flow (live mode's
+        controls); it is reset first [default: ``self.compositor(still=still)``].
         ``planes``: also give each result the encoder's yuv420p planes (``FrameResult.planes``) where the
         frame path makes them on its device (the device path, for even frame sizes and no upscaling).
         """
@@ -178,9 +182,10 @@ class Engine:
             verifier=self.verifier,
             verify_hits=1 if still else faces_cfg.confirm_frames,
         )
-        blender = blender or TemporalBlender(faces_cfg.temporal)
-        gate = build_gate(replace(faces_cfg, confirm_frames=1, fade_frames=0) if still else faces_cfg)
-        colour = SceneColour(faces_cfg.color)
+        if compositor is None:
+            compositor = self.compositor(still=still)
+        else:
+            compositor.reset()  # the new analyzer numbers its tracks from 0 again
         pipeline = _Pipeline(stats, queue_depth)
         to_analyse = pipeline.queue()
         to_restore = pipeline.queue()
@@ -195,7 +200,7 @@ class Engine:
         pipeline.start("restore", lambda: self._restore(to_restore, restored, pipeline))
         if self.scale > 1:
             pipeline.start("upscale", lambda: self._upscale(restored, to_paste, pipeline))
-        pipeline.start("paste", lambda: self._paste(blender, gate, colour, observer, planes, to_paste, done, pipeline))
+        pipeline.start("paste", lambda: self._paste(compositor, observer, planes, to_paste, done, pipeline))
         try:
             while True:
                 item = pipeline.get(done)
@@ -315,48 +320,30 @@ class Engine:
 
     def _paste(
         self,
-        blender: TemporalBlender,
-        gate: FaceGate,
-        colour: SceneColour,
+        compositor: FaceCompositor,
         observer: FrameObserver | None,
         planes: bool,
         inbox: queue.Queue,
         out: queue.Queue,
         pipeline: _Pipeline,
     ) -> None:
-        alpha, keep_detail = self.settings.faces.alpha, self.settings.faces.detail_transfer
         while True:
             job = pipeline.get(inbox)
             if job is None:
                 pipeline.put(out, None)
                 return
             started = time.perf_counter()
-            if job.scene_cut:
-                blender.reset()
-            alive = {face.track_id for face in job.faces}
-            blender.retain(alive)
-            alphas = [alpha * strength for strength in gate.strengths(job.tracked)]
-            if colour.keeps_input_colour(job.frame.image, job.scene_cut):
-                job.restored = [keep_luminance(crop, face.crop) for face, crop in zip(job.faces, job.restored)]
-            blended = [
-                blender.blend(face.track_id, face.crop, restored, _crop_landmarks(tracked, face),
-                              affine_scale(face.affine))
-                for tracked, face, restored in zip(job.tracked, job.faces, job.restored)
-            ]
-            scale = self.scale  # crops go straight into the enlarged frame, softened for their size there
-            pasted = [(soften_small_face(crop, _box_side(face) * scale), scale_affine(face.affine, scale))
-                      for face, crop in zip(job.faces, blended)]
-            masks = self.parser.masks(np.stack([crop for crop, _ in pasted])) if pasted and self.parser else None
-            detail = [detail_strength(affine_scale(face.affine)) for face in job.faces] if keep_detail else None
+            composed = compositor.compose(job.frame.image, job.tracked, job.faces, job.restored, job.scene_cut)
             background = job.frame.image if job.background is None else job.background
-            enhanced, yuv = self.frame_path.paste(background, job.held, pasted, alphas=alphas, masks=masks,
-                                                  detail=detail, planes=planes and job.background is None)
+            enhanced, yuv = self.frame_path.paste(background, job.held, composed.crops, alphas=composed.alphas,
+                                                  masks=composed.masks, detail=composed.detail,
+                                                  planes=planes and job.background is None)
             job.held = None  # the device path's frame is not needed any longer
             pipeline.stats.add_time("blend+paste", time.perf_counter() - started)
             result = FrameResult(job.frame, enhanced, job.faces, job.scene_cut, yuv)
             if observer is not None:
-                parts = zip(job.tracked, job.faces, job.restored, blended, alphas)
-                observer.observe(result, [PastedFace(*face_parts) for face_parts in parts])
+                observer.observe(result, composed.faces)
+            alive = {face.track_id for face in job.faces}
             stats = pipeline.stats
             stats.frames += 1
             stats.faces += len(job.faces)
@@ -367,18 +354,6 @@ class Engine:
                     {"index": job.frame.index, "pts": job.frame.pts, "faces": len(job.faces), "tracks": sorted(alive)}
                 )
             pipeline.put(out, result)
-
-
-def _crop_landmarks(tracked: TrackedFace, face: AlignedFace) -> np.ndarray:
-    """The tracked (smoothed) landmarks in the aligned crop's pixels: float32 [5, 2]."""
-    affine = np.asarray(face.affine, np.float32)
-    return np.asarray(tracked.landmarks, np.float32) @ affine[:, :2].T + affine[:, 2]
-
-
-def _box_side(face: AlignedFace) -> float:
-    """Longer side of the face's detection box, in frame pixels."""
-    x0, y0, x1, y1 = face.box
-    return float(max(x1 - x0, y1 - y0))
 
 
 class _Pipeline:

@@ -35,7 +35,6 @@ from .capture import Capture, LatestFrame, Opener
 from .config import LiveSettings, Settings
 from .display import LiveStatus, LiveWindow, compose_view
 from .engine import Engine, FrameResult, PipelineStats
-from .faces.temporal import TemporalBlender
 from .live_controls import KeySource, LiveControls
 from .live_result import LiveResult, StopReason
 from .media.open import open_source, open_writer
@@ -118,15 +117,16 @@ class _Run:
     """The moving parts of one run: capture, in-flight credits, controls, latency, and why it stops."""
 
     def __init__(self, source: str | int, reader: FrameSource, opener: Opener, settings: Settings,
-                 outputs: _Outputs) -> None:
+                 outputs: _Outputs, engine: Engine) -> None:
         live: LiveSettings = settings.live
         self.slot = LatestFrame()
         self.capture = Capture(source, reader, opener, self.slot, reconnect_seconds=live.reconnect_seconds)
         self.credits = threading.Semaphore(live.max_in_flight)
         self.tracker = LatencyTracker()
         self.stats = PipelineStats(keep_frames=False)  # a live run may last days: constant-size stats
-        self.blender = TemporalBlender(settings.faces.temporal)
-        self.controls = LiveControls(self.blender)
+        self.engine = engine
+        self.compositor = engine.compositor()  # the one the controls step and the engine pastes with
+        self.controls = LiveControls(self.compositor)
         self.outputs = outputs
         self.hang_limit = live.reconnect_seconds + HANG_SECONDS
         self.reason: StopReason | None = None  # the first stop request; later ones only stop again
@@ -158,12 +158,12 @@ class _Run:
                     return
             yield frame
 
-    def process(self, engine: Engine, progress: ProgressListener | None) -> None:
+    def process(self, progress: ProgressListener | None) -> None:
         """Capture, enhance, record, publish and show until the capture ends or the user quits."""
         self.capture.start()
         if self.outputs.camera is not None:
             self.outputs.camera.start()
-        results = engine.stream(self.feed(), stats=self.stats, queue_depth=1, blender=self.blender)
+        results = self.engine.stream(self.feed(), stats=self.stats, queue_depth=1, compositor=self.compositor)
         quitting = False
         try:
             for result in results:
@@ -290,12 +290,12 @@ def run_live(
     outputs, engine = _prepare(source, reader, settings, engine, output, overwrite, camera_opener or open_virtual_camera)
     outputs.keys, outputs.message = keys, message
 
-    run = _Run(source, reader, opener, settings, outputs)
+    run = _Run(source, reader, opener, settings, outputs, engine)
     # The first signal stops the capture; later ones must not cut short the recording's finalisation,
     # so it happens inside the block (see media.signals).
     with stopping_with(lambda _signum: run.stop("signal")):
         try:
-            run.process(engine, progress)
+            run.process(progress)
         finally:
             writer_stats = outputs.close()
     capture = run.capture

@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from .faces.temporal import TemporalBlender
+from .faces.compose import FaceCompositor
 
 TEMPORAL_STEP = 0.1
 Action = Literal["quit", "status", "help"]
@@ -53,12 +53,12 @@ class LiveControls:
     """The switches of a live run. Thread-safe: keys may arrive from any thread.
 
     Args:
-        blender: the engine's temporal blender; its strength is what ``[`` and ``]`` step.
+        compositor: the stream's face compositor; its temporal strength is what ``[`` and ``]`` step.
         enhance, side_by_side: the starting state.
     """
 
-    def __init__(self, blender: TemporalBlender, *, enhance: bool = True, side_by_side: bool = False) -> None:
-        self.blender = blender
+    def __init__(self, compositor: FaceCompositor, *, enhance: bool = True, side_by_side: bool = False) -> None:
+        self.compositor = compositor
         self.enhance = enhance
         self.side_by_side = side_by_side
         self.events: list[ControlEvent] = []
@@ -66,7 +66,7 @@ class LiveControls:
 
     @property
     def temporal(self) -> float:
-        return self.blender.strength
+        return self.compositor.strength
 
     def press(self, key: str, frame: int) -> tuple[Action | None, str | None]:
         """Act on ``key`` (one character) after ``frame`` frames were handed out.
@@ -90,7 +90,7 @@ class LiveControls:
                 state = f"side by side {'on' if self.side_by_side else 'off'}"
             elif key in ("[", "]"):
                 step = TEMPORAL_STEP if key == "]" else -TEMPORAL_STEP
-                self.blender.set_strength(round(min(1.0, max(0.0, self.temporal + step)), 3))
+                self.compositor.set_strength(round(min(1.0, max(0.0, self.temporal + step)), 3))
                 state = f"temporal {self.temporal:.1f}"
             else:
                 return None, None

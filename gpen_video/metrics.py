@@ -17,6 +17,7 @@ import numpy as np
 
 from .faces.align import gpen_template
 from .faces.temporal import face_region
+from .stability import WarpErrorMeter
 from .types import FrameResult, PastedFace
 
 
@@ -187,6 +188,8 @@ class QualityObserver:
             fidelity of the pipeline itself with the pass-through restorer.
         blend_psnr: PSNR (dB, capped at 100) of each aligned face after blending against the same
             face before it: what temporal blending cost in fidelity (100 when it changed nothing).
+        warp_error: the warping error (Lai et al. 2018) of the output and of the input over the
+            pasted faces, per shot and overall (``stability.WarpErrorMeter``).
     """
 
     def __init__(self) -> None:
@@ -196,6 +199,7 @@ class QualityObserver:
         self.landmark_step_smoothed = RunningMean()
         self.face_psnr = RunningMean()
         self.blend_psnr = RunningMean()
+        self.warp_error = WarpErrorMeter()
         # Per track, from the previous frame only: a track absent from a frame starts over.
         self._crops: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._landmarks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -204,9 +208,11 @@ class QualityObserver:
         self._landmark_steps(faces)
         self._flicker(faces, result.scene_cut)
         self._face_psnr(result)
+        self.warp_error.observe(result, faces)
 
-    def summary(self) -> dict[str, float | None]:
-        """The report's ``metrics``: the means, and how much smoothing and blending cut motion and flicker."""
+    def summary(self) -> dict[str, object]:
+        """The report's ``metrics``: the means, how much smoothing and blending cut motion and flicker, and
+        the warping error of output and input with their ratio (``stability.WarpErrorMeter.summary``)."""
         flicker_before, flicker_after = self.flicker_restored.value, self.flicker_blended.value
         steps_detected, steps_smoothed = self.landmark_step_detected.value, self.landmark_step_smoothed.value
         return {
@@ -218,6 +224,7 @@ class QualityObserver:
             "landmark_step_smoothed": steps_smoothed,
             "landmark_jitter_reduction": _reduction(steps_detected, steps_smoothed),
             "face_psnr_vs_input": self.face_psnr.value,
+            **self.warp_error.summary(),
         }
 
     def _landmark_steps(self, faces: Sequence[PastedFace]) -> None:

@@ -243,7 +243,18 @@ def print_summary(console: Console, result: JobResult) -> None:
     if metrics["temporal_flicker_reduction"] is not None:
         table.add_row("face flicker cut by blending", f"{metrics['temporal_flicker_reduction']:.0%}")
         table.add_row("face fidelity after blending", f"{metrics['temporal_blend_psnr']:.1f} dB PSNR vs unblended")
+    if metrics["warp_error_ratio"] is not None:
+        table.add_row("face warping error, output / input", _warp_error_text(metrics))
     console.print(table)
+
+
+def _warp_error_text(metrics: dict[str, Any]) -> str:
+    """The run's warping-error ratio, its two terms, and the range over the shots when there are several."""
+    text = f"{metrics['warp_error_ratio']:.2f} ({metrics['warp_error_output']:.1f} / {metrics['warp_error_input']:.1f})"
+    ratios = [shot["ratio"] for shot in metrics["warp_error_shots"] if shot["ratio"] is not None]
+    if len(ratios) > 1:
+        text += f", shots {min(ratios):.2f}-{max(ratios):.2f}"
+    return text
 
 
 def print_live_summary(console: Console, result: LiveResult) -> None:

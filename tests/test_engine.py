@@ -1,14 +1,18 @@
 """The streaming engine with stand-in detectors and restorers: order, batching, fidelity, failures."""
 from __future__ import annotations
 
+import ast
+import inspect
 import threading
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
+from gpen_video import engine as engine_module
 from gpen_video.config import Settings
 from gpen_video.engine import Engine, PipelineStats
+from gpen_video.faces.compose import FaceCompositor
 from gpen_video.metrics import psnr
 from gpen_video.types import Frame
 from tests.helpers.fakes import FixedDetector, RecordingRestorer
@@ -150,3 +154,41 @@ def test_a_stopped_stream_flushes_the_restorer() -> None:
     stream.close()
     assert restorer.held == []  # nothing stale left for the next stream
     assert [r.frame.index for r in eng.stream(frames(3))] == [0, 1, 2]
+
+
+def test_the_paste_stage_uses_faces_only_through_the_compositor() -> None:
+    tree = ast.parse(inspect.getsource(engine_module))
+    from_faces = {node.module.split(".")[1]: [alias.asname or alias.name for alias in node.names]
+                  for node in tree.body if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("faces.")}
+    assert "compose" in from_faces
+    assert not {"temporal", "gate", "monochrome", "detail", "paste"} & set(from_faces)  # per-track state lives there
+    other_faces_names = {name for module, names in from_faces.items() if module != "compose" for name in names}
+    paste_stage = next(node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and node.name == "_paste")
+    used = {node.id for node in ast.walk(paste_stage) if isinstance(node, ast.Name)}
+    assert not used & other_faces_names and "FaceCompositor" in used
+
+
+class CountingCompositor(FaceCompositor):
+    """Counts the frames composed, and records the strength each was composed with."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.strengths: list[float] = []
+
+    def compose(self, *args):
+        self.strengths.append(self.strength)
+        return super().compose(*args)
+
+
+@pytest.mark.parametrize("frame_path", ["host", "device"])
+def test_both_frame_paths_paste_what_the_given_compositor_composed(frame_path) -> None:
+    settings = Settings()
+    settings.restore.frame_path = frame_path
+    settings.faces.confirm_frames, settings.faces.fade_frames = 1, 0
+    e = Engine(settings, restorer=RecordingRestorer(invert=True), detector=FixedDetector())
+    compositor = CountingCompositor(settings.faces)
+    compositor.set_strength(0.3)
+    results = list(e.stream(frames(4), compositor=compositor))
+    assert e.frame_path.name == frame_path and compositor.strengths == [0.3] * 4
+    centre = (78, 88)
+    assert all(abs(int(r.enhanced[centre][0]) + int(r.frame.image[centre][0]) - 255) <= 3 for r in results)

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from gpen_video.cli import main
-from gpen_video.config import build_settings
+from gpen_video.config import FaceSettings, build_settings
 from gpen_video.engine import Engine
-from gpen_video.faces.temporal import TemporalBlender
+from gpen_video.faces.compose import FaceCompositor
 from gpen_video.live import run_live
 from gpen_video.live_controls import LiveControls
 from gpen_video.stdin_keys import StdinKeys
@@ -26,17 +26,17 @@ pytestmark = pytest.mark.serial  # asserts wall-clock behaviour: run apart from 
 
 
 def test_keys_set_the_switches_and_are_logged() -> None:
-    blender = TemporalBlender(0.5)
-    controls = LiveControls(blender)
+    compositor = FaceCompositor(FaceSettings(temporal=0.5))
+    controls = LiveControls(compositor)
     assert controls.press("e", 3) == (None, "enhancement off") and not controls.enhance
     assert controls.press("E", 4)[1] == "enhancement on"
     assert controls.press("s", 5)[1] == "side by side on" and controls.side_by_side
     for _ in range(7):
         controls.press("]", 6)
-    assert blender.strength == 1.0  # clamped
+    assert compositor.strength == 1.0  # clamped
     for _ in range(12):
         controls.press("-", 7)
-    assert blender.strength == 0.0 and controls.press("+", 8)[1] == "temporal 0.1"
+    assert compositor.strength == 0.0 and controls.press("+", 8)[1] == "temporal 0.1"
     assert controls.press("\x1b", 9) == ("quit", None) and controls.press("i", 9) == ("status", None)
     assert controls.press("h", 9)[0] == "help" and "temporal" in controls.press("?", 9)[1]
     assert controls.press("x", 9) == (None, None) and controls.press("", 9) == (None, None)
@@ -78,13 +78,13 @@ class ViewWindow:
 def test_toggles_take_effect_within_two_frames_and_off_is_the_source(monkeypatch) -> None:
     monkeypatch.setattr("gpen_video.live.LiveWindow", ViewWindow)
     strengths: list[float] = []  # the temporal strength each frame was pasted with, in frame order
-    original_retain = TemporalBlender.retain
+    original_compose = FaceCompositor.compose
 
-    def retain(self, alive):
+    def compose(self, *args):
         strengths.append(self.strength)
-        return original_retain(self, alive)
+        return original_compose(self, *args)
 
-    monkeypatch.setattr(TemporalBlender, "retain", retain)
+    monkeypatch.setattr(FaceCompositor, "compose", compose)
     image = np.ascontiguousarray(video_frames("talking_head_844.mp4", 1)[0][200:520, 260:580])  # 320 x 320, the face
     settings = build_settings("webcam", {"live": {"window": True, "max_in_flight": 2}, "faces": {"temporal": 0.5}})
     engine = Engine(settings, restorer=RecordingRestorer(invert=True), detector=FixedDetector(160, 80, 60))

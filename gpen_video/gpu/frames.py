@@ -3,7 +3,7 @@
 A ``protocols.FramePath`` over ``gpu.warp``. ``cut`` uploads the frame (pinned memory and a
 non-blocking copy on CUDA; on the CPU the tensor shares the frame's memory), aligns all of its faces
 in one ``grid_sample`` call, and returns the crops on the host, since the restorers take uint8 numpy
-crops and temporal blending (OpenCV's optical flow) works on them there. The frame and its crops
+crops and the face compositor (temporal blending with OpenCV's optical flow) works on them there. The frame and its crops
 stay on the device until ``paste`` blends the finished crops into that same frame.
 
 When asked, ``paste`` also converts the pasted frame to the encoder's yuv420p planes on the device

@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from gpen_video.faces.align import gpen_template
@@ -50,6 +51,48 @@ class SlowRestorer(PassthroughRestorer):
     def submit(self, crops, tag=None):
         time.sleep(self.seconds)
         super().submit(crops, tag)
+
+
+class SharpenRestorer(PassthroughRestorer):
+    """A stable stand-in for GPEN: a deterministic unsharp mask of each crop, ``2 crop - GaussianBlur(crop, 2)``.
+
+    The same crop always gives the same face, so it adds no flicker of its own.
+    """
+
+    def __init__(self, *, size: int = 512, batch_size: int = 4) -> None:
+        super().__init__(size=size, batch_size=batch_size)
+
+    def sharpen(self, crop: np.ndarray) -> np.ndarray:
+        """float32 [S, S, 3]: the unsharp mask of a uint8 [S, S, 3] crop, not rounded or clipped."""
+        pixels = crop.astype(np.float32)
+        return 2.0 * pixels - cv2.GaussianBlur(pixels, (0, 0), sigmaX=2.0)
+
+    def submit(self, crops, tag=None):
+        super().submit(np.stack([_to_uint8(self.sharpen(crop)) for crop in crops]), tag)
+
+
+class FlickerRestorer(SharpenRestorer):
+    """``SharpenRestorer`` plus what a GAN restorer invents anew on every frame: a tone offset per face,
+    uniform in +-``tone`` levels, and texture noise N(0, ``noise``) per pixel, blurred with sigma 1, times 2.
+    Seeded: the same run gives the same flicker."""
+
+    def __init__(self, *, size: int = 512, batch_size: int = 4, tone: float = 8.0, noise: float = 6.0,
+                 seed: int = 0) -> None:
+        super().__init__(size=size, batch_size=batch_size)
+        self.tone, self.noise = tone, noise
+        self.rng = np.random.default_rng(seed)
+
+    def submit(self, crops, tag=None):
+        out = []
+        for crop in crops:
+            texture = cv2.GaussianBlur(self.rng.normal(0.0, self.noise, crop.shape).astype(np.float32), (0, 0),
+                                       sigmaX=1.0)
+            out.append(_to_uint8(self.sharpen(crop) + np.float32(self.rng.uniform(-self.tone, self.tone)) + 2 * texture))
+        PassthroughRestorer.submit(self, np.stack(out), tag)
+
+
+def _to_uint8(pixels: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
 
 
 def tiny_gpen():
