@@ -150,6 +150,47 @@ def test_sigterm_during_start_up_exits_130(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+# What the ``gpen-video`` console script runs, after telling the test that the interpreter's own start-up is over:
+# before that moment no Python code can catch a signal (SIGTERM kills, SIGINT fails the import of ``site``).
+CONSOLE_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    sys.stdout.write("up\\n")
+    sys.stdout.flush()
+    from gpen_video.cli import main
+    sys.exit(main())
+    """
+)
+START_UP_OFFSETS = (0.02, 0.05, 0.1, 0.3, 1.0)  # seconds after the interpreter is up
+
+
+@pytest.mark.parametrize("sig", [INT, TERM], ids=["int", "term"])
+@pytest.mark.parametrize("command", ["enhance", "batch"])
+def test_a_signal_at_any_moment_of_start_up_exits_130_with_one_line(tmp_path: Path, command: str, sig: int) -> None:
+    """Each offset REPEATS times, from the first line of the entry point through the imports to the run.
+
+    Before, SIGTERM within the imports killed the process (143), SIGINT printed a KeyboardInterrupt or
+    ImportError traceback (exit 1), until the policy came with the command's main a few tenths of a second in.
+    """
+    def run(offset: float, k: int) -> tuple[int, str, Path]:
+        folder = tmp_path / f"{offset}-{k}"
+        folder.mkdir()
+        args = (("batch", DATA / "talking_head_844.mp4", "--out-dir", folder / "out") if command == "batch"
+                else (DATA / "talking_head_844.mp4", folder / "out.mp4"))
+        with _running("-c", CONSOLE_SCRIPT, *args, *FAST) as process:
+            assert process.stdout.readline() == "up\n"
+            time.sleep(offset)
+            process.send_signal(sig)
+            _, stderr = process.communicate(timeout=EXIT_DEADLINE)
+        return process.returncode, stderr, folder
+
+    for offset in START_UP_OFFSETS:
+        for code, stderr, folder in _repeated(lambda k, offset=offset: run(offset, k)):
+            _assert_clean_130(code, stderr)
+            assert len([line for line in stderr.splitlines() if line.strip()]) == 1, (offset, stderr)
+            assert not [p for p in folder.rglob("*") if TEMP_MARK in p.name or p.suffix == ".mp4"], offset
+
+
 CLEAN_UP_HANGS = textwrap.dedent(
     """
     import sys, time
