@@ -17,13 +17,9 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
-from .config import Settings, build_settings
 from .errors import (
     DestinationExists,
     GpenVideoError,
@@ -39,7 +35,12 @@ from .errors import (
 )
 from .library_warnings import hide_library_warnings
 from .media import signals
-from .media.output import discard_unfinished
+from .media.output import check_destination, discard_unfinished
+
+# Only light modules above: ``main`` installs the signal policy, and settings and destinations are checked,
+# before rich, PyAV, OpenCV or torch load (each command imports what it needs once its arguments are good).
+if TYPE_CHECKING:
+    from rich.console import Console
 
 EXIT_CODES = """exit codes:
   0    success
@@ -117,6 +118,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _field_type(section: str, key: str) -> Any:
+    from .config import Settings
+
     hints = {f.name: f.type for f in dataclasses.fields(getattr(Settings(), section))}
     kind = str(hints[key])
     if "float" in kind:
@@ -127,6 +130,8 @@ def _field_type(section: str, key: str) -> Any:
 
 
 def _add_tuning_options(parser: argparse.ArgumentParser) -> None:
+    from .config import Settings
+
     defaults = Settings()
     group = parser.add_argument_group("pipeline options (defaults shown; a --config file overrides them)")
     for flag, section, key, text in TUNING_OPTIONS:
@@ -193,15 +198,13 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
 
     if not (is_url(source) or os.path.exists(source)):
         raise InputError(f"input not found: {source}")
-    from .job import default_output, enhance_image, enhance_video  # heavy imports only once the arguments are good
-    from .media.image import is_image_path
-    from .media.output import check_destination, write_json_atomic
-    from .report import ProgressView, build_report, print_summary
+    from .config import build_settings
 
-    output = output or str(default_output(source))
+    output = output or str(_default_output(source))
     if args.start is not None and args.end is not None and args.end <= args.start:
         raise InputError("--end must be after --start")
     settings = build_settings(args.config, _overrides(args))
+    check_destination(output, source=source, overwrite=args.overwrite)
     if args.report:
         check_destination(args.report, source=source, overwrite=True)
         if Path(args.report).absolute() == Path(output).absolute():
@@ -210,6 +213,10 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
         raise InputError("--report-faces needs --report PATH.json")
     if args.faces_out and Path(args.faces_out).absolute() in {Path(p).absolute() for p in (output, args.report) if p}:
         raise InputError("--faces-out must be a folder of its own, not the output or the report")
+    from .job import enhance_image, enhance_video  # heavy imports only once the arguments are good
+    from .media.image import is_image_path
+    from .media.output import write_json_atomic
+    from .report import ProgressView, build_report, print_summary
 
     measure_quality = bool(args.report) or not args.quiet  # the report and the summary show it
     if is_image_path(source):
@@ -232,6 +239,12 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
     return 0
 
 
+def _default_output(source: str) -> Path:
+    """``output_<name>`` beside the input."""
+    path = Path(source)
+    return path.with_name(f"output_{path.name}")
+
+
 def _run_weights(argv: Sequence[str], console: Console) -> int:
     from .models import weights
 
@@ -246,6 +259,8 @@ def _run_weights(argv: Sequence[str], console: Console) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "list":
+        from rich.table import Table
+
         table = Table(title=f"models (cache: {weights.cache_dir()})")
         for column in ("name", "kind", "size", "cached", "path"):
             table.add_column(column)
@@ -261,6 +276,7 @@ def _run_weights(argv: Sequence[str], console: Console) -> int:
 
 
 def _run_export(argv: Sequence[str], console: Console) -> int:
+    from .config import Settings
     from .models import weights
 
     parser = _Parser(prog="gpen-video export",
@@ -308,6 +324,8 @@ exit codes:
 
 
 def _live_parser() -> _Parser:
+    from .config import Settings
+
     defaults = Settings().live
     parser = _Parser(
         prog="gpen-video live",
@@ -385,21 +403,25 @@ def _batch_parser() -> _Parser:
 
 def _run_live(argv: Sequence[str], console: Console) -> int:
     args = _live_parser().parse_args(argv)
-    from .live import run_live  # heavy imports only once the arguments are good
-    from .media.output import check_destination, write_json_atomic
+    from .config import build_settings
     from .media.source import parse_source
-    from .report import build_live_report, print_live_summary
-    from .stdin_keys import StdinKeys
 
     source = parse_source(args.source)
     overrides = _overrides(args)
     if args.cam_size:
         overrides.setdefault("live", {}).update(cam_width=args.cam_size[0], cam_height=args.cam_size[1])
     settings = build_settings(args.config or "webcam", overrides)
+    if args.output:
+        check_destination(args.output, source=None if isinstance(source, int) else source, overwrite=args.overwrite)
     if args.report:
         check_destination(args.report, source=None if isinstance(source, int) else source, overwrite=True)
         if args.output and Path(args.report).absolute() == Path(args.output).absolute():
             raise InputError("--report must be a different file from the output")
+    from .live import run_live  # heavy imports only once the arguments are good
+    from .media.output import write_json_atomic
+    from .report import build_live_report, print_live_summary
+    from .stdin_keys import StdinKeys
+
     if settings.upscale.scale > 1 and not args.quiet:
         from .live import upscale_notice
 
@@ -447,11 +469,13 @@ def _run_batch(argv: Sequence[str], console: Console) -> int:
 
 
 def _batch(args: argparse.Namespace, console: Console) -> int:
-    from .batch import BatchOptions, import_ray, run_batch
+    from .config import build_settings
+
+    settings = build_settings(args.config, _overrides(args))
+    from .batch import BatchOptions, import_ray, run_batch  # heavy imports only once the settings are good
 
     if args.ray is not None:
-        import_ray()  # exit 2 with the install hint before anything else
-    settings = build_settings(args.config, _overrides(args))
+        import_ray()  # exit 2 with the install hint before any work
     options = BatchOptions(out_dir=args.out_dir, ray=args.ray, workers=args.workers, segment_seconds=args.segment_seconds,
                            warmup=args.warmup, retries=args.retries, overwrite=args.overwrite,
                            faces_out=args.faces_out)
@@ -505,11 +529,11 @@ def error_line(error: GpenVideoError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the process exit code.
+    """The command (``gpen_video.__main__`` runs it); returns the process exit code.
 
-    The signal policy (``media.signals``) comes first, before the slow imports. Without ``argv`` this
-    process is the command and the policy stays until it exits; with ``argv`` (a call from Python)
-    the caller's handlers come back afterwards.
+    The signal policy (``media.signals``) comes first, before the slow imports, then the signals that
+    the entry point held are let through. Without ``argv`` this process is the command and the policy
+    stays until it exits; with ``argv`` (a call from Python) the caller's handlers come back afterwards.
     """
     with signals.installed(restore=argv is not None, exit_message="gpen-video: interrupted; stopped at once"):
         try:
@@ -519,9 +543,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _command(argv: list[str]) -> int:
+    from rich.console import Console
+
     console = Console(stderr=True)
     hide_library_warnings()
     try:
+        signals.release_held()  # a signal that came during the start-up is raised here, as Interrupted
         if argv and argv[0] in SUBCOMMANDS:
             return SUBCOMMANDS[argv[0]](argv[1:], console)
         return _run_enhance(argv, console)

@@ -51,12 +51,6 @@ def _combined(*observers: FrameObserver | None) -> FrameObserver | None:
     return ObserverGroup(chosen) if chosen else None
 
 
-def default_output(source: str | Path) -> Path:
-    """``output_<name>`` beside the input."""
-    path = Path(source)
-    return path.with_name(f"output_{path.name}")
-
-
 def side_by_side(result: FrameResult) -> np.ndarray:
     """uint8 [H', 2 W', 3]: the original (enlarged with plain Lanczos when the output is) beside the enhanced frame."""
     height, width = result.enhanced.shape[:2]

@@ -65,8 +65,8 @@ def build_restorer(settings: RestoreSettings) -> Restorer:
     """
     from ..models.weights import is_onnx, resolve_weights
 
-    if settings.restorer == "none":
-        return PassthroughRestorer(batch_size=settings.batch_size)
+    if settings.restorer == "none":  # its neighbours run where GPEN would, and a device that is not here is refused
+        return PassthroughRestorer(batch_size=settings.batch_size, device=str(resolve_device(settings.device)))
     if settings.restorer != "gpen":
         raise InputError(f"unknown restorer {settings.restorer!r} (use gpen or none)")
     weights = _cached_registry_export(settings) or resolve_weights(settings.model, settings.weights)

@@ -268,7 +268,9 @@ CHILD = textwrap.dedent(
     from fractions import Fraction
     import numpy as np
     from gpen_video.errors import Interrupted
-    from gpen_video.media import EncodeSettings, VideoWriter, interrupts_as_exceptions
+    from gpen_video.media.encoders import EncodeSettings
+    from gpen_video.media.signals import interrupts_as_exceptions
+    from gpen_video.media.writer import VideoWriter
     from gpen_video.types import Frame
     try:
         with interrupts_as_exceptions():
