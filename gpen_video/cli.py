@@ -5,6 +5,7 @@
     gpen-video weights list|download|path     manage model weights
     gpen-video batch INPUTS... --out-dir DIR  many videos, long videos split on keyframes, local or Ray
     gpen-video export NAME -o FILE.onnx       export a GPEN model to ONNX
+    gpen-video doctor [--remeasure]           what is installed, which device and backend would run, the caches
 
 Exit codes: 0 ok, 1 internal error, 2 bad input or usage, 3 missing weights, 4 live source lost,
 5 some batch inputs failed, 130 interrupted.
@@ -159,7 +160,7 @@ def _enhance_parser() -> _Parser:
         prog="gpen-video",
         description="Enhance the faces in a video, stream or image with GPEN.",
         epilog=EXIT_CODES + "\n\nother commands:\n  gpen-video live --help\n  gpen-video weights --help\n"
-               "  gpen-video batch --help\n  gpen-video export --help",
+               "  gpen-video batch --help\n  gpen-video export --help\n  gpen-video doctor --help",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("input", nargs="?", help="video file, URL or image")
@@ -502,7 +503,25 @@ def _print_error(console: Console, exc: GpenVideoError) -> int:
     return exc.exit_code
 
 
-SUBCOMMANDS = {"weights": _run_weights, "live": _run_live, "batch": _run_batch, "export": _run_export}
+def _run_doctor(argv: Sequence[str], console: Console) -> int:
+    parser = _Parser(prog="gpen-video doctor",
+                     description="Show what is installed, which device and GPEN backend a run would use and why, "
+                                 "and where the caches are.")
+    parser.add_argument("--remeasure", action="store_true",
+                        help="time the GPEN backends on this CPU again (10-30 s) and cache the result for this "
+                             "environment")
+    args = parser.parse_args(argv)
+    from .doctor import diagnose
+
+    diagnosis = diagnose(remeasure=args.remeasure)
+    print("\n".join(diagnosis.lines()))
+    if diagnosis.device == "cpu" and diagnosis.choice is None:
+        print("  to measure now: gpen-video doctor --remeasure")
+    return 0
+
+
+SUBCOMMANDS = {"weights": _run_weights, "live": _run_live, "batch": _run_batch, "export": _run_export,
+               "doctor": _run_doctor}
 
 
 def hint_for(error: GpenVideoError) -> str | None:

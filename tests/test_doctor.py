@@ -32,8 +32,12 @@ def test_doctor_remeasure_replaces_this_environments_timings(tmp_path: Path, mon
     assert main(["doctor"]) == 0
     assert "not measured yet" in capsys.readouterr().out
     assert not (tmp_path / cpu_choice.CACHE_FILE).exists()
+    other = "another CPU x4 | CPython 3.10.0 | torch 2.1.0"
+    (tmp_path / cpu_choice.CACHE_FILE).write_text(json.dumps({
+        cpu_choice.cache_key(): {"probe_ms": {"torch fp32": 1.0}}, other: {"probe_ms": {"torch fp32": 5.0}}}))
     assert main(["doctor", "--remeasure"]) == 0
     out = capsys.readouterr().out
     saved = json.loads((tmp_path / cpu_choice.CACHE_FILE).read_text())
-    assert [entry["probe_ms"] for entry in saved.values()] == [{"torch fp32": 7.0, "onnxruntime fp32": 3.0}]
-    assert "onnxruntime fp32 3.0 ms" in out and "backend: onnxruntime" in out
+    assert saved[cpu_choice.cache_key()]["probe_ms"] == {"torch fp32": 7.0, "onnxruntime fp32": 3.0}
+    assert saved[other] == {"probe_ms": {"torch fp32": 5.0}}  # other environments keep theirs
+    assert "backend: onnxruntime fp32" in out and "probe: onnxruntime fp32 3 ms, torch fp32 7 ms" in out

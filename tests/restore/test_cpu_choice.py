@@ -26,7 +26,7 @@ def _hide(monkeypatch: pytest.MonkeyPatch, *modules: str) -> None:
 
 
 def _seed(home: Path, timings: dict[str, float]) -> None:
-    (home / cpu_choice.CACHE_FILE).write_text(json.dumps({cpu_choice.cpu_key(): {"probe_ms": timings}}))
+    (home / cpu_choice.CACHE_FILE).write_text(json.dumps({cpu_choice.cache_key(): {"probe_ms": timings}}))
 
 
 def test_installing_the_onnx_extra_measures_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -183,7 +183,7 @@ def test_provider_plans(monkeypatch, caplog):
         plan_providers("tensorrt", "cuda", fp16=False, engine_cache="/c", available=[CUDA, CPU])
 
 
-def test_cpu_default_is_measured_once_per_cpu_and_cached(tmp_path, monkeypatch):
+def test_cpu_default_is_measured_once_per_environment_and_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("GPEN_VIDEO_HOME", str(tmp_path))
     calls = []
 
@@ -198,7 +198,7 @@ def test_cpu_default_is_measured_once_per_cpu_and_cached(tmp_path, monkeypatch):
     fp32 = cpu_choice.choose_cpu_backend(fp32_only=True, measure=measure)
     assert (fp32.backend, fp32.precision) == ("onnxruntime", "fp32")
     saved = json.loads((tmp_path / cpu_choice.CACHE_FILE).read_text())
-    assert list(saved) == [cpu_choice.cpu_key()] and " x" in cpu_choice.cpu_key()
+    assert list(saved) == [cpu_choice.cache_key()] and cpu_choice.cache_key().startswith(cpu_choice.cpu_key())
     assert cpu_choice.cached_choice().as_report()["probe_ms"]["onnxruntime fp32"] == 20.0
 
 
@@ -206,7 +206,7 @@ def test_auto_backend_follows_the_file_and_the_measurement(exported, tmp_path, m
     checkpoint, graph = exported
     assert "onnxruntime" in build_restorer(RestoreSettings(weights=str(graph), device="cpu")).backend
     monkeypatch.setenv("GPEN_VIDEO_HOME", str(tmp_path))
-    (tmp_path / cpu_choice.CACHE_FILE).write_text(json.dumps({cpu_choice.cpu_key(): {"probe_ms": {
+    (tmp_path / cpu_choice.CACHE_FILE).write_text(json.dumps({cpu_choice.cache_key(): {"probe_ms": {
         "torch fp32": 3.0, "onnxruntime fp32": 1.0}}}))
     (tmp_path / "onnx").mkdir()
     cached = tmp_path / "onnx" / f"tiny64-{file_sha256(checkpoint)[:12]}.onnx"
