@@ -67,7 +67,8 @@ class Diagnosis:
             return "torch for GPEN checkpoints (on CUDA, torch runs them in bf16 or fp16)"
         if self.choice is None:
             return "not measured yet in this environment: the first GPEN run on the CPU measures (10-30 s)"
-        timings = ", ".join(f"{name} {ms:g} ms" for name, ms in sorted(self.choice.timings_ms.items(), key=lambda t: t[1]))
+        fastest_first = sorted(self.choice.timings_ms.items(), key=lambda item: item[1])
+        timings = ", ".join(f"{name} {ms:g} ms" for name, ms in fastest_first)
         why = self.choice.notice or "the fastest measured here"
         return f"{self.choice.backend} {self.choice.precision} for GPEN checkpoints ({why}; probe: {timings})"
 
@@ -87,7 +88,8 @@ def diagnose(*, remeasure: bool = False) -> Diagnosis:
     cuda_build = f"built for CUDA {torch.version.cuda}" if torch.version.cuda else "CPU-only build"
     packages = [
         Package("torch", str(versions["torch"]), cuda_build),
-        Package("onnxruntime", str(versions["onnxruntime"]), f"providers: {', '.join(onnxruntime.get_available_providers())}"),
+        Package("onnxruntime", str(versions["onnxruntime"]),
+                f"providers: {', '.join(onnxruntime.get_available_providers())}"),
         *(Package(name, distribution_version(name), extra=extra) for name, extra in OPTIONAL[:2]),
         Package("av", str(versions["av"]), f"FFmpeg libavcodec {versions['ffmpeg']}"),
         Package("opencv", str(versions["opencv"])),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import platform
 import sys
 from pathlib import Path
 
@@ -30,18 +31,32 @@ def _seed(home: Path, timings: dict[str, float]) -> None:
 
 
 def test_installing_the_onnx_extra_measures_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Measured without the exporter, torch won; with it, ONNX Runtime is a candidate: measure again (it stayed torch)."""
+    """Measured without the exporter, torch won; with it, ONNX Runtime is a candidate: measure again.
+
+    Before, the cache was keyed by the CPU alone and the run stayed on torch.
+    """
     monkeypatch.setenv("GPEN_VIDEO_HOME", str(tmp_path))
+    without = {"torch": "2.5.1", "onnxruntime": "1.20.0"}
     measured: list[dict[str, float]] = []
 
     def measure(timings: dict[str, float]):
         return lambda: measured.append(timings) or timings
 
-    with monkeypatch.context() as hidden:
-        _hide(hidden, *EXPORTER)
-        assert cpu_choice.choose_cpu_backend(measure=measure({"torch fp32": 30.0})).backend == "torch"
+    monkeypatch.setattr(cpu_choice, "installed_backends", lambda: without)
+    assert cpu_choice.choose_cpu_backend(measure=measure({"torch fp32": 30.0})).backend == "torch"
+    assert cpu_choice.choose_cpu_backend(measure=measure({})).measured_now is False  # cached
+    monkeypatch.setattr(cpu_choice, "installed_backends", lambda: {**without, "onnx": "1.17.0", "onnxscript": "0.1.0"})
     choice = cpu_choice.choose_cpu_backend(measure=measure({"torch fp32": 30.0, "onnxruntime fp32": 10.0}))
-    assert len(measured) == 2 and (choice.backend, choice.measured_now) == ("onnxruntime", True)
+    assert len(measured) == 2 and (choice.backend, choice.measured_now, choice.notice) == ("onnxruntime", True, None)
+    assert len(json.loads((tmp_path / cpu_choice.CACHE_FILE).read_text())) == 2  # one entry per environment
+
+
+def test_the_key_names_the_cpu_the_interpreter_and_each_backend_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = cpu_choice.cache_key({"torch": "2.5.1", "onnxruntime": "1.20.0"})
+    assert key == f"{cpu_choice.cpu_key()} | {platform.python_implementation()} {platform.python_version()} | " \
+                  "onnxruntime 1.20.0 | torch 2.5.1"
+    _hide(monkeypatch, "onnxscript")
+    assert "onnxscript" not in cpu_choice.installed_backends() and "torch" in cpu_choice.installed_backends()
 
 
 def test_a_cached_backend_that_cannot_run_here_gives_way_with_a_notice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

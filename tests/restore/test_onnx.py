@@ -28,6 +28,7 @@ from gpen_video.models.weights import file_sha256, list_models
 from gpen_video.restore import GpenRestorer, build_restorer, cpu_choice
 from gpen_video.restore.onnx import OnnxRestorer
 from gpen_video.restore.providers import CPU, CUDA, TENSORRT, ProviderPlan, plan_providers
+from tests.helpers.cli import run_cli
 from tests.helpers.paths import DATA
 from tests.helpers.real_media import cut_clip
 
@@ -181,6 +182,29 @@ def test_provider_plans(monkeypatch, caplog):
     assert plan_providers("onnxruntime", "cpu", fp16=False, engine_cache="/c", available=[CUDA, CPU]).names == [CPU]
     with pytest.raises(InputError, match="no TensorRT"):
         plan_providers("tensorrt", "cuda", fp16=False, engine_cache="/c", available=[CUDA, CPU])
+
+
+# Runs the command with every CUDA device hidden, then says whether torch ever initialised CUDA.
+WITHOUT_CUDA = """
+import sys
+import torch
+from gpen_video.cli import main
+code = main(sys.argv[1:])
+print("cuda initialised" if torch.cuda.is_initialized() else "cuda untouched")
+sys.exit(code)
+"""
+
+
+def test_onnx_weights_run_on_the_cpu_path_without_touching_cuda(exported, clip, tmp_path):
+    """The CPU route needs no CUDA wheel: ONNX Runtime runs GPEN and the embedded detector, OpenCV the rest."""
+    _, graph = exported
+    result = run_cli(clip, tmp_path / "out.mp4", "--weights", graph, "--report", tmp_path / "r.json", "-q",
+                     "--preset", "ultrafast", program=("-c", WITHOUT_CUDA), env={"CUDA_VISIBLE_DEVICES": ""})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["cuda", "untouched"]
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["restorer"]["backend"] == "onnxruntime CPUExecutionProvider fp32"
+    assert report["frames"] == len(_frames(clip)) and report["faces"] > 0
 
 
 def test_cpu_default_is_measured_once_per_environment_and_cached(tmp_path, monkeypatch):
