@@ -31,7 +31,7 @@ import torch  # noqa: E402
 
 from gpen_video.config import build_settings  # noqa: E402
 from gpen_video.job import enhance_video  # noqa: E402
-from gpen_video.upscale import LanczosUpsampler  # noqa: E402
+from gpen_video.upscale.lanczos import LanczosUpsampler  # noqa: E402
 from gpen_video.upscale.spandrel_sr import SpandrelUpsampler, load_sr_model  # noqa: E402
 from tests.helpers.paths import DATA  # noqa: E402
 from tests.helpers.real_media import cut_clip, video_frames  # noqa: E402

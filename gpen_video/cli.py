@@ -5,6 +5,7 @@
     gpen-video weights list|download|path     manage model weights
     gpen-video batch INPUTS... --out-dir DIR  many videos, long videos split on keyframes, local or Ray
     gpen-video export NAME -o FILE.onnx       export a GPEN model to ONNX
+    gpen-video doctor [--remeasure]           what is installed, which device and backend would run, the caches
 
 Exit codes: 0 ok, 1 internal error, 2 bad input or usage, 3 missing weights, 4 live source lost,
 5 some batch inputs failed, 130 interrupted.
@@ -18,13 +19,9 @@ import re
 import sys
 import textwrap
 from collections.abc import Sequence
-from typing import Any, NoReturn
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
-from .config import Settings, build_settings, preset_names
 from .errors import (
     DestinationExists,
     GpenVideoError,
@@ -40,7 +37,14 @@ from .errors import (
 )
 from .library_warnings import hide_library_warnings
 from .media import signals
-from .media.output import discard_unfinished
+from .media.output import check_destination, discard_unfinished
+
+# Only light modules above: ``main`` installs the signal policy, and settings and destinations are checked,
+# before rich, PyAV, OpenCV or torch load (each command imports what it needs once its arguments are good).
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .config import Settings
 
 ENHANCE_EXAMPLES = """examples:
   gpen-video in.mp4 out.mp4                    # every face, with GPEN-BFR-512
@@ -147,6 +151,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _field_type(section: str, key: str) -> Any:
+    from .config import Settings
+
     hints = {f.name: f.type for f in dataclasses.fields(getattr(Settings(), section))}
     kind = str(hints[key])
     if "float" in kind:
@@ -158,6 +164,8 @@ def _field_type(section: str, key: str) -> Any:
 
 def _encoder_preset(name: str) -> str:
     """``--preset``'s value: an encoder's speed preset, never one of the config presets it is confused with."""
+    from .config import preset_names
+
     if name in preset_names():
         raise argparse.ArgumentTypeError(f"'{name}' is a config preset, not an x264 preset: use --config {name}")
     return name
@@ -170,6 +178,8 @@ OPTION_TYPES = {"--preset": _encoder_preset}
 def _add_tuning_options(parser: argparse.ArgumentParser, defaults: Settings, defaults_from: str | None = None) -> None:
     """The pipeline options, each showing the value of ``defaults`` (the settings the command starts from:
     the config preset ``defaults_from``, or the built-in defaults when None)."""
+    from .config import preset_names
+
     title = (f"pipeline options (the {defaults_from} config preset's values shown)" if defaults_from else
              "pipeline options (defaults shown; --config overrides them)")
     group = parser.add_argument_group(title)
@@ -199,7 +209,7 @@ def _enhance_parser() -> _Parser:
         prog="gpen-video",
         description="Enhance the faces in a video, stream or image with GPEN.",
         epilog=ENHANCE_EXAMPLES + "\n\n" + EXIT_CODES + "\n\nother commands:\n  gpen-video live --help\n  gpen-video weights --help\n"
-               "  gpen-video batch --help\n  gpen-video export --help",
+               "  gpen-video batch --help\n  gpen-video export --help\n  gpen-video doctor --help",
         formatter_class=_HelpFormatter,
     )
     parser.add_argument("input", nargs="?", help="video file, URL or image")
@@ -222,6 +232,8 @@ def _enhance_parser() -> _Parser:
     job.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output file (and gallery)")
     job.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     job.add_argument("--version", action="version", version=f"gpen-video {__version__}")
+    from .config import Settings
+
     _add_tuning_options(parser, Settings())
     return parser
 
@@ -240,6 +252,8 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
         raise InputError(f"input not found: {source}")
     if args.start is not None and args.end is not None and args.end <= args.start:
         raise InputError("--end must be after --start")
+    from .config import build_settings
+
     settings = build_settings(args.config, _overrides(args))
     if args.report_faces and not args.report:
         raise InputError("--report-faces needs --report PATH.json")
@@ -306,6 +320,8 @@ def _run_weights(argv: Sequence[str], console: Console) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "list":
+        from rich.table import Table
+
         table = Table(title=f"models (cache: {weights.cache_dir()})")
         for column in ("name", "kind", "size", "cached", "path"):
             table.add_column(column)
@@ -326,6 +342,7 @@ EXPORT_EXAMPLES = """examples:
 
 
 def _run_export(argv: Sequence[str], console: Console) -> int:
+    from .config import Settings
     from .models import weights
 
     parser = _Parser(prog="gpen-video export",
@@ -384,6 +401,8 @@ exit codes:
 
 
 def _live_parser() -> _Parser:
+    from .config import build_settings
+
     settings = build_settings(LIVE_CONFIG)
     defaults = settings.live
     parser = _Parser(
@@ -461,28 +480,36 @@ def _batch_parser() -> _Parser:
                           "linking them")
     job.add_argument("-y", "--overwrite", action="store_true", help="replace outputs this batch did not write itself")
     job.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    from .config import Settings
+
     _add_tuning_options(parser, Settings())
     return parser
 
 
 def _run_live(argv: Sequence[str], console: Console) -> int:
     args = _live_parser().parse_args(argv)
-    from .live import run_live  # heavy imports only once the arguments are good
-    from .media.output import check_destination, same_file, write_json_atomic
+    from .config import build_settings
+    from .media.output import same_file
     from .media.source import parse_source
-    from .report import build_live_report, print_live_summary
-    from .stdin_keys import StdinKeys
 
     source = parse_source(args.source)
     overrides = _overrides(args)
     if args.cam_size:
         overrides.setdefault("live", {}).update(cam_width=args.cam_size[0], cam_height=args.cam_size[1])
     settings = build_settings(args.config or LIVE_CONFIG, overrides)
+    if args.output:
+        check_destination(args.output, source=None if isinstance(source, int) else source,
+                          inputs=settings.files_read(), overwrite=args.overwrite)
     if args.report:
         check_destination(args.report, source=None if isinstance(source, int) else source,
                           inputs=settings.files_read(), overwrite=args.overwrite)
         if args.output and same_file(args.report, args.output):
             raise InputError("--report must be a different file from the output")
+    from .live import run_live  # heavy imports only once the arguments are good
+    from .media.output import write_json_atomic
+    from .report import build_live_report, print_live_summary
+    from .stdin_keys import StdinKeys
+
     if settings.upscale.scale > 1 and not args.quiet:
         from .live import upscale_notice
 
@@ -530,11 +557,13 @@ def _run_batch(argv: Sequence[str], console: Console) -> int:
 
 
 def _batch(args: argparse.Namespace, console: Console) -> int:
-    from .batch import BatchOptions, import_ray, run_batch
+    from .config import build_settings
+
+    settings = build_settings(args.config, _overrides(args))
+    from .batch import BatchOptions, import_ray, run_batch  # heavy imports only once the settings are good
 
     if args.ray is not None:
-        import_ray()  # exit 2 with the install hint before anything else
-    settings = build_settings(args.config, _overrides(args))
+        import_ray()  # exit 2 with the install hint before any work
     options = BatchOptions(out_dir=args.out_dir, ray=args.ray, workers=args.workers, segment_seconds=args.segment_seconds,
                            warmup=args.warmup, retries=args.retries, overwrite=args.overwrite,
                            faces_out=args.faces_out)
@@ -561,7 +590,25 @@ def _print_error(console: Console, exc: GpenVideoError) -> int:
     return exc.exit_code
 
 
-SUBCOMMANDS = {"weights": _run_weights, "live": _run_live, "batch": _run_batch, "export": _run_export}
+def _run_doctor(argv: Sequence[str], console: Console) -> int:
+    parser = _Parser(prog="gpen-video doctor",
+                     description="Show what is installed, which device and GPEN backend a run would use and why, "
+                                 "and where the caches are.")
+    parser.add_argument("--remeasure", action="store_true",
+                        help="time the GPEN backends on this CPU again (10-30 s) and cache the result for this "
+                             "environment")
+    args = parser.parse_args(argv)
+    from .doctor import diagnose
+
+    diagnosis = diagnose(remeasure=args.remeasure)
+    print("\n".join(diagnosis.lines()))
+    if diagnosis.device == "cpu" and diagnosis.choice is None:
+        print("  to measure now: gpen-video doctor --remeasure")
+    return 0
+
+
+SUBCOMMANDS = {"weights": _run_weights, "live": _run_live, "batch": _run_batch, "export": _run_export,
+               "doctor": _run_doctor}
 
 
 def hint_for(error: GpenVideoError) -> str | None:
@@ -588,11 +635,11 @@ def error_line(error: GpenVideoError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the process exit code.
+    """The command (``gpen_video.__main__`` runs it); returns the process exit code.
 
-    The signal policy (``media.signals``) comes first, before the slow imports. Without ``argv`` this
-    process is the command and the policy stays until it exits; with ``argv`` (a call from Python)
-    the caller's handlers come back afterwards.
+    The signal policy (``media.signals``) comes first, before the slow imports, then the signals that
+    the entry point held are let through. Without ``argv`` this process is the command and the policy
+    stays until it exits; with ``argv`` (a call from Python) the caller's handlers come back afterwards.
     """
     with signals.installed(restore=argv is not None, exit_message="gpen-video: interrupted; stopped at once"):
         try:
@@ -602,9 +649,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _command(argv: list[str]) -> int:
+    from rich.console import Console
+
     console = Console(stderr=True)
     hide_library_warnings()
     try:
+        signals.release_held()  # a signal that came during the start-up is raised here, as Interrupted
         if argv and argv[0] in SUBCOMMANDS:
             return SUBCOMMANDS[argv[0]](argv[1:], console)
         return _run_enhance(argv, console)

@@ -36,7 +36,8 @@ from .frame_path import build_frame_path
 from .protocols import FaceDetector, FaceVerifier, FrameObserver, Restorer
 from .restore import build_restorer
 from .types import AlignedFace, Frame, FrameResult, TrackedFace
-from .upscale import Upsampler, build_upsampler
+from .upscale.base import Upsampler
+from .upscale.build import build_upsampler
 
 QUEUE_DEPTH = 8  # frames in flight between two stages
 _POLL = 0.1  # seconds between checks for a stopped pipeline

@@ -114,7 +114,12 @@ class MissingExtra(InputError):
 
     @property
     def install_command(self) -> str:
-        return f"pip install 'gpen-video[{self.extra}]'"
+        return install_command(self.extra)
+
+
+def install_command(extra: str) -> str:
+    """The command that installs the gpen-video extra ``extra``."""
+    return f"pip install 'gpen-video[{extra}]'"
 
 
 class VirtualCameraUnavailable(InputError):

@@ -24,7 +24,7 @@ from .progress import Progress, ProgressListener
 from .protocols import FrameObserver
 from .provenance import output_tags
 from .types import Frame, FrameResult
-from .upscale import lanczos_resize
+from .upscale.lanczos import lanczos_resize
 
 
 @dataclass

@@ -14,14 +14,14 @@ from tests.helpers.paths import DATA, FIXTURES
 @pytest.fixture(scope="session", autouse=True)
 def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``$GPEN_VIDEO_HOME`` for the session (children inherit it), never the user's cache. It holds this
-    CPU's backend timings, so no run measures them (``restore.cpu_choice``): torch, in the precision that
+    environment's CPU backend timings, so no run measures them (``restore.cpu_choice``): torch, in the precision that
     the CPU flags suggest, as before the measurement existed. Tests of the measurement use their own cache."""
     from gpen_video.device import cpu_has_bf16
-    from gpen_video.restore.cpu_choice import CACHE_FILE, cpu_key
+    from gpen_video.restore.cpu_choice import CACHE_FILE, cache_key
 
     home = tmp_path_factory.mktemp("gpen-video-home")
     timings = {"torch bf16": 1.0, "torch fp32": 2.0} if cpu_has_bf16() else {"torch fp32": 1.0}
-    (home / CACHE_FILE).write_text(json.dumps({cpu_key(): {"probe_ms": timings}}))
+    (home / CACHE_FILE).write_text(json.dumps({cache_key(): {"probe_ms": timings}}))
     before = os.environ.get("GPEN_VIDEO_HOME")
     os.environ["GPEN_VIDEO_HOME"] = str(home)
     yield home

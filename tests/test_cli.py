@@ -171,6 +171,82 @@ def test_existing_output_needs_overwrite_flag(tmp_path: Path) -> None:
     assert output.read_bytes() == b"precious"
 
 
+# Runs the command in a fresh interpreter, then reports its peak memory (VmHWM: getrusage's maxrss keeps the
+# forking parent's) and whether torch was ever imported.
+PEAK_KB = "int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])"
+MEASURED_MAIN = f"""
+import json, sys
+from gpen_video.cli import main
+code = main(sys.argv[1:])
+print(json.dumps({{"torch": "torch" in sys.modules, "peak_kb": {PEAK_KB}}}))
+sys.exit(code)
+"""
+IMPORT_TORCH = f"""
+import json
+import torch
+print(json.dumps({{"torch": True, "peak_kb": {PEAK_KB}}}))
+"""
+
+
+def _measured(code: str, *args: str | Path) -> tuple[subprocess.CompletedProcess, float, dict]:
+    """``python -c code ARGS`` from the checkout: (the process, its wall-clock seconds, what it printed last)."""
+    began = time.perf_counter()
+    result = run_cli(*args, program=("-c", code))
+    seconds = time.perf_counter() - began
+    return result, seconds, json.loads(result.stdout.splitlines()[-1])
+
+
+@pytest.mark.serial
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak memory from /proc")
+def test_settings_and_destinations_are_checked_before_torch_loads(tmp_path: Path) -> None:
+    """Config errors and bad destinations come back faster and smaller than ``import torch`` alone, without it.
+
+    Before, every one of them loaded torch (about 770 MB) and answered after 4-7 s.
+    """
+    _, torch_seconds, torch_run = _measured(IMPORT_TORCH)
+    bad_key, bad_value = tmp_path / "bad_key.toml", tmp_path / "bad_value.toml"
+    bad_key.write_text("[faces]\nsmoth = 1\n")
+    bad_value.write_text("[faces]\ndet_size = \"big\"\n")
+    existing = tmp_path / "existing.mp4"
+    existing.write_bytes(b"precious")
+    source = tmp_path / "in.mp4"
+    source.write_bytes(SAMPLE.read_bytes())
+    out = tmp_path / "out.mp4"
+    cases = {
+        "config key": (source, out, "--config", bad_key),
+        "config value": (source, out, "--config", bad_value),
+        "unknown preset": (source, out, "--config", "nosuchpreset"),
+        "option value": (source, out, "--alpha", "2"),
+        "existing output": (source, existing),
+        "output = input": (source, source, "-y"),
+        "missing input": (tmp_path / "missing.mp4", out),
+        "batch config": ("batch", source, "--out-dir", tmp_path / "batch", "--config", "nosuchpreset"),
+        "live config": ("live", "--source", source, "--no-window", "--config", bad_key),
+    }
+    for case, args in cases.items():
+        result, seconds, run = _measured(MEASURED_MAIN, *args, "-q")
+        assert_one_line_error(result, 2)
+        assert not run["torch"], case
+        assert seconds < torch_seconds, (case, seconds, torch_seconds)
+        assert run["peak_kb"] < torch_run["peak_kb"] / 2, (case, run, torch_run)
+    assert existing.read_bytes() == b"precious" and source.read_bytes() == SAMPLE.read_bytes()
+    assert leftovers(tmp_path, {"bad_key.toml", "bad_value.toml", "existing.mp4", "in.mp4"}) == []
+
+
+def test_cuda_asked_for_without_cuda_fails_with_or_without_gpen(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    """``--restorer none`` refuses ``--device cuda`` the way GPEN does (it was silently ignored)."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA")
+    gpen = run_cli(SAMPLE, tmp_path / "gpen.mp4", "--weights", tiny_checkpoint, "--device", "cuda", *FAST)
+    none = run_cli(SAMPLE, tmp_path / "none.mp4", "--restorer", "none", "--device", "cuda", *FAST)
+    assert_one_line_error(gpen, 2)
+    assert_one_line_error(none, 2)
+    assert none.stderr == gpen.stderr and "CUDA is not available" in none.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_hints_name_the_options_library_errors_leave_out(tmp_path: Path) -> None:
     from gpen_video.cli import error_line, hint_for
     from gpen_video.errors import DestinationExists, InputError, WeightsMissing

@@ -26,6 +26,11 @@ from tests.helpers.paths import DATA, ROOT
 from tests.helpers.real_media import cut_clip
 from tests.helpers.streams import leftovers, video_pts
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
 pytestmark = [pytest.mark.serial,
               pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads process state from /proc")]
 
@@ -148,6 +153,62 @@ def test_sigterm_during_start_up_exits_130(tmp_path: Path) -> None:
         _, stderr = process.communicate(timeout=EXIT_DEADLINE)
     _assert_clean_130(process.returncode, stderr)
     assert list(tmp_path.iterdir()) == []
+
+
+# What the ``gpen-video`` console script runs (pip writes the same).
+_MODULE, _FUNCTION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["gpen-video"].split(":")
+CONSOLE_SCRIPT = f"import sys\nfrom {_MODULE} import {_FUNCTION}\nsys.exit({_FUNCTION}())\n"
+START_UP_OFFSETS = (0.02, 0.05, 0.1, 0.3, 1.0)  # seconds after the entry point's first line
+
+
+def _signal_bits(pid: int, field: str) -> int:
+    """``field`` ("SigBlk", "SigCgt") of /proc/PID/status: bit n-1 is signal n; 0 once the process is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1], 16)
+    except OSError:
+        pass
+    return 0
+
+
+def _holds_int_and_term(pid: int) -> bool:
+    """SIGINT and SIGTERM are blocked, and not everything: between fork and exec, subprocess blocks all."""
+    blocked = _signal_bits(pid, "SigBlk")
+    return all(blocked >> (sig - 1) & 1 for sig in (INT, TERM)) and not blocked >> (signal.SIGUSR1 - 1) & 1
+
+
+@pytest.mark.parametrize("sig", [INT, TERM], ids=["int", "term"])
+@pytest.mark.parametrize("command", ["enhance", "batch"])
+def test_a_signal_at_any_moment_of_start_up_exits_130_with_one_line(tmp_path: Path, command: str, sig: int) -> None:
+    """From the entry point's first line on, through the imports and into the run: each offset REPEATS times.
+
+    Time starts when the process holds SIGINT and SIGTERM, which the entry point does first: before that,
+    only the interpreter's own start-up and the import of that one small module run, and no Python code
+    can catch a signal there (SIGTERM kills, SIGINT fails the import of ``site``). Before, nothing held
+    them: SIGTERM within the imports killed the process (143), SIGINT printed a KeyboardInterrupt or
+    ImportError traceback, until the policy came with the command's main a few tenths of a second in.
+    """
+    def run(offset: float, k: int) -> tuple[int, str, Path]:
+        folder = tmp_path / f"{offset}-{k}"
+        folder.mkdir()
+        args = (("batch", DATA / "talking_head_844.mp4", "--out-dir", folder / "out") if command == "batch"
+                else (DATA / "talking_head_844.mp4", folder / "out.mp4"))
+        with _running("-c", CONSOLE_SCRIPT, *args, *FAST) as process:
+            deadline = time.monotonic() + START_DEADLINE
+            while not _holds_int_and_term(process.pid):
+                assert process.poll() is None and time.monotonic() < deadline, "the entry point never held the signals"
+                time.sleep(0.001)
+            time.sleep(offset)
+            process.send_signal(sig)
+            _, stderr = process.communicate(timeout=EXIT_DEADLINE)
+        return process.returncode, stderr, folder
+
+    for offset in START_UP_OFFSETS:
+        for code, stderr, folder in _repeated(lambda k, offset=offset: run(offset, k)):
+            assert code == 130 and len([line for line in stderr.splitlines() if line.strip()]) == 1, (offset, stderr)
+            _assert_clean_130(code, stderr)
+            assert not [p for p in folder.rglob("*") if TEMP_MARK in p.name or p.suffix == ".mp4"], offset
 
 
 CLEAN_UP_HANGS = textwrap.dedent(

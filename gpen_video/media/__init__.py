@@ -1,17 +1,6 @@
-"""Media I/O on PyAV: VideoReader, VideoWriter (audio passthrough, safe output), image I/O."""
-from __future__ import annotations
+"""Media I/O on PyAV: readers (``reader``, ``open``), the writer (``writer``, ``encoders``), safe output
+(``output``), pictures (``image``), and the signal policy (``signals``).
 
-from .encoders import EncodeSettings
-from .reader import ReaderStats, VideoInfo, VideoReader
-from .signals import interrupts_as_exceptions
-from .writer import VideoWriter, WriterStats
-
-__all__ = [
-    "EncodeSettings",
-    "ReaderStats",
-    "VideoInfo",
-    "VideoReader",
-    "VideoWriter",
-    "WriterStats",
-    "interrupts_as_exceptions",
-]
+Import from the submodules: this package imports nothing itself, so that the command can install its
+signal policy and check its destinations before PyAV and numpy load.
+"""

@@ -174,6 +174,13 @@ def _ignore_during_teardown() -> None:
         signal.signal(sig, signal.SIG_IGN)
 
 
+def release_held() -> None:
+    """Let SIGINT and SIGTERM through again, once the policy is installed: the command's entry point
+    (``gpen_video.__main__``) holds them from its first line, and one that came meanwhile arrives now."""
+    if sys.platform != "win32":
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+
+
 def stopping_with(action: StopAction) -> AbstractContextManager[object]:
     """Within the block, the first SIGINT/SIGTERM calls ``action`` (main thread; elsewhere nothing changes).
 

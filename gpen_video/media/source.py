@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import InputError
-from ..types import Frame
 
-if TYPE_CHECKING:  # reader.py imports this module
+if TYPE_CHECKING:  # reader.py imports this module; the command's early checks use this one without numpy
+    from ..types import Frame
     from .reader import VideoInfo
 
 _DEVICE = re.compile(r"/dev/video\d+")

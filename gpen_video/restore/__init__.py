@@ -26,7 +26,7 @@ BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
 
 def resolve_backend(settings: RestoreSettings, weights: Path) -> tuple[str, str]:
     """(backend, torch precision) for a run: the asked backend, else "onnxruntime" for an ``.onnx``
-    file, else on the CPU the measured fastest (``cpu_choice``), else torch. Precision is "fp32" with
+    file, else on the CPU the measured fastest that can run here (``cpu_choice``), else torch. Precision is "fp32" with
     ``settings.fp32``, else "auto" unless the CPU measurement picked one.
 
     Raises:
@@ -48,6 +48,8 @@ def resolve_backend(settings: RestoreSettings, weights: Path) -> tuple[str, str]
     from .cpu_choice import choose_cpu_backend
 
     choice = choose_cpu_backend(fp32_only=settings.fp32)
+    if choice.notice:
+        log.warning("%s", choice.notice)
     return choice.backend, choice.precision
 
 
@@ -65,8 +67,8 @@ def build_restorer(settings: RestoreSettings) -> Restorer:
     """
     from ..models.weights import is_onnx, resolve_weights
 
-    if settings.restorer == "none":
-        return PassthroughRestorer(batch_size=settings.batch_size)
+    if settings.restorer == "none":  # its neighbours run where GPEN would, and a device that is not here is refused
+        return PassthroughRestorer(batch_size=settings.batch_size, device=str(resolve_device(settings.device)))
     if settings.restorer != "gpen":
         raise InputError(f"unknown restorer {settings.restorer!r} (use gpen or none)")
     weights = _cached_registry_export(settings) or resolve_weights(settings.model, settings.weights)

@@ -1,25 +1,32 @@
-"""The CPU default backend, chosen by measurement once per CPU model and core count, then cached.
+"""The CPU default backend, chosen by measurement once per environment, then cached.
 
 CPU flags do not predict speed: bf16 autocast was about 2x fp32 on the AMD EPYC this project started
-on, but 0.89-0.97x on a Xeon that also reports ``avx512_bf16``. So on first use on a CPU, one small
-forward of each candidate is timed on a probe GPEN (GPEN-512's layout at 64 px and a quarter of its
-width, random weights, batch 1): torch fp32, torch bf16 (on CPUs with native bf16: emulated bf16 was
+on, but 0.89-0.97x on a Xeon that also reports ``avx512_bf16``. So on first use in an environment, one
+small forward of each candidate is timed on a probe GPEN (GPEN-512's layout at 64 px and a quarter of
+its width, random weights, batch 1): torch fp32, torch bf16 (on CPUs with native bf16: emulated bf16 was
 7-10x slower than fp32 here, so it is not worth the time) and ONNX Runtime fp32 (when the ``onnx``
 extra can export the probe). Each is warmed up, then timed alternately with the others and its best time kept.
-The timings go to ``$GPEN_VIDEO_HOME/cpu-backend.json``, keyed by "<CPU model> x<cores>"; the
-fastest candidate that the run allows (fp32 only, when fp32 is asked for) is the default.
+
+The timings go to ``$GPEN_VIDEO_HOME/cpu-backend.json``, keyed by the environment (``cache_key``): the
+CPU model and cores, the interpreter, and the versions of the backends installed (torch, onnxruntime,
+and the ONNX exporter's onnx and onnxscript). Every venv sharing the cache has its own entry, and
+installing or upgrading one of them measures again. The fastest candidate that the run allows (fp32
+only, when fp32 is asked for) and that can run here is the default; a faster one that cannot (its
+packages are gone) is named in a notice.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
 import platform
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -28,15 +35,26 @@ CACHE_FILE = "cpu-backend.json"
 # GPEN-512's layout at 64 px and a quarter of its width (128 channels): the same kinds of layers, ~0.1 s a forward
 PROBE = {"in_size": 64, "channel_multiplier": 2, "narrow": 0.25, "style_dim": 512, "n_mlp": 8}
 CANDIDATES = ("torch fp32", "torch bf16", "onnxruntime fp32")
+# module -> the distributions that install it, for the backends a candidate needs
+BACKEND_MODULES: dict[str, tuple[str, ...]] = {
+    "torch": ("torch",),
+    "onnxruntime": ("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino", "onnxruntime-directml"),
+    "onnx": ("onnx",),
+    "onnxscript": ("onnxscript",),
+}
+# candidate backend -> the modules it needs for a PyTorch checkpoint (ONNX Runtime runs its export)
+NEEDS = {"torch": ("torch",), "onnxruntime": ("onnxruntime", "onnx", "onnxscript")}
 _REPEATS = 3
 
 
 @dataclass(frozen=True)
 class CpuChoice:
-    """The measured candidates of this CPU and the one picked for a run.
+    """The measured candidates of this environment and the one picked for a run.
 
     ``timings_ms``: best time of one probe forward per candidate ("torch fp32", ...). ``backend`` is
-    "torch" or "onnxruntime", ``precision`` "fp32" or "bf16". ``measured_now``: False when read from the cache.
+    "torch" or "onnxruntime", ``precision`` "fp32" or "bf16". ``measured_now``: False when read from the
+    cache. ``key``: the cache entry's (``cache_key``). ``notice``: one line when a faster measured
+    candidate cannot run here, else None.
     """
 
     cpu: str
@@ -44,9 +62,11 @@ class CpuChoice:
     precision: str
     timings_ms: dict[str, float]
     measured_now: bool
+    key: str = ""
+    notice: str | None = None
 
     def as_report(self) -> dict:
-        return {"cpu": self.cpu, "backend": self.backend, "precision": self.precision,
+        return {"cpu": self.cpu, "key": self.key, "backend": self.backend, "precision": self.precision,
                 "probe_ms": self.timings_ms, "measured_now": self.measured_now}
 
 
@@ -68,7 +88,43 @@ def cpu_key() -> str:
     return f"{model} x{cores}"
 
 
-def _cache_path() -> Path:
+def installed_backends() -> dict[str, str]:
+    """{module: version} of the ``BACKEND_MODULES`` that are importable here, found without importing them.
+
+    The version is the installing distribution's, "unknown" for a module without one.
+    """
+    found = {}
+    for module, distributions in BACKEND_MODULES.items():
+        if importlib.util.find_spec(module) is not None:
+            found[module] = next((v for v in map(distribution_version, distributions) if v), "unknown")
+    return found
+
+
+def distribution_version(name: str) -> str | None:
+    """The installed version of the distribution ``name``, or None."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def cache_key(backends: Mapping[str, str] | None = None) -> str:
+    """This environment's entry in the cache: CPU, interpreter and backend versions (default: ``installed_backends()``).
+
+    e.g. "AMD EPYC 7B13 x2 | CPython 3.11.7 | torch 2.5.1 | onnxruntime 1.20.0 | onnx 1.17.0 | onnxscript 0.1.0".
+    """
+    backends = installed_backends() if backends is None else backends
+    parts = [cpu_key(), f"{platform.python_implementation()} {platform.python_version()}"]
+    return " | ".join(parts + [f"{module} {version}" for module, version in sorted(backends.items())])
+
+
+def missing_for(candidate: str, backends: Mapping[str, str]) -> list[str]:
+    """The modules that ``candidate`` ("onnxruntime fp32", ...) needs and ``backends`` lacks."""
+    return [module for module in NEEDS[candidate.split()[0]] if module not in backends]
+
+
+def cache_path() -> Path:
+    """``$GPEN_VIDEO_HOME/cpu-backend.json``."""
     from ..models.weights import cache_dir
 
     return cache_dir() / CACHE_FILE
@@ -82,19 +138,28 @@ def _read_cache(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def choose_cpu_backend(*, fp32_only: bool = False,
-                       measure: Callable[[], dict[str, float]] | None = None) -> CpuChoice:
-    """The fastest allowed candidate on this CPU: from the cache, else measured now (and cached).
-
-    ``measure`` returns {candidate: ms}; it defaults to ``measure_candidates``. An unwritable cache
-    only costs a new measurement next time.
-    """
-    path, key = _cache_path(), cpu_key()
-    cache = _read_cache(path)
+def _cached_timings(cache: dict, key: str) -> dict[str, float] | None:
     entry = cache.get(key)
-    fresh = not (isinstance(entry, dict) and isinstance(entry.get("probe_ms"), dict) and entry["probe_ms"])
-    if fresh:
-        log.warning("measuring which GPEN backend is fastest on this CPU (once, 10-30 s; cached in %s)", path)
+    if not (isinstance(entry, dict) and isinstance(entry.get("probe_ms"), dict) and entry["probe_ms"]):
+        return None
+    return {k: float(v) for k, v in entry["probe_ms"].items()}
+
+
+def choose_cpu_backend(*, fp32_only: bool = False, remeasure: bool = False,
+                       measure: Callable[[], dict[str, float]] | None = None) -> CpuChoice:
+    """The fastest allowed candidate that can run in this environment: from the cache, else measured now (and cached).
+
+    ``remeasure``: measure even when the cache has this environment. ``measure`` returns {candidate: ms};
+    it defaults to ``measure_candidates``. An unwritable cache only costs a new measurement next time.
+    """
+    backends = installed_backends()
+    path, key = cache_path(), cache_key(backends)
+    cache = _read_cache(path)
+    timings = None if remeasure else _cached_timings(cache, key)
+    fresh = timings is None
+    if timings is None:
+        log.warning("measuring which GPEN backend is fastest on this CPU (once per environment, 10-30 s; cached in %s)",
+                    path)
         timings = (measure or measure_candidates)()
         cache[key] = {"probe_ms": timings, "measured": time.strftime("%Y-%m-%dT%H:%M:%S")}
         try:
@@ -104,18 +169,21 @@ def choose_cpu_backend(*, fp32_only: bool = False,
             write_json_atomic(path, cache)
         except OSError as exc:
             log.warning("could not cache the CPU backend choice in %s: %s", path, exc)
-    else:
-        timings = {k: float(v) for k, v in entry["probe_ms"].items()}
     allowed = {k: v for k, v in timings.items() if k in CANDIDATES and not (fp32_only and k.endswith("bf16"))}
-    best = min(allowed, key=allowed.get) if allowed else "torch fp32"
+    runnable = {k: v for k, v in allowed.items() if not missing_for(k, backends)}
+    best = min(runnable, key=runnable.get) if runnable else "torch fp32"
+    fastest = min(allowed, key=allowed.get) if allowed else best
+    notice = None
+    if fastest != best:
+        notice = (f"{fastest} was measured fastest on this CPU, but {', '.join(missing_for(fastest, backends))} "
+                  f"cannot be imported here; running {best}")
     backend, precision = best.split()
-    return CpuChoice(key, backend, precision, timings, fresh)
+    return CpuChoice(cpu_key(), backend, precision, timings, fresh, key, notice)
 
 
 def cached_choice() -> CpuChoice | None:
-    """This CPU's cached measurement and pick (any precision), or None when it was never measured."""
-    entry = _read_cache(_cache_path()).get(cpu_key())
-    if not (isinstance(entry, dict) and isinstance(entry.get("probe_ms"), dict) and entry["probe_ms"]):
+    """This environment's cached measurement and pick (any precision), or None when it was never measured."""
+    if _cached_timings(_read_cache(cache_path()), cache_key()) is None:
         return None
     return choose_cpu_backend()
 

@@ -14,7 +14,7 @@ class PassthroughRestorer(EagerQueue):
     """A ``protocols.Restorer`` whose output is a copy of its input (the "none" restorer).
 
     ``device`` computes nothing here; it is where the engine puts the stages beside the restorer (the
-    detector, the frame path), "cpu" unless a benchmark wants those on a GPU.
+    detector, the frame path): the run's device for the command, "cpu" unless a benchmark wants a GPU.
     """
 
     backend = "none"

@@ -1,14 +1,8 @@
-"""Enlarging whole frames for ``upscale`` runs: the ``Upsampler`` interface, Lanczos, spandrel networks, tiling.
+"""Enlarging whole frames for ``upscale`` runs: the ``Upsampler`` interface (``base``), Lanczos (``lanczos``),
+spandrel networks (``spandrel_sr``), tiling (``tiling``), the choice among them (``build``) and their settings
+(``settings``).
 
 The engine detects and restores faces on the input frame, enlarges the background with an upsampler
-from here, and warps each restored face straight into the enlarged frame.
+from here, and warps each restored face straight into the enlarged frame. Import from the submodules:
+this package imports nothing itself, so that reading the settings does not load OpenCV.
 """
-from __future__ import annotations
-
-from .base import Upsampler
-from .build import build_upsampler
-from .lanczos import LanczosUpsampler, lanczos_resize, lanczos_upscale
-from .settings import MAX_SCALE, SR_MODELS, UPSAMPLER_NAMES, UpscaleSettings
-
-__all__ = ["LanczosUpsampler", "MAX_SCALE", "SR_MODELS", "UPSAMPLER_NAMES", "Upsampler", "UpscaleSettings",
-           "build_upsampler", "lanczos_resize", "lanczos_upscale"]

@@ -202,7 +202,8 @@ ENCODE_IN_A_CHILD = textwrap.dedent(
     import sys
     from fractions import Fraction
     import numpy as np
-    from gpen_video.media import EncodeSettings, VideoWriter
+    from gpen_video.media.encoders import EncodeSettings
+    from gpen_video.media.writer import VideoWriter
     from gpen_video.types import Frame
     with VideoWriter(sys.argv[1], width=64, height=64, time_base=Fraction(1, 25), fps=Fraction(25),
                      settings=EncodeSettings(codec=sys.argv[2], preset="ultrafast", crf=30)) as writer:
@@ -296,7 +297,9 @@ CHILD = textwrap.dedent(
     from fractions import Fraction
     import numpy as np
     from gpen_video.errors import Interrupted
-    from gpen_video.media import EncodeSettings, VideoWriter, interrupts_as_exceptions
+    from gpen_video.media.encoders import EncodeSettings
+    from gpen_video.media.signals import interrupts_as_exceptions
+    from gpen_video.media.writer import VideoWriter
     from gpen_video.types import Frame
     try:
         with interrupts_as_exceptions():

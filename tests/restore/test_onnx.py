@@ -28,6 +28,7 @@ from gpen_video.models.weights import file_sha256, list_models
 from gpen_video.restore import GpenRestorer, build_restorer, cpu_choice
 from gpen_video.restore.onnx import OnnxRestorer
 from gpen_video.restore.providers import CPU, CUDA, TENSORRT, ProviderPlan, plan_providers
+from tests.helpers.cli import run_cli
 from tests.helpers.paths import DATA
 from tests.helpers.real_media import cut_clip
 
@@ -183,7 +184,30 @@ def test_provider_plans(monkeypatch, caplog):
         plan_providers("tensorrt", "cuda", fp16=False, engine_cache="/c", available=[CUDA, CPU])
 
 
-def test_cpu_default_is_measured_once_per_cpu_and_cached(tmp_path, monkeypatch):
+# Runs the command with every CUDA device hidden, then says whether torch ever initialised CUDA.
+WITHOUT_CUDA = """
+import sys
+import torch
+from gpen_video.cli import main
+code = main(sys.argv[1:])
+print("cuda initialised" if torch.cuda.is_initialized() else "cuda untouched")
+sys.exit(code)
+"""
+
+
+def test_onnx_weights_run_on_the_cpu_path_without_touching_cuda(exported, clip, tmp_path):
+    """The CPU route needs no CUDA wheel: ONNX Runtime runs GPEN and the embedded detector, OpenCV the rest."""
+    _, graph = exported
+    result = run_cli(clip, tmp_path / "out.mp4", "--weights", graph, "--report", tmp_path / "r.json", "-q",
+                     "--preset", "ultrafast", program=("-c", WITHOUT_CUDA), env={"CUDA_VISIBLE_DEVICES": ""})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["cuda", "untouched"]
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["restorer"]["backend"] == "onnxruntime CPUExecutionProvider fp32"
+    assert report["frames"] == len(_frames(clip)) and report["faces"] > 0
+
+
+def test_cpu_default_is_measured_once_per_environment_and_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("GPEN_VIDEO_HOME", str(tmp_path))
     calls = []
 
@@ -198,7 +222,7 @@ def test_cpu_default_is_measured_once_per_cpu_and_cached(tmp_path, monkeypatch):
     fp32 = cpu_choice.choose_cpu_backend(fp32_only=True, measure=measure)
     assert (fp32.backend, fp32.precision) == ("onnxruntime", "fp32")
     saved = json.loads((tmp_path / cpu_choice.CACHE_FILE).read_text())
-    assert list(saved) == [cpu_choice.cpu_key()] and " x" in cpu_choice.cpu_key()
+    assert list(saved) == [cpu_choice.cache_key()] and cpu_choice.cache_key().startswith(cpu_choice.cpu_key())
     assert cpu_choice.cached_choice().as_report()["probe_ms"]["onnxruntime fp32"] == 20.0
 
 
@@ -206,7 +230,7 @@ def test_auto_backend_follows_the_file_and_the_measurement(exported, tmp_path, m
     checkpoint, graph = exported
     assert "onnxruntime" in build_restorer(RestoreSettings(weights=str(graph), device="cpu")).backend
     monkeypatch.setenv("GPEN_VIDEO_HOME", str(tmp_path))
-    (tmp_path / cpu_choice.CACHE_FILE).write_text(json.dumps({cpu_choice.cpu_key(): {"probe_ms": {
+    (tmp_path / cpu_choice.CACHE_FILE).write_text(json.dumps({cpu_choice.cache_key(): {"probe_ms": {
         "torch fp32": 3.0, "onnxruntime fp32": 1.0}}}))
     (tmp_path / "onnx").mkdir()
     cached = tmp_path / "onnx" / f"tiny64-{file_sha256(checkpoint)[:12]}.onnx"

@@ -24,7 +24,7 @@ from gpen_video.job import enhance_image, enhance_video
 from gpen_video.metrics import psnr
 from gpen_video.restore import PassthroughRestorer
 from gpen_video.types import Frame
-from gpen_video.upscale import lanczos_upscale
+from gpen_video.upscale.lanczos import lanczos_upscale
 from tests.helpers.clips import make_clip
 from tests.helpers.fakes import FixedDetector
 from tests.helpers.paths import DATA

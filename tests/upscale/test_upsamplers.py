@@ -11,7 +11,9 @@ import torch
 from gpen_video.errors import WeightsError
 from gpen_video.faces.align import align_face, gpen_template, scale_affine
 from gpen_video.metrics import psnr
-from gpen_video.upscale import LanczosUpsampler, UpscaleSettings, build_upsampler
+from gpen_video.upscale.build import build_upsampler
+from gpen_video.upscale.lanczos import LanczosUpsampler
+from gpen_video.upscale.settings import UpscaleSettings
 from gpen_video.upscale.spandrel_sr import SpandrelUpsampler, load_sr_model
 from tests.helpers.fakes import save_tiny_gpen, save_tiny_sr
 from tests.helpers.real_media import solvay
