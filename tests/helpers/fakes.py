@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from gpen_video.faces.align import gpen_template
@@ -50,6 +51,37 @@ class SlowRestorer(PassthroughRestorer):
     def submit(self, crops, tag=None):
         time.sleep(self.seconds)
         super().submit(crops, tag)
+
+
+class UnsharpRestorer(PassthroughRestorer):
+    """A steady restorer whose change follows the content: each crop's unsharp mask,
+    ``2 crop - GaussianBlur(crop, sigma=2)``."""
+
+    def restore(self, crops):
+        return np.clip(np.rint(np.stack([unsharp(c) for c in crops])), 0, 255).astype(np.uint8)
+
+
+def unsharp(crop: np.ndarray) -> np.ndarray:
+    """float32 [S, S, 3] ``2 crop - GaussianBlur(crop, sigma=2)`` of a uint8 crop, unclipped."""
+    level = crop.astype(np.float32)
+    return 2.0 * level - cv2.GaussianBlur(level, (0, 0), 2.0)
+
+
+class FlickeringRestorer(PassthroughRestorer):
+    """The unsharp mask plus what a GAN restorer invents anew on every frame (seeded): a per-face tone
+    offset uniform in +-8 levels, and texture noise N(0, 6) per pixel blurred with sigma 1, times 2."""
+
+    def __init__(self, size: int = 512, seed: int = 0) -> None:
+        super().__init__(size=size)
+        self.rng = np.random.default_rng(seed)
+
+    def restore(self, crops):
+        out = []
+        for crop in crops:
+            sharp = unsharp(crop)
+            noise = cv2.GaussianBlur(self.rng.normal(0.0, 6.0, crop.shape).astype(np.float32), (0, 0), 1.0)
+            out.append(sharp + np.float32(self.rng.uniform(-8.0, 8.0)) + 2.0 * noise)
+        return np.clip(np.rint(np.stack(out)), 0, 255).astype(np.uint8)
 
 
 def tiny_gpen():
