@@ -26,10 +26,11 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-# Most weight ever given to the previous residual (at strength 1), per band: the low band (tone,
-# colour, shading) hardly cares about small misalignment, the high band (texture) does.
-_MAX_LOW_WEIGHT = 0.97
-_MAX_HIGH_WEIGHT = 0.9
+# Most frames a band's history stands for (at strength 1): the low band (tone, colour, shading)
+# hardly cares about small misalignment, the high band (texture) does; over many frames the
+# low band drifts too.
+_LOW_FRAMES = 6.0
+_HIGH_FRAMES = 4.0
 # Side (cells) of the grid that holds the low band: a 512 crop's band is its 16-px averages.
 _LOW_SIDE = 32
 # Input difference (0-255 units) at which a band's history counts 1/e as much: the high band's at the
@@ -44,10 +45,21 @@ _REGION_SIZE = 128
 
 
 @dataclass
+class _Band:
+    values: np.ndarray  # float32 [N, N, 3] the blended band
+    count: np.ndarray  # float32 [N, N] how many frames each pixel's value stands for (>= 1)
+
+    def warped(self, map_x: np.ndarray, map_y: np.ndarray) -> _Band:
+        """The band moved onto the current crop by remap tables float32 [N, N]."""
+        return _Band(*(cv2.remap(a, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                       for a in (self.values, self.count)))
+
+
+@dataclass
 class _TrackState:
     grey: np.ndarray  # float32 [S, S] grey input crop
-    high: np.ndarray  # float32 [S, S, 4] blended high band of the residual, and its frame count
-    low: np.ndarray  # float32 [L, L, 4] the same for the low band, on the low grid
+    high: _Band  # [S, S] the residual's high band
+    low: _Band  # [L, L] its low band, on the low grid
     grey_u8: np.ndarray  # uint8 [S, S] grey input crop, for the optical flow
 
 
@@ -62,8 +74,8 @@ class TemporalBlender:
     whole crop is blended: the paste changes all of it.
 
     Args:
-        strength: in [0, 1]; 0 turns blending off, 1 gives the previous residual up to 97 % weight
-            in the low band and 90 % in the high band.
+        strength: in [0, 1]; 0 turns blending off, 1 lets the low band's history stand for up to
+            6 frames (86 % weight) and the high band's for up to 4 (80 %).
     """
 
     def __init__(self, strength: float = 0.7):
@@ -102,10 +114,9 @@ class TemporalBlender:
         if strength == 0.0:
             return restored
         size = source.shape[0]
-        src = source.astype(np.float32)
-        residual = restored.astype(np.float32) - src
+        residual = cv2.subtract(restored, source, dtype=cv2.CV_32F)
         low = _to_grid(residual)
-        high = residual - _from_grid(low, size)
+        high = cv2.subtract(residual, _from_grid(low, size))
         grey_u8 = cv2.cvtColor(source, cv2.COLOR_RGB2GRAY)
         grey = grey_u8.astype(np.float32)
         prev = self._tracks.get(track_id)
@@ -119,15 +130,13 @@ class TemporalBlender:
         warped_grey = cv2.remap(prev.grey, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         # High band: at full size, strictly gated.
         trust = texture_match(grey, warped_grey, pixel)
-        warped = cv2.remap(prev.high, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        high = _recursive(high, warped, trust, strength * _MAX_HIGH_WEIGHT)
+        high = _recursive(high, prev.high.warped(map_x, map_y), trust, strength * _HIGH_FRAMES)
         # Low band: on the coarse grid, where misalignment barely shows.
         trust = _match(_to_grid(grey), _to_grid(warped_grey), _LOW_TOLERANCE)
-        low_x, low_y = _maps(back, _LOW_SIDE)
-        warped = cv2.remap(prev.low, low_x, low_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        low = _recursive(low, warped, trust, strength * _MAX_LOW_WEIGHT)
+        low = _recursive(low, prev.low.warped(*_maps(back, _LOW_SIDE)), trust, strength * _LOW_FRAMES)
         self._tracks[track_id] = _TrackState(grey, high, low, grey_u8)
-        return np.clip(np.rint(src + high[..., :3] + _from_grid(low[..., :3], size)), 0, 255).astype(np.uint8)
+        blended = cv2.add(high.values, _from_grid(low.values, size))
+        return cv2.add(source, blended, dtype=cv2.CV_8U)  # rounded and saturated
 
     def reset(self, track_id: int | None = None) -> None:
         """Forget one track's history (it restarted), or every track's (scene cut) when None."""
@@ -149,24 +158,23 @@ def _flow(cur: np.ndarray, prev: np.ndarray) -> np.ndarray:
     return cv2.calcOpticalFlowFarneback(cur, prev, None, 0.5, 3, 9, 3, 5, 1.1, 0)
 
 
-def _first(band: np.ndarray) -> np.ndarray:
-    """A band's state [N, N, 4] after its first frame: the band itself, counted once."""
-    return np.dstack([band, np.ones(band.shape[:2], np.float32)])
+def _first(band: np.ndarray) -> _Band:
+    """A band after its first frame: the band itself, standing for one frame."""
+    return _Band(band, np.ones(band.shape[:2], np.float32))
 
 
-def _recursive(band: np.ndarray, history: np.ndarray, trust: np.ndarray, max_weight: float) -> np.ndarray:
-    """One step of a per-pixel running mean that forgets: the new state [N, N, 4] of a band.
+def _recursive(band: np.ndarray, history: _Band, trust: np.ndarray, most_frames: float) -> _Band:
+    """One step of a per-pixel running mean that forgets.
 
-    ``history`` [N, N, 4] holds the blended band warped onto this frame and how many frames it
-    stands for; ``trust`` [N, N] in [0, 1] scales that count (1: aligned and unchanged, 0: unusable).
-    The history's weight is count / (count + 1), so a young history weighs as one frame among few,
-    capped at ``max_weight``.
+    ``band`` float32 [N, N, 3] is this frame's, ``history`` the blended band warped onto this frame;
+    ``trust`` [N, N] in [0, 1] scales the frames it stands for (1: aligned and unchanged, 0:
+    unusable), at most ``most_frames``. The history weighs count / (count + 1): a young history is
+    one frame among few.
     """
-    cap = max_weight / (1.0 - max_weight)
-    count = np.minimum(trust * history[..., 3], np.float32(cap))
-    weight = count / (count + 1.0)
-    blended = band + cv2.merge([weight] * 3) * (history[..., :3] - band)
-    return np.dstack([blended, count + 1.0])
+    count = cv2.min(cv2.multiply(trust, history.count), most_frames)
+    weight = cv2.divide(count, cv2.add(count, 1.0))
+    step = cv2.multiply(cv2.subtract(history.values, band), cv2.merge([weight] * 3))
+    return _Band(cv2.add(band, step), cv2.add(count, 1.0))
 
 
 def _maps(flow: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
