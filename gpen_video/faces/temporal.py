@@ -33,9 +33,9 @@ _LOW_FRAMES = 6.0
 _HIGH_FRAMES = 4.0
 # Side (cells) of the grid that holds the low band: a 512 crop's band is its 16-px averages.
 _LOW_SIDE = 32
-# Input difference (0-255 units) at which a band's history counts 1/e as much: the high band's at the
-# crop's resolution, the low band's on the low grid.
-_TOLERANCE = 3.0
+# Input difference (0-255 units) at which a band's history counts 1/e as much: the high band's at
+# half a source pixel, the low band's on the low grid.
+_TOLERANCE = 4.0
 _LOW_TOLERANCE = 12.0
 # Largest side (px) at which optical flow is computed, then scaled up; a face smaller in the frame
 # than the crop gets its own size.
@@ -105,7 +105,8 @@ class TemporalBlender:
             landmarks: float [5, 2] the face's landmarks in crop pixels (eyes, nose, mouth corners);
                 not needed now that the whole crop is blended.
             magnification: crop pixels per frame pixel: a small face enlarged into the crop has no
-                detail finer than this, so its flow is computed at its own size.
+                detail finer than this, so its flow and its texture's motion test are computed
+                nearer its own size.
 
         Returns:
             uint8 [S, S, 3]; ``restored`` itself when blending is off or the track is new.
@@ -129,7 +130,7 @@ class TemporalBlender:
         map_x, map_y = _maps(back, size)
         warped_grey = cv2.remap(prev.grey, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         # High band: at full size, strictly gated.
-        trust = texture_match(grey, warped_grey)
+        trust = texture_match(grey, warped_grey, pixel)
         high = _recursive(high, prev.high.warped(map_x, map_y), trust, strength * _HIGH_FRAMES)
         # Low band: on the coarse grid, where misalignment barely shows.
         trust = _match(_to_grid(grey), _to_grid(warped_grey), _LOW_TOLERANCE)
@@ -221,15 +222,21 @@ def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     return grid_x, grid_y
 
 
-def texture_match(cur: np.ndarray, warped_prev: np.ndarray) -> np.ndarray:
+def texture_match(cur: np.ndarray, warped_prev: np.ndarray, pixel: float = 1.0) -> np.ndarray:
     """How far the high band's history can be trusted, float32 [S, S] in [0, 1], from the grey input
     crops float32 [S, S] (current, and previous warped onto it).
 
-    Judged at the crop's full resolution and without blur, so that a fraction of a pixel's shift of
-    an edge the flow missed counts as motion (judged at a small face's own, coarser resolution, it
-    let the restorer's texture ghost on edges).
+    Judged without blur at half a source pixel (``pixel``: one source pixel in crop pixels, >= 1),
+    so that a fraction of a pixel's shift of an edge the flow missed counts as motion, while a small
+    face's enlarged compression noise does not. (At a whole source pixel the restorer's texture
+    ghosted on the edges of small faces.)
     """
-    return _match(cur, warped_prev, _TOLERANCE)
+    size = cur.shape[0]
+    side = max(16, int(round(2.0 * size / pixel)))
+    if side >= size:
+        return _match(cur, warped_prev, _TOLERANCE)
+    shrunk = [cv2.resize(im, (side, side), interpolation=cv2.INTER_AREA) for im in (cur, warped_prev)]
+    return cv2.resize(_match(*shrunk, _TOLERANCE), (size, size), interpolation=cv2.INTER_LINEAR)
 
 
 def face_region(landmarks: np.ndarray, size: int) -> np.ndarray:
