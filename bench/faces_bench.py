@@ -84,7 +84,7 @@ def main() -> None:
     print("== temporal blending (strength 0.7, noisy pass-through restorer on talking-head crops) ==")
     dets = det.detect(head[:40])
     crops = [align_face(f, d[0].landmarks, 256)[0] for f, d in zip(head[:40], dets)]
-    inner = face_region(gpen_template(256), 256) > 0.5  # blending leaves the background alone
+    inner = face_region(gpen_template(256), 256) > 0.5
     for label, seq in [("still", [crops[0]] * 40), ("talking", crops), ("panning 3px/f", [np.roll(crops[0], 3 * k, 1) for k in range(40)])]:
         restored = [np.clip(c + rng.normal(0, 6, c.shape) + rng.uniform(-8, 8), 0, 255).astype(np.uint8) for c in seq]
         b = TemporalBlender(0.7)

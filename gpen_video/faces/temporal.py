@@ -2,16 +2,20 @@
 
 A restorer run frame by frame invents slightly different texture and tone each time, which shows as
 flicker. Only that invention is smoothed: the blender works on the restorer's *residual* (restored
-crop − input crop), so the output always follows the input's real motion. Each track keeps its
-previous blended residual; it is warped onto the current crop with dense optical flow between the
-previous and current *input* crops (what the camera saw), and mixed in where
+crop − input crop), so the output always follows the input's real motion. The residual is split in
+two bands that flicker differently:
 
-- the pixel lies in the face region (a feathered ellipse from the landmarks); the background passes
-  through as restored,
-- the flow is reliable (forward–backward consistent), and
-- the warped previous input matches the current one at full resolution, so that a moved edge, an
-  opening mouth or a blink uses the current residual alone. A global tone change of the input is
-  not motion and does not stop blending.
+- the low band (its averages on a coarse grid: tone, colour, shading), which misalignment barely
+  affects: it is blended strongly, also while the face moves, and only a real change of the input
+  at that scale (a blink, an opening mouth, something passing) stops it;
+- the high band (texture), blended only where the previous input, warped onto the current one by
+  dense optical flow, matches it to within a few levels at the source's resolution: a moved edge the
+  flow missed, a blink or the mouth use the current residual alone.
+
+Each band keeps, per pixel, a running mean that forgets: the history weighs as many frames as it has
+seen (fewer where the match was poor), up to a cap set by the strength. The whole crop is blended,
+hair, jaw and background included, since the paste changes all of it. A global tone change of the
+input is not motion and does not stop blending.
 """
 from __future__ import annotations
 
@@ -22,33 +26,60 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-# Most weight ever given to the previous residual (at strength 1).
-_MAX_WEIGHT = 0.95
-# Input difference (0-255 units, after a 1-px blur) at which the weight has dropped to 1/e.
-_TOLERANCE = 8.0
-# Side (px) at which optical flow and the face region are computed, then scaled up.
-_FLOW_SIZE = 128
-# Forward–backward flow error (px at _FLOW_SIZE) beyond which a pixel's flow is not trusted.
-_FB_LIMIT = 0.75
+# Most frames a band's history stands for (at strength 1): the low band (tone, colour, shading)
+# hardly cares about small misalignment, the high band (texture) does; over many frames the
+# low band drifts too.
+_LOW_FRAMES = 6.0
+_HIGH_FRAMES = 4.0
+# Side (cells) of the grid that holds the low band: a 512 crop's band is its 16-px averages.
+_LOW_SIDE = 32
+# Input difference (0-255 units) at which a band's history counts 1/e as much: the high band's at
+# half a source pixel, the low band's on the low grid.
+_TOLERANCE = 4.0
+_LOW_TOLERANCE = 12.0
+# Largest side (px) at which optical flow is computed, then scaled up; a face smaller in the frame
+# than the crop gets its own size.
+_FLOW_SIZE = 160
+# Side (px) at which the report's face region is drawn, then scaled up.
+_REGION_SIZE = 128
+
+
+@dataclass
+class _Band:
+    values: np.ndarray  # float32 [N, N, 3] the blended band
+    count: np.ndarray  # float32 [N, N] how many frames each pixel's value stands for (>= 1)
+
+    def warped(self, map_x: np.ndarray, map_y: np.ndarray) -> _Band:
+        """The band moved onto the current crop by remap tables float32 [N, N]."""
+        return _Band(*(cv2.remap(a, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                       for a in (self.values, self.count)))
 
 
 @dataclass
 class _TrackState:
     grey: np.ndarray  # float32 [S, S] grey input crop
-    residual: np.ndarray  # float32 [S, S, 3] blended residual
-    small: np.ndarray  # uint8 [F, F] grey input crop at the flow size
+    high: _Band  # [S, S] the residual's high band
+    low: _Band  # [L, L] its low band, on the low grid
+    grey_u8: np.ndarray  # uint8 [S, S] grey input crop, for the optical flow
 
 
 class TemporalBlender:
-    """Motion-compensated, face-only recursive blending of each track's restorer residual.
+    """Motion-compensated recursive blending of each track's restorer residual, in two bands.
+
+    The residual (restored − input crop) is split into a low band (its averages on a coarse grid:
+    tone, colour, shading) and the high band that remains (texture). Each band's history is warped
+    with the input's optical flow and counts where the warped previous input matches the current
+    one; the low band's test is made on the coarse grid, so it stays on while a face moves and only
+    real change of the input there (a blink, an opening mouth, something passing) stops it. The
+    whole crop is blended: the paste changes all of it.
 
     Args:
-        strength: in [0, 1]; 0 turns blending off, 1 gives the previous residual up to 95 % weight.
+        strength: in [0, 1]; 0 turns blending off, 1 lets the low band's history stand for up to
+            6 frames (86 % weight) and the high band's for up to 4 (80 %).
     """
 
     def __init__(self, strength: float = 0.7):
         self._tracks: dict[int, _TrackState] = {}
-        self._flow: cv2.DISOpticalFlow | None = None
         self.strength = 0.0
         self.set_strength(strength)
 
@@ -59,8 +90,6 @@ class TemporalBlender:
         """
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"temporal strength must be in [0, 1], got {strength}")
-        if strength and self._flow is None:
-            self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         if strength and not self.strength:
             self._tracks.clear()
         self.strength = float(strength)
@@ -73,9 +102,11 @@ class TemporalBlender:
         Args:
             source: uint8 [S, S, 3] the aligned input crop the restorer was given.
             restored: uint8 [S, S, 3] the restorer's output for it.
-            landmarks: float [5, 2] the face's landmarks in crop pixels (eyes, nose, mouth corners).
-            magnification: crop pixels per frame pixel. Motion is judged in frame pixels: a small
-                face enlarged into the crop has no detail finer than this, only compression noise.
+            landmarks: float [5, 2] the face's landmarks in crop pixels (eyes, nose, mouth corners);
+                not needed now that the whole crop is blended.
+            magnification: crop pixels per frame pixel: a small face enlarged into the crop has no
+                detail finer than this, so its flow and its texture's motion test are computed
+                nearer its own size.
 
         Returns:
             uint8 [S, S, 3]; ``restored`` itself when blending is off or the track is new.
@@ -83,25 +114,30 @@ class TemporalBlender:
         strength = self.strength  # read once: the controls may change it meanwhile
         if strength == 0.0:
             return restored
-        src = source.astype(np.float32)
-        residual = restored.astype(np.float32) - src
+        size = source.shape[0]
+        residual = cv2.subtract(restored, source, dtype=cv2.CV_32F)
+        low = _to_grid(residual)
+        high = cv2.subtract(residual, _from_grid(low, size))
         grey_u8 = cv2.cvtColor(source, cv2.COLOR_RGB2GRAY)
-        grey, small = grey_u8.astype(np.float32), _small(grey_u8)
+        grey = grey_u8.astype(np.float32)
         prev = self._tracks.get(track_id)
         if prev is None or prev.grey.shape != grey.shape:
-            self._tracks[track_id] = _TrackState(grey, residual, small)
+            self._tracks[track_id] = _TrackState(grey, _first(high), _first(low), grey_u8)
             return restored
-        size = grey.shape[0]
         pixel = max(1.0, float(magnification))  # one frame pixel, in crop pixels
-        map_x, map_y, reliable = self._warp_maps(small, prev.small, size, pixel)
+        side = min(_FLOW_SIZE, size, int(round(size / pixel)))
+        back = _flow(_shrink(grey_u8, side), _shrink(prev.grey_u8, side))
+        map_x, map_y = _maps(back, size)
         warped_grey = cv2.remap(prev.grey, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        warped_res = cv2.remap(prev.residual, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        weight = still_weight(grey, warped_grey, strength * _MAX_WEIGHT, pixel)
-        weight *= reliable
-        weight *= face_region(landmarks, size)
-        blended = residual + cv2.merge([weight] * 3) * (warped_res - residual)
-        self._tracks[track_id] = _TrackState(grey, blended, small)
-        return np.clip(np.rint(src + blended), 0, 255).astype(np.uint8)
+        # High band: at full size, strictly gated.
+        trust = texture_match(grey, warped_grey, pixel)
+        high = _recursive(high, prev.high.warped(map_x, map_y), trust, strength * _HIGH_FRAMES)
+        # Low band: on the coarse grid, where misalignment barely shows.
+        trust = _match(_to_grid(grey), _to_grid(warped_grey), _LOW_TOLERANCE)
+        low = _recursive(low, prev.low.warped(*_maps(back, _LOW_SIDE)), trust, strength * _LOW_FRAMES)
+        self._tracks[track_id] = _TrackState(grey, high, low, grey_u8)
+        blended = cv2.add(high.values, _from_grid(low.values, size))
+        return cv2.add(source, blended, dtype=cv2.CV_8U)  # rounded and saturated
 
     def reset(self, track_id: int | None = None) -> None:
         """Forget one track's history (it restarted), or every track's (scene cut) when None."""
@@ -116,35 +152,65 @@ class TemporalBlender:
         for tid in [t for t in self._tracks if t not in keep]:
             del self._tracks[tid]
 
-    def _warp_maps(
-        self, cur: np.ndarray, prev: np.ndarray, size: int, pixel: float
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Where each current crop pixel was in the previous crop (float32 [S, S] x and y maps), and
-        float32 [S, S] 1 where that flow passes the forward–backward check, 0 where it does not.
-        ``pixel`` is one frame pixel in crop pixels: flow errors below half of one are not failures."""
-        back = self._flow.calc(cur, prev, None)  # current -> previous
-        ahead = self._flow.calc(prev, cur, None)  # previous -> current
-        small = cur.shape[0]
-        grid_x, grid_y = _grid(small)
-        returned = cv2.remap(ahead, grid_x + back[..., 0], grid_y + back[..., 1], cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_REPLICATE)
-        error = np.linalg.norm(back + returned, axis=2)
-        scale = size / small
-        limit = max(_FB_LIMIT, 0.5 * pixel / scale)
-        reliable = (error < limit + 0.05 * np.linalg.norm(back, axis=2)).astype(np.float32)
-        flow = cv2.resize(back, (size, size), interpolation=cv2.INTER_LINEAR) * np.float32(scale)
-        full_x, full_y = _grid(size)
-        # An unreliable pixel also taints its neighbours at full size: erode before scaling up.
-        reliable = cv2.erode(reliable, np.ones((3, 3), np.uint8))
-        reliable = cv2.resize(reliable, (size, size), interpolation=cv2.INTER_LINEAR)
-        return full_x + flow[..., 0], full_y + flow[..., 1], reliable
+def _flow(cur: np.ndarray, prev: np.ndarray) -> np.ndarray:
+    """Flow float32 [F, F, 2] from each pixel of the current grey crop to where it was in the
+    previous one (Farnebäck's: on real faces it aligned texture better than DIS, at the cost of
+    one DIS call with its forward-backward check; bench/bench_temporal_real.py)."""
+    return cv2.calcOpticalFlowFarneback(cur, prev, None, 0.5, 3, 9, 3, 5, 1.1, 0)
 
 
-def _small(grey: np.ndarray) -> np.ndarray:
-    """uint8 [F, F] copy of a grey crop at the flow size."""
-    if grey.shape[0] == _FLOW_SIZE:
+def _first(band: np.ndarray) -> _Band:
+    """A band after its first frame: the band itself, standing for one frame."""
+    return _Band(band, np.ones(band.shape[:2], np.float32))
+
+
+def _recursive(band: np.ndarray, history: _Band, trust: np.ndarray, most_frames: float) -> _Band:
+    """One step of a per-pixel running mean that forgets.
+
+    ``band`` float32 [N, N, 3] is this frame's, ``history`` the blended band warped onto this frame;
+    ``trust`` [N, N] in [0, 1] scales the frames it stands for (1: aligned and unchanged, 0:
+    unusable), at most ``most_frames``. The history weighs count / (count + 1): a young history is
+    one frame among few.
+    """
+    count = cv2.min(cv2.multiply(trust, history.count), most_frames)
+    weight = cv2.divide(count, cv2.add(count, 1.0))
+    step = cv2.multiply(cv2.subtract(history.values, band), cv2.merge([weight] * 3))
+    return _Band(cv2.add(band, step), cv2.add(count, 1.0))
+
+
+def _maps(flow: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """x and y remap tables float32 [side, side] that follow a flow field given on another grid."""
+    scale = side / flow.shape[0]
+    if flow.shape[0] != side:
+        flow = cv2.resize(flow, (side, side), interpolation=cv2.INTER_LINEAR)
+    grid_x, grid_y = _grid(side)
+    return cv2.scaleAdd(flow[..., 0], scale, grid_x), cv2.scaleAdd(flow[..., 1], scale, grid_y)
+
+
+def _to_grid(image: np.ndarray) -> np.ndarray:
+    """float32 image's averages on the low grid [L, L(, C)]."""
+    return cv2.resize(image, (_LOW_SIDE, _LOW_SIDE), interpolation=cv2.INTER_AREA)
+
+
+def _from_grid(low: np.ndarray, size: int) -> np.ndarray:
+    """The low grid's smooth interpolation at crop size: float32 [S, S(, C)]."""
+    return cv2.resize(low, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def _match(cur: np.ndarray, warped_prev: np.ndarray, tolerance: float) -> np.ndarray:
+    """float32 [N, N] in [0, 1]: how well two grey images agree, their mean difference (a global
+    tone change, not motion) removed; 1/e at ``tolerance`` levels apart."""
+    diff = cur - warped_prev
+    diff -= np.float32(cv2.mean(diff)[0])  # cv2's mean: ~10x faster than numpy's
+    diff *= np.float32(1.0 / tolerance)
+    return cv2.exp(-cv2.multiply(diff, diff))
+
+
+def _shrink(grey: np.ndarray, side: int) -> np.ndarray:
+    """uint8 [side, side] copy of a grey crop (the crop itself at its own size)."""
+    if grey.shape[0] == side:
         return grey
-    return cv2.resize(grey, (_FLOW_SIZE, _FLOW_SIZE), interpolation=cv2.INTER_AREA)
+    return cv2.resize(grey, (side, side), interpolation=cv2.INTER_AREA)
 
 
 @lru_cache(maxsize=4)
@@ -156,46 +222,41 @@ def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     return grid_x, grid_y
 
 
-def still_weight(cur: np.ndarray, warped_prev: np.ndarray, max_weight: float, pixel: float = 1.0) -> np.ndarray:
-    """Per-pixel weight float32 [S, S] in [0, max_weight] for the history, from the grey input crops
-    float32 [S, S] (current, and previous warped onto it).
+def texture_match(cur: np.ndarray, warped_prev: np.ndarray, pixel: float = 1.0) -> np.ndarray:
+    """How far the high band's history can be trusted, float32 [S, S] in [0, 1], from the grey input
+    crops float32 [S, S] (current, and previous warped onto it).
 
-    Judged at the source's own resolution (``pixel``: one source pixel in crop pixels, >= 1), with
-    only a 1-px blur against sensor noise, so that a one-pixel shift of an edge the flow missed
-    counts as motion while an enlarged face's interpolation and compression noise do not. The
-    difference's mean is removed first: a global tone change is not motion.
+    Judged without blur at half a source pixel (``pixel``: one source pixel in crop pixels, >= 1),
+    so that a fraction of a pixel's shift of an edge the flow missed counts as motion, while a small
+    face's enlarged compression noise does not. (At a whole source pixel the restorer's texture
+    ghosted on the edges of small faces.)
     """
     size = cur.shape[0]
-    diff = cur - warped_prev
-    side = max(16, int(round(size / pixel)))
-    if side < size:
-        diff = cv2.resize(diff, (side, side), interpolation=cv2.INTER_AREA)
-    diff -= np.float32(cv2.mean(diff)[0])  # cv2's mean: ~10x faster than numpy's
-    structural = cv2.GaussianBlur(diff, (0, 0), sigmaX=1.0) * np.float32(1.0 / _TOLERANCE)
-    weight = cv2.exp(-cv2.multiply(structural, structural)) * np.float32(max_weight)
-    if side < size:
-        weight = cv2.resize(weight, (size, size), interpolation=cv2.INTER_LINEAR)
-    return weight
+    side = max(16, int(round(2.0 * size / pixel)))
+    if side >= size:
+        return _match(cur, warped_prev, _TOLERANCE)
+    shrunk = [cv2.resize(im, (side, side), interpolation=cv2.INTER_AREA) for im in (cur, warped_prev)]
+    return cv2.resize(_match(*shrunk, _TOLERANCE), (size, size), interpolation=cv2.INTER_LINEAR)
 
 
 def face_region(landmarks: np.ndarray, size: int) -> np.ndarray:
     """Feathered face region float32 [S, S] in [0, 1] of a crop, from its five landmarks (crop pixels).
 
     An ellipse centred between the eyes and the mouth, turned with the eye line, reaching past the
-    cheeks, chin and brows: generous, since outside it nothing is smoothed.
+    cheeks, chin and brows: where the report measures a restorer's flicker.
     """
     points = np.asarray(landmarks, np.float64).reshape(5, 2)
     eyes, mouth = points[:2].mean(axis=0), points[3:].mean(axis=0)
     eye_line = points[1] - points[0]
     eye_distance = float(np.linalg.norm(eye_line))
-    scale = _FLOW_SIZE / size
+    scale = _REGION_SIZE / size
     centre = (eyes + mouth) / 2 * scale
     axes = (1.25 * eye_distance * scale, 1.5 * float(np.linalg.norm(mouth - eyes)) * scale)
     angle = float(np.degrees(np.arctan2(eye_line[1], eye_line[0])))
-    mask = np.zeros((_FLOW_SIZE, _FLOW_SIZE), np.float32)
+    mask = np.zeros((_REGION_SIZE, _REGION_SIZE), np.float32)
     polygon = cv2.ellipse2Poly(
         (int(round(centre[0])), int(round(centre[1]))), (int(round(axes[0])), int(round(axes[1]))), int(round(angle)), 0, 360, 10
     )
     cv2.fillConvexPoly(mask, polygon, 1.0)
-    mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=_FLOW_SIZE / 40)
+    mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=_REGION_SIZE / 40)
     return cv2.resize(mask, (size, size), interpolation=cv2.INTER_LINEAR)

@@ -11,7 +11,7 @@ S = 256
 INNER = np.zeros((S, S), bool)
 INNER[S // 8 : -S // 8, S // 8 : -S // 8] = True
 LANDMARKS = gpen_template(S)
-FACE = face_region(LANDMARKS, S) > 0.5  # blending leaves the background alone by design
+FACE = face_region(LANDMARKS, S) > 0.5
 
 
 @pytest.fixture(scope="module")
