@@ -15,7 +15,7 @@ from tests.helpers.fakes import FlickerRestorer, SharpenRestorer
 from tests.helpers.moving_face import observe
 from tests.helpers.real_media import video_frames
 
-CLIP, FRAMES = "motion_d9_3s.mp4", 40  # glasses, a head turn and blinks in the first 1.3 s
+CLIP, FRAMES = "lp_d9_3s.mp4", 40  # glasses, a head turn and blinks in the first 1.3 s
 
 
 def run_ratio(restorer) -> dict:
