@@ -100,6 +100,10 @@ TUNING_OPTIONS: list[tuple[str, str, str, str, str]] = [
     ("--alpha", "faces", "alpha", "WEIGHT", "weight of the restored face against the original, in [0, 1]"),
     ("--mask", "faces", "mask", "KIND",
      "paste-back mask: soft, or parsing (face parts only; downloads facexlib ParseNet)"),
+    ("--redact", "redact", "mode", "WHO",
+     "hide faces: off, others (every face but the restored tracks) or all; the whole head, from a few frames "
+     "before a face is first found to a few after it is last found"),
+    ("--redact-style", "redact", "style", "STYLE", "how hidden faces look: blur, pixelate or fill"),
     ("--upscale", "upscale", "scale", "N", "output size as a multiple of the input's, 1 to 4 (1 = same size)"),
     ("--bg-upsampler", "upscale", "bg_upsampler", "NAME",
      "how the frame is enlarged: lanczos, realesrgan-x2, realesrgan-x4, realesrnet-x2 or realesrnet-x4"),
