@@ -31,8 +31,8 @@ from .faces.analyzer import FaceAnalyzer
 from .faces.compose import FaceCompositor
 from .faces.detect import build_detector
 from .faces.parsing import FaceParser
-from .faces.redact import RedactionAudit, Redactor
-from .faces.select import EVERY_TRACK, TrackSelection, boxes_to_hide
+from .faces.redact import RedactionAudit, Redactor, boxes_to_hide
+from .faces.select import EVERY_TRACK, TrackSelection
 from .faces.verify import CropVerifier
 from .frame_path import build_frame_path
 from .protocols import FaceDetector, FaceVerifier, FrameObserver, Restorer

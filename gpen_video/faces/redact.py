@@ -20,7 +20,9 @@ from typing import Generic, TypeVar
 import cv2
 import numpy as np
 
+from ..types import Detection, TrackedFace
 from .redact_settings import REDACT_STYLES
+from .select import TrackSelection
 
 Item = TypeVar("Item")
 
@@ -67,6 +69,23 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
         return 0.0
     inter = w * h
     return float(inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter))
+
+
+def boxes_to_hide(mode: str, found: Sequence[Detection], tracked: Sequence[TrackedFace],
+                  selection: TrackSelection) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The face boxes to hide in one frame, and those to keep visible (the selected faces, with "others").
+
+    Args:
+        mode: "all" (every face) or "others" (every face but those of the selected tracks).
+        found: the hiding detector's detections in the frame.
+        tracked: the frame's tracked faces (carried ones too: a face between detector runs).
+        selection: the tracks restored; with "others" their faces stay visible.
+    """
+    shown = [mode == "others" and selection.restores(face.track_id) for face in tracked]
+    kept = [face.detection.box for face, keep in zip(tracked, shown) if keep]
+    hidden = [face.detection.box for face, keep in zip(tracked, shown) if not keep]
+    hidden += [d.box for d in found if not any(iou(d.box, box) >= _SAME_FACE_IOU for box in kept)]
+    return hidden, kept
 
 
 def hide(image: np.ndarray, regions: Sequence[np.ndarray], style: str) -> np.ndarray:

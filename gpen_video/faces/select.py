@@ -1,14 +1,17 @@
-"""Whose faces are restored and whose are hidden: a selection of track ids, and the boxes to hide in a frame."""
+"""Whose faces are restored: a selection of track ids, given directly or taken from a face gallery.
+
+A gallery's ids name people only for the run that made it: ``selection_from_gallery`` refuses a gallery
+whose input or tracking settings (``faces.fingerprint``) differ from this run's.
+"""
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-
-import numpy as np
+from pathlib import Path
 
 from ..errors import InputError
-from ..types import Detection, TrackedFace
-from .redact import _SAME_FACE_IOU, iou
+from .fingerprint import RunFingerprint
 
 
 @dataclass(frozen=True)
@@ -26,10 +29,6 @@ class TrackSelection:
     def restores(self, track_id: int) -> bool:
         return (self.only is None or track_id in self.only) and track_id not in self.excluded
 
-    @property
-    def everyone(self) -> bool:
-        return self.only is None and not self.excluded
-
 
 EVERY_TRACK = TrackSelection()
 
@@ -41,23 +40,39 @@ def parse_track_ids(text: str) -> frozenset[int]:
         InputError: not a comma-separated list of non-negative integers.
     """
     parts = [part.strip() for part in text.split(",")]
-    if not parts or any(not part.isdigit() for part in parts):
+    if any(not part.isdigit() for part in parts):
         raise InputError(f"track ids must be non-negative integers separated by commas, got '{text}'")
     return frozenset(int(part) for part in parts)
 
 
-def boxes_to_hide(mode: str, found: Sequence[Detection], tracked: Iterable[TrackedFace],
-                  selection: TrackSelection) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The face boxes to hide in one frame, and those to keep visible (the selected faces, with "others").
+def selection_from_gallery(index: str | Path, run: RunFingerprint, pick: Iterable[int] | None = None) -> frozenset[int]:
+    """The track ids of a gallery's ``index.json`` (or those of them in ``pick``), if its run tracked as this one will.
 
-    Args:
-        mode: "all" (every face) or "others" (every face but those of the selected tracks).
-        found: the hiding detector's detections in the frame.
-        tracked: the frame's tracked faces (carried ones too: a face between detector runs).
-        selection: the tracks restored; with "others" their faces stay visible.
+    Raises:
+        InputError: the file is not a gallery index, has no fingerprint, was made from another input or
+            other tracking settings (which ones, in the message), or ``pick`` names ids it does not hold.
     """
-    tracked = list(tracked)
-    kept = [face.detection.box for face in tracked if mode == "others" and selection.restores(face.track_id)]
-    hidden = [face.detection.box for face in tracked if not (mode == "others" and selection.restores(face.track_id))]
-    hidden += [d.box for d in found if not any(iou(d.box, box) >= _SAME_FACE_IOU for box in kept)]
-    return hidden, kept
+    try:
+        data = json.loads(Path(index).read_text())
+        recorded = data["fingerprint"]
+        ids = frozenset(int(track["track_id"]) for track in data["tracks"])
+    except FileNotFoundError:
+        raise InputError(f"gallery index not found: {index}") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{index} is not a gallery index.json with a run fingerprint ({type(exc).__name__}: {exc})") from None
+    if recorded.get("input_sha256") != run.input_sha256 or run.input_sha256 is None:
+        raise InputError(f"the gallery {index} was made from another input (sha256 {recorded.get('input_sha256')}, "
+                         f"this input: {run.input_sha256}): its track ids do not name the same faces")
+    theirs = recorded.get("tracking") or {}
+    differ = sorted(key for key in set(theirs) | set(run.tracking) if theirs.get(key) != run.tracking.get(key))
+    if differ:
+        changes = ", ".join(f"{key} {theirs.get(key)!r} -> {run.tracking.get(key)!r}" for key in differ)
+        raise InputError(f"the gallery {index} was made with other tracking settings ({changes}): "
+                         "its track ids do not name the same faces")
+    if pick is None:
+        return ids
+    missing = sorted(set(pick) - ids)
+    if missing:
+        raise InputError(f"the gallery {index} has no track {', '.join(map(str, missing))} "
+                         f"(it has {', '.join(map(str, sorted(ids))) or 'none'})")
+    return frozenset(pick)
