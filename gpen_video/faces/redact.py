@@ -83,8 +83,10 @@ def boxes_to_hide(mode: str, found: Sequence[Detection], tracked: Sequence[Track
     """
     shown = [mode == "others" and selection.restores(face.track_id) for face in tracked]
     kept = [face.detection.box for face, keep in zip(tracked, shown) if keep]
-    hidden = [face.detection.box for face, keep in zip(tracked, shown) if not keep]
-    hidden += [d.box for d in found if not any(iou(d.box, box) >= _SAME_FACE_IOU for box in kept)]
+    hidden = [d.box for d in found if not any(iou(d.box, box) >= _SAME_FACE_IOU for box in kept)]
+    # A tracked face is hidden by its own box only where the detector did not find it (carried between runs).
+    hidden += [face.detection.box for face, keep in zip(tracked, shown)
+               if not keep and not any(iou(face.detection.box, box) >= _SAME_FACE_IOU for box in hidden)]
     return hidden, kept
 
 
