@@ -222,7 +222,11 @@ class Engine:
         done = pipeline.queue(big_depth)
 
         pipeline.start("decode", lambda: self._feed(frames, to_analyse, pipeline))
-        pipeline.start("analyse", lambda: self._analyse(analyzer, to_analyse, to_restore, pipeline))
+        # Fixed detector batches, whatever the timing of the threads: the same input gives the same track ids
+        # on every run, also where a detector's numbers depend on its batch (cuDNN). Live mode detects each
+        # frame as it comes.
+        analyse_batch = max(4, analyzer.detect_every) if queue_depth > 1 else 1
+        pipeline.start("analyse", lambda: self._analyse(analyzer, analyse_batch, to_analyse, to_restore, pipeline))
         pipeline.start("restore", lambda: self._restore(to_restore, restored, pipeline))
         if self.scale > 1:
             pipeline.start("upscale", lambda: self._upscale(restored, to_paste, pipeline))
@@ -255,10 +259,11 @@ class Engine:
             if frame is None:
                 return
 
-    def _analyse(self, analyzer: FaceAnalyzer, inbox: queue.Queue, out: queue.Queue, pipeline: _Pipeline) -> None:
+    def _analyse(self, analyzer: FaceAnalyzer, batch_size: int, inbox: queue.Queue, out: queue.Queue,
+                 pipeline: _Pipeline) -> None:
         size = self.crop_size
         while True:
-            batch = pipeline.take_available(inbox, limit=max(4, analyzer.detect_every))
+            batch = pipeline.take(inbox, batch_size)
             frames = [f for f in batch if f is not None]
             if frames:
                 started = time.perf_counter()
@@ -476,6 +481,13 @@ class _Pipeline:
             except queue.Empty:
                 if deadline is not None and time.monotonic() >= deadline:
                     raise
+
+    def take(self, q: queue.Queue, count: int) -> list:
+        """The next ``count`` items, waiting for each, or fewer when the stream ends (the last is then None)."""
+        items = [self.get(q)]
+        while len(items) < count and items[-1] is not None:
+            items.append(self.get(q))
+        return items
 
     def take_available(self, q: queue.Queue, *, limit: int, timeout: float | None = None) -> list:
         """Up to ``limit`` items: waits ``timeout`` seconds (None: indefinitely) for the first only."""
