@@ -179,7 +179,7 @@ class Redactor(Generic[Item]):
         finder: finds the faces left in a hidden frame (``RECHECKS`` passes); None: no check.
     """
 
-    def __init__(self, *, style: str = "blur", margin: float = 0.15, before: int = 4, after: int = 12,
+    def __init__(self, *, style: str = "blur", margin: float = 0.15, before: int = 8, after: int = 12,
                  finder: Finder | None = None) -> None:
         if before < 0 or after < 0:
             raise ValueError(f"before and after must be >= 0, got {before}, {after}")

@@ -26,7 +26,7 @@ class RedactSettings:
     det_size: int = 1280  # the hiding detector's longest side (0 = full resolution): small faces need more than [faces]
     score: float = 0.5  # lowest detector score that is hidden (the default keep threshold)
     margin: float = 0.15  # extra border around the head, as a fraction of the face box's side
-    before_frames: int = 4  # frames hidden before a face's first detection (look-ahead)
+    before_frames: int = 8  # frames hidden before a face's first detection (look-ahead: the output waits this long)
     after_frames: int = 12  # frames hidden after a face's last detection
 
     @property
