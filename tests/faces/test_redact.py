@@ -2,15 +2,21 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from fractions import Fraction
 
 import av
 import numpy as np
 import pytest
 
 from gpen_video.config import Settings
+from gpen_video.engine import Engine
 from gpen_video.faces.detect import RetinaFaceOnnx
 from gpen_video.faces.redact import Redactor, head_region, hide
+from gpen_video.faces.select import EVERY_TRACK, TrackSelection
 from gpen_video.job import enhance_video
+from gpen_video.restore import PassthroughRestorer
+from gpen_video.types import Frame
+from tests.helpers.fakes import FixedDetector
 from tests.helpers.paths import DATA
 
 BOX = np.float32([40, 40, 60, 64])
@@ -80,3 +86,34 @@ def test_no_face_is_found_in_a_redacted_real_clip(tmp_path):
     assert len(frames) == 45
     scores = [hit.score for found in detector.detect(frames) for hit in found]
     assert max(scores, default=0.0) < 0.5
+
+
+def _engine_frames(selection: TrackSelection, mode: str, *, lookahead: int | None, depth: int) -> list[np.ndarray]:
+    """Frames of a textured picture with one face (``FixedDetector``) through an engine that hides faces."""
+    settings = Settings()
+    settings = replace(settings, redact=replace(settings.redact, mode=mode))
+    engine = Engine(settings, restorer=PassthroughRestorer(size=128), detector=FixedDetector(),
+                    hider=FixedDetector(), selection=selection)
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (240, 240, 3), dtype=np.uint8)
+    frames = [Frame(k, k, Fraction(1, 25), image) for k in range(6)]
+    return [result.enhanced for result in engine.stream(frames, queue_depth=depth, redact_lookahead=lookahead)]
+
+
+def _face_detail(image: np.ndarray) -> float:
+    """Mean step between neighbouring pixels inside FixedDetector's face box (random texture: ~85)."""
+    face = image[30:126, 40:136].astype(np.float32)
+    return float(np.abs(np.diff(face, axis=1)).mean())
+
+
+@pytest.mark.parametrize("lookahead, depth", [(None, 8), (0, 1)])  # a file, and live mode
+def test_the_engine_hides_every_frame_of_a_face(lookahead, depth):
+    hidden = _engine_frames(EVERY_TRACK, "all", lookahead=lookahead, depth=depth)
+    assert len(hidden) == 6 and all(_face_detail(image) < 15 for image in hidden)
+
+
+def test_others_leaves_the_chosen_face_visible_and_hides_the_rest():
+    kept = _engine_frames(TrackSelection(frozenset({0})), "others", lookahead=None, depth=8)
+    assert all(_face_detail(image) > 40 for image in kept)
+    hidden = _engine_frames(TrackSelection(excluded=frozenset({0})), "others", lookahead=None, depth=8)
+    assert all(_face_detail(image) < 15 for image in hidden)
