@@ -187,7 +187,8 @@ def enhance_image(
         image = read_image(source)
         gallery = None if faces_out is None else cleanup.enter_context(
             FaceGallery(faces_out, source=str(source), still=True, overwrite=overwrite,
-                        inputs=_gallery_keeps(source, output, settings)))
+                        inputs=_gallery_keeps(source, output, settings),
+                        fingerprint=run_fingerprint(source, settings.faces).to_dict()))
         if engine is None:
             settings = _image_settings(settings, image)
             engine = Engine(settings, selection=selection)

@@ -49,3 +49,12 @@ def test_the_report_counts_what_was_hidden(tmp_path):
     hidden = json.loads(report.read_text())["redaction"]
     assert hidden["faces"] == 1 and hidden["frames"] == 15 and hidden["bridged_frames"] == []
     assert json.loads(report.read_text())["settings"]["redact"]["mode"] == "all"
+
+
+def test_a_gallery_without_a_fingerprint_is_refused(tmp_path):
+    folder = tmp_path / "old"
+    folder.mkdir()
+    (folder / "index.json").write_text(json.dumps({"tracks": [{"track_id": 0}]}))
+    result = run_cli(CLIP, tmp_path / "out.mp4", "--tracks-from", folder / "index.json")
+    assert_one_line_error(result, 2)
+    assert "is not a gallery index.json" in result.stderr

@@ -59,7 +59,9 @@ def selection_from_gallery(index: str | Path, run: RunFingerprint, pick: Iterabl
     except FileNotFoundError:
         raise InputError(f"gallery index not found: {index}") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"{index} is not a gallery index.json with a run fingerprint ({type(exc).__name__}: {exc})") from None
+        raise InputError(f"{index} is not a gallery index.json ({type(exc).__name__}: {exc})") from None
+    if not isinstance(recorded, dict):
+        raise InputError(f"the gallery {index} does not record the run that made it: its track ids cannot be checked")
     if recorded.get("input_sha256") != run.input_sha256 or run.input_sha256 is None:
         raise InputError(f"the gallery {index} was made from another input (sha256 {recorded.get('input_sha256')}, "
                          f"this input: {run.input_sha256}): its track ids do not name the same faces")
