@@ -13,6 +13,10 @@ which the paste stage asks what to paste. Faces are cut out and pasted back by a
 (``frame_path``): OpenCV on the host, or torch on the restorer's device, where the frame is uploaded
 once and stays until its faces are pasted. Tracking and the compositor (OpenCV's flow on small crops)
 run on the host in both; the detector runs where it was built (beside the restorer), from the host frame.
+
+When faces are hidden (``settings.redact``), a second detector finds them in the analyse stage and the
+paste stage's ``faces.redact.Redactor`` hides them in the pasted frame, holding a few frames back to hide
+each face before its first detection; only the tracks in ``selection`` are restored.
 """
 from __future__ import annotations
 
