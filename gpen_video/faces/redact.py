@@ -33,7 +33,7 @@ _HELD_GROWTH = 0.03  # a held box grows by this fraction of its side per frame a
 _LINK_IOU = 0.1  # head regions that overlap this much in consecutive detections are one face
 # Blur: the head is shrunk to this many pixels across and enlarged again, which leaves no feature a
 # detector can find; pixelate keeps this many blocks across.
-_BLUR_CELLS, _PIXEL_CELLS = 3, 6
+_BLUR_CELLS, _PIXEL_CELLS = 3, 5
 RECHECKS = 2  # passes of the finder over a hidden frame
 _SAME_FACE_IOU = 0.3  # a box that overlaps a face kept visible this much is that face
 
