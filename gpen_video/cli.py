@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from .config import Settings
+    from .faces.select import TrackSelection
 
 ENHANCE_EXAMPLES = """examples:
   gpen-video in.mp4 out.mp4                    # every face, with GPEN-BFR-512
@@ -100,6 +101,10 @@ TUNING_OPTIONS: list[tuple[str, str, str, str, str]] = [
     ("--alpha", "faces", "alpha", "WEIGHT", "weight of the restored face against the original, in [0, 1]"),
     ("--mask", "faces", "mask", "KIND",
      "paste-back mask: soft, or parsing (face parts only; downloads facexlib ParseNet)"),
+    ("--redact", "redact", "mode", "WHO",
+     "hide faces: off, others (every face but the restored tracks) or all; the whole head, from a few frames "
+     "before a face is first found to a few after it is last found"),
+    ("--redact-style", "redact", "style", "STYLE", "how hidden faces look: blur, pixelate or fill"),
     ("--upscale", "upscale", "scale", "N", "output size as a multiple of the input's, 1 to 4 (1 = same size)"),
     ("--bg-upsampler", "upscale", "bg_upsampler", "NAME",
      "how the frame is enlarged: lanczos, realesrgan-x2, realesrgan-x4, realesrnet-x2 or realesrnet-x4"),
@@ -230,6 +235,13 @@ def _enhance_parser() -> _Parser:
                      help="write a face gallery for review into DIR: each enhanced track's best moment as original "
                           "and restored PNGs, index.json, index.csv and an index.html contact sheet")
     job.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output file (and gallery)")
+    select = parser.add_argument_group("choosing faces (track ids from a --faces-out gallery of the same input)")
+    select.add_argument("--tracks", metavar="IDS", help="restore only these tracks, e.g. 3,7 (the others keep their pixels)")
+    select.add_argument("--exclude-tracks", metavar="IDS", help="restore every track but these")
+    select.add_argument("--tracks-from", metavar="DIR/index.json",
+                        help="restore the tracks of this gallery; refused when the gallery was made from another "
+                             "input or with other tracking settings")
+    select.add_argument("--pick", metavar="IDS", help="with --tracks-from: only these of the gallery's tracks")
     job.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     job.add_argument("--version", action="version", version=f"gpen-video {__version__}")
     from .config import Settings
@@ -257,6 +269,7 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
     settings = build_settings(args.config, _overrides(args))
     if args.report_faces and not args.report:
         raise InputError("--report-faces needs --report PATH.json")
+    selection = _track_selection(args, source, settings)
     from .media.output import default_output, write_json_atomic
 
     output = output or str(default_output(source))
@@ -271,19 +284,38 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
             raise InputError("--start/--end apply to videos only")
         result = enhance_image(source, output, settings, compare=args.compare, overwrite=args.overwrite,
                                measure_quality=measure_quality, faces_out=args.faces_out,
-                               record_faces=args.report_faces)
+                               record_faces=args.report_faces, selection=selection)
     else:
         with ProgressView(console, quiet=args.quiet) as progress:
             result = enhance_video(
                 source, output, settings, start=args.start, end=args.end, compare=args.compare,
                 overwrite=args.overwrite, progress=progress.update, keep_frames=bool(args.report),
                 measure_quality=measure_quality, faces_out=args.faces_out, record_faces=args.report_faces,
+                selection=selection,
             )
     if args.report:
         write_json_atomic(args.report, build_report(result), overwrite=args.overwrite)
     if not args.quiet:
         print_summary(console, result)
     return 0
+
+
+def _track_selection(args: argparse.Namespace, source: str, settings: Settings) -> TrackSelection:
+    """The tracks to restore from --tracks, --exclude-tracks, --tracks-from and --pick, checked before any work."""
+    from .faces.fingerprint import run_fingerprint
+    from .faces.select import TrackSelection, parse_track_ids, selection_from_gallery
+
+    if args.tracks and args.tracks_from:
+        raise InputError("give --tracks or --tracks-from, not both")
+    if args.pick and not args.tracks_from:
+        raise InputError("--pick needs --tracks-from DIR/index.json")
+    only = parse_track_ids(args.tracks) if args.tracks else None
+    if args.tracks_from:
+        pick = parse_track_ids(args.pick) if args.pick else None
+        only = selection_from_gallery(args.tracks_from, run_fingerprint(source, settings.faces, args.start, args.end),
+                                      pick)
+    excluded = parse_track_ids(args.exclude_tracks) if args.exclude_tracks else frozenset()
+    return TrackSelection(only, excluded)
 
 
 def _check_destinations(args: argparse.Namespace, source: str, output: str, settings: Settings) -> None:

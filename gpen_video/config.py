@@ -2,7 +2,7 @@
 
 Precedence, lowest first: the defaults below, then a TOML file (``--config``), then command-line
 options. A TOML file mirrors the sections here (``[restore]``, ``[faces]``, ``[upscale]``, ``[input]``,
-``[encode]``, ``[live]``);
+``[encode]``, ``[live]``, ``[redact]``);
 an unknown section or key is an error that names it.
 """
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from .errors import InputError
+from .faces.redact_settings import RedactSettings
+from .faces.redact_settings import validation_checks as redact_checks
 from .media.encoders import EncodeSettings
 from .media.source import HWACCELS, InputSettings
 from .upscale.settings import UpscaleSettings, validation_checks
@@ -92,6 +94,7 @@ class Settings:
     input: InputSettings = field(default_factory=InputSettings)
     encode: EncodeSettings = field(default_factory=EncodeSettings)
     live: LiveSettings = field(default_factory=LiveSettings)
+    redact: RedactSettings = field(default_factory=RedactSettings)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
@@ -233,6 +236,7 @@ def validate(settings: Settings) -> None:
         (live.reconnect_seconds >= 0.0, "reconnect seconds must not be negative"),
         (live.max_in_flight >= 1, "max in flight must be at least 1"),
         *validation_checks(settings.upscale),
+        *redact_checks(settings.redact),
         (live.cam_width >= 0 and live.cam_height >= 0, "virtual camera size must not be negative"),
         ((live.cam_width == 0) == (live.cam_height == 0), "virtual camera size needs both width and height"),
         (live.cam_fps >= 0.0, "virtual camera fps must not be negative"),

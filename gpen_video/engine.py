@@ -13,6 +13,10 @@ which the paste stage asks what to paste. Faces are cut out and pasted back by a
 (``frame_path``): OpenCV on the host, or torch on the restorer's device, where the frame is uploaded
 once and stays until its faces are pasted. Tracking and the compositor (OpenCV's flow on small crops)
 run on the host in both; the detector runs where it was built (beside the restorer), from the host frame.
+
+When faces are hidden (``settings.redact``), a second detector finds them in the analyse stage and the
+paste stage's ``faces.redact.Redactor`` hides them in the pasted frame, holding a few frames back to hide
+each face before its first detection; only the tracks in ``selection`` are restored.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -31,6 +35,8 @@ from .faces.analyzer import FaceAnalyzer
 from .faces.compose import FaceCompositor
 from .faces.detect import build_detector
 from .faces.parsing import FaceParser
+from .faces.redact import RedactionAudit, Redactor, boxes_to_hide
+from .faces.select import EVERY_TRACK, TrackSelection
 from .faces.verify import CropVerifier
 from .frame_path import build_frame_path
 from .protocols import FaceDetector, FaceVerifier, FrameObserver, Restorer
@@ -40,6 +46,7 @@ from .upscale.base import Upsampler
 from .upscale.build import build_upsampler
 
 QUEUE_DEPTH = 8  # frames in flight between two stages
+RECHECK_SCORE = 0.8  # the check on hidden frames finds faces from this fraction of the hiding score
 _POLL = 0.1  # seconds between checks for a stopped pipeline
 _GATHER = 0.005  # seconds the restore stage waits for more faces while a batch is in flight
 
@@ -60,6 +67,7 @@ class PipelineStats:
     scene_cuts: int = 0
     stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     per_frame: list[dict] = field(default_factory=list)
+    redaction: RedactionAudit | None = None  # what was hidden, when faces are hidden
 
     def add_time(self, stage: str, seconds: float) -> None:
         self.stage_seconds[stage] += seconds
@@ -80,6 +88,8 @@ class _Job:
     held: object = None  # what the frame path keeps for pasting (the device path: frame and crops on the device)
     restored: list[np.ndarray] | None = None
     background: np.ndarray | None = None  # the frame enlarged by the upsampler (upscale > 1 only)
+    hide: list[np.ndarray] = field(default_factory=list)  # face boxes to hide, in input pixels
+    keep: list[np.ndarray] = field(default_factory=list)  # face boxes never hidden (the selected faces)
 
 
 class Engine:
@@ -97,6 +107,10 @@ class Engine:
             ``settings.faces.mask`` is "parsing" and omitted. None means the feathered square mask.
         upsampler: enlarges frames when ``settings.upscale.scale`` > 1; built from ``settings.upscale``
             on the restorer's device when omitted.
+        selection: the tracks whose faces are restored (the others keep their pixels) [default: all].
+        hider: the detector that finds the faces to hide when ``settings.redact.mode`` is not "off";
+            built from ``settings.faces`` at ``settings.redact``'s size, finding faces from a little below its
+            score (``RECHECK_SCORE``: the check of hidden frames), when omitted.
 
     ``frame_path`` cuts faces out and pastes them back, on the host or on the restorer's device
     (``settings.restore.frame_path``; ``frame_path_choice`` says which and why).
@@ -111,6 +125,8 @@ class Engine:
         verifier: FaceVerifier | None = None,
         parser: FaceParser | None = None,
         upsampler: Upsampler | None = None,
+        selection: TrackSelection = EVERY_TRACK,
+        hider: FaceDetector | None = None,
     ) -> None:
         self.settings = settings
         self.restorer = restorer or build_restorer(settings.restore)
@@ -126,6 +142,14 @@ class Engine:
         self.parser = parser
         precision = "fp32" if settings.restore.fp32 else "auto"
         self.upsampler = upsampler or build_upsampler(settings.upscale, device=device, precision=precision)
+        self.selection = selection
+        redact = settings.redact
+        if hider is None and redact.enabled:
+            # Below the hiding score: the check on hidden frames has a margin for what encoding changes.
+            hider = build_detector(replace(settings.faces, det_size=redact.det_size,
+                                           keep_threshold=redact.score * RECHECK_SCORE,
+                                           min_face=0, max_faces=0), device=device)
+        self.hider = hider
         self.frame_path, self.frame_path_choice = build_frame_path(settings.restore.frame_path, device,
                                                                    upscale=self.scale)
 
@@ -141,7 +165,8 @@ class Engine:
     def compositor(self, *, still: bool = False) -> FaceCompositor:
         """A fresh ``FaceCompositor`` for this engine's settings, face parser and output scale; ``still``
         as for ``stream``."""
-        return FaceCompositor(self.settings.faces, parser=self.parser, scale=self.scale, still=still)
+        return FaceCompositor(self.settings.faces, parser=self.parser, scale=self.scale, still=still,
+                              selection=self.selection)
 
     def stream(
         self,
@@ -154,6 +179,7 @@ class Engine:
         still: bool = False,
         compositor: FaceCompositor | None = None,
         planes: bool = False,
+        redact_lookahead: int | None = None,
     ) -> Iterator[FrameResult]:
         """Enhance ``frames`` and yield one result per frame, in order.
 
@@ -169,6 +195,9 @@ class Engine:
         controls); it is reset first [default: ``self.compositor(still=still)``].
         ``planes``: also give each result the encoder's yuv420p planes (``FrameResult.planes``) where the
         frame path makes them on its device (the device path, for even frame sizes and no upscaling).
+        ``redact_lookahead``: when faces are hidden (``settings.redact``), the frames each face is hidden
+        before its first detection, which delays the output by as many frames [default:
+        ``settings.redact.before_frames``; live mode gives 0].
         """
         if queue_depth < 1:
             raise ValueError(f"queue_depth must be >= 1, got {queue_depth}")
@@ -197,11 +226,22 @@ class Engine:
         done = pipeline.queue(big_depth)
 
         pipeline.start("decode", lambda: self._feed(frames, to_analyse, pipeline))
-        pipeline.start("analyse", lambda: self._analyse(analyzer, to_analyse, to_restore, pipeline))
+        # Fixed detector batches, whatever the timing of the threads: the same input gives the same track ids
+        # on every run, also where a detector's numbers depend on its batch (cuDNN). Live mode detects each
+        # frame as it comes.
+        analyse_batch = max(4, analyzer.detect_every) if queue_depth > 1 else 1
+        pipeline.start("analyse", lambda: self._analyse(analyzer, analyse_batch, to_analyse, to_restore, pipeline))
         pipeline.start("restore", lambda: self._restore(to_restore, restored, pipeline))
         if self.scale > 1:
             pipeline.start("upscale", lambda: self._upscale(restored, to_paste, pipeline))
-        pipeline.start("paste", lambda: self._paste(compositor, observer, planes, to_paste, done, pipeline))
+        redactor = None
+        if self.settings.redact.enabled:
+            redact = self.settings.redact
+            lookahead = redact.before_frames if redact_lookahead is None else redact_lookahead
+            redactor = Redactor(style=redact.style, margin=redact.margin, before=lookahead, after=redact.after_frames,
+                                finder=self._faces_left)
+            stats.redaction = redactor.audit
+        pipeline.start("paste", lambda: self._paste(compositor, redactor, observer, planes, to_paste, done, pipeline))
         try:
             while True:
                 item = pipeline.get(done)
@@ -223,26 +263,44 @@ class Engine:
             if frame is None:
                 return
 
-    def _analyse(self, analyzer: FaceAnalyzer, inbox: queue.Queue, out: queue.Queue, pipeline: _Pipeline) -> None:
+    def _analyse(self, analyzer: FaceAnalyzer, batch_size: int, inbox: queue.Queue, out: queue.Queue,
+                 pipeline: _Pipeline) -> None:
         size = self.crop_size
         while True:
-            batch = pipeline.take_available(inbox, limit=max(4, analyzer.detect_every))
+            batch = pipeline.take(inbox, batch_size)
             frames = [f for f in batch if f is not None]
             if frames:
                 started = time.perf_counter()
                 found = analyzer.process([f.image for f in frames])
                 pipeline.stats.add_time("detect+track", time.perf_counter() - started)
                 started = time.perf_counter()
-                for frame, frame_faces in zip(frames, found):
+                to_hide = self._find_hidden(frames, found)
+                pipeline.stats.add_time("redact", time.perf_counter() - started)
+                started = time.perf_counter()
+                for frame, frame_faces, (hide, keep) in zip(frames, found, to_hide):
                     affines = [face_affine(face.landmarks, size) for face in frame_faces.faces]
                     crops, held = self.frame_path.cut(frame.image, affines, size) if affines else ([], None)
                     aligned = [AlignedFace(frame.index, face.track_id, crop, affine, face.detection.box)
                                for face, crop, affine in zip(frame_faces.faces, crops, affines)]
-                    pipeline.put(out, _Job(frame, frame_faces.faces, aligned, frame_faces.scene_cut, held))
+                    pipeline.put(out, _Job(frame, frame_faces.faces, aligned, frame_faces.scene_cut, held, hide=hide,
+                                           keep=keep))
                 pipeline.stats.add_time("align", time.perf_counter() - started)
             if len(frames) < len(batch):
                 pipeline.put(out, None)
                 return
+
+    def _find_hidden(self, frames: list[Frame], found: list) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
+        """Per frame, the face boxes to hide and those to keep visible (none when nothing is hidden)."""
+        if self.hider is None or not self.settings.redact.enabled:
+            return [([], []) for _ in frames]
+        mode = self.settings.redact.mode
+        score = self.settings.redact.score
+        detections = [[hit for hit in hits if hit.score >= score] for hits in self.hider.detect([f.image for f in frames])]
+        return [boxes_to_hide(mode, hits, faces.faces, self.selection) for hits, faces in zip(detections, found)]
+
+    def _faces_left(self, image: np.ndarray) -> list[np.ndarray]:
+        """The face boxes the hiding detector finds in an output frame (the redactor's check)."""
+        return [hit.box for hit in self.hider.detect([image])[0]]
 
     def _restore(self, inbox: queue.Queue, out: queue.Queue, pipeline: _Pipeline) -> None:
         """Gather faces across frames into batches, submit them, and pass jobs on in frame order."""
@@ -322,6 +380,7 @@ class Engine:
     def _paste(
         self,
         compositor: FaceCompositor,
+        redactor: Redactor | None,
         observer: FrameObserver | None,
         planes: bool,
         inbox: queue.Queue,
@@ -331,6 +390,8 @@ class Engine:
         while True:
             job = pipeline.get(inbox)
             if job is None:
+                for (result, faces), image in (redactor.flush() if redactor is not None else []):
+                    self._deliver(result, image, faces, observer, out, pipeline)
                 pipeline.put(out, None)
                 return
             started = time.perf_counter()
@@ -338,23 +399,38 @@ class Engine:
             background = job.frame.image if job.background is None else job.background
             enhanced, yuv = self.frame_path.paste(background, job.held, composed.crops, alphas=composed.alphas,
                                                   masks=composed.masks, detail=composed.detail,
-                                                  planes=planes and job.background is None)
+                                                  planes=planes and job.background is None and redactor is None)
             job.held = None  # the device path's frame is not needed any longer
             pipeline.stats.add_time("blend+paste", time.perf_counter() - started)
             result = FrameResult(job.frame, enhanced, job.faces, job.scene_cut, yuv)
-            if observer is not None:
-                observer.observe(result, composed.faces)
-            alive = {face.track_id for face in job.faces}
-            stats = pipeline.stats
-            stats.frames += 1
-            stats.faces += len(job.faces)
-            stats.track_ids.update(alive)
-            stats.scene_cuts += int(job.scene_cut)
-            if stats.keep_frames:
-                stats.per_frame.append(
-                    {"index": job.frame.index, "pts": job.frame.pts, "faces": len(job.faces), "tracks": sorted(alive)}
-                )
-            pipeline.put(out, result)
+            if redactor is None:
+                self._deliver(result, enhanced, composed.faces, observer, out, pipeline)
+                continue
+            started = time.perf_counter()
+            hide, keep = ([box * self.scale for box in boxes] for boxes in (job.hide, job.keep))
+            released = redactor.push((result, composed.faces), job.frame.index, enhanced, hide, keep)
+            pipeline.stats.add_time("redact", time.perf_counter() - started)
+            for (done, faces), image in released:
+                self._deliver(done, image, faces, observer, out, pipeline)
+
+    def _deliver(self, result: FrameResult, image: np.ndarray, faces: list, observer: FrameObserver | None,
+                 out: queue.Queue, pipeline: _Pipeline) -> None:
+        """Count ``result`` (its picture now ``image``), show it to the observer and pass it on."""
+        result.enhanced = image
+        if observer is not None:
+            observer.observe(result, faces)
+        alive = {face.track_id for face in result.faces}
+        stats = pipeline.stats
+        stats.frames += 1
+        stats.faces += len(result.faces)
+        stats.track_ids.update(alive)
+        stats.scene_cuts += int(result.scene_cut)
+        if stats.keep_frames:
+            frame = result.frame
+            stats.per_frame.append(
+                {"index": frame.index, "pts": frame.pts, "faces": len(result.faces), "tracks": sorted(alive)}
+            )
+        pipeline.put(out, result)
 
 
 class _Pipeline:
@@ -409,6 +485,13 @@ class _Pipeline:
             except queue.Empty:
                 if deadline is not None and time.monotonic() >= deadline:
                     raise
+
+    def take(self, q: queue.Queue, count: int) -> list:
+        """The next ``count`` items, waiting for each, or fewer when the stream ends (the last is then None)."""
+        items = [self.get(q)]
+        while len(items) < count and items[-1] is not None:
+            items.append(self.get(q))
+        return items
 
     def take_available(self, q: queue.Queue, *, limit: int, timeout: float | None = None) -> list:
         """Up to ``limit`` items: waits ``timeout`` seconds (None: indefinitely) for the first only."""

@@ -13,7 +13,8 @@ gallery's temporary folder and dropped. ``close`` writes the index files and pub
 one rename, so a failed run leaves no half-written gallery. Layout of the folder::
 
     index.html   contact sheet: original beside restored, with timestamps (static HTML, no scripts)
-    index.json   {"tool", "version", "source", "tracks": [TrackRecord, ...]}
+    index.json   {"tool", "version", "source", "fingerprint", "tracks": [TrackRecord, ...]}
+                 (fingerprint: ``faces.fingerprint.RunFingerprint``, what decided the track ids)
     index.csv    one row per track (``CSV_COLUMNS``)
     faces/track-<id>-original.png, faces/track-<id>-restored.png
 
@@ -150,15 +151,18 @@ class FaceGallery:
         overwrite: replace a ``dest`` that holds files.
         inputs: the run's other files (its input, output, weights), which ``dest`` must not hold.
         evict_after: frames a track may go unseen before its crops are written out and freed.
+        fingerprint: the run's input and tracking settings (``RunFingerprint.to_dict``), for ``index.json``.
 
     Raises:
         DestinationExists, InputError, DestinationUnwritable: see ``media.output.check_folder_destination``.
     """
 
     def __init__(self, dest: str | Path, *, source: str = "", still: bool = False, overwrite: bool = False,
-                 inputs: Iterable[str | Path | None] = (), evict_after: int = EVICT_AFTER) -> None:
+                 inputs: Iterable[str | Path | None] = (), evict_after: int = EVICT_AFTER,
+                 fingerprint: dict | None = None) -> None:
         self.dest = check_folder_destination(dest, inputs=inputs, overwrite=overwrite)
         self.source = source
+        self.fingerprint = fingerprint
         self.still = still
         self.overwrite = overwrite
         self.evict_after = evict_after
@@ -238,7 +242,7 @@ class FaceGallery:
                 record.frames, record.enhanced_frames = track.frames, track.enhanced_frames
                 record.moment_score = round(record.moment_score, 4)
                 records.append(record)
-            write_index(self._temp, records, source=self.source, still=self.still)
+            write_index(self._temp, records, source=self.source, still=self.still, fingerprint=self.fingerprint)
             commit_folder(self._temp, self.dest, overwrite=self.overwrite)
         except BaseException:
             self.abort()
@@ -268,10 +272,11 @@ def _write_png(path: Path, rgb: np.ndarray) -> None:
 # -- index files ---------------------------------------------------------------------------------
 
 
-def write_index(folder: Path, records: Sequence[TrackRecord], *, source: str, still: bool = False) -> None:
+def write_index(folder: Path, records: Sequence[TrackRecord], *, source: str, still: bool = False,
+                fingerprint: dict | None = None) -> None:
     """Write ``index.json``, ``index.csv`` and ``index.html`` for ``records`` into ``folder`` (``still``:
-    of a picture, see ``contact_sheet``)."""
-    data = {"tool": "gpen-video", "version": __version__, "source": source,
+    of a picture, see ``contact_sheet``; ``fingerprint``: what decided the track ids, None: not known)."""
+    data = {"tool": "gpen-video", "version": __version__, "source": source, "fingerprint": fingerprint,
             "tracks": [dataclasses.asdict(r) for r in records]}
     (folder / "index.json").write_text(json.dumps(data, indent=2))
     with open(folder / "index.csv", "w", newline="") as handle:

@@ -11,6 +11,8 @@ import numpy as np
 
 from .config import Settings
 from .engine import Engine, PipelineStats
+from .faces.fingerprint import run_fingerprint
+from .faces.select import EVERY_TRACK, TrackSelection
 from .gallery import FaceGallery, GallerySummary
 from .media.image import read_image, write_image
 from .media.open import open_reader, open_writer
@@ -84,6 +86,7 @@ def enhance_video(
     measure_quality: bool = False,
     faces_out: str | Path | None = None,
     record_faces: bool = False,
+    selection: TrackSelection = EVERY_TRACK,
 ) -> JobResult:
     """Decode ``source``, enhance every frame, encode to ``output`` with the source's audio.
 
@@ -95,8 +98,9 @@ def enhance_video(
     ``stats.per_frame`` (for a report); off, memory stays constant however long the video.
     ``measure_quality`` fills ``JobResult.quality`` (flicker, landmark steps, face PSNR).
     ``faces_out`` names a folder for the face gallery (``gallery.FaceGallery``), published after the
-    video; ``record_faces`` keeps every face of every frame in ``JobResult.face_records``. The output
-    carries ``provenance.output_tags`` in its metadata.
+    video, whose ``index.json`` records the run's fingerprint (``run_fingerprint``); ``record_faces`` keeps
+    every face of every frame in ``JobResult.face_records``. ``selection``: the tracks restored (the
+    engine's, when one is built here). The output carries ``provenance.output_tags`` in its metadata.
     """
     began = time.perf_counter()
     stats = PipelineStats(keep_frames=keep_frames)
@@ -110,9 +114,10 @@ def enhance_video(
         check_destination(output, source=source, inputs=settings.files_read(),
                           overwrite=overwrite)  # before the slow model load
         gallery = None if faces_out is None else cleanup.enter_context(
-            FaceGallery(faces_out, source=str(source), overwrite=overwrite, inputs=_gallery_keeps(source, output, settings)))
+            FaceGallery(faces_out, source=str(source), overwrite=overwrite, inputs=_gallery_keeps(source, output, settings),
+                        fingerprint=run_fingerprint(source, settings.faces, start, end).to_dict()))
         observer = _combined(quality if measure_quality else None, gallery, records)
-        engine = engine or Engine(settings)
+        engine = engine or Engine(settings, selection=selection)
         total, ready = expected_frames(info, start, end), time.perf_counter()
 
         def report() -> None:
@@ -166,11 +171,12 @@ def enhance_image(
     measure_quality: bool = False,
     faces_out: str | Path | None = None,
     record_faces: bool = False,
+    selection: TrackSelection = EVERY_TRACK,
 ) -> JobResult:
     """Enhance the faces of one picture; the output format follows the output's extension.
 
     ``measure_quality`` fills ``JobResult.quality`` (face PSNR; one frame has no flicker).
-    ``faces_out`` and ``record_faces`` as for ``enhance_video`` (every face is its own track).
+    ``faces_out``, ``record_faces`` and ``selection`` as for ``enhance_video`` (every face is its own track).
     """
     began = time.perf_counter()
     stats = PipelineStats()
@@ -181,10 +187,11 @@ def enhance_image(
         image = read_image(source)
         gallery = None if faces_out is None else cleanup.enter_context(
             FaceGallery(faces_out, source=str(source), still=True, overwrite=overwrite,
-                        inputs=_gallery_keeps(source, output, settings)))
+                        inputs=_gallery_keeps(source, output, settings),
+                        fingerprint=run_fingerprint(source, settings.faces).to_dict()))
         if engine is None:
             settings = _image_settings(settings, image)
-            engine = Engine(settings)
+            engine = Engine(settings, selection=selection)
         frame = Frame(index=0, pts=0, time_base=Fraction(1, 1), image=image)
         observer = _combined(quality if measure_quality else None, gallery, records)
         (result,) = list(engine.stream([frame], stats=stats, observer=observer, detect_every=1, still=True))

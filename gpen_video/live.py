@@ -163,7 +163,9 @@ class _Run:
         self.capture.start()
         if self.outputs.camera is not None:
             self.outputs.camera.start()
-        results = self.engine.stream(self.feed(), stats=self.stats, queue_depth=1, compositor=self.compositor)
+        # Hidden faces are covered from their first detection on: no frame is held back for look-ahead.
+        results = self.engine.stream(self.feed(), stats=self.stats, queue_depth=1, compositor=self.compositor,
+                                     redact_lookahead=0)
         quitting = False
         try:
             for result in results:

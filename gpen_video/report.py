@@ -70,6 +70,8 @@ def _run_summary(result: JobResult) -> dict[str, Any]:
         "media": result.media,
         "metrics": result.quality.summary(),
         "restorer": restorer_report(result.backend),
+        # What was hidden (``faces.redact.RedactionAudit``), None when no face was hidden.
+        "redaction": None if stats.redaction is None else stats.redaction.to_dict(),
     }
 
 
@@ -225,6 +227,10 @@ def print_summary(console: Console, result: JobResult) -> None:
     table.add_row("frames", str(report["frames"]))
     table.add_row("faces", str(report["faces"]))
     table.add_row("tracks", str(report["tracks"]))
+    redaction = report["redaction"]
+    if redaction is not None:
+        table.add_row("faces hidden", f"{redaction['faces']} in {redaction['frames']} frames, "
+                                      f"{len(redaction['bridged_frames'])} frames with a detection gap bridged")
     if result.backend:
         table.add_row("restorer", result.backend)
     reader = result.media.get("reader", {})

@@ -27,6 +27,7 @@ from .detail import detail_strength
 from .gate import build_gate
 from .monochrome import SceneColour, keep_luminance
 from .parsing import FaceParser
+from .select import EVERY_TRACK, TrackSelection
 from .paste import soften_small_face
 from .temporal import TemporalBlender
 
@@ -69,10 +70,11 @@ class FaceCompositor:
             the enlarged frame.
         still: a picture, with no later frames to confirm a face in or fade it over: every face is
             pasted at once at full strength.
+        selection: the tracks whose faces are restored; the others are pasted at strength 0 (their pixels stay).
     """
 
     def __init__(self, settings: FaceSettings, *, parser: FaceParser | None = None, scale: int = 1,
-                 still: bool = False) -> None:
+                 still: bool = False, selection: TrackSelection = EVERY_TRACK) -> None:
         if scale < 1:
             raise ValueError(f"scale must be >= 1, got {scale}")
         self._gate_settings = replace(settings, confirm_frames=1, fade_frames=0) if still else settings
@@ -80,6 +82,7 @@ class FaceCompositor:
         self.keep_detail = bool(settings.detail_transfer)
         self.parser = parser
         self.scale = int(scale)
+        self.selection = selection
         self._blender = TemporalBlender(settings.temporal)
         self._colour_mode = settings.color
         self.reset()
@@ -117,7 +120,8 @@ class FaceCompositor:
         if scene_cut:
             self._blender.reset()
         self._blender.retain({face.track_id for face in faces})
-        alphas = [self.alpha * strength for strength in self._gate.strengths(tracked)]
+        alphas = [self.alpha * strength if self.selection.restores(face.track_id) else 0.0
+                  for face, strength in zip(tracked, self._gate.strengths(tracked))]
         if self._colour.keeps_input_colour(image, scene_cut):
             restored = [keep_luminance(crop, face.crop) for face, crop in zip(faces, restored)]
         blended = [self._blender.blend(face.track_id, face.crop, crop, _crop_landmarks(track, face),

@@ -1,0 +1,302 @@
+"""Hiding faces: the head region around a detection, the filters that hide it, and a look-ahead
+``Redactor`` that covers each face from a little before its first detection to a little after its last.
+
+Recall comes first. Every detection is hidden from the frame it is found in (no confirmation), over the
+whole head with a margin; detections are linked into face tracks by overlap, so that a face the detector
+misses for a few frames stays hidden across the gap, and each face is also hidden ``before`` frames
+before its first detection (the redactor holds that many frames back) and ``after`` frames after its last.
+Boxes held over frames where the face was not found grow a little per frame, for the motion not seen.
+Last, each frame is checked: a ``finder`` (the same detector) looks at the hidden frame, and what it still
+finds is hidden too (a face too blurred to be found in the input can become findable once its neighbours
+are hidden), up to ``RECHECKS`` times.
+"""
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+import cv2
+import numpy as np
+
+from ..types import Detection, TrackedFace
+from .redact_settings import REDACT_STYLES
+from .select import TrackSelection
+
+Item = TypeVar("Item")
+
+# The head around a detection box, as fractions of the box's width (sides) and height (top, bottom):
+# RetinaFace boxes run from the brows to the chin, so hair, ears and the top of the head are outside.
+_HEAD_SIDE, _HEAD_TOP, _HEAD_BOTTOM = 0.3, 0.5, 0.35
+_HELD_GROWTH = 0.03  # a held box grows by this fraction of its side per frame away from its detection
+_LINK_IOU = 0.1  # head regions that overlap this much in consecutive detections are one face
+# Blur: the head is shrunk to this many pixels across and enlarged again, which leaves no feature a
+# detector can find; pixelate keeps this many blocks across.
+_BLUR_CELLS, _PIXEL_CELLS = 3, 5
+RECHECKS = 2  # passes of the finder over a hidden frame
+_SAME_FACE_IOU = 0.3  # a box that overlaps a face kept visible this much is that face
+
+Finder = Callable[[np.ndarray], Sequence[np.ndarray]]  # uint8 [H, W, 3] -> face boxes (x0, y0, x1, y1)
+
+
+def head_region(box: np.ndarray, margin: float) -> np.ndarray:
+    """The whole head around a face detection box, plus ``margin``: float32 [4] (x0, y0, x1, y1).
+
+    Args:
+        box: float [4] (x0, y0, x1, y1) in frame pixels, as detectors give.
+        margin: extra border on every side, as a fraction of the box's width (sides) and height.
+    """
+    x0, y0, x1, y1 = (float(v) for v in box)
+    w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
+    side, top, bottom = _HEAD_SIDE + margin, _HEAD_TOP + margin, _HEAD_BOTTOM + margin
+    return np.array([x0 - side * w, y0 - top * h, x1 + side * w, y1 + bottom * h], np.float32)
+
+
+def grown(region: np.ndarray, frames: int) -> np.ndarray:
+    """``region`` widened by ``_HELD_GROWTH`` of its side per frame on every side (motion not seen)."""
+    x0, y0, x1, y1 = region
+    grow = _HELD_GROWTH * frames
+    dx, dy = grow * (x1 - x0), grow * (y1 - y0)
+    return np.array([x0 - dx, y0 - dy, x1 + dx, y1 + dy], np.float32)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    return float(inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter))
+
+
+def boxes_to_hide(mode: str, found: Sequence[Detection], tracked: Sequence[TrackedFace],
+                  selection: TrackSelection) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The face boxes to hide in one frame, and those to keep visible (the selected faces, with "others").
+
+    Args:
+        mode: "all" (every face) or "others" (every face but those of the selected tracks).
+        found: the hiding detector's detections in the frame.
+        tracked: the frame's tracked faces (carried ones too: a face between detector runs).
+        selection: the tracks restored; with "others" their faces stay visible.
+    """
+    shown = [mode == "others" and selection.restores(face.track_id) for face in tracked]
+    kept = [face.detection.box for face, keep in zip(tracked, shown) if keep]
+    hidden = [d.box for d in found if not any(iou(d.box, box) >= _SAME_FACE_IOU for box in kept)]
+    # A tracked face is hidden by its own box only where the detector did not find it (carried between runs).
+    hidden += [face.detection.box for face, keep in zip(tracked, shown)
+               if not keep and not any(iou(face.detection.box, box) >= _SAME_FACE_IOU for box in hidden)]
+    return hidden, kept
+
+
+def hide(image: np.ndarray, regions: Sequence[np.ndarray], style: str) -> np.ndarray:
+    """A copy of ``image`` (uint8 [H, W, 3]) with every region (x0, y0, x1, y1, clipped to the frame) hidden.
+
+    ``style``: "blur" (shrunk to a few pixels and enlarged: a smooth blob of the head's colours),
+    "pixelate" (a few coarse blocks) or "fill" (the region's mean colour).
+
+    Raises:
+        ValueError: an unknown style.
+    """
+    if style not in REDACT_STYLES:
+        raise ValueError(f"redact style must be one of {', '.join(REDACT_STYLES)}, got {style!r}")
+    out = image.copy()
+    height, width = image.shape[:2]
+    for region in regions:
+        x0, y0 = max(int(np.floor(region[0])), 0), max(int(np.floor(region[1])), 0)
+        x1, y1 = min(int(np.ceil(region[2])), width), min(int(np.ceil(region[3])), height)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        roi = out[y0:y1, x0:x1]
+        out[y0:y1, x0:x1] = _hidden(roi, style)
+    return out
+
+
+def _hidden(roi: np.ndarray, style: str) -> np.ndarray:
+    height, width = roi.shape[:2]
+    if style == "fill":
+        return np.broadcast_to(roi.reshape(-1, 3).mean(0).round().astype(np.uint8), roi.shape)
+    cells = _BLUR_CELLS if style == "blur" else _PIXEL_CELLS
+    small = cv2.resize(roi, (max(1, min(cells, width)), max(1, min(cells, height))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR if style == "blur" else cv2.INTER_NEAREST)
+
+
+@dataclass
+class RedactionAudit:
+    """What a redactor hid.
+
+    Attributes:
+        faces: faces hidden (detections linked over frames into one face each).
+        regions: head regions hidden, summed over frames.
+        frames: frames with at least one hidden region.
+        bridged: indices of the frames where a face the detector missed was hidden because it was found
+            before and after (a gap bridged).
+        found_again: regions hidden because the check found a face in a frame already hidden.
+    """
+
+    faces: int = 0
+    regions: int = 0
+    frames: int = 0
+    bridged: list[int] = field(default_factory=list)
+    found_again: int = 0
+
+    def to_dict(self) -> dict:
+        return {"faces": self.faces, "regions": self.regions, "frames": self.frames,
+                "bridged_frames": sorted(set(self.bridged)), "found_again": self.found_again}
+
+
+@dataclass
+class _Face:
+    """One face's detections (head regions) by frame position, for the frames still in reach."""
+
+    regions: dict[int, np.ndarray] = field(default_factory=dict)
+    last: int = -1  # position of the latest detection
+
+
+@dataclass
+class _Pending(Generic[Item]):
+    position: int
+    index: int
+    item: Item
+    image: np.ndarray
+    keep: list[np.ndarray]
+
+
+class Redactor(Generic[Item]):
+    """Hides faces in a stream of frames, releasing each frame ``before`` frames after it came in.
+
+    ``push`` one frame at a time, in order, with its face detection boxes; it returns the frames now
+    complete (the item given with each, and its image with the faces hidden); ``flush`` returns the rest
+    at the end of the stream. Not thread-safe: one caller.
+
+    Args:
+        style: "blur", "pixelate" or "fill" (``hide``).
+        margin: border around each head (``head_region``).
+        before: frames hidden before a face's first detection; the look-ahead, so the delay in frames.
+        after: frames hidden after a face's last detection. A gap of up to ``before + after`` frames in
+            a face's detections is covered from both sides.
+        finder: finds the faces left in a hidden frame (``RECHECKS`` passes); None: no check.
+    """
+
+    def __init__(self, *, style: str = "blur", margin: float = 0.15, before: int = 8, after: int = 12,
+                 finder: Finder | None = None) -> None:
+        if before < 0 or after < 0:
+            raise ValueError(f"before and after must be >= 0, got {before}, {after}")
+        if style not in REDACT_STYLES:
+            raise ValueError(f"redact style must be one of {', '.join(REDACT_STYLES)}, got {style!r}")
+        self.style, self.margin, self.before, self.after = style, float(margin), int(before), int(after)
+        self.finder = finder
+        self.audit = RedactionAudit()
+        self._pending: deque[_Pending[Item]] = deque()
+        self._faces: list[_Face] = []
+        self._position = 0
+        self._bridged: set[int] = set()  # positions
+        self._index_of: dict[int, int] = {}  # position -> the caller's frame index, while it may be bridged
+
+    def push(self, item: Item, index: int, image: np.ndarray, boxes: Sequence[np.ndarray],
+             keep: Sequence[np.ndarray] = ()) -> list[tuple[Item, np.ndarray]]:
+        """Add the next frame.
+
+        Args:
+            item: returned with the frame when it is released.
+            index: the frame's index, for the audit's bridged frames.
+            image: uint8 [H, W, 3], not modified.
+            boxes: the face detection boxes (x0, y0, x1, y1) of this frame to hide.
+            keep: the boxes of faces to leave visible, which the check must not hide.
+        """
+        position = self._position
+        self._position += 1
+        self._index_of[position] = index
+        self._link(position, [head_region(box, self.margin) for box in boxes])
+        self._pending.append(_Pending(position, index, item, image, list(keep)))
+        released = []
+        while len(self._pending) > self.before:
+            released.append(self._release(self._pending.popleft()))
+        return released
+
+    def flush(self) -> list[tuple[Item, np.ndarray]]:
+        """The frames still held, hidden with what is known; the redactor is then ready for a new stream."""
+        released = [self._release(pending) for pending in self._pending]
+        self._pending.clear()
+        return released
+
+    def _link(self, position: int, regions: list[np.ndarray]) -> None:
+        """Give each region to the face whose latest region overlaps it most, or to a new face."""
+        reach = self.before + self.after + 1
+        candidates = [face for face in self._faces if position - face.last <= reach]
+        taken: set[int] = set()
+        for region in regions:
+            best, best_iou = None, _LINK_IOU
+            for k, face in enumerate(candidates):
+                overlap = iou(grown(face.regions[face.last], position - face.last), region)
+                if k not in taken and overlap >= best_iou:
+                    best, best_iou = k, overlap
+            if best is None:
+                face = _Face()
+                self._faces.append(face)
+                self.audit.faces += 1
+            else:
+                taken.add(best)
+                face = candidates[best]
+                self._mark_bridged(range(face.last + 1, position))
+            face.regions[position] = region
+            face.last = position
+
+    def _mark_bridged(self, gap: range) -> None:
+        """A face found again after ``gap`` (positions): those frames were covered from both sides."""
+        oldest = self._pending[0].position if self._pending else self._position
+        for position in gap:
+            if position >= oldest:
+                self._bridged.add(position)  # counted when it is released
+            else:
+                self.audit.bridged.append(self._index_of[position])
+
+    def _regions_at(self, position: int) -> list[np.ndarray]:
+        regions = []
+        for face in self._faces:
+            if position in face.regions:
+                regions.append(face.regions[position])
+                continue
+            past = [p for p in face.regions if position - self.after <= p < position]
+            future = [p for p in face.regions if position < p <= position + self.before]
+            if past:
+                regions.append(grown(face.regions[max(past)], position - max(past)))
+            if future:
+                regions.append(grown(face.regions[min(future)], min(future) - position))
+        return regions
+
+    def _release(self, pending: _Pending[Item]) -> tuple[Item, np.ndarray]:
+        position = pending.position
+        regions = self._regions_at(position)
+        if regions:
+            self.audit.regions += len(regions)
+            self.audit.frames += 1
+        if position in self._bridged:
+            self.audit.bridged.append(pending.index)
+            self._bridged.discard(position)
+        self._forget_before(position - self.after)
+        image = hide(pending.image, regions, self.style) if regions else pending.image
+        return pending.item, self._checked(image, pending.keep)
+
+    def _checked(self, image: np.ndarray, keep: list[np.ndarray]) -> np.ndarray:
+        """``image`` with what the finder still finds in it hidden (faces in ``keep`` excepted)."""
+        if self.finder is None:
+            return image
+        for _ in range(RECHECKS):
+            found = [box for box in self.finder(image) if not any(iou(box, k) >= _SAME_FACE_IOU for k in keep)]
+            if not found:
+                break
+            self.audit.found_again += len(found)
+            image = hide(image, [head_region(box, self.margin) for box in found], self.style)
+        return image
+
+    def _forget_before(self, position: int) -> None:
+        """Drop what no frame still to be released can need: regions older than ``position``."""
+        for face in self._faces:
+            for p in [p for p in face.regions if p < position and p != face.last]:
+                del face.regions[p]
+        reach = self.before + self.after + 1
+        self._faces = [face for face in self._faces if self._position - face.last <= reach + 1]
+        for p in [p for p in self._index_of if p < position]:
+            del self._index_of[p]
