@@ -18,7 +18,8 @@ from gpen_video.faces.detect import RetinaFaceOnnx  # noqa: E402
 from gpen_video.faces.paste import paste_faces  # noqa: E402
 from gpen_video.faces.smooth import LandmarkSmoother  # noqa: E402
 from gpen_video.faces.temporal import TemporalBlender, face_region  # noqa: E402
-from gpen_video.metrics import flicker, id_switches, jitter, lag, psnr  # noqa: E402
+from gpen_video.review.bench_measures import id_switches, jitter, lag
+from gpen_video.review.metrics import flicker, psnr  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 

@@ -21,7 +21,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import __version__
+from ._version import __version__
 from .errors import (
     DestinationExists,
     GpenVideoError,
@@ -35,7 +35,7 @@ from .errors import (
     WeightsError,
     WeightsMissing,
 )
-from .library_warnings import hide_library_warnings
+from .runtime.library_warnings import hide_library_warnings
 from .media import signals
 from .media.output import check_destination, discard_unfinished
 
@@ -263,7 +263,8 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
     _check_destinations(args, source, output, settings)  # before the heavy imports and any work
     from .job import enhance_image, enhance_video  # heavy imports only once the arguments are good
     from .media.image import is_image_path
-    from .report import ProgressView, build_report, print_summary
+    from .review.console import ProgressView, print_summary
+    from .review.report import build_report
 
     measure_quality = bool(args.report) or not args.quiet  # the report and the summary show it
     if is_image_path(source):
@@ -505,13 +506,14 @@ def _run_live(argv: Sequence[str], console: Console) -> int:
                           inputs=settings.files_read(), overwrite=args.overwrite)
         if args.output and same_file(args.report, args.output):
             raise InputError("--report must be a different file from the output")
-    from .live import run_live  # heavy imports only once the arguments are good
+    from .live.loop import run_live  # heavy imports only once the arguments are good
     from .media.output import write_json_atomic
-    from .report import build_live_report, print_live_summary
-    from .stdin_keys import StdinKeys
+    from .review.console import print_live_summary
+    from .review.report import build_live_report
+    from .live.terminal_keys import StdinKeys
 
     if settings.upscale.scale > 1 and not args.quiet:
-        from .live import upscale_notice
+        from .live.loop import upscale_notice
 
         console.print(f"gpen-video: note: {upscale_notice(settings.upscale.scale)}", markup=False, highlight=False,
                       soft_wrap=True)
@@ -567,7 +569,7 @@ def _batch(args: argparse.Namespace, console: Console) -> int:
     options = BatchOptions(out_dir=args.out_dir, ray=args.ray, workers=args.workers, segment_seconds=args.segment_seconds,
                            warmup=args.warmup, retries=args.retries, overwrite=args.overwrite,
                            faces_out=args.faces_out)
-    from .report import BatchProgressView, print_batch_summary
+    from .review.console import BatchProgressView, print_batch_summary
 
     try:
         with BatchProgressView(console, quiet=args.quiet) as progress:
@@ -598,7 +600,7 @@ def _run_doctor(argv: Sequence[str], console: Console) -> int:
                         help="time the GPEN backends on this CPU again (10-30 s) and cache the result for this "
                              "environment")
     args = parser.parse_args(argv)
-    from .doctor import diagnose
+    from .runtime.doctor import diagnose
 
     diagnosis = diagnose(remeasure=args.remeasure)
     print("\n".join(diagnosis.lines()))

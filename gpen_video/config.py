@@ -200,7 +200,7 @@ def validate(settings: Settings) -> None:
     """Range checks that types alone cannot express."""
     # Imported here, not at the top: it loads OpenCV, which `--help` does not need.
     from .faces.monochrome import COLOR_MODES
-    from .frame_path import FRAME_PATHS
+    from .gpu.frame_path import FRAME_PATHS
 
     restore, faces, encode, live = settings.restore, settings.faces, settings.encode, settings.live
     checks = [

@@ -32,7 +32,7 @@ from .faces.compose import FaceCompositor
 from .faces.detect import build_detector
 from .faces.parsing import FaceParser
 from .faces.verify import CropVerifier
-from .frame_path import build_frame_path
+from .gpu.frame_path import build_frame_path
 from .protocols import FaceDetector, FaceVerifier, FrameObserver, Restorer
 from .restore import build_restorer
 from .types import AlignedFace, Frame, FrameResult, TrackedFace

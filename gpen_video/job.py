@@ -10,26 +10,25 @@ from pathlib import Path
 import numpy as np
 
 from .config import Settings
-from .engine import Engine, PipelineStats
-from .gallery import FaceGallery, GallerySummary
+from .engine import Engine
+from .review.gallery import FaceGallery, GallerySummary
 from .media.image import read_image, write_image
 from .media.open import open_reader, open_writer
 from .media.output import check_destination
 from .media.reader import VideoInfo, frames_in_window
 from .media.signals import interrupts_as_exceptions
 from .media.source import local_file
-from .metrics import QualityObserver
-from .observers import FaceRecords, ObserverGroup
-from .progress import Progress, ProgressListener
-from .protocols import FrameObserver
-from .provenance import output_tags
-from .types import Frame, FrameResult
+from .review.metrics import QualityObserver
+from .review.observers import FaceRecords, ObserverGroup
+from .protocols import FrameObserver, ProgressListener
+from .review.provenance import output_tags
+from .types import Frame, FrameResult, PipelineStats, Progress
 from .upscale.lanczos import lanczos_resize
 
 
 @dataclass
 class JobResult:
-    """What a finished job did; ``gpen_video.report`` turns it into the summary and the JSON report."""
+    """What a finished job did; ``gpen_video.review.report`` turns it into the summary and the JSON report."""
 
     source: str
     output: str

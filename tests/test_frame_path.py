@@ -11,7 +11,7 @@ from gpen_video.config import Settings
 from gpen_video.engine import Engine
 from gpen_video.faces.align import align_face, face_affine
 from gpen_video.faces.paste import paste_faces
-from gpen_video.frame_path import HostFramePath, choose_frame_path
+from gpen_video.gpu.frame_path import HostFramePath, choose_frame_path
 from tests.helpers.fakes import FixedDetector, RecordingRestorer
 from tests.helpers.real_media import video_frames
 
@@ -38,7 +38,7 @@ def test_a_forced_device_path_that_cannot_run_falls_back_to_the_host_and_says_so
     settings = Settings()
     settings.restore.frame_path = "device"
     settings.upscale.scale = 2
-    with caplog.at_level(logging.WARNING, logger="gpen_video.frame_path"):
+    with caplog.at_level(logging.WARNING, logger="gpen_video.gpu.frame_path"):
         engine = Engine(settings, restorer=RecordingRestorer(), detector=FixedDetector())
     assert engine.frame_path.name == "host" and "upscale" in engine.frame_path_choice.reason
     assert "host path runs instead" in caplog.text

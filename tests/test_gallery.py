@@ -15,7 +15,7 @@ from gpen_video.config import build_settings
 from gpen_video.engine import Engine
 from gpen_video.errors import DestinationExists
 from gpen_video.faces.align import gpen_template
-from gpen_video.gallery import FaceGallery, TrackRecord, contact_sheet
+from gpen_video.review.gallery import FaceGallery, TrackRecord, contact_sheet
 from gpen_video.job import enhance_image, enhance_video
 from gpen_video.types import AlignedFace, Detection, Frame, FrameResult, PastedFace, TrackedFace
 from tests.helpers.fakes import RecordingRestorer

@@ -14,16 +14,17 @@ import av
 import numpy as np
 import pytest
 
-from gpen_video.capture import LatestFrame
+from gpen_video.live.capture import LatestFrame
 from gpen_video.cli import main
 from gpen_video.config import build_settings
-from gpen_video.display import compose_view, draw_overlay
+from gpen_video.live.display import compose_view, draw_overlay
 from gpen_video.engine import Engine
 from gpen_video.errors import InputError, MediaOpenError
-from gpen_video.live import run_live
+from gpen_video.live.loop import run_live
 from gpen_video.media.camera import OpenCVCamera
 from gpen_video.media.reader import VideoReader
-from gpen_video.metrics import LatencyTracker, psnr
+from gpen_video.live.latency import LatencyTracker
+from gpen_video.review.metrics import psnr
 from gpen_video.restore import PassthroughRestorer
 from gpen_video.types import Frame
 from tests.helpers.cli import run_cli
@@ -254,7 +255,7 @@ class FakeWindow:
 
 
 def test_quit_stops_showing_and_the_overlay_shows_its_own_frame(monkeypatch, tmp_path: Path) -> None:
-    monkeypatch.setattr("gpen_video.live.LiveWindow", FakeWindow)
+    monkeypatch.setattr("gpen_video.live.loop.LiveWindow", FakeWindow)
     FakeWindow.instances.clear()
     settings = live_settings(window=True, max_in_flight=2)
     engine = Engine(settings, restorer=SlowRestorer(0.05), detector=FixedDetector(160, 80, 60))

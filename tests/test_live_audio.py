@@ -10,7 +10,7 @@ import pytest
 
 from gpen_video.config import build_settings
 from gpen_video.engine import Engine
-from gpen_video.live import run_live
+from gpen_video.live.loop import run_live
 from gpen_video.restore import PassthroughRestorer
 from tests.helpers.streams import audio_packets
 

@@ -15,9 +15,9 @@ from gpen_video.cli import main
 from gpen_video.config import FaceSettings, build_settings
 from gpen_video.engine import Engine
 from gpen_video.faces.compose import FaceCompositor
-from gpen_video.live import run_live
-from gpen_video.live_controls import LiveControls
-from gpen_video.stdin_keys import StdinKeys
+from gpen_video.live.loop import run_live
+from gpen_video.live.controls import LiveControls
+from gpen_video.live.terminal_keys import StdinKeys
 from tests.helpers.fakes import FixedDetector, RecordingRestorer
 from tests.helpers.live import ScriptedKeys, ScriptedSource
 from tests.helpers.real_media import video_frames
@@ -76,7 +76,7 @@ class ViewWindow:
 
 @pytest.mark.timeout(60)
 def test_toggles_take_effect_within_two_frames_and_off_is_the_source(monkeypatch) -> None:
-    monkeypatch.setattr("gpen_video.live.LiveWindow", ViewWindow)
+    monkeypatch.setattr("gpen_video.live.loop.LiveWindow", ViewWindow)
     strengths: list[float] = []  # the temporal strength each frame was pasted with, in frame order
     original_compose = FaceCompositor.compose
 

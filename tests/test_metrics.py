@@ -4,7 +4,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from gpen_video.metrics import QualityObserver, flicker, id_switches, jitter, lag, psnr
+from gpen_video.review.bench_measures import id_switches, jitter, lag
+from gpen_video.review.metrics import QualityObserver, flicker, psnr
 from gpen_video.types import AlignedFace, Detection, Frame, FrameResult, PastedFace, TrackedFace
 
 

@@ -11,7 +11,7 @@ from gpen_video import __version__
 from gpen_video.config import build_settings
 from gpen_video.engine import Engine
 from gpen_video.job import enhance_video
-from gpen_video.report import build_report
+from gpen_video.review.report import build_report
 from tests.helpers.fakes import RecordingRestorer, save_tiny_gpen
 from tests.helpers.real_media import cut_clip
 

@@ -7,12 +7,12 @@ import pytest
 from rich.console import Console
 
 from gpen_video.config import Settings
-from gpen_video.engine import PipelineStats
 from gpen_video.job import JobResult
-from gpen_video.metrics import QualityObserver
-from gpen_video.progress import Progress
-from gpen_video.report import BatchProgressView, ProgressView, build_report, print_summary
-from gpen_video.stability import WarpErrorMeter
+from gpen_video.review.metrics import QualityObserver
+from gpen_video.types import PipelineStats, Progress
+from gpen_video.review.console import BatchProgressView, ProgressView, print_summary
+from gpen_video.review.report import build_report
+from gpen_video.review.stability import WarpErrorMeter
 from tests.helpers.moving_face import observe
 
 

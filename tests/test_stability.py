@@ -8,8 +8,8 @@ import pytest
 
 from gpen_video.config import Settings
 from gpen_video.engine import Engine
-from gpen_video.metrics import QualityObserver
-from gpen_video.stability import WarpErrorMeter
+from gpen_video.review.metrics import QualityObserver
+from gpen_video.review.stability import WarpErrorMeter
 from gpen_video.types import Frame
 from tests.helpers.fakes import FlickerRestorer, SharpenRestorer
 from tests.helpers.moving_face import observe

@@ -16,9 +16,9 @@ from gpen_video.cli import main
 from gpen_video.config import build_settings
 from gpen_video.engine import Engine
 from gpen_video.errors import MissingExtra, VirtualCameraUnavailable
-from gpen_video.live import run_live
-from gpen_video.metrics import psnr
-from gpen_video.virtual_cam import (
+from gpen_video.live.loop import run_live
+from gpen_video.review.metrics import psnr
+from gpen_video.live.virtual_cam import (
     CameraFeed,
     FramePacer,
     camera_fps,
@@ -184,7 +184,7 @@ class CountingWindow:
 def test_live_run_feeds_a_steady_camera_while_the_engine_is_slower(tmp_path: Path, monkeypatch) -> None:
     """Engine at ~8 fps, camera at 25 fps: every tick sends a frame, the gaps are the held last frame.
     The window and a recording run at the same time."""
-    monkeypatch.setattr("gpen_video.live.LiveWindow", CountingWindow)
+    monkeypatch.setattr("gpen_video.live.loop.LiveWindow", CountingWindow)
     opened: list[FakeCamera] = []
 
     def camera_opener(width, height, fps, device):

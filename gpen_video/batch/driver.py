@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from ..config import Settings
-from ..progress import Progress, ProgressListener
-from ..provenance import output_tags
+from ..protocols import ProgressListener
+from ..types import Progress
+from ..review.provenance import output_tags
 from .executors import Executor, make_executor
 from .join import finish_input
 from .manifest import DONE, FAILED, PENDING, RUNNING, BatchPaths, InputRecord, Manifest, UnitRecord

@@ -141,7 +141,7 @@ def _run_segment(task: UnitTask, engine: Engine, report: Callable[[int], None]) 
     With ``task.gallery``, the written frames (not the warm-up) also go into the segment's face gallery,
     numbered as frames of the whole source.
     """
-    from ..gallery import FaceGallery
+    from ..review.gallery import FaceGallery
     from ..media.open import open_reader, open_writer
     from ..media.signals import interrupts_as_exceptions
 

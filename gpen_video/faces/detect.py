@@ -118,7 +118,7 @@ class RetinaFaceOnnx(_RetinaFaceBase):
         super().__init__(det_size=det_size, score_threshold=score_threshold, min_face=min_face, max_faces=max_faces)
         import onnxruntime as ort
 
-        from ..device import onnx_providers
+        from ..models.device import onnx_providers
 
         self._session = ort.InferenceSession(retina.embedded_graph(), providers=onnx_providers(device, "detecting"))
         self._input = self._session.get_inputs()[0].name
@@ -145,7 +145,7 @@ class RetinaFaceTorch(_RetinaFaceBase):
         super().__init__(**options)
         import torch
 
-        from ..device import resolve_device
+        from ..models.device import resolve_device
         from .retina_torch import embedded_retinaface
 
         self.device = resolve_device(device)
@@ -208,7 +208,7 @@ class FacexlibRetinaFace(_RetinaFaceBase):
         import torch
         from facexlib.detection.retinaface import RetinaFace
 
-        from ..device import resolve_device
+        from ..models.device import resolve_device
         from ..models.weights import load_state_dict
 
         if network not in ("resnet50", "mobile0.25"):
@@ -250,7 +250,7 @@ def build_detector(settings: FaceSettings, *, device: str = "cpu") -> FaceDetect
     Raises:
         InputError: unknown name or device. WeightsError: weights cannot be found or loaded.
     """
-    from ..device import onnx_has_cuda
+    from ..models.device import onnx_has_cuda
 
     opts: dict[str, Any] = {"det_size": settings.det_size, "score_threshold": settings.keep_threshold,
                             "min_face": settings.min_face, "max_faces": settings.max_faces, "device": device}

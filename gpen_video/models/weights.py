@@ -21,7 +21,7 @@ from urllib.request import Request, urlopen
 import torch
 from torch import Tensor, nn
 
-from gpen_video.checksum import file_sha256
+from gpen_video.media.checksum import file_sha256
 from gpen_video.errors import InputError, WeightsError, WeightsMissing
 from gpen_video.media.source import file_problem
 from gpen_video.models.gpen import build_gpen, channels

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..device import resolve_device
+from ..models.device import resolve_device
 from ..errors import InputError
 from ..protocols import Restorer
 from .crops import to_model_input, to_uint8

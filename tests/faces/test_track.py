@@ -5,7 +5,7 @@ from gpen_video.faces.analyzer import FaceAnalyzer, FrameFaces
 from gpen_video.faces.detect import RetinaFaceOnnx
 from gpen_video.faces.smooth import LandmarkSmoother
 from gpen_video.faces.track import FaceTracker, SceneCutDetector
-from gpen_video.metrics import id_switches
+from gpen_video.review.bench_measures import id_switches
 from gpen_video.types import Detection
 from tests.helpers.real_media import video_frames
 

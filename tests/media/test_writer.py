@@ -18,7 +18,7 @@ from gpen_video.media.encoders import EncodeSettings, encoder_options, resolve_c
 from gpen_video.media.reader import VideoReader
 from gpen_video.media.streams import monotonic_dts
 from gpen_video.media.writer import VideoWriter
-from gpen_video.metrics import psnr
+from gpen_video.review.metrics import psnr
 from gpen_video.types import Frame
 from tests.helpers.clips import AudioSpec, make_clip
 from tests.helpers.paths import ROOT

@@ -8,7 +8,7 @@ from multiprocessing.connection import wait as wait_for_exits
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 
-from ...library_warnings import hide_library_warnings
+from ...runtime.library_warnings import hide_library_warnings
 from ...media import signals
 from ..worker import UnitOutcome, UnitRunner, UnitTask, run_attempt
 from . import Finished

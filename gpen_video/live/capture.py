@@ -15,10 +15,10 @@ from collections.abc import Callable
 import av
 import cv2
 
-from .errors import GpenVideoError
-from .media.output import close_quietly
-from .media.source import FrameSource, is_stream
-from .types import Frame
+from ..errors import GpenVideoError
+from ..media.output import close_quietly
+from ..media.source import FrameSource, is_stream
+from ..types import Frame
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .faces.align import warp_to_crop
-from .faces.paste import paste_faces
-from .protocols import FramePath
+from ..faces.align import warp_to_crop
+from ..faces.paste import paste_faces
+from ..protocols import FramePath
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,6 @@ def build_frame_path(setting: str, device: str, *, upscale: int = 1) -> tuple[Fr
         log.warning("frame path: the host path runs instead of the device path: %s", choice.reason)
     if choice.name == "host":
         return HostFramePath(), choice
-    from .gpu.frames import DeviceFramePath  # torch's frame ops only where they run
+    from .frames import DeviceFramePath  # torch's frame ops only where they run
 
     return DeviceFramePath(device), choice

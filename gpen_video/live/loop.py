@@ -14,8 +14,8 @@ between are dropped and counted instead of waiting. Latency is measured from the
 
 The pieces live elsewhere: sources in ``media/`` (``open_source``), the slot and the reconnecting
 capture thread in ``capture.py``, the window in ``display.py``, the virtual camera and its pacing in
-``virtual_cam.py``, keys and switches in ``live_controls.py`` and ``stdin_keys.py``, latency
-statistics in ``metrics.py``.
+``virtual_cam.py``, keys and switches in ``controls.py`` and ``terminal_keys.py``, latency
+statistics in ``latency.py``.
 A lost source is reopened for ``LiveSettings.reconnect_seconds``; after that the run ends with
 ``stopped == "lost"``.
 """
@@ -32,20 +32,21 @@ from pathlib import Path
 import numpy as np
 
 from .capture import Capture, LatestFrame, Opener
-from .config import LiveSettings, Settings
+from ..config import LiveSettings, Settings
 from .display import LiveStatus, LiveWindow, compose_view
-from .engine import Engine, FrameResult, PipelineStats
-from .live_controls import KeySource, LiveControls
-from .live_result import LiveResult, StopReason
-from .media.open import open_source, open_writer
-from .media.output import check_destination, close_quietly
-from .media.signals import stopping_with
-from .media.source import FrameSource, is_device, is_live_url
-from .media.writer import VideoWriter, WriterStats
-from .metrics import LatencyTracker
-from .progress import Progress, ProgressListener
-from .provenance import output_tags
-from .types import Frame
+from ..engine import Engine
+from .controls import KeySource, LiveControls
+from .result import LiveResult, StopReason
+from ..media.open import open_source, open_writer
+from ..media.output import check_destination, close_quietly
+from ..media.signals import stopping_with
+from ..media.source import FrameSource, is_device, is_live_url
+from ..media.writer import VideoWriter, WriterStats
+from .latency import LatencyTracker
+from ..protocols import ProgressListener
+from ..types import FrameResult, PipelineStats, Progress
+from ..review.provenance import output_tags
+from ..types import Frame
 from .virtual_cam import (
     CameraFeed,
     VirtualCamera,
@@ -269,7 +270,7 @@ def run_live(
         opener: opens the source, first and on every reconnect [default: ``open_source`` with
             ``settings.encode`` and ``settings.input``].
         camera_opener: opens the virtual camera [default: ``virtual_cam.open_virtual_camera``].
-        keys: keys pressed outside the window (a terminal); see ``live_controls.KEYS``.
+        keys: keys pressed outside the window (a terminal); see ``controls.KEYS``.
         message: shows a line to the user (what a key changed, the status asked for).
         progress: called after every frame; ``detail`` is the status line the window shows
             (frames, fps, latency, faces, dropped frames, reconnects).

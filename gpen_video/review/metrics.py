@@ -3,22 +3,22 @@
 The functions are pure and take numpy arrays; images are uint8 or float arrays in [0, 255].
 ``QualityObserver`` is the engine's optional frame observer that gathers the report's temporal and
 fidelity measures over a run, in constant memory.
-``LatencyTracker`` gathers live mode's latency samples.
+Live latency is measured in ``live.latency``; the tracking measures only the benchmarks and
+their tests need (jitter, lag, identity switches) are in ``review.bench_measures``.
 """
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
 import numpy as np
 
-from .faces.align import gpen_template
-from .faces.temporal import face_region
+from ..faces.align import gpen_template
+from ..faces.temporal import face_region
 from .stability import WarpErrorMeter
-from .types import FrameResult, PastedFace
+from ..types import FrameResult, PastedFace
 
 
 def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
@@ -63,88 +63,6 @@ def flicker(frames: Sequence[np.ndarray], mask: np.ndarray | None = None) -> flo
         w = w[..., None]
     w = np.broadcast_to(w, diff.shape[1:])
     return float((diff * w).sum() / (w.sum() * diff.shape[0]))
-
-
-def jitter(points_seq: np.ndarray) -> float:
-    """Frame-to-frame jitter: std of the first temporal difference of a [T, ...] sequence.
-
-    Apply it to a residual (estimate - truth) so that true motion does not count.
-    """
-    seq = np.asarray(points_seq, np.float64)
-    if seq.shape[0] < 2:
-        raise ValueError("jitter needs at least two samples")
-    return float(np.diff(seq, axis=0).std())
-
-
-def lag(estimate: np.ndarray, truth: np.ndarray) -> float:
-    """Mean lag in frames of ``estimate`` behind ``truth`` (both [T, ..., D] with D coordinates).
-
-    The error of each sample, projected on the direction of the true motion, is divided by the
-    true speed: a value of 1.0 means the estimate sits where the truth was one frame earlier.
-    Negative values mean the estimate runs ahead. Samples where the truth does not move are ignored.
-    """
-    est = np.asarray(estimate, np.float64)
-    tru = np.asarray(truth, np.float64)
-    d = est.shape[-1]
-    est = est.reshape(est.shape[0], -1, d)
-    tru = tru.reshape(tru.shape[0], -1, d)
-    vel = np.diff(tru, axis=0)  # [T-1, P, D], motion that ends at samples 1..T-1
-    speed2 = (vel**2).sum(-1)
-    moving = speed2 > 1e-12
-    if not moving.any():
-        raise ValueError("lag needs a moving truth")
-    behind = -((est[1:] - tru[1:]) * vel).sum(-1)  # projection times speed
-    return float((behind[moving] / speed2[moving]).mean())
-
-
-def id_switches(track_ids_per_frame: Sequence[Mapping[Hashable, int] | Sequence[int]]) -> int:
-    """Count identity switches (CLEAR-MOT "IDSW").
-
-    Args:
-        track_ids_per_frame: per frame, which track id each true identity got, as a mapping
-            {identity: track_id}; a plain sequence means identity = position in it (e.g. ``[[7], [7], [9]]``
-            for a single face). Identities missing from a frame are simply not seen there.
-
-    Returns:
-        How many times an identity was given a track id different from the one it had when last seen.
-    """
-    last: dict[Hashable, int] = {}
-    switches = 0
-    for frame in track_ids_per_frame:
-        items = frame.items() if isinstance(frame, Mapping) else enumerate(frame)
-        for ident, tid in items:
-            if ident in last and last[ident] != tid:
-                switches += 1
-            last[ident] = tid
-    return switches
-
-
-def latency_summary(latencies: Sequence[float]) -> dict[str, float]:
-    """Median, 95th percentile, mean and maximum of latencies (any unit; live mode uses seconds).
-
-    Raises:
-        ValueError: no samples.
-    """
-    values = np.asarray(latencies, np.float64)
-    if values.size == 0:
-        raise ValueError("latency_summary needs at least one sample")
-    p50, p95 = np.percentile(values, [50, 95])
-    return {"p50": float(p50), "p95": float(p95), "mean": float(values.mean()), "max": float(values.max())}
-
-
-def trend(x: Sequence[float], y: Sequence[float]) -> float:
-    """Least-squares slope dy/dx of paired samples; 0.0 when ``x`` does not vary.
-
-    For live mode, ``x`` is the time each frame was shown and ``y`` its latency (both seconds): a
-    slope near 0 means latency is steady, a positive one that frames are queueing up.
-    """
-    xs = np.asarray(x, np.float64)
-    ys = np.asarray(y, np.float64)
-    if xs.shape != ys.shape or xs.size < 2:
-        raise ValueError("trend needs two or more paired samples")
-    dx = xs - xs.mean()
-    spread = float((dx**2).sum())
-    return 0.0 if spread == 0 else float((dx * (ys - ys.mean())).sum() / spread)
 
 
 @dataclass
@@ -266,66 +184,3 @@ class QualityObserver:
                 if scale > 1:
                     region = cv2.resize(region, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
                 self.face_psnr.add(min(psnr(original[y0:y1:2, x0:x1:2], region[::2, ::2]), 100.0))
-
-
-class LatencyTracker:
-    """Capture-to-output latency and output rate of a live run.
-
-    Units: every time is in seconds on one clock (live mode uses ``time.monotonic()``), so latencies
-    are seconds, ``fps`` is frames per second and the trend is seconds of latency per second of run.
-    Keeps the last ``max_samples`` frames (the default is about 2 h at 25 fps), so a run of any length
-    uses bounded memory; ``count`` still counts every frame.
-    """
-
-    def __init__(self, window: float = 1.0, max_samples: int = 200_000) -> None:
-        self.window = window  # seconds over which ``fps`` is measured
-        self.captured: deque[float] = deque(maxlen=max_samples)
-        self.shown: deque[float] = deque(maxlen=max_samples)
-        self._recent: deque[float] = deque()
-        self.count = 0
-
-    def record(self, captured: float, shown: float) -> None:
-        """One frame: when it was captured and when it was shown (seconds)."""
-        self.captured.append(captured)
-        self.shown.append(shown)
-        self._recent.append(shown)
-        while self._recent and shown - self._recent[0] > self.window:
-            self._recent.popleft()
-        self.count += 1
-
-    @property
-    def latest(self) -> float:
-        """Latency of the last frame in seconds, 0.0 before the first."""
-        return self.shown[-1] - self.captured[-1] if self.shown else 0.0
-
-    @property
-    def fps(self) -> float:
-        """Frames shown per second over the last ``window`` seconds."""
-        if len(self._recent) < 2:
-            return 0.0
-        return (len(self._recent) - 1) / max(self._recent[-1] - self._recent[0], 1e-9)
-
-    def latencies(self) -> np.ndarray:
-        """float64 [N] latency per kept frame in seconds, in order."""
-        return np.asarray(self.shown, np.float64) - np.asarray(self.captured, np.float64)
-
-    def summary(self) -> dict[str, float | int | None]:
-        """Rate and latency statistics of the kept frames; ``{"frames": 0}`` before the first.
-
-        Keys: ``frames`` (every recorded frame), ``fps`` (None when all were shown at once),
-        ``p50``/``p95``/``mean``/``max`` latency in seconds and, from 4 frames on, ``p95_first_half``
-        and ``p95_second_half`` (seconds) and ``trend`` (latency growth, seconds per second).
-        """
-        n = len(self.shown)
-        if n == 0:
-            return {"frames": 0}
-        lat = self.latencies()
-        span = self.shown[-1] - self.shown[0]
-        out: dict[str, float | int | None] = {"frames": self.count, "fps": (n - 1) / span if span > 0 else None}
-        out.update(latency_summary(lat))
-        if n >= 4:
-            half = n // 2
-            out["p95_first_half"] = latency_summary(lat[:half])["p95"]
-            out["p95_second_half"] = latency_summary(lat[half:])["p95"]
-            out["trend"] = trend(list(self.shown), lat)
-        return out

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .faces.pose import estimate_yaw
-from .protocols import FrameObserver
-from .types import FrameResult, PastedFace
+from ..faces.pose import estimate_yaw
+from ..protocols import FrameObserver
+from ..types import FrameResult, PastedFace
 
 
 class ObserverGroup:

@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .config import Settings
-from .engine import PipelineStats
-from .live_controls import ControlEvent
-from .media.reader import VideoInfo
-from .media.writer import WriterStats
+from ..config import Settings
+from ..types import PipelineStats
+from .controls import ControlEvent
+from ..media.reader import VideoInfo
+from ..media.writer import WriterStats
 from .virtual_cam import CameraStats
 
 # "end": a file source finished; "quit": q, Esc or the window closed; "signal": SIGINT/SIGTERM;

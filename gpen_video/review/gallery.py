@@ -35,12 +35,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import __version__
-from .faces.pose import estimate_yaw
-from .errors import GpenVideoError
-from .media.output import (check_folder_destination, commit, commit_folder, discard, discard_folder, temp_folder_for,
+from .._version import __version__
+from ..faces.pose import estimate_yaw
+from ..errors import GpenVideoError
+from ..media.output import (check_folder_destination, commit, commit_folder, discard, discard_folder, temp_folder_for,
                            temp_path_for)
-from .types import FrameResult, PastedFace
+from ..types import FrameResult, PastedFace
 
 SIZE_FULL = 256.0  # px: a face box this large or larger gets the full size term
 SHARPNESS_HALF = 100.0  # Laplacian variance (128 px grey crop) that gives a sharpness term of 0.5

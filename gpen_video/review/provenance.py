@@ -4,10 +4,10 @@ from __future__ import annotations
 import platform
 from pathlib import Path
 
-from . import __version__
-from .checksum import file_sha256
-from .config import RestoreSettings, Settings
-from .media.source import local_file
+from .._version import __version__
+from ..media.checksum import file_sha256
+from ..config import RestoreSettings, Settings
+from ..media.source import local_file
 
 
 def model_name(restore: RestoreSettings) -> str:
@@ -53,8 +53,8 @@ def software_versions() -> dict[str, object]:
 def weights_record(restore: RestoreSettings) -> dict[str, object]:
     """The GPEN weights a run used: ``{"model", "path", "sha256"}``; path and sha256 are None for the
     pass-through, or where the run's settings name no file (an engine built around another restorer)."""
-    from .errors import WeightsError
-    from .models.weights import resolve_weights
+    from ..errors import WeightsError
+    from ..models.weights import resolve_weights
 
     record: dict[str, object] = {"model": model_name(restore), "path": None, "sha256": None}
     if restore.restorer == "gpen":

@@ -22,8 +22,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from .errors import MissingExtra, VirtualCameraUnavailable
-from .metrics import LatencyTracker
+from ..errors import MissingExtra, VirtualCameraUnavailable
+from .latency import LatencyTracker
 
 DEFAULT_FPS = 30.0  # for sources that do not say their rate
 

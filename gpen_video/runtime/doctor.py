@@ -6,9 +6,9 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__
-from .errors import install_command
-from .restore.cpu_choice import CpuChoice, distribution_version
+from .._version import __version__
+from ..errors import install_command
+from ..restore.cpu_choice import CpuChoice, distribution_version
 
 # optional packages: (distribution, the gpen-video extra that installs it)
 OPTIONAL = (("onnx", "onnx"), ("onnxscript", "onnx"), ("spandrel", "sr"), ("ray", "ray"), ("pyvirtualcam", "live"))
@@ -78,11 +78,11 @@ def diagnose(*, remeasure: bool = False) -> Diagnosis:
     import onnxruntime
     import torch
 
-    from .device import resolve_device
-    from .models.weights import cache_dir
-    from .provenance import software_versions
-    from .restore import cpu_choice
-    from .restore.providers import plan_providers
+    from ..models.device import resolve_device
+    from ..models.weights import cache_dir
+    from ..review.provenance import software_versions
+    from ..restore import cpu_choice
+    from ..restore.providers import plan_providers
 
     versions = software_versions()
     cuda_build = f"built for CUDA {torch.version.cuda}" if torch.version.cuda else "CPU-only build"

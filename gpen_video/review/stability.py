@@ -31,8 +31,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from .faces.paste import face_roi, mask_support, soft_mask
-from .types import FrameResult, PastedFace
+from ..faces.paste import face_roi, mask_support, soft_mask
+from ..types import FrameResult, PastedFace
 
 FLOW_SIDE = 64  # longest side (px) of the face region the flow and the errors are computed at
 MIN_SIDE = 16  # px: a face region smaller than this in the frame is not measured

@@ -1,4 +1,4 @@
-"""Keys from the terminal for a headless live run: a :class:`~gpen_video.live_controls.KeySource`.
+"""Keys from the terminal for a headless live run: a :class:`~gpen_video.live.controls.KeySource`.
 
 A terminal is switched to cbreak mode (keys arrive as pressed, without Enter; Ctrl-C still sends
 SIGINT) and restored on close. A pipe is read as it comes, one character per key. A process started

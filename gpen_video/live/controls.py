@@ -1,6 +1,6 @@
 """Control of a running live session: what each key does, and the switches it sets.
 
-Keys come from the OpenCV window or, headless, from the terminal (``stdin_keys.py``); both feed
+Keys come from the OpenCV window or, headless, from the terminal (``terminal_keys.py``); both feed
 :meth:`LiveControls.press`. The run loop reads the switches for every frame it hands out, so a
 toggle shows on the next frame; a temporal step reaches the engine's paste stage at once and shows
 once the frames already pasted (at most ``max_in_flight``) have gone out.
@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from .faces.compose import FaceCompositor
+from ..faces.compose import FaceCompositor
 
 TEMPORAL_STEP = 0.1
 Action = Literal["quit", "status", "help"]

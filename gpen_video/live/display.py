@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .errors import NoDisplayError
+from ..errors import NoDisplayError
 
 
 @dataclass(frozen=True)
