@@ -15,7 +15,8 @@ from .review.gallery import FaceGallery, GallerySummary
 from .media.image import read_image, write_image
 from .media.open import open_reader, open_writer
 from .media.output import check_destination
-from .media.reader import VideoInfo, frames_in_window
+from .media.info import VideoInfo
+from .media.reader import frames_in_window
 from .media.signals import interrupts_as_exceptions
 from .media.source import local_file
 from .review.metrics import QualityObserver

@@ -11,7 +11,7 @@ from typing import Literal
 from ..config import Settings
 from ..types import PipelineStats
 from .controls import ControlEvent
-from ..media.reader import VideoInfo
+from ..media.info import VideoInfo
 from ..media.writer import WriterStats
 from .virtual_cam import CameraStats
 

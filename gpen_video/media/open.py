@@ -7,7 +7,8 @@ from pathlib import Path
 from ..errors import MediaOpenError
 from .camera import OpenCVCamera
 from .encoders import EncodeSettings
-from .reader import VideoInfo, VideoReader
+from .info import VideoInfo
+from .reader import VideoReader
 from .source import FrameSource, InputSettings, is_device, is_live_url, is_url
 from .writer import VideoWriter
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import InputError
+from .info import VideoInfo
 
-if TYPE_CHECKING:  # reader.py imports this module; the command's early checks use this one without numpy
+if TYPE_CHECKING:  # the command's early checks use this module without numpy
     from ..types import Frame
-    from .reader import VideoInfo
 
 _DEVICE = re.compile(r"/dev/video\d+")
 # Protocols whose frames arrive as they are produced: reading them faster is impossible, pacing them wrong.

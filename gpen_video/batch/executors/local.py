@@ -11,7 +11,7 @@ from multiprocessing.queues import Queue
 from ...runtime.library_warnings import hide_library_warnings
 from ...media import signals
 from ..worker import UnitOutcome, UnitRunner, UnitTask, run_attempt
-from . import Finished
+from .base import Finished
 
 REAP_SECONDS = 5.0  # how long stopped workers get to abort their units before they are killed
 
