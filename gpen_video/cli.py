@@ -26,6 +26,7 @@ from .errors import (
     DestinationExists,
     GpenVideoError,
     InputError,
+    InputMissing,
     Interrupted,
     InvalidOption,
     MissingExtra,
@@ -35,9 +36,9 @@ from .errors import (
     WeightsError,
     WeightsMissing,
 )
-from .runtime.library_warnings import hide_library_warnings
 from .media import signals
 from .media.output import check_destination, discard_unfinished
+from .runtime.library_warnings import hide_library_warnings
 
 # Only light modules above: ``main`` installs the signal policy, and settings and destinations are checked,
 # before rich, PyAV, OpenCV or torch load (each command imports what it needs once its arguments are good).
@@ -45,6 +46,22 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from .config import Settings
+
+# How a process ends: the first row whose error type matches decides (docs/exit-codes.md).
+EXIT_CODES_BY_ERROR: tuple[tuple[type[GpenVideoError], int], ...] = (
+    (Interrupted, signals.EXIT_INTERRUPTED),
+    (SourceLost, 4),
+    (WeightsError, 3),
+    (InputError, 2),
+    (GpenVideoError, 1),
+)
+EXIT_SOME_FAILED = 5  # a batch where some inputs failed
+
+
+def exit_code_for(error: GpenVideoError) -> int:
+    """The exit code of a process ended by ``error``."""
+    return next(code for kind, code in EXIT_CODES_BY_ERROR if isinstance(error, kind))
+
 
 ENHANCE_EXAMPLES = """examples:
   gpen-video in.mp4 out.mp4                    # every face, with GPEN-BFR-512
@@ -249,7 +266,7 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
     from .media.source import source_exists
 
     if not source_exists(source):
-        raise InputError(f"input not found: {source}")
+        raise InputMissing(f"input not found: {source}")
     if args.start is not None and args.end is not None and args.end <= args.start:
         raise InputError("--end must be after --start")
     from .config import build_settings
@@ -544,7 +561,7 @@ def _run_live(argv: Sequence[str], console: Console) -> int:
                          f"{settings.live.reconnect_seconds:g} s and {result.attempts} reconnect attempt(s){kept}")
     if result.stopped == "signal":
         console.print(f"gpen-video: interrupted{kept}", markup=False, highlight=False)
-        return Interrupted.exit_code
+        return signals.EXIT_INTERRUPTED
     return 0
 
 
@@ -577,19 +594,19 @@ def _batch(args: argparse.Namespace, console: Console) -> int:
     except (KeyboardInterrupt, Interrupted):
         console.print(f"gpen-video: interrupted; finished outputs are kept in {args.out_dir}: run the same command "
                       "again to resume", markup=False, highlight=False, soft_wrap=True)
-        return Interrupted.exit_code
+        return signals.EXIT_INTERRUPTED
     if not args.quiet:
         print_batch_summary(console, result)
     for record in result.failed:
         console.print(f"gpen-video: failed: {record.source}: {record.error}", markup=False, highlight=False,
                       soft_wrap=True)
-    return result.exit_code
+    return EXIT_SOME_FAILED if result.failed else 0
 
 
 def _print_error(console: Console, exc: GpenVideoError) -> int:
     """Print ``exc`` as one line, with what the user can do about it; returns its exit code."""
     console.print(f"gpen-video: error: {error_line(exc)}", markup=False, highlight=False, soft_wrap=True)
-    return exc.exit_code
+    return exit_code_for(exc)
 
 
 def _run_doctor(argv: Sequence[str], console: Console) -> int:
@@ -662,7 +679,7 @@ def _command(argv: list[str]) -> int:
         return _run_enhance(argv, console)
     except (KeyboardInterrupt, Interrupted):
         console.print("gpen-video: interrupted; no output was written")
-        return Interrupted.exit_code
+        return signals.EXIT_INTERRUPTED
     except GpenVideoError as exc:
         return _print_error(console, exc)
     except Exception as exc:  # noqa: BLE001 - one line for users, the traceback on request

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from .errors import InputError
+from .errors import InputError, InputMissing
 from .media.encoders import EncodeSettings
 from .media.source import HWACCELS, InputSettings
 from .upscale.settings import UpscaleSettings, validation_checks
@@ -178,7 +178,7 @@ def load_config(path: str | Path) -> dict[str, dict[str, Any]]:
             raise InputError(f"config file {path} is larger than {MAX_CONFIG_BYTES // 1024} KiB: not a preset")
         return tomllib.loads(text.decode("utf-8"))
     except FileNotFoundError:
-        raise InputError(f"config file not found: {path}") from None
+        raise InputMissing(f"config file not found: {path}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"config file {path} is not valid TOML: {exc}") from None
     except OSError as exc:

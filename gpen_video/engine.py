@@ -27,7 +27,7 @@ import numpy as np
 
 from .config import Settings
 from .faces.align import face_affine
-from .faces.analyzer import FaceAnalyzer
+from .faces.analyzer import FaceAnalyzer, build_analyzer
 from .faces.compose import FaceCompositor
 from .faces.detect import build_detector
 from .faces.parsing import FaceParser
@@ -173,16 +173,8 @@ class Engine:
         if queue_depth < 1:
             raise ValueError(f"queue_depth must be >= 1, got {queue_depth}")
         stats = stats if stats is not None else PipelineStats()
-        faces_cfg = self.settings.faces
-        analyzer = FaceAnalyzer(
-            self.detector,
-            detect_every=detect_every or faces_cfg.detect_every,
-            smooth=faces_cfg.smooth,
-            start_threshold=faces_cfg.start_threshold,
-            coast_frames=faces_cfg.fade_frames,  # a lost face is carried while it fades out
-            verifier=self.verifier,
-            verify_hits=1 if still else faces_cfg.confirm_frames,
-        )
+        analyzer = build_analyzer(self.settings.faces, self.detector, verifier=self.verifier,
+                                  detect_every=detect_every, still=still)
         if compositor is None:
             compositor = self.compositor(still=still)
         else:

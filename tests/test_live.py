@@ -254,14 +254,14 @@ class FakeWindow:
         pass
 
 
-def test_quit_stops_showing_and_the_overlay_shows_its_own_frame(monkeypatch, tmp_path: Path) -> None:
-    monkeypatch.setattr("gpen_video.live.loop.LiveWindow", FakeWindow)
+def test_quit_stops_showing_and_the_overlay_shows_its_own_frame(tmp_path: Path) -> None:
     FakeWindow.instances.clear()
     settings = live_settings(window=True, max_in_flight=2)
     engine = Engine(settings, restorer=SlowRestorer(0.05), detector=FixedDetector(160, 80, 60))
     updates: list[str] = []
     result = run_live("fake://camera", settings, output=tmp_path / "rec.mp4", engine=engine,
-                      opener=lambda _: ScriptedSource(1000, None), progress=lambda p: updates.append(p.detail))
+                      opener=lambda _: ScriptedSource(1000, None), progress=lambda p: updates.append(p.detail),
+                      window=FakeWindow())
 
     (window,) = FakeWindow.instances
     assert result.stopped == "quit"

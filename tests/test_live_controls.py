@@ -76,7 +76,6 @@ class ViewWindow:
 
 @pytest.mark.timeout(60)
 def test_toggles_take_effect_within_two_frames_and_off_is_the_source(monkeypatch) -> None:
-    monkeypatch.setattr("gpen_video.live.loop.LiveWindow", ViewWindow)
     strengths: list[float] = []  # the temporal strength each frame was pasted with, in frame order
     original_compose = FaceCompositor.compose
 
@@ -92,7 +91,7 @@ def test_toggles_take_effect_within_two_frames_and_off_is_the_source(monkeypatch
     keys = ScriptedKeys({3: "e", 4: "]]", 7: "e", 9: "s", 11: "s", 14: "q"})
     messages: list[str] = []
     result = run_live("fake://camera", settings, engine=engine, opener=lambda _: ScriptedSource(1000, None, image=image),
-                      keys=keys, message=messages.append)
+                      keys=keys, message=messages.append, window=ViewWindow())
     views = ViewWindow.views
     assert result.stopped == "quit" and len(views) == 15
 

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from gpen_video.cli import main
+from gpen_video.cli import exit_code_for, main
 from gpen_video.config import build_settings
 from gpen_video.engine import Engine
 from gpen_video.errors import MissingExtra, VirtualCameraUnavailable
@@ -137,7 +137,7 @@ def test_no_backend_is_one_line_naming_what_to_load(monkeypatch, capsys, tmp_pat
     with pytest.raises(VirtualCameraUnavailable) as caught:
         open_virtual_camera(64, 48, 25.0)  # the real pyvirtualcam, which finds no backend here
     text = str(caught.value)
-    assert "\n" not in text and caught.value.exit_code == 2
+    assert "\n" not in text and exit_code_for(caught.value) == 2
     if sys.platform.startswith("linux"):
         assert "modprobe v4l2loopback devices=1 exclusive_caps=1" in text
 
@@ -181,10 +181,9 @@ class CountingWindow:
 
 
 @pytest.mark.timeout(60)
-def test_live_run_feeds_a_steady_camera_while_the_engine_is_slower(tmp_path: Path, monkeypatch) -> None:
+def test_live_run_feeds_a_steady_camera_while_the_engine_is_slower(tmp_path: Path) -> None:
     """Engine at ~8 fps, camera at 25 fps: every tick sends a frame, the gaps are the held last frame.
     The window and a recording run at the same time."""
-    monkeypatch.setattr("gpen_video.live.loop.LiveWindow", CountingWindow)
     opened: list[FakeCamera] = []
 
     def camera_opener(width, height, fps, device):
@@ -196,7 +195,7 @@ def test_live_run_feeds_a_steady_camera_while_the_engine_is_slower(tmp_path: Pat
     engine = Engine(settings, restorer=SlowRestorer(0.12), detector=FixedDetector(160, 80, 60))
     result = run_live("fake://camera", settings, output=tmp_path / "rec.mp4", engine=engine,
                       opener=lambda _: ScriptedSource(1000, None), camera_opener=camera_opener,
-                      keys=ScriptedKeys({11: "q"}))
+                      keys=ScriptedKeys({11: "q"}), window=CountingWindow())
     assert result.stopped == "quit" and result.frames >= 12
     assert CountingWindow.shown == 12 and result.writer.frames == result.frames  # frames in flight at the quit: recorded
     (camera,) = opened

@@ -22,7 +22,6 @@ from .plan import collect_inputs, settings_fingerprint
 from .resume import load_manifest, plan_run, remove_half_written
 from .worker import UnitOutcome, UnitRunner, UnitTask, count_attempts, run_unit
 
-EXIT_SOME_FAILED = 5
 POLL_SECONDS = 0.2  # how long the driver waits for a unit before it refreshes the progress
 
 
@@ -37,10 +36,6 @@ class BatchResult:
     @property
     def failed(self) -> list[InputRecord]:
         return [r for r in self.inputs if r.state != DONE]
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_SOME_FAILED if self.failed else 0
 
 
 def _preflight(settings: Settings) -> None:

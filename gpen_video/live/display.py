@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -49,6 +50,16 @@ def draw_overlay(bgr: np.ndarray, lines: list[str]) -> np.ndarray:
         cv2.putText(bgr, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)  # outline
         cv2.putText(bgr, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
     return bgr
+
+
+class LiveView(Protocol):
+    """Where live mode shows its frames: ``LiveWindow``, or a test's stand-in."""
+
+    def show(self, view: np.ndarray, lines: list[str]) -> str | None:
+        """Show uint8 [H, W, 3] RGB ``view`` with the status ``lines``; the key pressed meanwhile, if any."""
+
+    def close(self) -> None:
+        """Close the view; called once, when the run ends."""
 
 
 class LiveWindow:

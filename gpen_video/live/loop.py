@@ -33,7 +33,7 @@ import numpy as np
 
 from .capture import Capture, LatestFrame, Opener
 from ..config import LiveSettings, Settings
-from .display import LiveStatus, LiveWindow, compose_view
+from .display import LiveStatus, LiveView, LiveWindow, compose_view
 from ..engine import Engine
 from .controls import KeySource, LiveControls
 from .result import LiveResult, StopReason
@@ -99,7 +99,7 @@ class _Recorder:
 class _Outputs:
     """Where frames go besides the engine: any of window, virtual camera, recording, keys, messages."""
 
-    window: LiveWindow | None = None
+    window: LiveView | None = None
     camera: CameraFeed | None = None
     recorder: _Recorder | None = None
     keys: KeySource | None = None
@@ -252,6 +252,7 @@ def run_live(
     keys: KeySource | None = None,
     message: Callable[[str], None] | None = None,
     progress: ProgressListener | None = None,
+    window: LiveView | None = None,
 ) -> LiveResult:
     """Enhance a live source until it ends, is lost, the user quits or a signal arrives.
 
@@ -274,6 +275,8 @@ def run_live(
         message: shows a line to the user (what a key changed, the status asked for).
         progress: called after every frame; ``detail`` is the status line the window shows
             (frames, fps, latency, faces, dropped frames, reconnects).
+        window: where frames are shown; the run closes it when it ends [default: a ``LiveWindow``
+            when ``settings.live.window`` is on, else none].
 
     Raises:
         NoDisplayError: ``settings.live.window`` is on and no window can be opened.
@@ -288,7 +291,8 @@ def run_live(
     opener = opener or functools.partial(open_source, encode=settings.encode, inputs=settings.input)
     reader = opener(source)
     info = reader.info
-    outputs, engine = _prepare(source, reader, settings, engine, output, overwrite, camera_opener or open_virtual_camera)
+    outputs, engine = _prepare(source, reader, settings, engine, output, overwrite, camera_opener or open_virtual_camera,
+                               window)
     outputs.keys, outputs.message = keys, message
 
     run = _Run(source, reader, opener, settings, outputs, engine)
@@ -333,7 +337,8 @@ def _audio_copied(source: str | int) -> bool:
 
 
 def _prepare(source: str | int, reader: FrameSource, settings: Settings, engine: Engine | None,
-             output: str | Path | None, overwrite: bool, camera_opener: CameraOpener) -> tuple[_Outputs, Engine]:
+             output: str | Path | None, overwrite: bool, camera_opener: CameraOpener,
+             window: LiveView | None) -> tuple[_Outputs, Engine]:
     """The window, the virtual camera, the engine and the recording, in that order; on a failure
     what was opened is closed again, the source too.
 
@@ -343,7 +348,7 @@ def _prepare(source: str | int, reader: FrameSource, settings: Settings, engine:
     outputs = _Outputs()
     live, info = settings.live, reader.info
     try:
-        outputs.window = LiveWindow() if live.window else None
+        outputs.window = window or (LiveWindow() if live.window else None)
         if live.virtual_cam:
             width, height = camera_size((info.width, info.height), (live.cam_width, live.cam_height))
             camera = camera_opener(width, height, camera_fps(info.fps, live.cam_fps), live.cam_device)

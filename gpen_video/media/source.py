@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from ..errors import InputError
+from ..errors import InputMissing
 from .info import VideoInfo
 
 if TYPE_CHECKING:  # the command's early checks use this module without numpy
@@ -103,6 +103,9 @@ def source_exists(source: Source) -> bool:
     return target is None or os.path.exists(target)
 
 
+NO_SUCH_FILE = "no such file"  # what ``file_problem`` says of a path that is not there
+
+
 def file_problem(path: str | Path) -> str | None:
     """Why the local ``path`` cannot be read as a media file, or None for a regular file.
 
@@ -112,7 +115,7 @@ def file_problem(path: str | Path) -> str | None:
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        return "no such file"
+        return NO_SUCH_FILE
     except OSError as exc:
         return exc.strerror or str(exc)
     if stat.S_ISREG(mode):
@@ -132,13 +135,13 @@ def parse_source(text: str) -> str | int:
     """``"0"`` -> webcam index 0; a URL, device or existing file (a path or a ``file:`` URL) as given.
 
     Raises:
-        InputError: a file that does not exist.
+        InputMissing: a file that does not exist.
     """
     if text.isdigit():
         return int(text)
     if is_device(text) or source_exists(text):
         return text
-    raise InputError(f"source not found: {text} (give a webcam index, /dev/videoN, a URL or a video file)")
+    raise InputMissing(f"source not found: {text} (give a webcam index, /dev/videoN, a URL or a video file)")
 
 
 def demuxer_input(source: Source) -> tuple[str, str | None]:
