@@ -15,7 +15,7 @@ from .review.gallery import FaceGallery, GallerySummary
 from .media.image import read_image, write_image
 from .media.open import open_reader, open_writer
 from .media.output import check_destination
-from .media.info import VideoInfo
+from .media.info import VideoInfo, output_size
 from .media.reader import frames_in_window
 from .media.signals import interrupts_as_exceptions
 from .media.source import local_file
@@ -121,9 +121,9 @@ def enhance_video(
                                   stage_seconds=dict(stats.stage_seconds)))
 
         report()  # the engine is ready: a progress bar can show before the first (slow) frame
-        scale = engine.scale
+        width, height = output_size(info, engine.scale, side_by_side=compare)
         writer = open_writer(output, info, encode, source=None if info.is_live else source, start=start,
-                             width=info.width * scale * (2 if compare else 1), height=info.height * scale,
+                             width=width, height=height,
                              overwrite=overwrite, inputs=settings.input, tags=output_tags(settings))
         with writer:
             planes = not compare and writer.takes_planes

@@ -142,6 +142,7 @@ def _run_segment(task: UnitTask, engine: Engine, report: Callable[[int], None]) 
     numbered as frames of the whole source.
     """
     from ..review.gallery import FaceGallery
+    from ..media.info import output_size
     from ..media.open import open_reader, open_writer
     from ..media.signals import interrupts_as_exceptions
 
@@ -155,8 +156,9 @@ def _run_segment(task: UnitTask, engine: Engine, report: Callable[[int], None]) 
         gallery = None if task.gallery is None else cleanup.enter_context(
             FaceGallery(task.gallery, source=task.source, overwrite=True))
         observer = None if gallery is None else _WrittenFrames(gallery, unit.first_pts, unit.start)
-        info, scale = reader.info, engine.scale
-        with open_writer(task.part, info, encode, width=info.width * scale, height=info.height * scale,
+        info = reader.info
+        width, height = output_size(info, engine.scale)
+        with open_writer(task.part, info, encode, width=width, height=height,
                          overwrite=True) as writer:
             for result in engine.stream(reader, observer=observer, planes=writer.takes_planes):
                 frame = result.frame

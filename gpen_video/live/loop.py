@@ -37,6 +37,7 @@ from .display import LiveStatus, LiveView, LiveWindow, compose_view
 from ..engine import Engine
 from .controls import KeySource, LiveControls
 from .result import LiveResult, StopReason
+from ..media.info import output_size
 from ..media.open import open_source, open_writer
 from ..media.output import check_destination, close_quietly
 from ..media.signals import stopping_with
@@ -356,8 +357,8 @@ def _prepare(source: str | int, reader: FrameSource, settings: Settings, engine:
         engine = engine or Engine(settings)
         if output is not None:
             audio = info.has_audio and _audio_copied(source)
-            scale = engine.scale
-            writer = open_writer(output, info, settings.encode, width=info.width * scale, height=info.height * scale,
+            width, height = output_size(info, engine.scale)
+            writer = open_writer(output, info, settings.encode, width=width, height=height,
                                  time_base=RECORD_TIME_BASE, overwrite=overwrite, tags=output_tags(settings),
                                  source=source if audio else None, inputs=settings.input,
                                  copy_from_first_frame=True)

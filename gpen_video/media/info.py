@@ -36,3 +36,9 @@ class VideoInfo:
     is_live: bool
     codec: str
     has_audio: bool
+
+
+def output_size(info: VideoInfo, scale: int, *, side_by_side: bool = False) -> tuple[int, int]:
+    """(width, height) in pixels of the frames a run writes for ``info``'s frames enlarged ``scale`` times,
+    twice as wide when the original is shown ``side_by_side`` with the result."""
+    return info.width * scale * (2 if side_by_side else 1), info.height * scale
