@@ -1,11 +1,12 @@
-"""Live mode: a video file played at its real-time rate is the fake camera; everything runs headless."""
+"""Live runs: a video file played at its real-time rate is the fake camera; everything runs headless.
+
+The building blocks have their own files: capture (test_capture), latency, display, controls, virtual_cam."""
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -14,19 +15,15 @@ import av
 import numpy as np
 import pytest
 
-from gpen_video.live.capture import LatestFrame
 from gpen_video.cli import main
 from gpen_video.config import build_settings
-from gpen_video.live.display import compose_view, draw_overlay
 from gpen_video.engine import Engine
-from gpen_video.errors import InputError, MediaOpenError
+from gpen_video.errors import MediaOpenError
 from gpen_video.live.loop import run_live
 from gpen_video.media.camera import OpenCVCamera
 from gpen_video.media.reader import VideoReader
-from gpen_video.live.latency import LatencyTracker
 from gpen_video.review.metrics import psnr
 from gpen_video.restore import PassthroughRestorer
-from gpen_video.types import Frame
 from tests.helpers.cli import run_cli
 from tests.helpers.fakes import FixedDetector, SlowRestorer, save_tiny_gpen
 from tests.helpers.live import ScriptedSource
@@ -75,57 +72,6 @@ def decoded_seconds(path: Path) -> list[float]:
 
 
 # ------------------------------------------------------------------------------- building blocks
-def test_latest_frame_keeps_the_newest_and_counts_the_stale() -> None:
-    slot = LatestFrame()
-    frames = [Frame(i, i, Fraction(1, 25), np.zeros((2, 2, 3), np.uint8), float(i)) for i in range(4)]
-    for frame in frames[:3]:
-        slot.put(frame)
-    assert slot.take().index == 2 and slot.dropped == 2
-    assert slot.take(timeout=0.05) is None  # nothing newer yet: it waits, it does not repeat a frame
-    slot.put(frames[3])
-    slot.close()
-    assert slot.take() is None  # closing drops what was not taken
-    assert (slot.captured, slot.taken, slot.dropped) == (4, 1, 3)
-    slot.put(frames[0])
-    assert slot.captured == 4
-
-
-def test_take_blocks_until_a_frame_arrives_from_another_thread() -> None:
-    slot = LatestFrame()
-    frame = Frame(7, 0, Fraction(1, 25), np.zeros((2, 2, 3), np.uint8), 0.0)
-    threading.Timer(0.1, slot.put, args=(frame,)).start()
-    began = time.monotonic()
-    assert slot.take(timeout=5).index == 7
-    assert 0.05 < time.monotonic() - began < 2
-
-
-def test_latency_tracker_summary_and_trend() -> None:
-    steady, growing = LatencyTracker(), LatencyTracker()
-    for k in range(100):
-        t = k * 0.04
-        steady.record(t, t + 0.1 + 0.01 * (k % 3))
-        growing.record(t, t + 0.1 + 0.5 * t)  # a queue filling up: latency grows 0.5 s per second
-    s, g = steady.summary(), growing.summary()
-    assert s["frames"] == 100 and s["fps"] == pytest.approx(25, rel=0.01)
-    assert s["p50"] == pytest.approx(0.11, abs=0.011) and s["p95"] <= 0.12 + 1e-9
-    assert abs(s["trend"]) < 0.01 and g["trend"] == pytest.approx(1 / 3, rel=0.01)  # latency 0.5 t, shown at 1.5 t
-    assert g["p95_second_half"] > g["p95_first_half"] + 0.5
-
-
-def test_overlay_and_side_by_side() -> None:
-    rng = np.random.default_rng(0)
-    original = rng.integers(0, 255, (240, 320, 3), np.uint8)
-    enhanced = rng.integers(0, 255, (240, 320, 3), np.uint8)
-    assert compose_view(original, enhanced, False) is enhanced
-    both = compose_view(original, enhanced, True)
-    assert both.shape == (240, 640, 3)
-    assert np.array_equal(both[:, :320], original) and np.array_equal(both[:, 320:], enhanced)
-    marked = draw_overlay(enhanced.copy(), ["25.0 fps  40 ms", "faces 1  dropped 0"])
-    changed = np.argwhere((marked != enhanced).any(axis=2))
-    assert len(changed) > 100
-    assert changed[:, 0].max() < 80 and changed[:, 1].max() < 240  # the top-left corner only
-
-
 def test_engine_queue_depth(clip: Path) -> None:
     settings = live_settings()
     engine = Engine(settings, restorer=PassthroughRestorer(size=128, batch_size=1), detector=FixedDetector(160, 80, 60))
@@ -150,17 +96,6 @@ def test_opencv_camera_delivers_rgb_with_capture_times(clip: Path) -> None:
     assert psnr(frames[0].image, reference) > 30  # a BGR mix-up would be far below
     assert [f.index for f in frames] == [0, 1, 2]
     assert all(a.time <= b.time for a, b in zip(frames, frames[1:]))
-
-
-def test_webcam_preset_and_live_validation() -> None:
-    settings = build_settings("webcam")
-    assert settings.restore.model == "GPEN-BFR-256" and settings.restore.batch_size == 1
-    assert settings.faces.detect_every > 1 and settings.faces.det_size <= 320
-    assert settings.live.max_in_flight >= 1 and settings.live.reconnect_seconds > 0
-    with pytest.raises(InputError, match="in flight"):
-        build_settings("webcam", {"live": {"max_in_flight": 0}})
-    with pytest.raises(InputError, match="reconnect"):
-        build_settings("webcam", {"live": {"reconnect_seconds": -1}})
 
 
 # ------------------------------------------------------------------------------------ live runs

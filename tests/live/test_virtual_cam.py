@@ -142,7 +142,7 @@ def test_no_backend_is_one_line_naming_what_to_load(monkeypatch, capsys, tmp_pat
         assert "modprobe v4l2loopback devices=1 exclusive_caps=1" in text
 
     # The same from the command line: exit 2, one line, before any model is loaded.
-    source = str(Path(__file__).parent / "data" / "talking_head_844.mp4")
+    source = str(Path(__file__).parents[1] / "data" / "talking_head_844.mp4")
     missing = str(tmp_path / "missing.pth")  # would be exit 3, but the camera is checked first
     assert main(["live", "--source", source, "--no-window", "--virtual-cam", "--weights", missing]) == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
