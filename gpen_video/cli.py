@@ -141,7 +141,7 @@ SWITCHES: list[tuple[str, str, str, bool, str]] = [
      "is the default on CUDA and, where it is faster, on CPUs with native bf16)"),
     ("--compile", "restore", "compile", True, "torch.compile the model"),
     ("--cuda-graphs", "restore", "cuda_graphs", True, "on CUDA, run GPEN as captured CUDA graphs"),
-    ("--no-deinterlace", "encode", "deinterlace", False, "keep interlaced input as it is"),
+    ("--no-deinterlace", "input", "deinterlace", False, "keep interlaced input as it is"),
     ("--no-detail-transfer", "faces", "detail_transfer", False,
      "faces larger than the crop's scale lose the source's fine detail (for noisy or blocky sources)"),
 ]

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from .errors import InputError, InputMissing
-from .media.encoders import EncodeSettings
-from .media.source import HWACCELS, InputSettings
+from .faces.settings import FaceSettings, face_checks
+from .media.settings import EncodeSettings, InputSettings, encode_checks, input_checks
 from .upscale.settings import UpscaleSettings, validation_checks
 
 if sys.version_info >= (3, 11):
@@ -40,34 +40,6 @@ class RestoreSettings:
     compile: bool = False  # torch.compile the model (slow start, faster steady state)
     cuda_graphs: bool = False  # on CUDA, replay each micro-batch as one captured CUDA graph
     frame_path: str = "auto"  # auto | host | device: where faces are cut out and pasted (auto: device on CUDA)
-
-
-@dataclass
-class FaceSettings:
-    """Detection, tracking, smoothing, blending and paste-back."""
-
-    # Embedded RetinaFace mobile0.25: onnxruntime, or torch on CUDA when onnxruntime has no CUDA provider;
-    # "retinaface-onnx" / "retinaface-torch" force one. Or "facexlib-resnet50" / "facexlib-mobile0.25".
-    detector: str = "retinaface"
-    det_size: int = 640  # detect on a copy whose longest side is this many pixels (0 = full resolution)
-    start_threshold: float = 0.9  # detector score a new face needs to start a track (GPEN's own cut-off)
-    keep_threshold: float = 0.5  # lowest score that keeps a started track alive (poor light, turns)
-    confirm_frames: int = 3  # detector hits before a track is restored; the original pixels stay until then
-    confirm_score: float = 0.98  # one hit scoring this confirms a track at once (> 1: never)
-    verify_score: float = 0.7  # a hit counts toward confirmation only if the detector finds the face again at
-    # this score on its aligned crop, alone on a blank canvas (0 = off): not the back of a head or a hand
-    fade_frames: int = 3  # a restored face fades in and out over this many frames (0 = pops)
-    yaw_full: float = 45.0  # faces turned up to this many degrees are restored at full strength
-    yaw_zero: float = 75.0  # ... and from this many degrees on not at all (GPEN invents profiles)
-    color: str = "auto"  # restored faces' colour: auto (the input's in monochrome scenes), input, restored
-    detect_every: int = 1  # run the detector every N frames; the tracker carries faces in between
-    min_face: int = 0  # ignore faces smaller than this (pixels, box side)
-    max_faces: int = 0  # keep at most this many faces per frame, largest first (0 = all)
-    smooth: float = 1.0  # landmark smoothing strength (0 = off, 1 = tuned default, >1 steadier)
-    temporal: float = 0.85  # temporal blending strength in [0, 1] (0 = off)
-    alpha: float = 1.0  # 1 = fully restored face, 0 = original face
-    mask: str = "soft"  # paste-back mask: "soft" (feathered square) or "parsing" (facexlib ParseNet face parts)
-    detail_transfer: bool = True  # faces larger than the crop's scale keep the source's finer detail
 
 
 @dataclass
@@ -104,8 +76,8 @@ class Settings:
 
 SECTIONS: dict[str, type] = {f.name: get_type_hints(Settings)[f.name] for f in dataclasses.fields(Settings)}
 # Keys of earlier versions, and what a preset should say instead.
-REPLACED_KEYS = {"faces.det_threshold": "faces.start_threshold and faces.keep_threshold"}
-MAX_FADE_FRAMES = 250  # a lost face is carried this long at most: 10 s at 25 fps
+REPLACED_KEYS = {"faces.det_threshold": "faces.start_threshold and faces.keep_threshold",
+                 "encode.deinterlace": "input.deinterlace"}
 MAX_CONFIG_BYTES = 1 << 20  # presets are a few hundred bytes; anything near this is not one
 CHECKOUT_PRESETS = Path(__file__).resolve().parent.parent / "configs"  # running from a source checkout
 
@@ -199,7 +171,6 @@ def build_settings(config: str | Path | None = None, cli: dict[str, dict[str, An
 def validate(settings: Settings) -> None:
     """Range checks that types alone cannot express."""
     # Imported here, not at the top: it loads OpenCV, which `--help` does not need.
-    from .faces.monochrome import COLOR_MODES
     from .gpu.frame_path import FRAME_PATHS
 
     restore, faces, encode, live = settings.restore, settings.faces, settings.encode, settings.live
@@ -210,26 +181,9 @@ def validate(settings: Settings) -> None:
         (restore.batch_size >= 1, "batch size must be at least 1"),
         (restore.frame_path in FRAME_PATHS,
          f"frame path must be one of {', '.join(FRAME_PATHS)}, got '{restore.frame_path}'"),
-        (faces.det_size == 0 or faces.det_size >= 32, "det size must be 0 (full resolution) or at least 32 pixels"),
-        (0.0 < faces.keep_threshold <= faces.start_threshold < 1.0,
-         "thresholds must satisfy 0 < keep threshold <= start threshold < 1"),
-        (faces.confirm_frames >= 1, "confirm frames must be at least 1"),
-        (faces.confirm_score > 0.0, "confirm score must be positive"),
-        (0.0 <= faces.verify_score <= 1.0, "verify score must be in [0, 1] (0 = off)"),
-        (0 <= faces.fade_frames <= MAX_FADE_FRAMES, f"fade frames must be in [0, {MAX_FADE_FRAMES}]"),
-        (0.0 <= faces.yaw_full <= faces.yaw_zero <= 90.0, "yaw must satisfy 0 <= yaw full <= yaw zero <= 90 degrees"),
-        (faces.color in COLOR_MODES, f"color must be one of {', '.join(COLOR_MODES)}, got '{faces.color}'"),
-        (faces.mask in ("soft", "parsing"), f"mask must be 'soft' or 'parsing', got '{faces.mask}'"),
-        (faces.detect_every >= 1, "detect every must be at least 1"),
-        (faces.min_face >= 0 and faces.max_faces >= 0, "min face and max faces must not be negative"),
-        (faces.smooth >= 0.0, "smooth must not be negative"),
-        (0.0 <= faces.temporal <= 1.0, "temporal must be in [0, 1]"),
-        (0.0 <= faces.alpha <= 1.0, "alpha must be in [0, 1]"),
-        (0 <= encode.crf <= 63, "crf must be in [0, 63]"),
-        (encode.bitrate is None or encode.bitrate > 0, f"bitrate must be positive (bits/s), got {encode.bitrate}"),
-        (settings.input.io_timeout > 0.0, "io timeout must be positive (seconds)"),
-        (settings.input.hwaccel in HWACCELS,
-         f"hwaccel must be one of {', '.join(HWACCELS)}, got '{settings.input.hwaccel}'"),
+        *face_checks(faces),
+        *encode_checks(encode),
+        *input_checks(settings.input),
         (live.reconnect_seconds >= 0.0, "reconnect seconds must not be negative"),
         (live.max_in_flight >= 1, "max in flight must be at least 1"),
         *validation_checks(settings.upscale),

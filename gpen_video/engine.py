@@ -19,9 +19,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,34 +35,13 @@ from .faces.verify import CropVerifier
 from .gpu.frame_path import build_frame_path
 from .protocols import FaceDetector, FaceVerifier, FrameObserver, Restorer
 from .restore import build_restorer
-from .types import AlignedFace, Frame, FrameResult, TrackedFace
+from .types import AlignedFace, Frame, FrameResult, PipelineStats, TrackedFace
 from .upscale.base import Upsampler
 from .upscale.build import build_upsampler
 
 QUEUE_DEPTH = 8  # frames in flight between two stages
 _POLL = 0.1  # seconds between checks for a stopped pipeline
 _GATHER = 0.005  # seconds the restore stage waits for more faces while a batch is in flight
-
-
-@dataclass
-class PipelineStats:
-    """What the pipeline did: counts and time per stage, for the progress bar, the summary and the report.
-
-    ``per_frame`` (face count and track ids of every frame) is kept only when ``keep_frames``, since
-    it grows with the video; everything else stays constant in size. Quality measures are a frame
-    observer's job (``metrics.QualityObserver``).
-    """
-
-    keep_frames: bool = True
-    frames: int = 0
-    faces: int = 0
-    track_ids: set[int] = field(default_factory=set)
-    scene_cuts: int = 0
-    stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
-    per_frame: list[dict] = field(default_factory=list)
-
-    def add_time(self, stage: str, seconds: float) -> None:
-        self.stage_seconds[stage] += seconds
 
 
 class _Stop(Exception):

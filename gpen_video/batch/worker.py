@@ -151,7 +151,7 @@ def _run_segment(task: UnitTask, engine: Engine, report: Callable[[int], None]) 
     update = _throttled(report)
     written = 0
     start, end = unit.window
-    with interrupts_as_exceptions(), open_reader(task.source, encode, task.settings.input, start=start, end=end) as reader, \
+    with interrupts_as_exceptions(), open_reader(task.source, task.settings.input, start=start, end=end) as reader, \
             ExitStack() as cleanup:
         gallery = None if task.gallery is None else cleanup.enter_context(
             FaceGallery(task.gallery, source=task.source, overwrite=True))

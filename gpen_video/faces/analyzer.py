@@ -16,7 +16,7 @@ from .smooth import LandmarkSmoother
 from .track import FaceTracker, SceneCutDetector
 
 if TYPE_CHECKING:
-    from ..config import FaceSettings
+    from .settings import FaceSettings
 
 
 @dataclass(frozen=True)

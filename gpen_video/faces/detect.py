@@ -17,11 +17,12 @@ from ..errors import InputError, WeightsError
 from ..protocols import FaceDetector
 from ..types import Detection
 from . import retina
+from .settings import DETECTOR_NAMES, FACEXLIB_DETECTORS
 
 if TYPE_CHECKING:
     from torch import Tensor
 
-    from ..config import FaceSettings
+    from .settings import FaceSettings
 
 __all__ = ["DETECTOR_NAMES", "FaceDetector", "FacexlibRetinaFace", "RetinaFaceOnnx", "RetinaFaceTorch",
            "build_detector"]
@@ -229,11 +230,7 @@ class FacexlibRetinaFace(_RetinaFaceBase):
         return loc.float().cpu().numpy(), conf[..., 1].float().cpu().numpy(), ldm.float().cpu().numpy()
 
 
-_FACEXLIB = {
-    "facexlib-resnet50": ("resnet50", "detection_Resnet50_Final.pth"),
-    "facexlib-mobile0.25": ("mobile0.25", "detection_mobilenet0.25_Final.pth"),
-}
-DETECTOR_NAMES = ("retinaface", "retinaface-onnx", "retinaface-torch", *_FACEXLIB)
+_FACEXLIB_WEIGHTS = {"resnet50": "detection_Resnet50_Final.pth", "mobile0.25": "detection_mobilenet0.25_Final.pth"}
 
 
 def build_detector(settings: FaceSettings, *, device: str = "cpu") -> FaceDetector:
@@ -261,9 +258,10 @@ def build_detector(settings: FaceSettings, *, device: str = "cpu") -> FaceDetect
         return RetinaFaceOnnx(**opts)
     if name == "retinaface-torch":
         return RetinaFaceTorch(**opts)
-    if name in _FACEXLIB:
+    if name in FACEXLIB_DETECTORS:
         from ..models.weights import resolve_weights
 
-        network, weights_name = _FACEXLIB[name]
+        network = FACEXLIB_DETECTORS[name]
+        weights_name = _FACEXLIB_WEIGHTS[network]
         return FacexlibRetinaFace(resolve_weights(weights_name), network=network, **opts)
     raise InputError(f"unknown face detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")

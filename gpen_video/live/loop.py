@@ -37,7 +37,7 @@ from .display import LiveStatus, LiveView, LiveWindow, compose_view
 from ..engine import Engine
 from .controls import KeySource, LiveControls
 from .result import LiveResult, StopReason
-from ..media.info import output_size
+from ..media.info import VideoInfo, output_size
 from ..media.open import open_source, open_writer
 from ..media.output import check_destination, close_quietly
 from ..media.signals import stopping_with
@@ -257,10 +257,9 @@ def run_live(
 ) -> LiveResult:
     """Enhance a live source until it ends, is lost, the user quits or a signal arrives.
 
-    Order of checks: the output path, then the source (MediaOpenError, exit 2, when it never
-    opens), then the window (display), then the virtual camera, then the engine (weights), then the
-    recording file. The recording is finalised however the run ends, including SIGINT: it is the
-    footage so far (a second signal waits for it; see media.signals).
+    Order of checks: the output path, the source (MediaOpenError when it never opens), the window, the
+    virtual camera, the engine (weights), the recording file. The recording is finalised however the run
+    ends, SIGINT included: it is the footage so far (a second signal waits for it; see media.signals).
 
     Args:
         source: webcam index, ``/dev/videoN``, URL or video file (see ``media.source.parse_source``).
@@ -270,12 +269,11 @@ def run_live(
             on-demand URL source copied packet for packet (cameras and live protocols: video only).
         engine: a ready engine (tests and benchmarks inject stand-in restorers this way).
         opener: opens the source, first and on every reconnect [default: ``open_source`` with
-            ``settings.encode`` and ``settings.input``].
+            ``settings.input``].
         camera_opener: opens the virtual camera [default: ``virtual_cam.open_virtual_camera``].
         keys: keys pressed outside the window (a terminal); see ``controls.KEYS``.
         message: shows a line to the user (what a key changed, the status asked for).
-        progress: called after every frame; ``detail`` is the status line the window shows
-            (frames, fps, latency, faces, dropped frames, reconnects).
+        progress: called after every frame; ``detail`` is the window's status line (fps, latency, faces...).
         window: where frames are shown; the run closes it when it ends [default: a ``LiveWindow``
             when ``settings.live.window`` is on, else none].
 
@@ -286,27 +284,29 @@ def run_live(
     """
     began = time.monotonic()
     if output is not None:
-        # A webcam index is no file; a path or URL source must not be overwritten by the recording.
-        check_destination(output, source=None if isinstance(source, int) else source, inputs=settings.files_read(),
-                          overwrite=overwrite)
-    opener = opener or functools.partial(open_source, encode=settings.encode, inputs=settings.input)
+        source_file = None if isinstance(source, int) else source  # a webcam index is no file
+        check_destination(output, source=source_file, inputs=settings.files_read(), overwrite=overwrite)
+    opener = opener or functools.partial(open_source, inputs=settings.input)
     reader = opener(source)
-    info = reader.info
     outputs, engine = _prepare(source, reader, settings, engine, output, overwrite, camera_opener or open_virtual_camera,
                                window)
     outputs.keys, outputs.message = keys, message
-
     run = _Run(source, reader, opener, settings, outputs, engine)
-    # The first signal stops the capture; later ones must not cut short the recording's finalisation,
-    # so it happens inside the block (see media.signals).
+    # The first signal stops the capture; the recording is finalised inside the block, so later ones wait for it.
     with stopping_with(lambda _signum: run.stop("signal")):
         try:
             run.process(progress)
         finally:
             writer_stats = outputs.close()
-    capture = run.capture
-    if capture.error is not None:
-        raise capture.error
+    if run.capture.error is not None:
+        raise run.capture.error
+    return _result(run, settings, reader.info, outputs, writer_stats, output, time.monotonic() - began)
+
+
+def _result(run: _Run, settings: Settings, info: VideoInfo, outputs: _Outputs, writer_stats: WriterStats | None,
+            output: str | Path | None, seconds: float) -> LiveResult:
+    """What the finished ``run`` did, with notes on what it could not do as asked."""
+    capture, source = run.capture, run.source
     notes = [f"resized {capture.resized} frame(s) of a reopened source"] if capture.resized else []
     if settings.upscale.scale > 1:
         notes.append(upscale_notice(settings.upscale.scale))
@@ -317,7 +317,7 @@ def run_live(
         source=str(source), output=str(writer_stats.path) if writer_stats else None, settings=settings,
         stopped=run.stopped, frames=run.tracker.count, captured=run.slot.captured, dropped=run.slot.dropped,
         attempts=capture.attempts, reconnects=capture.reconnects, losses=list(capture.losses),
-        seconds=time.monotonic() - began, latency=run.tracker.summary(),
+        seconds=seconds, latency=run.tracker.summary(),
         latency_samples=list(zip(run.tracker.captured, run.tracker.shown)), stats=run.stats, writer=writer_stats,
         info=info, notes=notes, camera=camera.stats if camera else None,
         camera_latency=camera.tracker.summary() if camera else None, controls=list(run.controls.events),

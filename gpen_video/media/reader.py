@@ -26,7 +26,8 @@ from .colour import HDR_TRANSFERS, source_matrix, source_range
 from .info import VideoInfo
 from .network import failure_reason, is_timeout, open_container, run_interruptibly, waits_for_data
 from .probe import container_start, frame_rate, video_open_error
-from .source import HWACCELS, InputSettings, demuxer_input, file_problem, is_device, is_live_url, local_file
+from .settings import HWACCELS, InputSettings
+from .source import demuxer_input, file_problem, is_device, is_live_url, local_file
 
 log = logging.getLogger(__name__)
 

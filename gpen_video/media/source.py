@@ -9,7 +9,6 @@ import os
 import re
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -26,21 +25,6 @@ _LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "udp", "rtp", "srt", "tcp")
 Source = str | Path | int
 
 
-HWACCELS = ("none", "cuda")  # InputSettings.hwaccel: no hardware decoding, or NVDEC
-
-
-@dataclass(frozen=True)
-class InputSettings:
-    """The ``[input]`` settings section: how sources are read.
-
-    ``io_timeout``: seconds a network source (or a camera) may keep an open or a read waiting before
-    it fails; a stop signal does not wait for it.
-    ``hwaccel``: "none", or "cuda" to decode with NVDEC where FFmpeg and the machine have it (frames
-    still arrive in host memory; it takes decoding off the CPU), else on the CPU with a notice.
-    """
-
-    io_timeout: float = 15.0
-    hwaccel: str = "none"
 
 
 class FrameSource(Protocol):
