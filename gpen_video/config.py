@@ -1,9 +1,9 @@
-"""Settings: dataclasses with defaults, TOML presets, and command-line overrides.
+"""Settings: TOML presets and command-line overrides on top of the defaults, composed into one ``Settings``.
 
-Precedence, lowest first: the defaults below, then a TOML file (``--config``), then command-line
-options. A TOML file mirrors the sections here (``[restore]``, ``[faces]``, ``[upscale]``, ``[input]``,
-``[encode]``, ``[live]``);
-an unknown section or key is an error that names it.
+Precedence, lowest first: the defaults, then a TOML file (``--config``), then command-line options. Each
+section is defined and checked beside its stage: ``[restore]`` in ``restore.settings``, ``[faces]`` in
+``faces.settings``, ``[upscale]`` in ``upscale.settings``, ``[input]`` and ``[encode]`` in
+``media.settings``, ``[live]`` in ``live.settings``. An unknown section or key is an error that names it.
 """
 from __future__ import annotations
 
@@ -17,43 +17,15 @@ from typing import Any, get_type_hints
 
 from .errors import InputError, InputMissing
 from .faces.settings import FaceSettings, face_checks
+from .live.settings import LiveSettings, live_checks
 from .media.settings import EncodeSettings, InputSettings, encode_checks, input_checks
+from .restore.settings import RestoreSettings, restore_checks
 from .upscale.settings import UpscaleSettings, validation_checks
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised only on Python 3.10
     import tomli as tomllib
-
-
-@dataclass
-class RestoreSettings:
-    """Which restorer runs, where, and how."""
-
-    restorer: str = "gpen"  # "gpen" or "none" (pass-through, for debugging the pipeline)
-    model: str = "GPEN-BFR-512"
-    weights: str | None = None  # a local checkpoint (.pth) or ONNX graph (.onnx); overrides the registry
-    backend: str = "auto"  # auto | torch | onnxruntime | tensorrt (auto: onnxruntime for .onnx, measured on CPU)
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    fp32: bool = False  # turn off reduced precision on CUDA
-    batch_size: int = 8  # faces per GPEN call, gathered across frames
-    compile: bool = False  # torch.compile the model (slow start, faster steady state)
-    cuda_graphs: bool = False  # on CUDA, replay each micro-batch as one captured CUDA graph
-    frame_path: str = "auto"  # auto | host | device: where faces are cut out and pasted (auto: device on CUDA)
-
-
-@dataclass
-class LiveSettings:
-    """Real-time mode."""
-
-    reconnect_seconds: float = 10.0  # keep trying to reopen a lost source this long
-    window: bool = True  # show an OpenCV window
-    max_in_flight: int = 2  # frames inside the engine at once: more overlaps stages, fewer cut latency
-    virtual_cam: bool = False  # publish the output as a virtual camera (pyvirtualcam)
-    cam_width: int = 0  # virtual camera size; 0 = the source's
-    cam_height: int = 0
-    cam_fps: float = 0.0  # virtual camera rate; 0 = the source's (30 when it has none)
-    cam_device: str = ""  # e.g. /dev/video10; empty = the first free one
 
 
 @dataclass
@@ -169,27 +141,14 @@ def build_settings(config: str | Path | None = None, cli: dict[str, dict[str, An
 
 
 def validate(settings: Settings) -> None:
-    """Range checks that types alone cannot express."""
-    # Imported here, not at the top: it loads OpenCV, which `--help` does not need.
-    from .gpu.frame_path import FRAME_PATHS
-
-    restore, faces, encode, live = settings.restore, settings.faces, settings.encode, settings.live
+    """Every section's checks (each defined beside its stage); the first that fails is the error."""
     checks = [
-        (restore.restorer in ("gpen", "none"), f"restorer must be 'gpen' or 'none', got '{restore.restorer}'"),
-        (restore.backend in ("auto", "torch", "onnxruntime", "tensorrt"),
-         f"backend must be auto, torch, onnxruntime or tensorrt, got '{restore.backend}'"),
-        (restore.batch_size >= 1, "batch size must be at least 1"),
-        (restore.frame_path in FRAME_PATHS,
-         f"frame path must be one of {', '.join(FRAME_PATHS)}, got '{restore.frame_path}'"),
-        *face_checks(faces),
-        *encode_checks(encode),
-        *input_checks(settings.input),
-        (live.reconnect_seconds >= 0.0, "reconnect seconds must not be negative"),
-        (live.max_in_flight >= 1, "max in flight must be at least 1"),
+        *restore_checks(settings.restore),
+        *face_checks(settings.faces),
         *validation_checks(settings.upscale),
-        (live.cam_width >= 0 and live.cam_height >= 0, "virtual camera size must not be negative"),
-        ((live.cam_width == 0) == (live.cam_height == 0), "virtual camera size needs both width and height"),
-        (live.cam_fps >= 0.0, "virtual camera fps must not be negative"),
+        *input_checks(settings.input),
+        *encode_checks(settings.encode),
+        *live_checks(settings.live),
     ]
     for ok, message in checks:
         if not ok:

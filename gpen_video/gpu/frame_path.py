@@ -21,10 +21,10 @@ import numpy as np
 from ..faces.align import warp_to_crop
 from ..faces.paste import paste_faces
 from ..protocols import FramePath
+from ..restore.settings import FRAME_PATHS
 
 log = logging.getLogger(__name__)
 
-FRAME_PATHS = ("auto", "host", "device")
 
 
 class HostFramePath:

@@ -32,11 +32,12 @@ from pathlib import Path
 import numpy as np
 
 from .capture import Capture, LatestFrame, Opener
-from ..config import LiveSettings, Settings
+from ..config import Settings
 from .display import LiveStatus, LiveView, LiveWindow, compose_view
 from ..engine import Engine
 from .controls import KeySource, LiveControls
 from .result import LiveResult, StopReason
+from .settings import LiveSettings
 from ..media.info import VideoInfo, output_size
 from ..media.open import open_source, open_writer
 from ..media.output import check_destination, close_quietly

@@ -147,8 +147,9 @@ def concat_segments(
             output.close if output is not None else None,
         )
         discard(temp)
-        # Disk full, a damaged segment...: callers (the batch driver) catch GpenVideoError, not FFmpeg's.
-        if isinstance(exc, (av.FFmpegError, OSError)):
+        # Disk full, a damaged segment...: callers (the batch driver) catch GpenVideoError, not FFmpeg's. The
+        # package's own errors (DestinationTaken is also an OSError) stay as they are.
+        if isinstance(exc, (av.FFmpegError, OSError)) and not isinstance(exc, GpenVideoError):
             raise GpenVideoError(f"cannot join segments into {dest}: {exc}") from exc
         raise
     return stats

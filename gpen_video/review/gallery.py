@@ -365,7 +365,8 @@ def merge_galleries(parts: Sequence[Path], dest: str | Path, *, source: str = ""
         commit_folder(temp, dest, overwrite=overwrite)
     except BaseException as exc:
         discard_folder(temp)
-        if isinstance(exc, (OSError, ValueError, KeyError, TypeError)):  # a missing or damaged part, a full disk
+        # A missing or damaged part, a full disk; the package's own errors (also OSError or ValueError) stay as they are.
+        if isinstance(exc, (OSError, ValueError, KeyError, TypeError)) and not isinstance(exc, GpenVideoError):
             raise GpenVideoError(f"cannot write the face gallery {dest}: {exc}") from exc
         raise
     return GallerySummary(dest, records)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from .._version import __version__
 from ..media.checksum import file_sha256
-from ..config import RestoreSettings, Settings
+from ..config import Settings
+from ..restore.settings import RestoreSettings
 from ..media.source import local_file
 
 
