@@ -28,9 +28,8 @@ from gpen_video.models.gpen import build_gpen, channels
 
 __all__ = [
     "GpenConfig", "ModelEntry", "REGISTRY", "cache_dir", "weights_path", "download_file", "download_weights",
-    "resolve_weights", "load_state_dict", "infer_config", "load_gpen", "list_models", "file_sha256", "onnx_export_path",
-    "is_onnx", "check_weights_file",
-]
+    "resolve_weights", "load_state_dict", "infer_config", "load_gpen", "list_models", "onnx_export_path", "is_onnx",
+    "check_weights_file"]
 
 
 @dataclass(frozen=True)
