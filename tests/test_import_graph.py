@@ -27,23 +27,28 @@ def area(module: str) -> str:
 
 
 def import_graph() -> dict[str, set[str]]:
-    """module -> the package's modules it imports (``from .x import y`` counts y when y is a module)."""
+    """module -> the package's modules it imports (``from .x import y`` counts y when y is a module).
+
+    A module that is not in the package's source is kept too, so that a stale name can be caught: in a
+    checkout beside an installed copy, it would otherwise import the other copy's module."""
     files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
     graph: dict[str, set[str]] = {name: set() for name in files}
     for name, path in files.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
+                graph[name].update(alias.name for alias in node.names if alias.name.startswith("gpen_video"))
+                continue
             elif isinstance(node, ast.ImportFrom):
                 base = node.module or ""
                 if node.level:
                     anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                     base = ".".join([*anchor, *([base] if base else [])])
-                targets = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+                if base.startswith("gpen_video") and base != name:
+                    graph[name].add(base)
+                graph[name].update(t for t in (f"{base}.{alias.name}" for alias in node.names) if t in files)
             else:
                 continue
-            graph[name].update(t for t in targets if t in files and t != name)
     return graph
 
 
@@ -55,7 +60,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     def visit(node: str) -> list[str] | None:
         state[node] = 1
         path.append(node)
-        for nxt in sorted(graph[node]):
+        for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
                 return path[path.index(nxt):] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
@@ -74,6 +79,12 @@ def test_the_package_has_no_import_cycles() -> None:
     graph = import_graph()
     assert len(graph) > 50  # the reader found the package
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
+
+
+def test_every_import_of_the_package_names_one_of_its_modules() -> None:
+    graph = import_graph()
+    assert [f"{module} -> {target}" for module, targets in graph.items() for target in targets
+            if target not in graph] == []
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
