@@ -17,9 +17,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gpen_video.config import FaceSettings  # noqa: E402
-from gpen_video.faces.analyzer import FaceAnalyzer  # noqa: E402
+from gpen_video.faces.analyzer import FaceAnalyzer, build_tracker  # noqa: E402
 from gpen_video.faces.detect import RetinaFaceOnnx  # noqa: E402
 from gpen_video.faces.gate import build_gate  # noqa: E402
+from gpen_video.faces.track import SceneCutDetector  # noqa: E402
 from gpen_video.faces.verify import CropVerifier  # noqa: E402
 from tests.helpers.real_media import video_frames  # noqa: E402
 
@@ -27,8 +28,9 @@ from tests.helpers.real_media import video_frames  # noqa: E402
 def run(clip: list[np.ndarray], settings: FaceSettings, gated: bool) -> dict[int, list[float]]:
     """Per track, the paste strength of each frame it was output in (1 everywhere when not gated)."""
     detector = RetinaFaceOnnx(det_size=settings.det_size, score_threshold=settings.keep_threshold)
-    analyzer = FaceAnalyzer(detector, start_threshold=settings.start_threshold if gated else 0.0,
-                            coast_frames=settings.fade_frames if gated else 1,
+    tracker = build_tracker(start_threshold=settings.start_threshold if gated else 0.0,
+                            coast_frames=settings.fade_frames if gated else 1)
+    analyzer = FaceAnalyzer(detector, tracker=tracker, cuts=SceneCutDetector(),
                             verifier=CropVerifier(detector, min_score=settings.verify_score) if gated else None,
                             verify_hits=settings.confirm_frames)
     gate = build_gate(settings)

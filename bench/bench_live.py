@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gpen_video.config import build_settings  # noqa: E402
-from gpen_video.device import resolve_device  # noqa: E402
+from gpen_video.models.device import resolve_device  # noqa: E402
 from gpen_video.engine import Engine  # noqa: E402
-from gpen_video.live import run_live  # noqa: E402
+from gpen_video.live.loop import run_live  # noqa: E402
 from gpen_video.models.weights import REGISTRY  # noqa: E402
 from gpen_video.restore import GpenRestorer  # noqa: E402
 

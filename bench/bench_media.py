@@ -19,7 +19,7 @@ from pathlib import Path
 import av
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gpen_video.media.encoders import EncodeSettings  # noqa: E402
+from gpen_video.media.settings import EncodeSettings  # noqa: E402
 from gpen_video.media.reader import VideoReader  # noqa: E402
 from gpen_video.media.writer import VideoWriter  # noqa: E402
 

@@ -35,11 +35,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 from gpen_video.config import Settings  # noqa: E402
-from gpen_video.device import resolve_device  # noqa: E402
+from gpen_video.models.device import resolve_device  # noqa: E402
 from gpen_video.engine import Engine  # noqa: E402
 from gpen_video.job import enhance_video  # noqa: E402
 from gpen_video.media.reader import VideoReader  # noqa: E402
-from gpen_video.media.writer import EncodeSettings, VideoWriter  # noqa: E402
+from gpen_video.media.settings import EncodeSettings  # noqa: E402
+from gpen_video.media.writer import VideoWriter  # noqa: E402
 from gpen_video.models.weights import REGISTRY  # noqa: E402
 from gpen_video.protocols import Restorer  # noqa: E402
 from gpen_video.restore import GpenRestorer, PassthroughRestorer  # noqa: E402

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gpen_video.device import PRECISION_DTYPES, resolve_device  # noqa: E402
+from gpen_video.models.device import PRECISION_DTYPES, resolve_device  # noqa: E402
 from gpen_video.models import gpen as G  # noqa: E402
 from gpen_video.models.weights import REGISTRY  # noqa: E402
 from gpen_video.restore import GpenRestorer  # noqa: E402
@@ -106,7 +106,7 @@ def compare_backends(size: int, device: torch.device, batches: list[int], repeat
     """torch fp32 / bf16 against ONNX Runtime on one random-weight GPEN-BFR-``size``, measured alternately."""
     import onnxruntime as ort
 
-    from gpen_video.device import cpu_has_bf16
+    from gpen_video.models.device import cpu_has_bf16
     from gpen_video.models.onnx import export_onnx
     from gpen_video.restore.onnx import OnnxRestorer
     from gpen_video.restore.providers import plan_providers

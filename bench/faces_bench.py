@@ -13,12 +13,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gpen_video.faces.align import align_face, gpen_template  # noqa: E402
-from gpen_video.faces.analyzer import FaceAnalyzer  # noqa: E402
+from gpen_video.faces.analyzer import FaceAnalyzer, build_tracker  # noqa: E402
 from gpen_video.faces.detect import RetinaFaceOnnx  # noqa: E402
 from gpen_video.faces.paste import paste_faces  # noqa: E402
 from gpen_video.faces.smooth import LandmarkSmoother  # noqa: E402
 from gpen_video.faces.temporal import TemporalBlender, face_region  # noqa: E402
-from gpen_video.metrics import flicker, id_switches, jitter, lag, psnr  # noqa: E402
+from gpen_video.faces.track import SceneCutDetector  # noqa: E402
+from gpen_video.review.bench_measures import id_switches, jitter, lag
+from gpen_video.review.metrics import flicker, psnr  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
@@ -98,14 +100,14 @@ def main() -> None:
     for name, clip in [("talking head", head), ("crowd", crowd)]:
         for every in (1, 3, 5):
             t = time.perf_counter()
-            res = FaceAnalyzer(det, detect_every=every).process(clip)
+            res = FaceAnalyzer(det, tracker=build_tracker(every), cuts=SceneCutDetector(), detect_every=every).process(clip)
             ms = (time.perf_counter() - t) * 1000 / len(clip)
             ids = {f.track_id for r in res for f in r.faces}
             line = f"{name} detect_every={every}: {len(ids)} tracks, {ms:.0f} ms/frame analysis"
             if name == "talking head":
                 line += f", id switches {id_switches([[f.track_id for f in r.faces] for r in res])}"
             else:
-                ref = FaceAnalyzer(det, detect_every=1).process(clip) if every != 1 else res
+                ref = FaceAnalyzer(det, tracker=build_tracker(1), cuts=SceneCutDetector()).process(clip) if every != 1 else res
                 per_frame = []
                 for a, b in zip(ref, res):
                     m = {}

@@ -42,7 +42,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 from gpen_video.config import Settings  # noqa: E402
-from gpen_video.device import resolve_device  # noqa: E402
+from gpen_video.models.device import resolve_device  # noqa: E402
 from gpen_video.engine import Engine  # noqa: E402
 from gpen_video.job import enhance_video  # noqa: E402
 from gpen_video.media.reader import VideoReader  # noqa: E402

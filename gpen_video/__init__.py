@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # public name -> submodule that defines it
 _EXPORTS = {
@@ -27,8 +27,9 @@ _EXPORTS = {
     "FaceDetector": "protocols",
     "Restorer": "protocols",
     "FrameObserver": "protocols",
-    "Progress": "progress",
-    "ProgressListener": "progress",
+    "Progress": "types",
+    "ProgressListener": "protocols",
+    "PipelineStats": "types",
     "GpenVideoError": "errors",
     "InputError": "errors",
     "MediaOpenError": "errors",
@@ -42,7 +43,7 @@ _EXPORTS = {
 __all__ = [
     "AlignedFace", "DestinationExists", "Detection", "Engine", "FaceDetector", "Frame", "FrameObserver",
     "FrameResult", "GpenVideoError", "InputError", "Interrupted", "JobResult", "MediaOpenError", "PastedFace",
-    "Progress", "ProgressListener", "Restorer", "Settings", "SourceLost", "TrackedFace", "WeightsError",
+    "PipelineStats", "Progress", "ProgressListener", "Restorer", "Settings", "SourceLost", "TrackedFace", "WeightsError",
     "WeightsMissing", "__version__", "build_settings", "enhance_image", "enhance_video",
 ]
 
@@ -65,6 +66,5 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from .errors import (DestinationExists, GpenVideoError, InputError, Interrupted, MediaOpenError, SourceLost,
                          WeightsError, WeightsMissing)
     from .job import JobResult, enhance_image, enhance_video
-    from .progress import Progress, ProgressListener
-    from .protocols import FaceDetector, FrameObserver, Restorer
-    from .types import AlignedFace, Detection, Frame, FrameResult, PastedFace, TrackedFace
+    from .protocols import FaceDetector, FrameObserver, ProgressListener, Restorer
+    from .types import AlignedFace, Detection, Frame, FrameResult, PastedFace, PipelineStats, Progress, TrackedFace

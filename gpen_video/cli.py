@@ -21,11 +21,12 @@ import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import __version__
+from ._version import __version__
 from .errors import (
     DestinationExists,
     GpenVideoError,
     InputError,
+    InputMissing,
     Interrupted,
     InvalidOption,
     MissingExtra,
@@ -35,9 +36,9 @@ from .errors import (
     WeightsError,
     WeightsMissing,
 )
-from .library_warnings import hide_library_warnings
 from .media import signals
 from .media.output import check_destination, discard_unfinished
+from .runtime.library_warnings import hide_library_warnings
 
 # Only light modules above: ``main`` installs the signal policy, and settings and destinations are checked,
 # before rich, PyAV, OpenCV or torch load (each command imports what it needs once its arguments are good).
@@ -46,6 +47,22 @@ if TYPE_CHECKING:
 
     from .config import Settings
     from .faces.select import TrackSelection
+
+# How a process ends: the first row whose error type matches decides (docs/exit-codes.md).
+EXIT_CODES_BY_ERROR: tuple[tuple[type[GpenVideoError], int], ...] = (
+    (Interrupted, signals.EXIT_INTERRUPTED),
+    (SourceLost, 4),
+    (WeightsError, 3),
+    (InputError, 2),
+    (GpenVideoError, 1),
+)
+EXIT_SOME_FAILED = 5  # a batch where some inputs failed
+
+
+def exit_code_for(error: GpenVideoError) -> int:
+    """The exit code of a process ended by ``error``."""
+    return next(code for kind, code in EXIT_CODES_BY_ERROR if isinstance(error, kind))
+
 
 ENHANCE_EXAMPLES = """examples:
   gpen-video in.mp4 out.mp4                    # every face, with GPEN-BFR-512
@@ -129,7 +146,7 @@ SWITCHES: list[tuple[str, str, str, bool, str]] = [
      "is the default on CUDA and, where it is faster, on CPUs with native bf16)"),
     ("--compile", "restore", "compile", True, "torch.compile the model"),
     ("--cuda-graphs", "restore", "cuda_graphs", True, "on CUDA, run GPEN as captured CUDA graphs"),
-    ("--no-deinterlace", "encode", "deinterlace", False, "keep interlaced input as it is"),
+    ("--no-deinterlace", "input", "deinterlace", False, "keep interlaced input as it is"),
     ("--no-detail-transfer", "faces", "detail_transfer", False,
      "faces larger than the crop's scale lose the source's fine detail (for noisy or blocky sources)"),
 ]
@@ -261,7 +278,7 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
     from .media.source import source_exists
 
     if not source_exists(source):
-        raise InputError(f"input not found: {source}")
+        raise InputMissing(f"input not found: {source}")
     if args.start is not None and args.end is not None and args.end <= args.start:
         raise InputError("--end must be after --start")
     from .config import build_settings
@@ -276,7 +293,8 @@ def _run_enhance(argv: Sequence[str], console: Console) -> int:
     _check_destinations(args, source, output, settings)  # before the heavy imports and any work
     from .job import enhance_image, enhance_video  # heavy imports only once the arguments are good
     from .media.image import is_image_path
-    from .report import ProgressView, build_report, print_summary
+    from .review.console import ProgressView, print_summary
+    from .review.report import build_report
 
     measure_quality = bool(args.report) or not args.quiet  # the report and the summary show it
     if is_image_path(source):
@@ -537,13 +555,14 @@ def _run_live(argv: Sequence[str], console: Console) -> int:
                           inputs=settings.files_read(), overwrite=args.overwrite)
         if args.output and same_file(args.report, args.output):
             raise InputError("--report must be a different file from the output")
-    from .live import run_live  # heavy imports only once the arguments are good
+    from .live.loop import run_live  # heavy imports only once the arguments are good
     from .media.output import write_json_atomic
-    from .report import build_live_report, print_live_summary
-    from .stdin_keys import StdinKeys
+    from .review.console import print_live_summary
+    from .review.report import build_live_report
+    from .live.terminal_keys import StdinKeys
 
     if settings.upscale.scale > 1 and not args.quiet:
-        from .live import upscale_notice
+        from .live.loop import upscale_notice
 
         console.print(f"gpen-video: note: {upscale_notice(settings.upscale.scale)}", markup=False, highlight=False,
                       soft_wrap=True)
@@ -574,7 +593,7 @@ def _run_live(argv: Sequence[str], console: Console) -> int:
                          f"{settings.live.reconnect_seconds:g} s and {result.attempts} reconnect attempt(s){kept}")
     if result.stopped == "signal":
         console.print(f"gpen-video: interrupted{kept}", markup=False, highlight=False)
-        return Interrupted.exit_code
+        return signals.EXIT_INTERRUPTED
     return 0
 
 
@@ -599,7 +618,7 @@ def _batch(args: argparse.Namespace, console: Console) -> int:
     options = BatchOptions(out_dir=args.out_dir, ray=args.ray, workers=args.workers, segment_seconds=args.segment_seconds,
                            warmup=args.warmup, retries=args.retries, overwrite=args.overwrite,
                            faces_out=args.faces_out)
-    from .report import BatchProgressView, print_batch_summary
+    from .review.console import BatchProgressView, print_batch_summary
 
     try:
         with BatchProgressView(console, quiet=args.quiet) as progress:
@@ -607,19 +626,19 @@ def _batch(args: argparse.Namespace, console: Console) -> int:
     except (KeyboardInterrupt, Interrupted):
         console.print(f"gpen-video: interrupted; finished outputs are kept in {args.out_dir}: run the same command "
                       "again to resume", markup=False, highlight=False, soft_wrap=True)
-        return Interrupted.exit_code
+        return signals.EXIT_INTERRUPTED
     if not args.quiet:
         print_batch_summary(console, result)
     for record in result.failed:
         console.print(f"gpen-video: failed: {record.source}: {record.error}", markup=False, highlight=False,
                       soft_wrap=True)
-    return result.exit_code
+    return EXIT_SOME_FAILED if result.failed else 0
 
 
 def _print_error(console: Console, exc: GpenVideoError) -> int:
     """Print ``exc`` as one line, with what the user can do about it; returns its exit code."""
     console.print(f"gpen-video: error: {error_line(exc)}", markup=False, highlight=False, soft_wrap=True)
-    return exc.exit_code
+    return exit_code_for(exc)
 
 
 def _run_doctor(argv: Sequence[str], console: Console) -> int:
@@ -630,7 +649,7 @@ def _run_doctor(argv: Sequence[str], console: Console) -> int:
                         help="time the GPEN backends on this CPU again (10-30 s) and cache the result for this "
                              "environment")
     args = parser.parse_args(argv)
-    from .doctor import diagnose
+    from .runtime.doctor import diagnose
 
     diagnosis = diagnose(remeasure=args.remeasure)
     print("\n".join(diagnosis.lines()))
@@ -692,7 +711,7 @@ def _command(argv: list[str]) -> int:
         return _run_enhance(argv, console)
     except (KeyboardInterrupt, Interrupted):
         console.print("gpen-video: interrupted; no output was written")
-        return Interrupted.exit_code
+        return signals.EXIT_INTERRUPTED
     except GpenVideoError as exc:
         return _print_error(console, exc)
     except Exception as exc:  # noqa: BLE001 - one line for users, the traceback on request

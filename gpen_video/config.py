@@ -1,9 +1,10 @@
-"""Settings: dataclasses with defaults, TOML presets, and command-line overrides.
+"""Settings: TOML presets and command-line overrides on top of the defaults, composed into one ``Settings``.
 
-Precedence, lowest first: the defaults below, then a TOML file (``--config``), then command-line
-options. A TOML file mirrors the sections here (``[restore]``, ``[faces]``, ``[upscale]``, ``[input]``,
-``[encode]``, ``[live]``, ``[redact]``);
-an unknown section or key is an error that names it.
+Precedence, lowest first: the defaults, then a TOML file (``--config``), then command-line options. Each
+section is defined and checked beside its stage: ``[restore]`` in ``restore.settings``, ``[faces]`` in
+``faces.settings``, ``[upscale]`` in ``upscale.settings``, ``[input]`` and ``[encode]`` in
+``media.settings``, ``[live]`` in ``live.settings``,
+``[redact]`` in ``faces.redact_settings``. An unknown section or key is an error that names it.
 """
 from __future__ import annotations
 
@@ -15,75 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from .errors import InputError
+from .errors import InputError, InputMissing
 from .faces.redact_settings import RedactSettings
 from .faces.redact_settings import validation_checks as redact_checks
-from .media.encoders import EncodeSettings
-from .media.source import HWACCELS, InputSettings
+from .faces.settings import FaceSettings, face_checks
+from .live.settings import LiveSettings, live_checks
+from .media.settings import EncodeSettings, InputSettings, encode_checks, input_checks
+from .restore.settings import RestoreSettings, restore_checks
 from .upscale.settings import UpscaleSettings, validation_checks
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised only on Python 3.10
     import tomli as tomllib
-
-
-@dataclass
-class RestoreSettings:
-    """Which restorer runs, where, and how."""
-
-    restorer: str = "gpen"  # "gpen" or "none" (pass-through, for debugging the pipeline)
-    model: str = "GPEN-BFR-512"
-    weights: str | None = None  # a local checkpoint (.pth) or ONNX graph (.onnx); overrides the registry
-    backend: str = "auto"  # auto | torch | onnxruntime | tensorrt (auto: onnxruntime for .onnx, measured on CPU)
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    fp32: bool = False  # turn off reduced precision on CUDA
-    batch_size: int = 8  # faces per GPEN call, gathered across frames
-    compile: bool = False  # torch.compile the model (slow start, faster steady state)
-    cuda_graphs: bool = False  # on CUDA, replay each micro-batch as one captured CUDA graph
-    frame_path: str = "auto"  # auto | host | device: where faces are cut out and pasted (auto: device on CUDA)
-
-
-@dataclass
-class FaceSettings:
-    """Detection, tracking, smoothing, blending and paste-back."""
-
-    # Embedded RetinaFace mobile0.25: onnxruntime, or torch on CUDA when onnxruntime has no CUDA provider;
-    # "retinaface-onnx" / "retinaface-torch" force one. Or "facexlib-resnet50" / "facexlib-mobile0.25".
-    detector: str = "retinaface"
-    det_size: int = 640  # detect on a copy whose longest side is this many pixels (0 = full resolution)
-    start_threshold: float = 0.9  # detector score a new face needs to start a track (GPEN's own cut-off)
-    keep_threshold: float = 0.5  # lowest score that keeps a started track alive (poor light, turns)
-    confirm_frames: int = 3  # detector hits before a track is restored; the original pixels stay until then
-    confirm_score: float = 0.98  # one hit scoring this confirms a track at once (> 1: never)
-    verify_score: float = 0.7  # a hit counts toward confirmation only if the detector finds the face again at
-    # this score on its aligned crop, alone on a blank canvas (0 = off): not the back of a head or a hand
-    fade_frames: int = 3  # a restored face fades in and out over this many frames (0 = pops)
-    yaw_full: float = 45.0  # faces turned up to this many degrees are restored at full strength
-    yaw_zero: float = 75.0  # ... and from this many degrees on not at all (GPEN invents profiles)
-    color: str = "auto"  # restored faces' colour: auto (the input's in monochrome scenes), input, restored
-    detect_every: int = 1  # run the detector every N frames; the tracker carries faces in between
-    min_face: int = 0  # ignore faces smaller than this (pixels, box side)
-    max_faces: int = 0  # keep at most this many faces per frame, largest first (0 = all)
-    smooth: float = 1.0  # landmark smoothing strength (0 = off, 1 = tuned default, >1 steadier)
-    temporal: float = 0.85  # temporal blending strength in [0, 1] (0 = off)
-    alpha: float = 1.0  # 1 = fully restored face, 0 = original face
-    mask: str = "soft"  # paste-back mask: "soft" (feathered square) or "parsing" (facexlib ParseNet face parts)
-    detail_transfer: bool = True  # faces larger than the crop's scale keep the source's finer detail
-
-
-@dataclass
-class LiveSettings:
-    """Real-time mode."""
-
-    reconnect_seconds: float = 10.0  # keep trying to reopen a lost source this long
-    window: bool = True  # show an OpenCV window
-    max_in_flight: int = 2  # frames inside the engine at once: more overlaps stages, fewer cut latency
-    virtual_cam: bool = False  # publish the output as a virtual camera (pyvirtualcam)
-    cam_width: int = 0  # virtual camera size; 0 = the source's
-    cam_height: int = 0
-    cam_fps: float = 0.0  # virtual camera rate; 0 = the source's (30 when it has none)
-    cam_device: str = ""  # e.g. /dev/video10; empty = the first free one
 
 
 @dataclass
@@ -107,8 +52,8 @@ class Settings:
 
 SECTIONS: dict[str, type] = {f.name: get_type_hints(Settings)[f.name] for f in dataclasses.fields(Settings)}
 # Keys of earlier versions, and what a preset should say instead.
-REPLACED_KEYS = {"faces.det_threshold": "faces.start_threshold and faces.keep_threshold"}
-MAX_FADE_FRAMES = 250  # a lost face is carried this long at most: 10 s at 25 fps
+REPLACED_KEYS = {"faces.det_threshold": "faces.start_threshold and faces.keep_threshold",
+                 "encode.deinterlace": "input.deinterlace"}
 MAX_CONFIG_BYTES = 1 << 20  # presets are a few hundred bytes; anything near this is not one
 CHECKOUT_PRESETS = Path(__file__).resolve().parent.parent / "configs"  # running from a source checkout
 
@@ -181,7 +126,7 @@ def load_config(path: str | Path) -> dict[str, dict[str, Any]]:
             raise InputError(f"config file {path} is larger than {MAX_CONFIG_BYTES // 1024} KiB: not a preset")
         return tomllib.loads(text.decode("utf-8"))
     except FileNotFoundError:
-        raise InputError(f"config file not found: {path}") from None
+        raise InputMissing(f"config file not found: {path}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"config file {path} is not valid TOML: {exc}") from None
     except OSError as exc:
@@ -200,46 +145,15 @@ def build_settings(config: str | Path | None = None, cli: dict[str, dict[str, An
 
 
 def validate(settings: Settings) -> None:
-    """Range checks that types alone cannot express."""
-    # Imported here, not at the top: it loads OpenCV, which `--help` does not need.
-    from .faces.monochrome import COLOR_MODES
-    from .frame_path import FRAME_PATHS
-
-    restore, faces, encode, live = settings.restore, settings.faces, settings.encode, settings.live
+    """Every section's checks (each defined beside its stage); the first that fails is the error."""
     checks = [
-        (restore.restorer in ("gpen", "none"), f"restorer must be 'gpen' or 'none', got '{restore.restorer}'"),
-        (restore.backend in ("auto", "torch", "onnxruntime", "tensorrt"),
-         f"backend must be auto, torch, onnxruntime or tensorrt, got '{restore.backend}'"),
-        (restore.batch_size >= 1, "batch size must be at least 1"),
-        (restore.frame_path in FRAME_PATHS,
-         f"frame path must be one of {', '.join(FRAME_PATHS)}, got '{restore.frame_path}'"),
-        (faces.det_size == 0 or faces.det_size >= 32, "det size must be 0 (full resolution) or at least 32 pixels"),
-        (0.0 < faces.keep_threshold <= faces.start_threshold < 1.0,
-         "thresholds must satisfy 0 < keep threshold <= start threshold < 1"),
-        (faces.confirm_frames >= 1, "confirm frames must be at least 1"),
-        (faces.confirm_score > 0.0, "confirm score must be positive"),
-        (0.0 <= faces.verify_score <= 1.0, "verify score must be in [0, 1] (0 = off)"),
-        (0 <= faces.fade_frames <= MAX_FADE_FRAMES, f"fade frames must be in [0, {MAX_FADE_FRAMES}]"),
-        (0.0 <= faces.yaw_full <= faces.yaw_zero <= 90.0, "yaw must satisfy 0 <= yaw full <= yaw zero <= 90 degrees"),
-        (faces.color in COLOR_MODES, f"color must be one of {', '.join(COLOR_MODES)}, got '{faces.color}'"),
-        (faces.mask in ("soft", "parsing"), f"mask must be 'soft' or 'parsing', got '{faces.mask}'"),
-        (faces.detect_every >= 1, "detect every must be at least 1"),
-        (faces.min_face >= 0 and faces.max_faces >= 0, "min face and max faces must not be negative"),
-        (faces.smooth >= 0.0, "smooth must not be negative"),
-        (0.0 <= faces.temporal <= 1.0, "temporal must be in [0, 1]"),
-        (0.0 <= faces.alpha <= 1.0, "alpha must be in [0, 1]"),
-        (0 <= encode.crf <= 63, "crf must be in [0, 63]"),
-        (encode.bitrate is None or encode.bitrate > 0, f"bitrate must be positive (bits/s), got {encode.bitrate}"),
-        (settings.input.io_timeout > 0.0, "io timeout must be positive (seconds)"),
-        (settings.input.hwaccel in HWACCELS,
-         f"hwaccel must be one of {', '.join(HWACCELS)}, got '{settings.input.hwaccel}'"),
-        (live.reconnect_seconds >= 0.0, "reconnect seconds must not be negative"),
-        (live.max_in_flight >= 1, "max in flight must be at least 1"),
+        *restore_checks(settings.restore),
+        *face_checks(settings.faces),
         *validation_checks(settings.upscale),
         *redact_checks(settings.redact),
-        (live.cam_width >= 0 and live.cam_height >= 0, "virtual camera size must not be negative"),
-        ((live.cam_width == 0) == (live.cam_height == 0), "virtual camera size needs both width and height"),
-        (live.cam_fps >= 0.0, "virtual camera fps must not be negative"),
+        *input_checks(settings.input),
+        *encode_checks(settings.encode),
+        *live_checks(settings.live),
     ]
     for ok, message in checks:
         if not ok:

@@ -23,25 +23,25 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .config import Settings
 from .faces.align import face_affine
-from .faces.analyzer import FaceAnalyzer
+from .faces.analyzer import FaceAnalyzer, build_analyzer
 from .faces.compose import FaceCompositor
 from .faces.detect import build_detector
 from .faces.parsing import FaceParser
 from .faces.redact import RedactionAudit, Redactor, boxes_to_hide
 from .faces.select import EVERY_TRACK, TrackSelection
 from .faces.verify import CropVerifier
-from .frame_path import build_frame_path
+from .gpu.frame_path import build_frame_path
 from .protocols import FaceDetector, FaceVerifier, FrameObserver, Restorer
 from .restore import build_restorer
-from .types import AlignedFace, Frame, FrameResult, TrackedFace
+from .types import AlignedFace, Frame, FrameResult, PipelineStats, TrackedFace
 from .upscale.base import Upsampler
 from .upscale.build import build_upsampler
 
@@ -49,28 +49,6 @@ QUEUE_DEPTH = 8  # frames in flight between two stages
 RECHECK_SCORE = 0.8  # the check on hidden frames finds faces from this fraction of the hiding score
 _POLL = 0.1  # seconds between checks for a stopped pipeline
 _GATHER = 0.005  # seconds the restore stage waits for more faces while a batch is in flight
-
-
-@dataclass
-class PipelineStats:
-    """What the pipeline did: counts and time per stage, for the progress bar, the summary and the report.
-
-    ``per_frame`` (face count and track ids of every frame) is kept only when ``keep_frames``, since
-    it grows with the video; everything else stays constant in size. Quality measures are a frame
-    observer's job (``metrics.QualityObserver``).
-    """
-
-    keep_frames: bool = True
-    frames: int = 0
-    faces: int = 0
-    track_ids: set[int] = field(default_factory=set)
-    scene_cuts: int = 0
-    stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
-    per_frame: list[dict] = field(default_factory=list)
-    redaction: RedactionAudit | None = None  # what was hidden, when faces are hidden
-
-    def add_time(self, stage: str, seconds: float) -> None:
-        self.stage_seconds[stage] += seconds
 
 
 class _Stop(Exception):
@@ -202,16 +180,8 @@ class Engine:
         if queue_depth < 1:
             raise ValueError(f"queue_depth must be >= 1, got {queue_depth}")
         stats = stats if stats is not None else PipelineStats()
-        faces_cfg = self.settings.faces
-        analyzer = FaceAnalyzer(
-            self.detector,
-            detect_every=detect_every or faces_cfg.detect_every,
-            smooth=faces_cfg.smooth,
-            start_threshold=faces_cfg.start_threshold,
-            coast_frames=faces_cfg.fade_frames,  # a lost face is carried while it fades out
-            verifier=self.verifier,
-            verify_hits=1 if still else faces_cfg.confirm_frames,
-        )
+        analyzer = build_analyzer(self.settings.faces, self.detector, verifier=self.verifier,
+                                  detect_every=detect_every, still=still)
         if compositor is None:
             compositor = self.compositor(still=still)
         else:

@@ -1,7 +1,9 @@
-"""Error types that the CLI maps to exit codes (see README, "Exit codes").
+"""The library's error types: structured fields, one-line messages, and each also its natural built-in
+(``except FileExistsError`` catches an existing destination, ``except TimeoutError`` a silent source,
+``except ValueError`` bad input), as PyAV's errors are.
 
-Library code raises them with structured fields and never names a command-line option; ``cli.py``
-adds the hint (``hint_for``).
+Library code raises them and never names a command-line option; ``cli.py`` adds the hint
+(``hint_for``) and decides the process's exit code (``EXIT_CODES_BY_ERROR``).
 """
 from __future__ import annotations
 
@@ -11,20 +13,20 @@ from pathlib import Path
 class GpenVideoError(Exception):
     """Base class: a problem the user can act on. Shown as one line, never a traceback."""
 
-    exit_code = 1
 
-
-class InputError(GpenVideoError):
+class InputError(GpenVideoError, ValueError):
     """Bad input or usage: a missing or unreadable file, a bad option or config key."""
-
-    exit_code = 2
 
 
 class MediaOpenError(InputError):
     """A file or URL that cannot be opened as media (empty, not media, truncated, no video)."""
 
 
-class SourceTimeout(MediaOpenError):
+class InputMissing(MediaOpenError, FileNotFoundError):
+    """An input that does not exist: a video or picture, a source, a config file."""
+
+
+class SourceTimeout(MediaOpenError, TimeoutError):
     """A network source or camera sent nothing for ``seconds``, while opening or in the middle of a read.
 
     Attributes:
@@ -57,7 +59,6 @@ class WeightsError(GpenVideoError):
             "parsing"); None for other problems.
     """
 
-    exit_code = 3
     registry_kind: str | None = None
 
 
@@ -74,16 +75,12 @@ class NonFiniteOutput(WeightsError):
         super().__init__(f"{weights} gives NaN or infinite values: its weights or graph are unusable")
 
 
-class SourceLost(GpenVideoError):
+class SourceLost(GpenVideoError, ConnectionError):
     """A live source stopped delivering frames and could not be reopened within the reconnect time."""
-
-    exit_code = 4
 
 
 class Interrupted(GpenVideoError):
     """The run was stopped by SIGINT or SIGTERM."""
-
-    exit_code = 130
 
 
 class InvalidOption(InputError):
@@ -100,7 +97,7 @@ class InvalidOption(InputError):
         super().__init__(f"{option} must be {requirement}, got {value!r}")
 
 
-class MissingExtra(InputError):
+class MissingExtra(InputError, ImportError):
     """An optional dependency is not installed.
 
     Attributes:
@@ -135,7 +132,7 @@ class VirtualCameraUnavailable(InputError):
         super().__init__(f"no virtual camera ({reason}); {remedy}")
 
 
-class DestinationExists(InputError):
+class DestinationExists(InputError, FileExistsError):
     """The output file is already there and replacing it was not asked for."""
 
     def __init__(self, path: Path) -> None:
@@ -143,7 +140,7 @@ class DestinationExists(InputError):
         super().__init__(f"output {path} already exists")
 
 
-class WeightsMissing(WeightsError):
+class WeightsMissing(WeightsError, FileNotFoundError):
     """Weights that are not in the cache and could not be downloaded.
 
     Attributes:
@@ -158,7 +155,7 @@ class WeightsMissing(WeightsError):
         super().__init__(message)
 
 
-class DestinationTaken(InputError):
+class DestinationTaken(InputError, FileExistsError):
     """The output appeared while the run was writing it (another run, another program) and was left as it is.
 
     Attributes:
@@ -172,7 +169,7 @@ class DestinationTaken(InputError):
                          f"this run's result is kept as {kept}")
 
 
-class DestinationUnwritable(InputError):
+class DestinationUnwritable(InputError, PermissionError):
     """The output's folder does not accept new files (read-only, no permission, a pseudo file system like /proc).
 
     Attributes:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -10,28 +11,29 @@ from pathlib import Path
 import numpy as np
 
 from .config import Settings
-from .engine import Engine, PipelineStats
+from .engine import Engine
 from .faces.fingerprint import run_fingerprint
 from .faces.select import EVERY_TRACK, TrackSelection
-from .gallery import FaceGallery, GallerySummary
+from .review.gallery import FaceGallery, GallerySummary
 from .media.image import read_image, write_image
 from .media.open import open_reader, open_writer
 from .media.output import check_destination
-from .media.reader import VideoInfo, frames_in_window
+from .media.info import VideoInfo, output_size
+from .media.reader import frames_in_window
 from .media.signals import interrupts_as_exceptions
+from .media.writer import VideoWriter
 from .media.source import local_file
-from .metrics import QualityObserver
-from .observers import FaceRecords, ObserverGroup
-from .progress import Progress, ProgressListener
-from .protocols import FrameObserver
-from .provenance import output_tags
-from .types import Frame, FrameResult
+from .review.metrics import QualityObserver
+from .review.observers import FaceRecords, ObserverGroup
+from .protocols import FrameObserver, ProgressListener
+from .review.provenance import output_tags
+from .types import Frame, FrameResult, PipelineStats, Progress
 from .upscale.lanczos import lanczos_resize
 
 
 @dataclass
 class JobResult:
-    """What a finished job did; ``gpen_video.report`` turns it into the summary and the JSON report."""
+    """What a finished job did; ``gpen_video.review.report`` turns it into the summary and the JSON report."""
 
     source: str
     output: str
@@ -97,18 +99,15 @@ def enhance_video(
     after every frame written. ``keep_frames`` keeps every frame's faces and tracks in
     ``stats.per_frame`` (for a report); off, memory stays constant however long the video.
     ``measure_quality`` fills ``JobResult.quality`` (flicker, landmark steps, face PSNR).
-    ``faces_out`` names a folder for the face gallery (``gallery.FaceGallery``), published after the
+    ``faces_out`` names a folder for the face gallery (``review.gallery``), published after the
     video, whose ``index.json`` records the run's fingerprint (``run_fingerprint``); ``record_faces`` keeps
     every face of every frame in ``JobResult.face_records``. ``selection``: the tracks restored (the
-    engine's, when one is built here). The output carries ``provenance.output_tags`` in its metadata.
+    engine's, when one is built here). The output carries ``review.provenance.output_tags`` in its metadata.
     """
-    began = time.perf_counter()
-    stats = PipelineStats(keep_frames=keep_frames)
-    quality = QualityObserver()
-    records = FaceRecords() if record_faces else None
-    encode = settings.encode
+    began, stats, quality = time.perf_counter(), PipelineStats(keep_frames=keep_frames), QualityObserver()
+    records, encode = FaceRecords() if record_faces else None, settings.encode
     options = {"start": start, "end": end, "compare": compare, "faces_out": None if faces_out is None else str(faces_out)}
-    with interrupts_as_exceptions(), open_reader(source, encode, settings.input, start=start, end=end) as reader, \
+    with interrupts_as_exceptions(), open_reader(source, settings.input, start=start, end=end) as reader, \
             ExitStack() as cleanup:
         info = reader.info
         check_destination(output, source=source, inputs=settings.files_read(),
@@ -126,23 +125,29 @@ def enhance_video(
                                   stage_seconds=dict(stats.stage_seconds)))
 
         report()  # the engine is ready: a progress bar can show before the first (slow) frame
-        scale = engine.scale
+        width, height = output_size(info, engine.scale, side_by_side=compare)
         writer = open_writer(output, info, encode, source=None if info.is_live else source, start=start,
-                             width=info.width * scale * (2 if compare else 1), height=info.height * scale,
+                             width=width, height=height,
                              overwrite=overwrite, inputs=settings.input, tags=output_tags(settings))
         with writer:
-            planes = not compare and writer.takes_planes
-            for result in engine.stream(reader, stats=stats, observer=observer, planes=planes):
-                image = side_by_side(result) if compare else result.enhanced
-                started = time.perf_counter()
-                writer.write(replace(result.frame, image=image), None if compare else result.planes)
-                stats.add_time("encode", time.perf_counter() - started)
-                report()
+            _encode_all(engine.stream(reader, stats=stats, observer=observer, planes=not compare and writer.takes_planes),
+                        writer, stats, compare, report)
         media = {"reader": vars(reader.stats).copy(), "writer": vars(writer.stats).copy()}
         summary = gallery.close() if gallery is not None else None  # after the video: no gallery of a failed run
     return JobResult(str(source), str(output), "video", settings, stats, time.perf_counter() - began, info, media,
                      quality, summary, None if records is None else records.frames, options,
                      engine.restorer.backend)
+
+
+def _encode_all(results: Iterable[FrameResult], writer: VideoWriter, stats: PipelineStats, compare: bool,
+                report: Callable[[], None]) -> None:
+    """Encode each result (beside its original with ``compare``), timing the encoder; ``report`` after each."""
+    for result in results:
+        image = side_by_side(result) if compare else result.enhanced
+        started = time.perf_counter()
+        writer.write(replace(result.frame, image=image), None if compare else result.planes)
+        stats.add_time("encode", time.perf_counter() - started)
+        report()
 
 
 def _gallery_keeps(source: str | Path, output: str | Path, settings: Settings) -> list[str | Path]:

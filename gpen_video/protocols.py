@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .types import Detection, FrameResult, PastedFace
+from .types import Detection, FrameResult, PastedFace, Progress
 
 
 class FaceDetector(Protocol):
@@ -109,3 +109,9 @@ class FrameObserver(Protocol):
     def observe(self, result: FrameResult, faces: Sequence[PastedFace]) -> None:
         """``faces`` are the frame's faces in the order of ``result.faces``."""
         ...
+
+
+class ProgressListener(Protocol):
+    """Anything called with each ``Progress``: a function, a lambda, a bound method of a view."""
+
+    def __call__(self, progress: Progress) -> None: ...

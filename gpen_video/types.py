@@ -4,7 +4,9 @@ Colour is RGB everywhere inside the package; pixel coordinates are (x, y).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
@@ -128,3 +130,77 @@ class PastedFace:
     restored: np.ndarray
     blended: np.ndarray
     alpha: float = 1.0
+
+
+@dataclass
+class RedactionAudit:
+    """What a redactor hid.
+
+    Attributes:
+        faces: faces hidden (detections linked over frames into one face each).
+        regions: head regions hidden, summed over frames.
+        frames: frames with at least one hidden region.
+        bridged: indices of the frames where a face the detector missed was hidden because it was found
+            before and after (a gap bridged).
+        found_again: regions hidden because the check found a face in a frame already hidden.
+    """
+
+    faces: int = 0
+    regions: int = 0
+    frames: int = 0
+    bridged: list[int] = field(default_factory=list)
+    found_again: int = 0
+
+    def to_dict(self) -> dict:
+        return {"faces": self.faces, "regions": self.regions, "frames": self.frames,
+                "bridged_frames": sorted(set(self.bridged)), "found_again": self.found_again}
+
+
+@dataclass
+class PipelineStats:
+    """What the pipeline did: counts and time per stage, for the progress bar, the summary and the report.
+
+    ``per_frame`` (face count and track ids of every frame) is kept only when ``keep_frames``, since
+    it grows with the video; everything else stays constant in size. Quality measures are a frame
+    observer's job (``metrics.QualityObserver``).
+    """
+
+    keep_frames: bool = True
+    frames: int = 0
+    faces: int = 0
+    track_ids: set[int] = field(default_factory=set)
+    scene_cuts: int = 0
+    stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    per_frame: list[dict] = field(default_factory=list)
+    redaction: RedactionAudit | None = None  # what was hidden, when faces are hidden
+
+    def add_time(self, stage: str, seconds: float) -> None:
+        self.stage_seconds[stage] += seconds
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a piece of work stands.
+
+    Attributes:
+        done: frames finished so far (0 in the first report, sent once the work is ready to start).
+        total: frames expected; None when unknown (a live source, a stream that does not say).
+        faces: faces restored so far.
+        seconds: wall time since the first report.
+        item: which piece of work, for a listener that follows several (a batch's inputs); "" otherwise.
+        detail: one more line for people (live mode: latency, dropped frames); "" when none.
+        stage_seconds: busy seconds so far per pipeline stage (decode, detect+track, restore, upscale, ...).
+    """
+
+    done: int
+    total: int | None = None
+    faces: int = 0
+    seconds: float = 0.0
+    item: str = ""
+    detail: str = ""
+    stage_seconds: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float | None:
+        """Frames per second so far; None before the first frame."""
+        return self.done / self.seconds if self.done and self.seconds > 0 else None

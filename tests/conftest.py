@@ -16,7 +16,7 @@ def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``$GPEN_VIDEO_HOME`` for the session (children inherit it), never the user's cache. It holds this
     environment's CPU backend timings, so no run measures them (``restore.cpu_choice``): torch, in the precision that
     the CPU flags suggest, as before the measurement existed. Tests of the measurement use their own cache."""
-    from gpen_video.device import cpu_has_bf16
+    from gpen_video.models.device import cpu_has_bf16
     from gpen_video.restore.cpu_choice import CACHE_FILE, cache_key
 
     home = tmp_path_factory.mktemp("gpen-video-home")

@@ -96,3 +96,14 @@ def test_the_old_single_threshold_is_gone_with_a_clear_error(tmp_path: Path) -> 
 def test_non_finite_numbers_are_refused(value: float) -> None:
     with pytest.raises(InputError, match="faces.smooth.*finite"):
         build_settings(None, {"faces": {"smooth": value}})
+
+
+def test_webcam_preset_and_live_validation() -> None:
+    settings = build_settings("webcam")
+    assert settings.restore.model == "GPEN-BFR-256" and settings.restore.batch_size == 1
+    assert settings.faces.detect_every > 1 and settings.faces.det_size <= 320
+    assert settings.live.max_in_flight >= 1 and settings.live.reconnect_seconds > 0
+    with pytest.raises(InputError, match="in flight"):
+        build_settings("webcam", {"live": {"max_in_flight": 0}})
+    with pytest.raises(InputError, match="reconnect"):
+        build_settings("webcam", {"live": {"reconnect_seconds": -1}})

@@ -11,9 +11,10 @@ import pytest
 
 from gpen_video import engine as engine_module
 from gpen_video.config import Settings
-from gpen_video.engine import Engine, PipelineStats
+from gpen_video.engine import Engine
+from gpen_video.types import PipelineStats
 from gpen_video.faces.compose import FaceCompositor
-from gpen_video.metrics import psnr
+from gpen_video.review.metrics import psnr
 from gpen_video.types import Frame
 from tests.helpers.fakes import FixedDetector, RecordingRestorer
 

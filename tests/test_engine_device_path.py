@@ -13,7 +13,7 @@ import pytest
 from gpen_video.config import Settings
 from gpen_video.engine import Engine
 from gpen_video.faces.detect import build_detector
-from gpen_video.metrics import psnr
+from gpen_video.review.metrics import psnr
 from gpen_video.restore import GpenRestorer, PassthroughRestorer
 from gpen_video.types import Frame, FrameResult
 from tests.helpers.paths import DATA

@@ -15,7 +15,7 @@ reported and the rest of the batch goes on (``driver``).
 """
 from __future__ import annotations
 
-from .driver import EXIT_SOME_FAILED, BatchResult, BatchRun, input_status, run_batch
+from .driver import BatchResult, BatchRun, input_status, run_batch
 from .executors import Executor
 from .executors.ray import import_ray
 from .manifest import MANIFEST_NAME, WORK_DIR_NAME, InputRecord, Manifest, UnitRecord
@@ -24,7 +24,6 @@ from .plan import collect_inputs, input_key
 from .worker import ProgressFn, UnitOutcome, UnitRunner, UnitTask, run_unit
 
 __all__ = [
-    "EXIT_SOME_FAILED",
     "MANIFEST_NAME",
     "WORK_DIR_NAME",
     "BatchOptions",

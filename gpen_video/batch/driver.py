@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from ..config import Settings
-from ..progress import Progress, ProgressListener
-from ..provenance import output_tags
+from ..protocols import ProgressListener
+from ..types import Progress
+from ..review.provenance import output_tags
 from .executors import Executor, make_executor
 from .join import finish_input
 from .manifest import DONE, FAILED, PENDING, RUNNING, BatchPaths, InputRecord, Manifest, UnitRecord
@@ -21,7 +22,6 @@ from .plan import collect_inputs, settings_fingerprint
 from .resume import load_manifest, plan_run, remove_half_written
 from .worker import UnitOutcome, UnitRunner, UnitTask, count_attempts, run_unit
 
-EXIT_SOME_FAILED = 5
 POLL_SECONDS = 0.2  # how long the driver waits for a unit before it refreshes the progress
 
 
@@ -36,10 +36,6 @@ class BatchResult:
     @property
     def failed(self) -> list[InputRecord]:
         return [r for r in self.inputs if r.state != DONE]
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_SOME_FAILED if self.failed else 0
 
 
 def _preflight(settings: Settings) -> None:

@@ -12,7 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..errors import GpenVideoError
-from ..gallery import merge_galleries, write_overview
+from ..review.gallery import merge_galleries, write_overview
 from ..media.concat import SegmentFile, concat_segments
 from ..media.output import check_destination, commit
 from .manifest import DONE, FAILED, InputRecord

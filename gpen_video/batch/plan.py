@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..config import Settings
-from ..errors import InputError
+from ..errors import InputError, InputMissing
 from ..media.keyframes import FrameIndex, Segment, index_frames, plan_segments, reader_window
 from .manifest import WORK_DIR_NAME, InputRecord, UnitRecord
 from .options import BatchOptions
@@ -46,7 +46,7 @@ def collect_inputs(inputs: Sequence[str | Path], exclude: str | Path | None = No
         else:
             matches = sorted(Path(p) for p in glob.glob(item, recursive=True))
             if not matches:
-                raise InputError(f"input not found: {item}")
+                raise InputMissing(f"input not found: {item}")
             pairs = [(p, Path(p.name)) for p in matches if p.is_file()]
         for source, name in pairs:
             if skip is None or not source.resolve().is_relative_to(skip):  # resolved: links and ".." too

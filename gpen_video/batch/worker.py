@@ -141,7 +141,8 @@ def _run_segment(task: UnitTask, engine: Engine, report: Callable[[int], None]) 
     With ``task.gallery``, the written frames (not the warm-up) also go into the segment's face gallery,
     numbered as frames of the whole source.
     """
-    from ..gallery import FaceGallery
+    from ..review.gallery import FaceGallery
+    from ..media.info import output_size
     from ..media.open import open_reader, open_writer
     from ..media.signals import interrupts_as_exceptions
 
@@ -150,13 +151,14 @@ def _run_segment(task: UnitTask, engine: Engine, report: Callable[[int], None]) 
     update = _throttled(report)
     written = 0
     start, end = unit.window
-    with interrupts_as_exceptions(), open_reader(task.source, encode, task.settings.input, start=start, end=end) as reader, \
+    with interrupts_as_exceptions(), open_reader(task.source, task.settings.input, start=start, end=end) as reader, \
             ExitStack() as cleanup:
         gallery = None if task.gallery is None else cleanup.enter_context(
             FaceGallery(task.gallery, source=task.source, overwrite=True))
         observer = None if gallery is None else _WrittenFrames(gallery, unit.first_pts, unit.start)
-        info, scale = reader.info, engine.scale
-        with open_writer(task.part, info, encode, width=info.width * scale, height=info.height * scale,
+        info = reader.info
+        width, height = output_size(info, engine.scale)
+        with open_writer(task.part, info, encode, width=width, height=height,
                          overwrite=True) as writer:
             for result in engine.stream(reader, observer=observer, planes=writer.takes_planes):
                 frame = result.frame

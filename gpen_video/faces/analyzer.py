@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -13,6 +14,9 @@ from ..types import TrackedFace
 from .detect import FaceDetector
 from .smooth import LandmarkSmoother
 from .track import FaceTracker, SceneCutDetector
+
+if TYPE_CHECKING:
+    from .settings import FaceSettings
 
 
 @dataclass(frozen=True)
@@ -27,16 +31,15 @@ class FaceAnalyzer:
     """Stateful face analysis over a stream of frames, fed in batches.
 
     The detector runs on every ``detect_every``-th frame and on every scene cut, once per call for all
-    frames due (one batched call); in between, the tracker carries faces forward.
+    frames due (one batched call); in between, the tracker carries faces forward. The analyzer takes
+    its parts ready-made (``build_analyzer`` makes them from the ``[faces]`` settings).
 
     Args:
         detector: any ``FaceDetector``.
+        tracker: ties detections to tracks and smooths their landmarks (``build_tracker``); reset at
+            every scene cut.
+        cuts: says which frames start a new scene.
         detect_every: run the detector every N frames (1 = every frame).
-        smooth: landmark smoothing strength (0 = off, 1 = default).
-        scene_cut_threshold: histogram distance that counts as a cut (0 = never cut).
-        start_threshold: lowest detection score that starts a track; weaker detections only keep
-            tracks alive (0 = every detection may start one).
-        coast_frames: frames a track that the detector lost is still output (its fade-out).
         verifier: checks a track's hits until ``verify_hits`` of them pass (``TrackedFace.verified_hits``);
             None: every hit counts as verified.
         verify_hits: verified hits a track needs (the gate's confirmation window); later hits are not checked.
@@ -46,24 +49,16 @@ class FaceAnalyzer:
         self,
         detector: FaceDetector,
         *,
+        tracker: FaceTracker,
+        cuts: SceneCutDetector,
         detect_every: int = 1,
-        smooth: float = 1.0,
-        scene_cut_threshold: float = 0.15,
-        start_threshold: float = 0.0,
-        coast_frames: int = 1,
         verifier: FaceVerifier | None = None,
         verify_hits: int = 1,
     ):
         if detect_every < 1 or verify_hits < 1:
             raise InputError(f"detect_every and verify_hits must be >= 1, got {detect_every}, {verify_hits}")
-        self.detector = detector
+        self.detector, self.tracker, self.cuts = detector, tracker, cuts
         self.detect_every = int(detect_every)
-        smoother = LandmarkSmoother(smooth) if smooth > 0 else None
-        # A lost track's id is kept longer than it is shown, so a face that returns keeps its id.
-        hit_counter_max = max(15, 2 * self.detect_every, coast_frames + self.detect_every + 1)
-        self.tracker = FaceTracker(smoother=smoother, hit_counter_max=hit_counter_max, coast_frames=coast_frames,
-                                   start_threshold=start_threshold)
-        self.cuts = SceneCutDetector(scene_cut_threshold)
         self._t = 0  # index of the next frame
         self._last_detect: int | None = None
         self.verifier, self.verify_hits = verifier, int(verify_hits)
@@ -102,3 +97,33 @@ class FaceAnalyzer:
             counts[face.track_id] += int(ok)
         self._verified = counts
         return [replace(face, verified_hits=counts[face.track_id]) for face in faces]
+
+
+def build_tracker(detect_every: int = 1, *, smooth: float = 1.0, coast_frames: int = 1,
+                  start_threshold: float = 0.0) -> FaceTracker:
+    """The tracker for a detector that runs every ``detect_every`` frames.
+
+    Args:
+        smooth: landmark smoothing strength (0 = off, 1 = default).
+        coast_frames: frames a track that the detector lost is still output (its fade-out).
+        start_threshold: lowest detection score that starts a track; weaker detections only keep
+            tracks alive (0 = every detection may start one).
+    """
+    # A lost track's id is kept longer than it is shown, so a face that returns keeps its id.
+    hit_counter_max = max(15, 2 * detect_every, coast_frames + detect_every + 1)
+    return FaceTracker(smoother=LandmarkSmoother(smooth) if smooth > 0 else None, hit_counter_max=hit_counter_max,
+                       coast_frames=coast_frames, start_threshold=start_threshold)
+
+
+def build_analyzer(settings: FaceSettings, detector: FaceDetector, *, verifier: FaceVerifier | None = None,
+                   detect_every: int | None = None, still: bool = False) -> FaceAnalyzer:
+    """The analyzer the ``[faces]`` section describes (``detect_every``, ``smooth``, ``fade_frames``,
+    ``start_threshold``, ``confirm_frames``), around ``detector`` and ``verifier``.
+
+    ``detect_every`` overrides the section's; ``still`` (a picture) confirms a face on its first hit.
+    """
+    every = detect_every or settings.detect_every
+    tracker = build_tracker(every, smooth=settings.smooth, coast_frames=settings.fade_frames,  # carried while it fades
+                            start_threshold=settings.start_threshold)
+    return FaceAnalyzer(detector, tracker=tracker, cuts=SceneCutDetector(), detect_every=every, verifier=verifier,
+                        verify_hits=1 if still else settings.confirm_frames)

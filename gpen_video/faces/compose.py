@@ -32,7 +32,7 @@ from .paste import soften_small_face
 from .temporal import TemporalBlender
 
 if TYPE_CHECKING:
-    from ..config import FaceSettings
+    from .settings import FaceSettings
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,12 @@ from ..errors import InputError, WeightsError
 from ..protocols import FaceDetector
 from ..types import Detection
 from . import retina
+from .settings import DETECTOR_NAMES, FACEXLIB_DETECTORS
 
 if TYPE_CHECKING:
     from torch import Tensor
 
-    from ..config import FaceSettings
+    from .settings import FaceSettings
 
 __all__ = ["DETECTOR_NAMES", "FaceDetector", "FacexlibRetinaFace", "RetinaFaceOnnx", "RetinaFaceTorch",
            "build_detector"]
@@ -118,7 +119,7 @@ class RetinaFaceOnnx(_RetinaFaceBase):
         super().__init__(det_size=det_size, score_threshold=score_threshold, min_face=min_face, max_faces=max_faces)
         import onnxruntime as ort
 
-        from ..device import onnx_providers
+        from ..models.device import onnx_providers
 
         self._session = ort.InferenceSession(retina.embedded_graph(), providers=onnx_providers(device, "detecting"))
         self._input = self._session.get_inputs()[0].name
@@ -145,7 +146,7 @@ class RetinaFaceTorch(_RetinaFaceBase):
         super().__init__(**options)
         import torch
 
-        from ..device import resolve_device
+        from ..models.device import resolve_device
         from .retina_torch import embedded_retinaface
 
         self.device = resolve_device(device)
@@ -208,7 +209,7 @@ class FacexlibRetinaFace(_RetinaFaceBase):
         import torch
         from facexlib.detection.retinaface import RetinaFace
 
-        from ..device import resolve_device
+        from ..models.device import resolve_device
         from ..models.weights import load_state_dict
 
         if network not in ("resnet50", "mobile0.25"):
@@ -229,11 +230,7 @@ class FacexlibRetinaFace(_RetinaFaceBase):
         return loc.float().cpu().numpy(), conf[..., 1].float().cpu().numpy(), ldm.float().cpu().numpy()
 
 
-_FACEXLIB = {
-    "facexlib-resnet50": ("resnet50", "detection_Resnet50_Final.pth"),
-    "facexlib-mobile0.25": ("mobile0.25", "detection_mobilenet0.25_Final.pth"),
-}
-DETECTOR_NAMES = ("retinaface", "retinaface-onnx", "retinaface-torch", *_FACEXLIB)
+_FACEXLIB_WEIGHTS = {"resnet50": "detection_Resnet50_Final.pth", "mobile0.25": "detection_mobilenet0.25_Final.pth"}
 
 
 def build_detector(settings: FaceSettings, *, device: str = "cpu") -> FaceDetector:
@@ -250,7 +247,7 @@ def build_detector(settings: FaceSettings, *, device: str = "cpu") -> FaceDetect
     Raises:
         InputError: unknown name or device. WeightsError: weights cannot be found or loaded.
     """
-    from ..device import onnx_has_cuda
+    from ..models.device import onnx_has_cuda
 
     opts: dict[str, Any] = {"det_size": settings.det_size, "score_threshold": settings.keep_threshold,
                             "min_face": settings.min_face, "max_faces": settings.max_faces, "device": device}
@@ -261,9 +258,10 @@ def build_detector(settings: FaceSettings, *, device: str = "cpu") -> FaceDetect
         return RetinaFaceOnnx(**opts)
     if name == "retinaface-torch":
         return RetinaFaceTorch(**opts)
-    if name in _FACEXLIB:
+    if name in FACEXLIB_DETECTORS:
         from ..models.weights import resolve_weights
 
-        network, weights_name = _FACEXLIB[name]
+        network = FACEXLIB_DETECTORS[name]
+        weights_name = _FACEXLIB_WEIGHTS[network]
         return FacexlibRetinaFace(resolve_weights(weights_name), network=network, **opts)
     raise InputError(f"unknown face detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..checksum import file_sha256
+from ..media.checksum import file_sha256
 from ..media.source import local_file
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from ..types import TrackedFace
 from .pose import estimate_yaw
 
 if TYPE_CHECKING:
-    from ..config import FaceSettings
+    from .settings import FaceSettings
 
 
 def pose_weight(yaw: float, yaw_full: float, yaw_zero: float) -> float:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-COLOR_MODES = ("auto", "input", "restored")
+from .settings import COLOR_MODES
 
 _THUMB = 64
 _LUMA_BINS = 16

@@ -28,7 +28,7 @@ class FaceParser:
         import torch
         from facexlib.parsing.parsenet import ParseNet
 
-        from ..device import resolve_device
+        from ..models.device import resolve_device
         from ..models.weights import load_state_dict
 
         self._torch, self._device = torch, resolve_device(device)

@@ -97,6 +97,32 @@ def face_roi(affine: np.ndarray, support: tuple[int, int, int, int], frame_hw: t
     return fx0, fy0, fx1, fy1
 
 
+def _warp_to_roi(crop: np.ndarray, mask: np.ndarray, affine: np.ndarray,
+                 roi: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The crop (uint8) and its mask (float32) warped back over the frame's ``roi`` (x0, y0, x1, y1), and the
+    frame -> crop affine in ROI pixel coordinates (float64 [2, 3]) that did it."""
+    x0, y0, x1, y1 = roi
+    a = np.asarray(affine, np.float64)
+    a_roi = np.concatenate([a[:, :2], a[:, :2] @ np.array([[x0], [y0]]) + a[:, 2:]], axis=1)  # origin at (x0, y0)
+    flags, dsize = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, (x1 - x0, y1 - y0)
+    face = cv2.warpAffine(crop, a_roi, dsize, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    weight = cv2.warpAffine(np.asarray(mask, np.float32), a_roi, dsize, flags=flags,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return face, weight, a_roi
+
+
+def _checked_alphas(count: int, alphas: Sequence[float] | None, masks: Sequence[object] | None,
+                    detail: Sequence[float] | None) -> list[float]:
+    """``paste_faces``'s alphas as floats (1 each when None), after checking every per-face list has ``count``."""
+    alphas = [1.0] * count if alphas is None else [float(a) for a in alphas]
+    for name, values in (("alphas", alphas), ("masks", masks), ("detail strengths", detail)):
+        if values is not None and len(values) != count:
+            raise ValueError(f"got {len(values)} {name} for {count} faces")
+    if not all(0.0 <= a <= 1.0 for a in alphas):
+        raise ValueError(f"alphas must be in [0, 1], got {alphas}")
+    return alphas
+
+
 def paste_faces(
     frame: np.ndarray,
     faces: Sequence[tuple[np.ndarray, np.ndarray]],
@@ -124,15 +150,7 @@ def paste_faces(
     Returns:
         New uint8 [H, W, 3] frame.
     """
-    alphas = [1.0] * len(faces) if alphas is None else [float(a) for a in alphas]
-    if len(alphas) != len(faces):
-        raise ValueError(f"got {len(alphas)} alphas for {len(faces)} faces")
-    if not all(0.0 <= a <= 1.0 for a in alphas):
-        raise ValueError(f"alphas must be in [0, 1], got {alphas}")
-    if masks is not None and len(masks) != len(faces):
-        raise ValueError(f"got {len(masks)} masks for {len(faces)} faces")
-    if detail is not None and len(detail) != len(faces):
-        raise ValueError(f"got {len(detail)} detail strengths for {len(faces)} faces")
+    alphas = _checked_alphas(len(faces), alphas, masks, detail)
     out = frame.copy()
     h, w = frame.shape[:2]
     order = sorted(range(len(faces)), key=lambda k: affine_scale(faces[k][1]), reverse=True)
@@ -152,19 +170,11 @@ def paste_faces(
         if roi is None:
             continue
         x0, y0, x1, y1 = roi
-        a = np.asarray(affine, np.float64)
-        # Frame -> crop map for ROI pixel coordinates: shift the origin to (x0, y0).
-        a_roi = np.concatenate([a[:, :2], a[:, :2] @ np.array([[x0], [y0]]) + a[:, 2:]], axis=1)
-        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-        dsize = (x1 - x0, y1 - y0)
-        face = cv2.warpAffine(crop, a_roi, dsize, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        face, weight, a_roi = _warp_to_roi(crop, mask, affine, roi)
         if detail is not None and detail[k] > 0.0:
             fine = lost_detail(frame, affine, a_roi, roi, size)
             face = cv2.scaleAdd(fine, float(detail[k]), face.astype(np.float32))
             face = np.clip(np.rint(face), 0, 255).astype(np.uint8)
-        weight = cv2.warpAffine(
-            np.asarray(mask, np.float32), a_roi, dsize, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0
-        )
         if alpha != 1.0:
             weight *= alpha
         # face * w + region * (1 - w), rounded: cv2's fused uint8 blend is ~10x faster than float numpy here.

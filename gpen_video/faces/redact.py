@@ -20,7 +20,7 @@ from typing import Generic, TypeVar
 import cv2
 import numpy as np
 
-from ..types import Detection, TrackedFace
+from ..types import Detection, RedactionAudit, TrackedFace
 from .redact_settings import REDACT_STYLES
 from .select import TrackSelection
 
@@ -120,30 +120,6 @@ def _hidden(roi: np.ndarray, style: str) -> np.ndarray:
     cells = _BLUR_CELLS if style == "blur" else _PIXEL_CELLS
     small = cv2.resize(roi, (max(1, min(cells, width)), max(1, min(cells, height))), interpolation=cv2.INTER_AREA)
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR if style == "blur" else cv2.INTER_NEAREST)
-
-
-@dataclass
-class RedactionAudit:
-    """What a redactor hid.
-
-    Attributes:
-        faces: faces hidden (detections linked over frames into one face each).
-        regions: head regions hidden, summed over frames.
-        frames: frames with at least one hidden region.
-        bridged: indices of the frames where a face the detector missed was hidden because it was found
-            before and after (a gap bridged).
-        found_again: regions hidden because the check found a face in a frame already hidden.
-    """
-
-    faces: int = 0
-    regions: int = 0
-    frames: int = 0
-    bridged: list[int] = field(default_factory=list)
-    found_again: int = 0
-
-    def to_dict(self) -> dict:
-        return {"faces": self.faces, "regions": self.regions, "frames": self.frames,
-                "bridged_frames": sorted(set(self.bridged)), "found_again": self.found_again}
 
 
 @dataclass

@@ -83,18 +83,19 @@ class FaceTracker:
         self.coast_frames = coast_frames
         self.start_threshold = start_threshold
         self._next_id = 0
-        self.reset()
+        self._tracker = Tracker(
+            distance_function="euclidean",  # a name here: norfair would wrap a callable as a slow per-pair one
+            distance_threshold=distance_threshold,
+            hit_counter_max=hit_counter_max,
+            initialization_delay=0,  # a face is output from its first detection
+        )
+        self._tracker.distance_function = LandmarkDistance()  # once, before any frame: the vectorised distance
+        self._states: dict[int, _TrackState] = {}  # keyed by norfair's object id
 
     def reset(self) -> None:
         """Forget every track (scene cut). New tracks get fresh ids, never reused."""
-        self._tracker = Tracker(
-            distance_function="euclidean",  # replaced below; a plain callable would make norfair log a warning
-            distance_threshold=self.distance_threshold,
-            hit_counter_max=self.hit_counter_max,
-            initialization_delay=0,  # a face is output from its first detection
-        )
-        self._tracker.distance_function = LandmarkDistance()
-        self._states: dict[int, _TrackState] = {}  # keyed by norfair's per-tracker object id
+        self._tracker.tracked_objects = []
+        self._states.clear()
         if self.smoother is not None:
             self.smoother.reset()
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import MediaOpenError
 from ..types import Frame
-from .reader import VideoInfo
+from .info import VideoInfo
 from .source import is_device
 
 

@@ -58,100 +58,120 @@ def concat_segments(
     """Write ``dest`` from ``segments`` (in order) plus the audio and subtitles of ``source``.
 
     Args:
-        segments: the segment files in presentation order (``first_pts`` strictly increasing); all
-            were encoded with the same settings.
-        dest: the output file, written to a temporary file and renamed into place when complete.
-        source: the input the segments were cut from (its audio, metadata and start time are used).
+        segments: the segment files, encoded alike, in presentation order (``first_pts`` increasing).
+        dest: the output, written to a temporary file renamed into place when complete.
+        source: the input the segments were cut from (for its audio, metadata and start time).
         time_base: the source video's time base, in which ``SegmentFile.first_pts`` counts.
         fps: the source's frame rate (the last frame's duration, for where the audio stops).
         tags: container metadata to set over the source's (see ``writer.VideoWriter``).
 
     Raises:
-        InputError: bad destination, or (``DestinationTaken``) one that appeared while joining
-            without ``overwrite``; MediaOpenError: a segment or the source cannot be opened;
-        GpenVideoError: the segments are out of order or disagree on codec parameters, or reading
-            or writing fails part-way (FFmpeg and OS errors, e.g. a full disk, become this).
+        InputError: bad destination, or (``DestinationTaken``) one that appeared while joining without
+            ``overwrite``; MediaOpenError: a segment or the source cannot be opened; GpenVideoError: the
+            segments are out of order or disagree on codec parameters, or reading or writing fails
+            part-way (FFmpeg and OS errors, e.g. a full disk, become this).
     """
+    _check_order(segments, Path(dest))
+    dest = check_destination(dest, source=source, overwrite=overwrite)
+    temp, stats = temp_path_for(dest), ConcatStats()
+    output: av.container.OutputContainer | None = None
+    first: av.container.InputContainer | None = None
+    passthrough: Passthrough | None = None
+    try:
+        output = _open_output(temp, dest)
+        first = _open_segment(segments[0].path)
+        template = first.streams.video[0]
+        video, extradata = output.add_stream_from_template(template), template.codec_context.extradata
+        video.time_base = time_base
+        passthrough, shift, video_meta = open_passthrough(str(source), output, start=None)
+        video.metadata.update(video_meta)
+        output.metadata.update(tags or {})
+        copy = _VideoCopy(output, video, time_base, round(shift / time_base), passthrough, stats)
+        for number, segment in enumerate(segments):  # segments[0] is open already: it gave the template
+            with (first if number == 0 else _open_segment(segment.path)) as part:
+                if part.streams.video[0].codec_context.extradata != extradata:
+                    raise GpenVideoError(f"{segment.path.name} was encoded differently from the first segment")
+                copy.segment(part, segment.first_pts)
+        if not copy.top:
+            raise GpenVideoError(f"the segments of {dest.name} hold no video")
+        copy.finish(fps)
+        output.close()
+        commit(temp, dest, overwrite=overwrite)
+    except BaseException as exc:
+        close_quietly(*(c.close for c in (first, passthrough, output) if c is not None))  # twice is harmless
+        discard(temp)
+        # Disk full, a damaged segment...: callers catch GpenVideoError, not FFmpeg's; ours stay as they are.
+        if isinstance(exc, (av.FFmpegError, OSError)) and not isinstance(exc, GpenVideoError):
+            raise GpenVideoError(f"cannot join segments into {dest}: {exc}") from exc
+        raise
+    return stats
+
+
+@dataclass
+class _VideoCopy:
+    """Copies the segments' video packets into ``video`` on one timeline, with the source's other streams
+    pumped alongside up to each packet's time."""
+
+    output: av.container.OutputContainer
+    video: av.VideoStream
+    time_base: Fraction  # the source video's, in which segments' first pts count
+    shift_ticks: int  # the source's start, in ``time_base`` ticks
+    passthrough: Passthrough
+    stats: ConcatStats
+    last_dts: int | None = None
+    top: list[int] = field(default_factory=list)  # the two largest output pts so far, for the last frame's duration
+
+    def finish(self, fps: Fraction | None) -> None:
+        """Copy the source's other streams up to the end of the last frame; count what they wrote."""
+        last_step = self.top[1] - self.top[0] if len(self.top) == 2 else None
+        self.passthrough.finish(video_end(self.top[-1], self.shift_ticks, self.time_base, fps, last_step))
+        p, stats = self.passthrough.stats, self.stats
+        stats.audio_packets, stats.subtitle_packets = p.audio_packets, p.subtitle_packets
+        stats.dropped_packets += p.dropped_packets
+        stats.fixed_packets += p.fixed_packets
+        stats.notices.extend(p.notices)
+
+    def segment(self, part: av.container.InputContainer, first_pts: int) -> None:
+        """Copy ``part``'s video packets, shifted to start at ``first_pts`` on the source's timeline."""
+        offset, time_base = first_pts - self.shift_ticks, self.time_base
+        for packet in part.demux(part.streams.video[0]):
+            if packet.size == 0:
+                continue
+            packet_tb = Fraction(packet.time_base)
+            pts = _ticks(packet.pts, packet_tb, time_base)
+            dts = _ticks(packet.dts, packet_tb, time_base)
+            pts = None if pts is None else pts + offset
+            dts = None if dts is None else dts + offset
+            fixed = monotonic_dts(self.last_dts, pts, dts)
+            if fixed is None:
+                self.stats.dropped_packets += 1
+                continue
+            self.stats.fixed_packets += fixed != (pts, dts)
+            packet.pts, packet.dts = fixed
+            packet.time_base = time_base
+            self.last_dts = fixed[1]
+            packet.stream = self.video
+            self.output.mux(packet)
+            self.stats.video_packets += 1
+            if fixed[0] is not None:
+                self.top = sorted([*self.top, fixed[0]])[-2:]
+                self.passthrough.pump((fixed[0] + self.shift_ticks) * time_base)
+
+
+def _check_order(segments: Sequence[SegmentFile], dest: Path) -> None:
     if not segments:
         raise GpenVideoError(f"no segments to join into {dest}")
     starts = [segment.first_pts for segment in segments]
     if any(later <= earlier for earlier, later in zip(starts, starts[1:])):
         # Out of order or repeated, packets would be dropped as non-monotonic: frames lost silently.
-        raise GpenVideoError(f"segments for {Path(dest).name} are not in presentation order (first pts {starts})")
-    dest = check_destination(dest, source=source, overwrite=overwrite)
-    temp = temp_path_for(dest)
-    stats = ConcatStats()
-    output: av.container.OutputContainer | None = None
-    first: av.container.InputContainer | None = None
-    passthrough: Passthrough | None = None
+        raise GpenVideoError(f"segments for {dest.name} are not in presentation order (first pts {starts})")
+
+
+def _open_output(temp: Path, dest: Path) -> av.container.OutputContainer:
     try:
-        try:
-            output = av.open(str(temp), "w")
-        except ValueError as exc:  # the extension names no container (worded as the writer does)
-            raise InputError(f"cannot write {dest.name}: no container for {dest.suffix!r} ({exc})") from None
-        first = _open_segment(segments[0].path)
-        template = first.streams.video[0]
-        extradata = template.codec_context.extradata
-        video = output.add_stream_from_template(template)
-        video.time_base = time_base
-        passthrough, shift, video_meta = open_passthrough(str(source), output, start=None)
-        video.metadata.update(video_meta)
-        output.metadata.update(tags or {})
-        shift_ticks = round(shift / time_base)
-        last_dts: int | None = None
-        top: list[int] = []  # the two largest output pts so far, for the last frame's duration
-        for number, segment in enumerate(segments):
-            # segments[0] is already open (it gave the template); the others are opened in turn.
-            with (first if number == 0 else _open_segment(segment.path)) as part:
-                stream = part.streams.video[0]
-                if stream.codec_context.extradata != extradata:
-                    raise GpenVideoError(f"{segment.path.name} was encoded differently from the first segment")
-                offset = segment.first_pts - shift_ticks
-                for packet in part.demux(stream):
-                    if packet.size == 0:
-                        continue
-                    packet_tb = Fraction(packet.time_base)
-                    pts = _ticks(packet.pts, packet_tb, time_base)
-                    dts = _ticks(packet.dts, packet_tb, time_base)
-                    pts = None if pts is None else pts + offset
-                    dts = None if dts is None else dts + offset
-                    fixed = monotonic_dts(last_dts, pts, dts)
-                    if fixed is None:
-                        stats.dropped_packets += 1
-                        continue
-                    stats.fixed_packets += fixed != (pts, dts)
-                    packet.pts, packet.dts = fixed
-                    packet.time_base = time_base
-                    last_dts = fixed[1]
-                    packet.stream = video
-                    output.mux(packet)
-                    stats.video_packets += 1
-                    if fixed[0] is not None:
-                        top = sorted([*top, fixed[0]])[-2:]
-                        passthrough.pump((fixed[0] + shift_ticks) * time_base)
-        if not top:
-            raise GpenVideoError(f"the segments of {dest.name} hold no video")
-        last_step = top[1] - top[0] if len(top) == 2 else None
-        passthrough.finish(video_end(top[-1], shift_ticks, time_base, fps, last_step))
-        p = passthrough.stats
-        stats.audio_packets, stats.subtitle_packets = p.audio_packets, p.subtitle_packets
-        stats.dropped_packets += p.dropped_packets
-        stats.fixed_packets += p.fixed_packets
-        stats.notices.extend(p.notices)
-        output.close()
-        commit(temp, dest, overwrite=overwrite)
-    except BaseException as exc:
-        close_quietly(  # closing twice is harmless, so no need to track what is still open
-            first.close if first is not None else None,
-            passthrough.close if passthrough is not None else None,
-            output.close if output is not None else None,
-        )
-        discard(temp)
-        # Disk full, a damaged segment...: callers (the batch driver) catch GpenVideoError, not FFmpeg's.
-        if isinstance(exc, (av.FFmpegError, OSError)):
-            raise GpenVideoError(f"cannot join segments into {dest}: {exc}") from exc
-        raise
-    return stats
+        return av.open(str(temp), "w")
+    except ValueError as exc:  # the extension names no container (worded as the writer does)
+        raise InputError(f"cannot write {dest.name}: no container for {dest.suffix!r} ({exc})") from None
 
 
 def _open_segment(path: Path) -> av.container.InputContainer:

@@ -4,12 +4,12 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from dataclasses import dataclass
 from fractions import Fraction
 
 import av
 
 from ..errors import InputError
+from .settings import EncodeSettings
 
 log = logging.getLogger(__name__)
 
@@ -25,22 +25,6 @@ _SPEED_SCALES = {
     "libvpx-vp9": ("8", "7", "6", "5", "4", "2", "1", "0", "0"),
 }
 _SPEED_SCALES["hevc_nvenc"] = _SPEED_SCALES["h264_nvenc"]
-
-
-@dataclass(frozen=True)
-class EncodeSettings:
-    """The ``[encode]`` settings section: how the output video is encoded.
-
-    ``bitrate`` (bits/s), when given, replaces constant quality (``crf``). ``deinterlace`` is applied
-    by the reader, before encoding, to frames flagged interlaced.
-    """
-
-    codec: str = "libx264"
-    crf: int | None = 18
-    preset: str | None = "medium"
-    pix_fmt: str = "yuv420p"
-    bitrate: int | None = None
-    deinterlace: bool = True
 
 
 @functools.cache  # opening an NVENC session is slow; batch builds a writer per segment

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from ..errors import InputError, MediaOpenError
+from ..errors import InputError, InputMissing, MediaOpenError
 from .output import check_destination, commit, discard, temp_path_for
-from .source import file_problem, local_file
+from .source import NO_SUCH_FILE, file_problem, local_file
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 _SAVE_OPTIONS = {".jpg": {"quality": 95}, ".jpeg": {"quality": 95}, ".webp": {"quality": 95}}
@@ -31,7 +31,8 @@ def read_image(path: str | Path) -> np.ndarray:
     """
     path = local_file(path) or path
     if problem := file_problem(path):
-        raise MediaOpenError(f"cannot read image {str(path)!r}: {problem}")
+        kind = InputMissing if problem == NO_SUCH_FILE else MediaOpenError
+        raise kind(f"cannot read image {str(path)!r}: {problem}")
     try:
         with Image.open(path) as img:
             img = ImageOps.exif_transpose(img)

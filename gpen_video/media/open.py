@@ -6,15 +6,16 @@ from pathlib import Path
 
 from ..errors import MediaOpenError
 from .camera import OpenCVCamera
-from .encoders import EncodeSettings
-from .reader import VideoInfo, VideoReader
-from .source import FrameSource, InputSettings, is_device, is_live_url, is_url
+from .info import VideoInfo
+from .reader import VideoReader
+from .settings import EncodeSettings, InputSettings
+from .source import FrameSource, is_device, is_live_url, is_url
 from .writer import VideoWriter
 
 STALL_SECONDS = 5.0  # a network read that waits longer than this fails, so live mode counts the stream as lost
 
 
-def open_reader(source: str | Path | int, encode: EncodeSettings, inputs: InputSettings = InputSettings(), *,
+def open_reader(source: str | Path | int, inputs: InputSettings = InputSettings(), *,
                 start: float | None = None, end: float | None = None, realtime: bool = False,
                 options: dict[str, str] | None = None) -> VideoReader:
     """A :class:`VideoReader` on ``source`` with the run's deinterlacing and network timeout, trimmed to
@@ -22,11 +23,11 @@ def open_reader(source: str | Path | int, encode: EncodeSettings, inputs: InputS
 
     ``options`` are FFmpeg demuxer/protocol options (see :class:`VideoReader`).
     """
-    return VideoReader(source, deinterlace=encode.deinterlace, start=start, end=end, realtime=realtime,
+    return VideoReader(source, deinterlace=inputs.deinterlace, start=start, end=end, realtime=realtime,
                        options=options, io_timeout=inputs.io_timeout, hwaccel=inputs.hwaccel)
 
 
-def open_source(source: str | int, encode: EncodeSettings, inputs: InputSettings = InputSettings()) -> FrameSource:
+def open_source(source: str | int, inputs: InputSettings = InputSettings()) -> FrameSource:
     """Open a live source (webcam, device, URL or file) with the shared media reader.
 
     Files and on-demand URLs (http, ...) are paced at their real-time rate (a file is a "fake
@@ -41,9 +42,9 @@ def open_source(source: str | int, encode: EncodeSettings, inputs: InputSettings
     if not is_device(source):
         stall = min(STALL_SECONDS, inputs.io_timeout)
         options = {"rw_timeout": str(int(stall * 1_000_000))} if is_url(source) else None
-        return open_reader(source, encode, inputs, realtime=not is_live_url(source), options=options)
+        return open_reader(source, inputs, realtime=not is_live_url(source), options=options)
     try:
-        return open_reader(source, encode, inputs)
+        return open_reader(source, inputs)
     except MediaOpenError as exc:
         try:
             return OpenCVCamera(source)

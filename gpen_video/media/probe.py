@@ -9,7 +9,8 @@ from pathlib import Path
 
 import av
 
-from ..errors import MediaOpenError
+from ..errors import InputMissing, MediaOpenError
+from .source import NO_SUCH_FILE
 
 
 def container_start(container: av.container.InputContainer) -> Fraction:
@@ -25,4 +26,5 @@ def frame_rate(stream: av.video.stream.VideoStream) -> Fraction | None:
 
 def video_open_error(source: str | Path, reason: str) -> MediaOpenError:
     """The one-line error for a source that cannot be read as video."""
-    return MediaOpenError(f"cannot open {str(source)!r} as video: {reason}")
+    kind = InputMissing if reason == NO_SUCH_FILE else MediaOpenError
+    return kind(f"cannot open {str(source)!r} as video: {reason}")

@@ -23,9 +23,11 @@ import numpy as np
 from ..errors import InputError, SourceTimeout
 from ..types import Frame
 from .colour import HDR_TRANSFERS, source_matrix, source_range
+from .info import VideoInfo
 from .network import failure_reason, is_timeout, open_container, run_interruptibly, waits_for_data
 from .probe import container_start, frame_rate, video_open_error
-from .source import HWACCELS, InputSettings, demuxer_input, file_problem, is_device, is_live_url, local_file
+from .settings import HWACCELS, InputSettings
+from .source import demuxer_input, file_problem, is_device, is_live_url, local_file
 
 log = logging.getLogger(__name__)
 
@@ -43,38 +45,6 @@ def frames_in_window(fps: Fraction, seconds: float, start: float | None = None, 
     last = round(seconds * fps)
     first = 0 if start is None else min(last, frames_before(start))
     return max(0, (last if end is None else min(last, frames_before(end))) - first)
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What the reader will deliver. Sizes are upright (after rotation).
-
-    Attributes:
-        width, height: pixels of every delivered frame.
-        fps: average frame rate, or None when the source does not know it.
-        time_base: seconds per pts tick of delivered frames.
-        start_time: seconds of the first video pts on the source timeline.
-        duration: seconds, or None (live sources).
-        frame_count: estimated number of frames in the whole source, or None.
-        sample_aspect_ratio: pixel aspect ratio of the upright frame, or None when square/unknown.
-        rotation: degrees counter-clockwise that were applied to make frames upright (0, 90, 180, 270).
-        is_live: a capture device, a network stream, or a file paced in real time.
-        codec: decoder name.
-        has_audio: the source has at least one audio stream.
-    """
-
-    width: int
-    height: int
-    fps: Fraction | None
-    time_base: Fraction
-    start_time: float
-    duration: float | None
-    frame_count: int | None
-    sample_aspect_ratio: Fraction | None
-    rotation: int
-    is_live: bool
-    codec: str
-    has_audio: bool
 
 
 @dataclass

@@ -38,6 +38,7 @@ from .output import discard_unfinished
 
 StopAction = Callable[[int], None]  # called with the signal number of the first signal
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+EXIT_INTERRUPTED = 128 + signal.SIGINT
 EXIT_AT = 3  # the signal count that exits at once, by default
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 PARENT_POLL_SECONDS = 0.5
@@ -84,7 +85,8 @@ class SignalPolicy:
             action(signum)
 
     def exit_now(self) -> NoReturn:
-        """Remove the unfinished temporary files and end the process at once with exit code 130.
+        """Remove the unfinished temporary files and end the process at once with exit code 130
+        (128 + SIGINT, the shell's convention for a run stopped by a signal, as ``cli`` uses).
 
         ``os._exit`` skips the interpreter's teardown, which would otherwise wait for (or, with native
         code still running in other threads, abort on) the work being abandoned.
@@ -92,7 +94,7 @@ class SignalPolicy:
         discard_unfinished()
         if self.exit_message:
             os.write(2, f"{self.exit_message}\n".encode())
-        os._exit(Interrupted.exit_code)
+        os._exit(EXIT_INTERRUPTED)
 
     def unraisable(self, unraisable: sys.UnraisableHookArgs) -> None:
         """``sys.unraisablehook``: an ``Interrupted`` raised inside a finaliser was swallowed, so stop now."""

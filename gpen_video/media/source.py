@@ -9,15 +9,14 @@ import os
 import re
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from ..errors import InputError
+from ..errors import InputMissing
+from .info import VideoInfo
 
-if TYPE_CHECKING:  # reader.py imports this module; the command's early checks use this one without numpy
+if TYPE_CHECKING:  # the command's early checks use this module without numpy
     from ..types import Frame
-    from .reader import VideoInfo
 
 _DEVICE = re.compile(r"/dev/video\d+")
 # Protocols whose frames arrive as they are produced: reading them faster is impossible, pacing them wrong.
@@ -26,21 +25,6 @@ _LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "udp", "rtp", "srt", "tcp")
 Source = str | Path | int
 
 
-HWACCELS = ("none", "cuda")  # InputSettings.hwaccel: no hardware decoding, or NVDEC
-
-
-@dataclass(frozen=True)
-class InputSettings:
-    """The ``[input]`` settings section: how sources are read.
-
-    ``io_timeout``: seconds a network source (or a camera) may keep an open or a read waiting before
-    it fails; a stop signal does not wait for it.
-    ``hwaccel``: "none", or "cuda" to decode with NVDEC where FFmpeg and the machine have it (frames
-    still arrive in host memory; it takes decoding off the CPU), else on the CPU with a notice.
-    """
-
-    io_timeout: float = 15.0
-    hwaccel: str = "none"
 
 
 class FrameSource(Protocol):
@@ -103,6 +87,9 @@ def source_exists(source: Source) -> bool:
     return target is None or os.path.exists(target)
 
 
+NO_SUCH_FILE = "no such file"  # what ``file_problem`` says of a path that is not there
+
+
 def file_problem(path: str | Path) -> str | None:
     """Why the local ``path`` cannot be read as a media file, or None for a regular file.
 
@@ -112,7 +99,7 @@ def file_problem(path: str | Path) -> str | None:
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        return "no such file"
+        return NO_SUCH_FILE
     except OSError as exc:
         return exc.strerror or str(exc)
     if stat.S_ISREG(mode):
@@ -132,13 +119,13 @@ def parse_source(text: str) -> str | int:
     """``"0"`` -> webcam index 0; a URL, device or existing file (a path or a ``file:`` URL) as given.
 
     Raises:
-        InputError: a file that does not exist.
+        InputMissing: a file that does not exist.
     """
     if text.isdigit():
         return int(text)
     if is_device(text) or source_exists(text):
         return text
-    raise InputError(f"source not found: {text} (give a webcam index, /dev/videoN, a URL or a video file)")
+    raise InputMissing(f"source not found: {text} (give a webcam index, /dev/videoN, a URL or a video file)")
 
 
 def demuxer_input(source: Source) -> tuple[str, str | None]:

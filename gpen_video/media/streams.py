@@ -20,7 +20,7 @@ import av
 from ..errors import MediaOpenError, SourceTimeout
 from .network import failure_reason, is_timeout, open_container, run_interruptibly
 from .probe import container_start
-from .source import InputSettings
+from .settings import InputSettings
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ import numpy as np
 from ..errors import GpenVideoError, InputError
 from ..types import Frame
 from .colour import BT709, RANGE_MPEG
-from .encoders import EncodeSettings, check_pix_fmt, encoder_options, resolve_codec
+from .encoders import check_pix_fmt, encoder_options, resolve_codec
 from .output import check_destination, close_quietly, commit, discard, temp_path_for
-from .source import InputSettings
+from .settings import EncodeSettings, InputSettings
 from .streams import Passthrough, open_passthrough, video_end
 
 log = logging.getLogger(__name__)

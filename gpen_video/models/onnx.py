@@ -157,7 +157,8 @@ def load_checkpoint(model: str, weights: str | Path | None) -> Checkpoint:
         InputError: ``weights`` is not a regular file. WeightsError: the checkpoint is missing,
             unreadable or not GPEN, or is already an ONNX graph.
     """
-    from .weights import file_sha256, is_onnx, load_gpen, resolve_weights
+    from ..media.checksum import file_sha256
+    from .weights import is_onnx, load_gpen, resolve_weights
 
     path = resolve_weights(model, weights)
     if is_onnx(path):

@@ -21,16 +21,15 @@ from urllib.request import Request, urlopen
 import torch
 from torch import Tensor, nn
 
-from gpen_video.checksum import file_sha256
+from gpen_video.media.checksum import file_sha256
 from gpen_video.errors import InputError, WeightsError, WeightsMissing
 from gpen_video.media.source import file_problem
 from gpen_video.models.gpen import build_gpen, channels
 
 __all__ = [
     "GpenConfig", "ModelEntry", "REGISTRY", "cache_dir", "weights_path", "download_file", "download_weights",
-    "resolve_weights", "load_state_dict", "infer_config", "load_gpen", "list_models", "file_sha256", "onnx_export_path",
-    "is_onnx", "check_weights_file",
-]
+    "resolve_weights", "load_state_dict", "infer_config", "load_gpen", "list_models", "onnx_export_path", "is_onnx",
+    "check_weights_file"]
 
 
 @dataclass(frozen=True)

@@ -193,7 +193,7 @@ def measure_candidates() -> dict[str, float]:
     import numpy as np
     import torch
 
-    from ..device import cpu_has_bf16
+    from ..models.device import cpu_has_bf16
     from ..models.gpen import build_gpen
     from .gpen import GpenRestorer
 

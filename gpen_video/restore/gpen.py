@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..device import PRECISION_DTYPES, resolve_device, resolve_precision
+from ..models.device import PRECISION_DTYPES, resolve_device, resolve_precision
 from ..errors import InputError, NonFiniteOutput
 from ..models.gpen import fold_constants, folded_values
 from .crops import all_finite, check_crops, check_finite, to_model_input, to_uint8

@@ -11,7 +11,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-from ..device import resolve_device
+from ..models.device import resolve_device
 from ..errors import InputError
 
 log = logging.getLogger(__name__)

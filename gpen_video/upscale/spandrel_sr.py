@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from ..device import PRECISION_DTYPES, resolve_device, resolve_precision
+from ..models.device import PRECISION_DTYPES, resolve_device, resolve_precision
 from ..errors import MissingExtra, WeightsError
 from .lanczos import lanczos_resize
 from .tiling import OVERLAP, run_tiled

@@ -13,7 +13,8 @@ from tests.helpers.real_media import cut_clip
 from tests.helpers.gallery import gallery_tracks, page_images
 from tests.helpers.streams import audio_packets, frame_times, video_pts
 from tests.batch.faults import faulty_cli
-from gpen_video.batch import EXIT_SOME_FAILED, BatchOptions, BatchRun, collect_inputs, input_key
+from gpen_video.cli import EXIT_SOME_FAILED
+from gpen_video.batch import BatchOptions, BatchRun, collect_inputs, input_key
 from gpen_video.config import build_settings
 from gpen_video.engine import Engine
 from gpen_video.errors import InputError

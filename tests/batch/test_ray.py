@@ -22,7 +22,7 @@ from tests.batch.faults import faulty_cli
 from gpen_video.config import build_settings
 from gpen_video.engine import Engine
 from gpen_video.job import enhance_video
-from gpen_video.metrics import psnr
+from gpen_video.review.metrics import psnr
 
 ray = pytest.importorskip("ray")
 

@@ -3,7 +3,7 @@ import pytest
 
 from gpen_video.faces.align import affine_scale, align_face, estimate_similarity, gpen_template, invert_affine
 from gpen_video.faces.paste import paste_faces, soft_mask, soften_small_face
-from gpen_video.metrics import psnr
+from gpen_video.review.metrics import psnr
 
 
 def _apply(m, pts):

@@ -5,7 +5,7 @@ import pytest
 from gpen_video.faces.align import align_face
 from gpen_video.faces.detect import RetinaFaceOnnx
 from gpen_video.faces.paste import paste_faces
-from gpen_video.metrics import psnr
+from gpen_video.review.metrics import psnr
 from tests.helpers.real_media import solvay, video_frames
 
 

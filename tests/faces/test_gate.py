@@ -14,11 +14,11 @@ import pytest
 
 from gpen_video.config import Settings
 from gpen_video.engine import Engine
-from gpen_video.faces.analyzer import FaceAnalyzer
+from gpen_video.faces.analyzer import FaceAnalyzer, build_tracker
 from gpen_video.faces.detect import RetinaFaceOnnx
 from gpen_video.faces.gate import FaceGate, pose_weight
 from gpen_video.faces.pose import estimate_yaw
-from gpen_video.faces.track import FaceTracker
+from gpen_video.faces.track import FaceTracker, SceneCutDetector
 from gpen_video.types import Detection, Frame, TrackedFace
 from tests.helpers.fakes import FixedDetector, RecordingRestorer
 from tests.helpers.real_media import video_frames
@@ -44,9 +44,9 @@ def _strengths(script: dict[int, list[Detection]], frames: int, *, detect_every:
                **gate) -> list[list[float]]:
     """Paste strength of every face of every frame, through the real analyzer (tracker) and gate."""
     policy = {"confirm_frames": 3, "confirm_score": 0.98, "fade_frames": 3, **gate}
-    analyzer = FaceAnalyzer(ScriptedDetector(script), detect_every=detect_every, smooth=0, start_threshold=0.9,
-                            coast_frames=policy["fade_frames"], verifier=verifier,
-                            verify_hits=policy["confirm_frames"])
+    tracker = build_tracker(detect_every, smooth=0, coast_frames=policy["fade_frames"], start_threshold=0.9)
+    analyzer = FaceAnalyzer(ScriptedDetector(script), tracker=tracker, cuts=SceneCutDetector(), detect_every=detect_every,
+                            verifier=verifier, verify_hits=policy["confirm_frames"])
     images = [np.full((64, 64, 3), 0, np.uint8) for _ in range(frames)]
     for t, image in enumerate(images):
         image[0, 0, 0] = t
@@ -181,8 +181,9 @@ def crowd_dark():
 def _run_tracks(frames, found, *, gated: bool):
     """Per track, [(frame, strength, detection score, box)] through the analyzer, gated or as before."""
     settings = Settings().faces
-    analyzer = FaceAnalyzer(Replay(found, 0.5), start_threshold=settings.start_threshold if gated else 0.0,
+    tracker = build_tracker(start_threshold=settings.start_threshold if gated else 0.0,
                             coast_frames=settings.fade_frames if gated else 1)
+    analyzer = FaceAnalyzer(Replay(found, 0.5), tracker=tracker, cuts=SceneCutDetector())
     gate = FaceGate(confirm_frames=settings.confirm_frames, confirm_score=settings.confirm_score,
                     fade_frames=settings.fade_frames, yaw_full=settings.yaw_full, yaw_zero=settings.yaw_zero)
     tracks = defaultdict(list)

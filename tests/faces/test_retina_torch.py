@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from gpen_video import device as device_mod
+from gpen_video.models import device as device_mod
 from gpen_video.config import FaceSettings
 from gpen_video.errors import InputError, WeightsError
 from gpen_video.faces import detect, retina

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from gpen_video.faces.smooth import LandmarkSmoother, OneEuroFilter
-from gpen_video.metrics import jitter, lag
+from gpen_video.review.bench_measures import jitter, lag
 
 BASE = np.array([[0, 0], [40, 0], [20, 22], [6, 45], [34, 45]], float) + 200
 

@@ -4,7 +4,7 @@ import pytest
 from gpen_video.faces.align import align_face, gpen_template
 from gpen_video.faces.detect import RetinaFaceOnnx
 from gpen_video.faces.temporal import TemporalBlender, face_region
-from gpen_video.metrics import flicker
+from gpen_video.review.metrics import flicker
 from tests.helpers.real_media import video_frames
 
 S = 256

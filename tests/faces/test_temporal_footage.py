@@ -13,7 +13,7 @@ from gpen_video.engine import Engine
 from gpen_video.faces.align import gpen_template
 from gpen_video.faces.detect import RetinaFaceOnnx
 from gpen_video.faces.temporal import face_region
-from gpen_video.metrics import QualityObserver, flicker, psnr
+from gpen_video.review.metrics import QualityObserver, flicker, psnr
 from gpen_video.restore import PassthroughRestorer
 from gpen_video.types import Frame
 from tests.helpers.fakes import SharpenRestorer

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from gpen_video.faces.analyzer import FaceAnalyzer, FrameFaces
+from gpen_video.faces.analyzer import FaceAnalyzer, FrameFaces, build_tracker
 from gpen_video.faces.detect import RetinaFaceOnnx
 from gpen_video.faces.smooth import LandmarkSmoother
 from gpen_video.faces.track import FaceTracker, SceneCutDetector
-from gpen_video.metrics import id_switches
+from gpen_video.review.bench_measures import id_switches
 from gpen_video.types import Detection
 from tests.helpers.real_media import video_frames
 
@@ -82,7 +82,7 @@ def onnx():
 @pytest.mark.parametrize("detect_every", [1, 3])
 def test_talking_head_one_track_no_switch(onnx, detect_every):
     frames = video_frames("talking_head_844.mp4", 30)
-    analyzer = FaceAnalyzer(onnx, detect_every=detect_every)
+    analyzer = FaceAnalyzer(onnx, tracker=build_tracker(detect_every), cuts=SceneCutDetector(), detect_every=detect_every)
     results = []
     for start in range(0, len(frames), 8):  # the engine feeds batches
         results += analyzer.process(frames[start : start + 8])
@@ -96,7 +96,7 @@ def test_talking_head_one_track_no_switch(onnx, detect_every):
 def test_analyzer_resets_tracks_at_scene_cut(onnx):
     head = video_frames("talking_head_844.mp4", 4)
     crowd = video_frames("crowd_1080p.mp4", 2)
-    analyzer = FaceAnalyzer(onnx, detect_every=5)
+    analyzer = FaceAnalyzer(onnx, tracker=build_tracker(5), cuts=SceneCutDetector(), detect_every=5)
     out = analyzer.process(list(head) + list(crowd) + [head[0]])
     assert [r.scene_cut for r in out] == [False] * 4 + [True, False, True]
     assert len(out[4].faces) >= 3  # detector ran on the cut although not due
@@ -106,8 +106,8 @@ def test_analyzer_resets_tracks_at_scene_cut(onnx):
 
 def test_crowd_id_switches_reported(onnx):
     frames = video_frames("crowd_1080p.mp4", 25)
-    every1 = FaceAnalyzer(onnx, detect_every=1).process(frames)
-    every3 = FaceAnalyzer(onnx, detect_every=3).process(frames)
+    every1 = FaceAnalyzer(onnx, tracker=build_tracker(1), cuts=SceneCutDetector()).process(frames)
+    every3 = FaceAnalyzer(onnx, tracker=build_tracker(3), cuts=SceneCutDetector(), detect_every=3).process(frames)
     # Reference identities: each detect_every=1 track; evaluate detect_every=3 against it by nearest face.
     per_frame = []
     for ref, test in zip(every1, every3):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gpen_video.config import Settings
-from gpen_video.faces.analyzer import FaceAnalyzer
+from gpen_video.faces.analyzer import build_analyzer
 from gpen_video.faces.detect import RetinaFaceOnnx
 from gpen_video.faces.gate import build_gate
 from gpen_video.faces.verify import CropVerifier
@@ -46,8 +46,7 @@ class Replay:
 def _tracks(frames, found, verifier) -> dict[int, list[tuple[int, float, float]]]:
     """Per track, (frame, paste strength, detector score) of each frame, through the analyzer and gate."""
     settings = Settings().faces
-    analyzer = FaceAnalyzer(Replay(found), start_threshold=settings.start_threshold,
-                            coast_frames=settings.fade_frames, verifier=verifier, verify_hits=settings.confirm_frames)
+    analyzer = build_analyzer(settings, Replay(found), verifier=verifier)
     gate = build_gate(settings)
     tracks = defaultdict(list)
     for t, result in enumerate(analyzer.process(frames)):

@@ -12,7 +12,7 @@ from gpen_video.faces.paste import paste_faces
 from gpen_video.gpu.colour import rgb_to_yuv420, yuv420_to_rgb
 from gpen_video.gpu.warp import align_crops
 from gpen_video.gpu.warp import paste_faces as paste_faces_torch
-from gpen_video.metrics import psnr
+from gpen_video.review.metrics import psnr
 from tests.helpers.real_media import video_frames
 
 

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from gpen_video.faces.align import face_affine
-from gpen_video.frame_path import HostFramePath
+from gpen_video.gpu.frame_path import HostFramePath
 from gpen_video.gpu.colour import rgb_to_i420
 from gpen_video.gpu.frames import DeviceFramePath
-from gpen_video.metrics import psnr
+from gpen_video.review.metrics import psnr
 from tests.helpers.real_media import video_frames
 
 LANDMARKS = [np.float32([[380, 400], [470, 400], [425, 450], [390, 500], [460, 500]]),  # larger than the crop

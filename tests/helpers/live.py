@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from gpen_video.media.reader import VideoInfo
+from gpen_video.media.info import VideoInfo
 from gpen_video.types import Frame
 
 

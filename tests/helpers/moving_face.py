@@ -6,7 +6,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
-from gpen_video.stability import WarpErrorMeter
+from gpen_video.review.stability import WarpErrorMeter
 from gpen_video.types import AlignedFace, Detection, Frame, FrameResult, PastedFace, TrackedFace
 
 SIDE = 96  # crop side; the face is pasted at the crop's own scale, shifted with the frame

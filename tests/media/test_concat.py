@@ -10,7 +10,7 @@ import pytest
 
 from gpen_video.errors import GpenVideoError, InputError, MediaOpenError
 from gpen_video.media.concat import SegmentFile, concat_segments
-from gpen_video.media.encoders import EncodeSettings
+from gpen_video.media.settings import EncodeSettings
 from gpen_video.media.reader import VideoReader
 from gpen_video.media.streams import Passthrough
 from gpen_video.media.writer import VideoWriter

@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 from gpen_video.errors import DestinationExists, GpenVideoError, InputError
-from gpen_video.media.encoders import EncodeSettings, encoder_options, resolve_codec
+from gpen_video.media.encoders import encoder_options, resolve_codec
+from gpen_video.media.settings import EncodeSettings
 from gpen_video.media.reader import VideoReader
 from gpen_video.media.streams import monotonic_dts
 from gpen_video.media.writer import VideoWriter
-from gpen_video.metrics import psnr
+from gpen_video.review.metrics import psnr
 from gpen_video.types import Frame
 from tests.helpers.clips import AudioSpec, make_clip
 from tests.helpers.paths import ROOT
@@ -202,7 +203,7 @@ ENCODE_IN_A_CHILD = textwrap.dedent(
     import sys
     from fractions import Fraction
     import numpy as np
-    from gpen_video.media.encoders import EncodeSettings
+    from gpen_video.media.settings import EncodeSettings
     from gpen_video.media.writer import VideoWriter
     from gpen_video.types import Frame
     with VideoWriter(sys.argv[1], width=64, height=64, time_base=Fraction(1, 25), fps=Fraction(25),
@@ -297,7 +298,7 @@ CHILD = textwrap.dedent(
     from fractions import Fraction
     import numpy as np
     from gpen_video.errors import Interrupted
-    from gpen_video.media.encoders import EncodeSettings
+    from gpen_video.media.settings import EncodeSettings
     from gpen_video.media.signals import interrupts_as_exceptions
     from gpen_video.media.writer import VideoWriter
     from gpen_video.types import Frame

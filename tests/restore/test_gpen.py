@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gpen_video.config import RestoreSettings
-from gpen_video.device import cpu_has_bf16, onnx_providers, resolve_device, resolve_precision
+from gpen_video.models.device import cpu_has_bf16, onnx_providers, resolve_device, resolve_precision
 from gpen_video.errors import InputError, WeightsError
 from gpen_video.restore import GpenRestorer, PassthroughRestorer, build_restorer, to_model_input, to_uint8
 

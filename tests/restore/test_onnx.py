@@ -22,9 +22,10 @@ from onnx import TensorProto, helper
 from gpen_video.cli import main
 from gpen_video.config import RestoreSettings
 from gpen_video.errors import InputError, WeightsError
+from gpen_video.media.checksum import file_sha256
 from gpen_video.models.gpen import build_gpen
 from gpen_video.models.onnx import export_onnx
-from gpen_video.models.weights import file_sha256, list_models
+from gpen_video.models.weights import list_models
 from gpen_video.restore import GpenRestorer, build_restorer, cpu_choice
 from gpen_video.restore.onnx import OnnxRestorer
 from gpen_video.restore.providers import CPU, CUDA, TENSORRT, ProviderPlan, plan_providers

@@ -21,7 +21,7 @@ from gpen_video.faces.align import align_face, scale_affine
 from gpen_video.faces.detect import build_detector
 from gpen_video.faces.paste import soft_mask
 from gpen_video.job import enhance_image, enhance_video
-from gpen_video.metrics import psnr
+from gpen_video.review.metrics import psnr
 from gpen_video.restore import PassthroughRestorer
 from gpen_video.types import Frame
 from gpen_video.upscale.lanczos import lanczos_upscale

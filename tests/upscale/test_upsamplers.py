@@ -10,7 +10,7 @@ import torch
 
 from gpen_video.errors import WeightsError
 from gpen_video.faces.align import align_face, gpen_template, scale_affine
-from gpen_video.metrics import psnr
+from gpen_video.review.metrics import psnr
 from gpen_video.upscale.build import build_upsampler
 from gpen_video.upscale.lanczos import LanczosUpsampler
 from gpen_video.upscale.settings import UpscaleSettings

@@ -8,10 +8,10 @@ from multiprocessing.connection import wait as wait_for_exits
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 
-from ...library_warnings import hide_library_warnings
+from ...runtime.library_warnings import hide_library_warnings
 from ...media import signals
 from ..worker import UnitOutcome, UnitRunner, UnitTask, run_attempt
-from . import Finished
+from .base import Finished
 
 REAP_SECONDS = 5.0  # how long stopped workers get to abort their units before they are killed
 

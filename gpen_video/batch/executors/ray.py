@@ -9,7 +9,7 @@ from typing import Any
 
 from ...errors import Interrupted, MissingExtra
 from ..worker import UnitOutcome, UnitRunner, UnitTask, run_attempt
-from . import Finished
+from .base import Finished
 
 
 def import_ray() -> ModuleType:

@@ -1,0 +1,2 @@
+"""The process around the library: hiding library warnings from users (``library_warnings``) and what
+this installation can run (``doctor``)."""
