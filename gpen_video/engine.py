@@ -25,7 +25,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from .faces.analyzer import FaceAnalyzer, build_analyzer
 from .faces.compose import FaceCompositor
 from .faces.detect import build_detector
 from .faces.parsing import FaceParser
-from .faces.redact import RedactionAudit, Redactor, boxes_to_hide
+from .faces.redact import Redactor, boxes_to_hide
 from .faces.select import EVERY_TRACK, TrackSelection
 from .faces.verify import CropVerifier
 from .gpu.frame_path import build_frame_path

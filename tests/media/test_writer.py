@@ -7,7 +7,6 @@ import subprocess
 import sys
 import textwrap
 from fractions import Fraction
-from pathlib import Path
 
 import av
 import numpy as np
