@@ -186,7 +186,33 @@ class Engine:
             compositor = self.compositor(still=still)
         else:
             compositor.reset()  # the new analyzer numbers its tracks from 0 again
+        redactor = self._redactor(stats, redact_lookahead)
         pipeline = _Pipeline(stats, queue_depth)
+        done = self._start_stages(pipeline, frames, analyzer, compositor, redactor, observer, planes, queue_depth)
+        try:
+            while True:
+                item = pipeline.get(done)
+                if item is None:
+                    break
+                yield item
+        finally:
+            pipeline.shutdown()
+
+    def _redactor(self, stats: PipelineStats, lookahead: int | None) -> Redactor | None:
+        """The face hider for ``settings.redact`` (its audit goes into ``stats``); None when faces are shown."""
+        if not self.settings.redact.enabled:
+            return None
+        redact = self.settings.redact
+        before = redact.before_frames if lookahead is None else lookahead
+        redactor = Redactor(style=redact.style, margin=redact.margin, before=before, after=redact.after_frames,
+                            finder=self._faces_left)
+        stats.redaction = redactor.audit
+        return redactor
+
+    def _start_stages(self, pipeline: _Pipeline, frames: Iterable[Frame], analyzer: FaceAnalyzer,
+                      compositor: FaceCompositor, redactor: Redactor | None, observer: FrameObserver | None,
+                      planes: bool, queue_depth: int) -> queue.Queue:
+        """Start one thread per stage, joined by queues; returns the queue the finished results arrive on."""
         to_analyse = pipeline.queue()
         to_restore = pipeline.queue()
         restored = pipeline.queue()
@@ -204,22 +230,8 @@ class Engine:
         pipeline.start("restore", lambda: self._restore(to_restore, restored, pipeline))
         if self.scale > 1:
             pipeline.start("upscale", lambda: self._upscale(restored, to_paste, pipeline))
-        redactor = None
-        if self.settings.redact.enabled:
-            redact = self.settings.redact
-            lookahead = redact.before_frames if redact_lookahead is None else redact_lookahead
-            redactor = Redactor(style=redact.style, margin=redact.margin, before=lookahead, after=redact.after_frames,
-                                finder=self._faces_left)
-            stats.redaction = redactor.audit
         pipeline.start("paste", lambda: self._paste(compositor, redactor, observer, planes, to_paste, done, pipeline))
-        try:
-            while True:
-                item = pipeline.get(done)
-                if item is None:
-                    break
-                yield item
-        finally:
-            pipeline.shutdown()
+        return done
 
     # -- stages ------------------------------------------------------------------------------
 
