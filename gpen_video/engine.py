@@ -1,7 +1,8 @@
 """The streaming pipeline: decode → detect/track → align → restore → blend + paste → encode.
 
-Stages run in their own threads joined by bounded queues, so decoding, detection, pasting and
-encoding overlap the restorer, and memory stays bounded whatever the length of the video:
+Stages run in their own threads joined by bounded queues (``runtime.stage_threads``), so decoding,
+detection, pasting and encoding overlap the restorer, and memory stays bounded whatever the length of
+the video:
 
     frames ─▶ [analyse: detect, track, smooth, align] ─▶ [restore: batches across frames]
            ─▶ ([upscale: enlarge the frame, when the output is larger]) ─▶ [blend + paste] ─▶ caller
@@ -21,10 +22,9 @@ each face before its first detection; only the tracks in ``selection`` are resto
 from __future__ import annotations
 
 import queue
-import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -41,18 +41,14 @@ from .faces.verify import CropVerifier
 from .gpu.frame_path import build_frame_path
 from .protocols import FaceDetector, FaceVerifier, FrameObserver, Restorer
 from .restore import build_restorer
+from .runtime.stage_threads import StageStopped, StageThreads
 from .types import AlignedFace, Frame, FrameResult, PipelineStats, TrackedFace
 from .upscale.base import Upsampler
 from .upscale.build import build_upsampler
 
 QUEUE_DEPTH = 8  # frames in flight between two stages
 RECHECK_SCORE = 0.8  # the check on hidden frames finds faces from this fraction of the hiding score
-_POLL = 0.1  # seconds between checks for a stopped pipeline
 _GATHER = 0.005  # seconds the restore stage waits for more faces while a batch is in flight
-
-
-class _Stop(Exception):
-    """Raised inside a stage when another stage has failed or the consumer went away."""
 
 
 @dataclass
@@ -186,7 +182,33 @@ class Engine:
             compositor = self.compositor(still=still)
         else:
             compositor.reset()  # the new analyzer numbers its tracks from 0 again
-        pipeline = _Pipeline(stats, queue_depth)
+        redactor = self._redactor(stats, redact_lookahead)
+        pipeline = StageThreads(stats, queue_depth)
+        done = self._start_stages(pipeline, frames, analyzer, compositor, redactor, observer, planes, queue_depth)
+        try:
+            while True:
+                item = pipeline.get(done)
+                if item is None:
+                    break
+                yield item
+        finally:
+            pipeline.shutdown()
+
+    def _redactor(self, stats: PipelineStats, lookahead: int | None) -> Redactor | None:
+        """The face hider for ``settings.redact`` (its audit goes into ``stats``); None when faces are shown."""
+        if not self.settings.redact.enabled:
+            return None
+        redact = self.settings.redact
+        before = redact.before_frames if lookahead is None else lookahead
+        redactor = Redactor(style=redact.style, margin=redact.margin, before=before, after=redact.after_frames,
+                            finder=self._faces_left)
+        stats.redaction = redactor.audit
+        return redactor
+
+    def _start_stages(self, pipeline: StageThreads, frames: Iterable[Frame], analyzer: FaceAnalyzer,
+                      compositor: FaceCompositor, redactor: Redactor | None, observer: FrameObserver | None,
+                      planes: bool, queue_depth: int) -> queue.Queue:
+        """Start one thread per stage, joined by queues; returns the queue the finished results arrive on."""
         to_analyse = pipeline.queue()
         to_restore = pipeline.queue()
         restored = pipeline.queue()
@@ -204,26 +226,12 @@ class Engine:
         pipeline.start("restore", lambda: self._restore(to_restore, restored, pipeline))
         if self.scale > 1:
             pipeline.start("upscale", lambda: self._upscale(restored, to_paste, pipeline))
-        redactor = None
-        if self.settings.redact.enabled:
-            redact = self.settings.redact
-            lookahead = redact.before_frames if redact_lookahead is None else redact_lookahead
-            redactor = Redactor(style=redact.style, margin=redact.margin, before=lookahead, after=redact.after_frames,
-                                finder=self._faces_left)
-            stats.redaction = redactor.audit
         pipeline.start("paste", lambda: self._paste(compositor, redactor, observer, planes, to_paste, done, pipeline))
-        try:
-            while True:
-                item = pipeline.get(done)
-                if item is None:
-                    break
-                yield item
-        finally:
-            pipeline.shutdown()
+        return done
 
     # -- stages ------------------------------------------------------------------------------
 
-    def _feed(self, frames: Iterable[Frame], out: queue.Queue, pipeline: _Pipeline) -> None:
+    def _feed(self, frames: Iterable[Frame], out: queue.Queue, pipeline: StageThreads) -> None:
         iterator = iter(frames)
         while True:
             started = time.perf_counter()
@@ -234,7 +242,7 @@ class Engine:
                 return
 
     def _analyse(self, analyzer: FaceAnalyzer, batch_size: int, inbox: queue.Queue, out: queue.Queue,
-                 pipeline: _Pipeline) -> None:
+                 pipeline: StageThreads) -> None:
         size = self.crop_size
         while True:
             batch = pipeline.take(inbox, batch_size)
@@ -272,7 +280,7 @@ class Engine:
         """The face boxes the hiding detector finds in an output frame (the redactor's check)."""
         return [hit.box for hit in self.hider.detect([image])[0]]
 
-    def _restore(self, inbox: queue.Queue, out: queue.Queue, pipeline: _Pipeline) -> None:
+    def _restore(self, inbox: queue.Queue, out: queue.Queue, pipeline: StageThreads) -> None:
         """Gather faces across frames into batches, submit them, and pass jobs on in frame order."""
         batch_size = self.restorer.batch_size  # an injected restorer brings its own
         waiting: deque[list[_Job]] = deque()  # groups of jobs in submission order
@@ -327,11 +335,11 @@ class Engine:
             while waiting:
                 release(wait=True)
             pipeline.put(out, None)
-        except _Stop:
+        except StageStopped:
             self.restorer.flush()  # a stopped stream leaves nothing queued for the next one
             raise
 
-    def _upscale(self, inbox: queue.Queue, out: queue.Queue, pipeline: _Pipeline) -> None:
+    def _upscale(self, inbox: queue.Queue, out: queue.Queue, pipeline: StageThreads) -> None:
         """Enlarge each job's frame (batches of what is waiting) into ``job.background``."""
         while True:
             batch = pipeline.take_available(inbox, limit=self.upsampler.batch_size)
@@ -355,7 +363,7 @@ class Engine:
         planes: bool,
         inbox: queue.Queue,
         out: queue.Queue,
-        pipeline: _Pipeline,
+        pipeline: StageThreads,
     ) -> None:
         while True:
             job = pipeline.get(inbox)
@@ -384,7 +392,7 @@ class Engine:
                 self._deliver(done, image, faces, observer, out, pipeline)
 
     def _deliver(self, result: FrameResult, image: np.ndarray, faces: list, observer: FrameObserver | None,
-                 out: queue.Queue, pipeline: _Pipeline) -> None:
+                 out: queue.Queue, pipeline: StageThreads) -> None:
         """Count ``result`` (its picture now ``image``), show it to the observer and pass it on."""
         result.enhanced = image
         if observer is not None:
@@ -401,82 +409,3 @@ class Engine:
                 {"index": frame.index, "pts": frame.pts, "faces": len(result.faces), "tracks": sorted(alive)}
             )
         pipeline.put(out, result)
-
-
-class _Pipeline:
-    """Threads, bounded queues and one shared stop flag; the first error wins and stops everything."""
-
-    def __init__(self, stats: PipelineStats, depth: int = QUEUE_DEPTH) -> None:
-        self.stats = stats
-        self.depth = depth
-        self.stopped = threading.Event()
-        self.error: BaseException | None = None
-        self.threads: list[threading.Thread] = []
-
-    def queue(self, depth: int | None = None) -> queue.Queue:
-        return queue.Queue(maxsize=depth or self.depth)
-
-    def start(self, name: str, target: Callable[[], None]) -> None:
-        def run() -> None:
-            try:
-                target()
-            except _Stop:
-                pass
-            except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
-                if self.error is None:
-                    self.error = exc
-                self.stopped.set()
-
-        thread = threading.Thread(target=run, name=f"gpen-video-{name}", daemon=True)
-        self.threads.append(thread)
-        thread.start()
-
-    def put(self, q: queue.Queue, item: object) -> None:
-        while True:
-            if self.stopped.is_set():
-                raise _Stop
-            try:
-                q.put(item, timeout=_POLL)
-                return
-            except queue.Full:
-                continue
-
-    def get(self, q: queue.Queue, timeout: float | None = None) -> object:
-        """Next item; raises another stage's error, ``_Stop``, or ``queue.Empty`` after ``timeout``."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            if self.error is not None:
-                raise self.error
-            if self.stopped.is_set():
-                raise _Stop
-            wait = _POLL if deadline is None else min(_POLL, max(0.0, deadline - time.monotonic()))
-            try:
-                return q.get(timeout=wait)
-            except queue.Empty:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise
-
-    def take(self, q: queue.Queue, count: int) -> list:
-        """The next ``count`` items, waiting for each, or fewer when the stream ends (the last is then None)."""
-        items = [self.get(q)]
-        while len(items) < count and items[-1] is not None:
-            items.append(self.get(q))
-        return items
-
-    def take_available(self, q: queue.Queue, *, limit: int, timeout: float | None = None) -> list:
-        """Up to ``limit`` items: waits ``timeout`` seconds (None: indefinitely) for the first only."""
-        try:
-            items = [self.get(q, timeout)]
-        except queue.Empty:
-            return []
-        while len(items) < limit and (not items or items[-1] is not None):
-            try:
-                items.append(q.get_nowait())
-            except queue.Empty:
-                break
-        return items
-
-    def shutdown(self) -> None:
-        self.stopped.set()
-        for thread in self.threads:
-            thread.join(timeout=10)

@@ -2,7 +2,7 @@
 (``except FileExistsError`` catches an existing destination, ``except TimeoutError`` a silent source,
 ``except ValueError`` bad input), as PyAV's errors are.
 
-Library code raises them and never names a command-line option; ``cli.py`` adds the hint
+Library code raises them and never names a command-line option; ``cli`` adds the hint
 (``hint_for``) and decides the process's exit code (``EXIT_CODES_BY_ERROR``).
 """
 from __future__ import annotations

@@ -113,17 +113,10 @@ def enhance_video(
         check_destination(output, source=source, inputs=settings.files_read(),
                           overwrite=overwrite)  # before the slow model load
         gallery = None if faces_out is None else cleanup.enter_context(
-            FaceGallery(faces_out, source=str(source), overwrite=overwrite, inputs=_gallery_keeps(source, output, settings),
-                        fingerprint=run_fingerprint(source, settings.faces, start, end).to_dict()))
+            _open_gallery(faces_out, source, output, settings, overwrite, start, end))
         observer = _combined(quality if measure_quality else None, gallery, records)
         engine = engine or Engine(settings, selection=selection)
-        total, ready = expected_frames(info, start, end), time.perf_counter()
-
-        def report() -> None:
-            if progress is not None:
-                progress(Progress(stats.frames, total, stats.faces, time.perf_counter() - ready,
-                                  stage_seconds=dict(stats.stage_seconds)))
-
+        report = _progress_reporter(progress, stats, expected_frames(info, start, end), time.perf_counter())
         report()  # the engine is ready: a progress bar can show before the first (slow) frame
         width, height = output_size(info, engine.scale, side_by_side=compare)
         writer = open_writer(output, info, encode, source=None if info.is_live else source, start=start,
@@ -148,6 +141,23 @@ def _encode_all(results: Iterable[FrameResult], writer: VideoWriter, stats: Pipe
         writer.write(replace(result.frame, image=image), None if compare else result.planes)
         stats.add_time("encode", time.perf_counter() - started)
         report()
+
+
+def _open_gallery(folder: str | Path, source: str | Path, output: str | Path, settings: Settings, overwrite: bool,
+                  start: float | None, end: float | None) -> FaceGallery:
+    """The face gallery of a run on ``source``, stamped with the run's fingerprint."""
+    return FaceGallery(folder, source=str(source), overwrite=overwrite, inputs=_gallery_keeps(source, output, settings),
+                       fingerprint=run_fingerprint(source, settings.faces, start, end).to_dict())
+
+
+def _progress_reporter(progress: ProgressListener | None, stats: PipelineStats, total: int | None,
+                       ready: float) -> Callable[[], None]:
+    """A call that tells ``progress`` where the run stands (seconds counted from ``ready``); a no-op without one."""
+    def report() -> None:
+        if progress is not None:
+            progress(Progress(stats.frames, total, stats.faces, time.perf_counter() - ready,
+                              stage_seconds=dict(stats.stage_seconds)))
+    return report
 
 
 def _gallery_keeps(source: str | Path, output: str | Path, settings: Settings) -> list[str | Path]:

@@ -343,7 +343,7 @@ def shown_default(help_text: str) -> str | None:
 
 @pytest.mark.parametrize("command, preset", [((), None), (("batch",), None), (("live",), "webcam")])
 def test_help_shows_the_defaults_the_command_runs_with(command: tuple[str, ...], preset: str | None) -> None:
-    from gpen_video.cli import TUNING_OPTIONS
+    from gpen_video.cli.parsers import TUNING_OPTIONS
     from gpen_video.config import build_settings
 
     settings = build_settings(preset, {})

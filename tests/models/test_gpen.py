@@ -7,7 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gpen_video.models.gpen import Blur, Upsample, build_gpen, fold_constants, set_modconv_mode
+from gpen_video.models.gpen import build_gpen, fold_constants, set_modconv_mode
+from gpen_video.models.gpen_layers import Blur, Upsample
 
 OFFICIAL = ["GPEN-BFR-256", "GPEN-BFR-512", "GPEN-BFR-1024", "GPEN-BFR-2048"]
 

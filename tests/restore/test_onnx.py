@@ -262,12 +262,14 @@ def test_weights_list_shows_onnx_exports(tmp_path, monkeypatch, capsys):
 
 
 def test_live_and_batch_take_backend():
-    from gpen_video.cli import _batch_parser, _live_parser, _overrides
+    from gpen_video.cli.batch import batch_parser
+    from gpen_video.cli.live import live_parser
+    from gpen_video.cli.parsers import command_line_overrides
 
-    live = _live_parser().parse_args(["--source", "0", "--backend", "onnxruntime"])
-    batch = _batch_parser().parse_args(["in.mp4", "--out-dir", "o", "--backend", "tensorrt"])
-    assert _overrides(live)["restore"]["backend"] == "onnxruntime"
-    assert _overrides(batch)["restore"]["backend"] == "tensorrt"
+    live = live_parser().parse_args(["--source", "0", "--backend", "onnxruntime"])
+    batch = batch_parser().parse_args(["in.mp4", "--out-dir", "o", "--backend", "tensorrt"])
+    assert command_line_overrides(live)["restore"]["backend"] == "onnxruntime"
+    assert command_line_overrides(batch)["restore"]["backend"] == "tensorrt"
 
 
 # -- numbers that are not numbers ------------------------------------------------------------------------------
