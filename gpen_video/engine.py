@@ -251,9 +251,7 @@ class Engine:
                 started = time.perf_counter()
                 found = analyzer.process([f.image for f in frames])
                 pipeline.stats.add_time("detect+track", time.perf_counter() - started)
-                started = time.perf_counter()
-                to_hide = self._find_hidden(frames, found)
-                pipeline.stats.add_time("redact", time.perf_counter() - started)
+                to_hide = self._find_hidden(frames, found, pipeline.stats)
                 started = time.perf_counter()
                 for frame, frame_faces, (hide, keep) in zip(frames, found, to_hide):
                     affines = [face_affine(face.landmarks, size) for face in frame_faces.faces]
@@ -267,14 +265,19 @@ class Engine:
                 pipeline.put(out, None)
                 return
 
-    def _find_hidden(self, frames: list[Frame], found: list) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
-        """Per frame, the face boxes to hide and those to keep visible (none when nothing is hidden)."""
+    def _find_hidden(self, frames: list[Frame], found: list,
+                     stats: PipelineStats) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
+        """Per frame, the face boxes to hide and those to keep visible (none when nothing is hidden); the
+        time goes to the "redact" stage, which runs only where faces are hidden."""
         if self.hider is None or not self.settings.redact.enabled:
             return [([], []) for _ in frames]
+        started = time.perf_counter()
         mode = self.settings.redact.mode
         score = self.settings.redact.score
         detections = [[hit for hit in hits if hit.score >= score] for hits in self.hider.detect([f.image for f in frames])]
-        return [boxes_to_hide(mode, hits, faces.faces, self.selection) for hits, faces in zip(detections, found)]
+        hidden = [boxes_to_hide(mode, hits, faces.faces, self.selection) for hits, faces in zip(detections, found)]
+        stats.add_time("redact", time.perf_counter() - started)
+        return hidden
 
     def _faces_left(self, image: np.ndarray) -> list[np.ndarray]:
         """The face boxes the hiding detector finds in an output frame (the redactor's check)."""
