@@ -124,21 +124,14 @@ class FaceCompositor:
                   for face, strength in zip(tracked, self._gate.strengths(tracked))]
         if self._colour.keeps_input_colour(image, scene_cut):
             restored = [keep_luminance(crop, face.crop) for face, crop in zip(faces, restored)]
-        blended = [self._blender.blend(face.track_id, face.crop, crop, _crop_landmarks(track, face),
-                                       affine_scale(face.affine))
-                   for track, face, crop in zip(tracked, faces, restored)]
+        blended = [self._blender.blend(face.track_id, face.crop, crop, affine_scale(face.affine))
+                   for face, crop in zip(faces, restored)]
         crops = [(soften_small_face(crop, _box_side(face) * self.scale), scale_affine(face.affine, self.scale))
                  for face, crop in zip(faces, blended)]
         masks = self.parser.masks(np.stack([crop for crop, _ in crops])) if crops and self.parser else None
         detail = [detail_strength(affine_scale(face.affine)) for face in faces] if self.keep_detail else None
         pasted = [PastedFace(*parts) for parts in zip(tracked, faces, restored, blended, alphas)]
         return Composition(crops, alphas, masks, detail, pasted)
-
-
-def _crop_landmarks(tracked: TrackedFace, face: AlignedFace) -> np.ndarray:
-    """The tracked (smoothed) landmarks in the aligned crop's pixels: float32 [5, 2]."""
-    affine = np.asarray(face.affine, np.float32)
-    return np.asarray(tracked.landmarks, np.float32) @ affine[:, :2].T + affine[:, 2]
 
 
 def _box_side(face: AlignedFace) -> float:

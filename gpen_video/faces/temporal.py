@@ -95,15 +95,13 @@ class TemporalBlender:
         self.strength = float(strength)
 
     def blend(
-        self, track_id: int, source: np.ndarray, restored: np.ndarray, landmarks: np.ndarray, magnification: float = 1.0
+        self, track_id: int, source: np.ndarray, restored: np.ndarray, magnification: float = 1.0
     ) -> np.ndarray:
         """Blend a track's new restored crop with its history.
 
         Args:
             source: uint8 [S, S, 3] the aligned input crop the restorer was given.
             restored: uint8 [S, S, 3] the restorer's output for it.
-            landmarks: float [5, 2] the face's landmarks in crop pixels (eyes, nose, mouth corners);
-                not needed now that the whole crop is blended.
             magnification: crop pixels per frame pixel: a small face enlarged into the crop has no
                 detail finer than this, so its flow and its texture's motion test are computed
                 nearer its own size.

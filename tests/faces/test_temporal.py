@@ -35,7 +35,7 @@ def _noisy_restorer(seed=0):
 def _run(seq, strength):
     restore, blender = _noisy_restorer(), TemporalBlender(strength)
     restored = [restore(c) for c in seq]
-    blended = [blender.blend(3, c, r, LANDMARKS) for c, r in zip(seq, restored)]
+    blended = [blender.blend(3, c, r) for c, r in zip(seq, restored)]
     return restored, blended
 
 
@@ -57,26 +57,26 @@ def test_no_ghosting_on_expression_and_motion(talking_crops):
         assert _error(blended, truth) <= 1.1 * _error(restored, truth)
     # Without restorer noise, real motion passes through almost untouched.
     blender = TemporalBlender(1.0)
-    clean = [blender.blend(0, c, c, LANDMARKS) for c in moving]
+    clean = [blender.blend(0, c, c) for c in moving]
     assert _error(clean, moving) < 3.0
 
 
 def test_strength_zero_reset_and_retain(talking_crops):
     a, b = talking_crops[0], talking_crops[10]
     off = TemporalBlender(0.0)
-    off.blend(1, a, a, LANDMARKS)
-    assert off.blend(1, b, b, LANDMARKS) is b
+    off.blend(1, a, a)
+    assert off.blend(1, b, b) is b
     blender = TemporalBlender(1.0)
-    first = blender.blend(1, a, a, LANDMARKS)
+    first = blender.blend(1, a, a)
     np.testing.assert_array_equal(first, a)  # a track starts unblended
     noisy = _noisy_restorer(5)(a)
-    assert not np.array_equal(blender.blend(1, a, noisy, LANDMARKS), noisy)
+    assert not np.array_equal(blender.blend(1, a, noisy), noisy)
     blender.reset(1)
-    np.testing.assert_array_equal(blender.blend(1, a, noisy, LANDMARKS), noisy)
-    blender.blend(2, a, a, LANDMARKS)
+    np.testing.assert_array_equal(blender.blend(1, a, noisy), noisy)
+    blender.blend(2, a, a)
     blender.retain([2])
-    np.testing.assert_array_equal(blender.blend(1, b, b, LANDMARKS), b)  # track 1 was dropped
+    np.testing.assert_array_equal(blender.blend(1, b, b), b)  # track 1 was dropped
     blender.reset()
-    np.testing.assert_array_equal(blender.blend(2, b, b, LANDMARKS), b)
+    np.testing.assert_array_equal(blender.blend(2, b, b), b)
     with pytest.raises(ValueError):
         TemporalBlender(1.5)
