@@ -24,6 +24,7 @@ stream. ``close`` ends that thread.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections import deque
@@ -160,7 +161,9 @@ class GpenRestorer:
         self.buckets = bucket_sizes(self._rows)
         if cuda and cuda_graphs and not (warmup and self.static_shapes):
             raise InputError("cuda_graphs needs warmup and static shapes")
-        self._thread = ComputeThread("gpen-restorer", (lambda: torch.cuda.set_device(self.torch_device)) if cuda else None)
+        # the thread's start-up must not hold the restorer: a restorer dropped unclosed still ends its thread
+        self._thread = ComputeThread("gpen-restorer", functools.partial(torch.cuda.set_device, self.torch_device)
+                                     if cuda else None)
         self._streams = _Streams()
         self._next = 0
         self._inflight: deque[_Slot] = deque()

@@ -1,7 +1,9 @@
 """GpenRestorer: uint8/tensor I/O, micro-batching, submit/collect scheduling, precision, build_restorer."""
 from __future__ import annotations
 
+import gc
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -152,6 +154,19 @@ def test_every_call_computes_on_the_one_thread_the_restorer_warmed_up_on(tiny_re
         hook.remove()
     with pytest.raises(InputError):  # errors raised on the thread reach the caller
         r.submit(np.zeros((1, 8, 8, 3), np.uint8))
+
+
+def test_a_restorer_dropped_without_close_ends_its_thread(tiny_reference, crops):
+    r = GpenRestorer(tiny_reference[0], device="cpu", batch_size=2, precision="fp32")
+    r.restore(crops[:1])
+    ident = r._thread.ident
+    assert any(t.ident == ident for t in threading.enumerate())
+    del r
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while any(t.ident == ident for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(t.ident == ident for t in threading.enumerate())
 
 
 def test_a_tensor_is_restored_without_visiting_the_host(tiny_reference, crops, monkeypatch):
