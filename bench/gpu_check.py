@@ -93,7 +93,8 @@ class Report:
         """Run ``fn`` as ``name`` when ``needs`` seconds are left (else record it as skipped); its result or
         its error goes under ``name``, then the report is written."""
         if self.left() < needs:
-            self.data[name] = {"skipped": f"{self.left():.0f} s left of the limit, the section needs about {needs:.0f} s"}
+            left = self.left()
+            self.data[name] = {"skipped": f"{left:.0f} s left of the limit; the section needs about {needs:.0f} s"}
         else:
             started = time.monotonic()
             self.data["running"] = name
@@ -133,7 +134,8 @@ def environment(device: torch.device) -> dict:
 
     env = {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
            "opencv": cv2.__version__, "av": av.__version__, "ffmpeg_hw_devices": list(hwdevices_available()),
-           "cpus": os.cpu_count(), "cpus_allowed": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+           "cpus": os.cpu_count(),
+           "cpus_allowed": len(os.sched_getaffinity(0)) if sys.platform.startswith("linux") else None,
            "device": str(device), "onnxruntime": ort.__version__, "onnx_providers": ort.get_available_providers()}
     if device.type == "cuda":
         env |= {"gpu": torch.cuda.get_device_name(device), "cuda": torch.version.cuda,
@@ -457,7 +459,8 @@ def main() -> int:
         # quick: the talking head, whose face a 256 px frame still shows large enough to detect
         source = DATA / ("talking_head_844.mp4" if quick else "crowd_1080p.mp4")
         clip = looped_clip(source, tmp / f"{source.stem}_{width}px_{frames}f.mp4", frames=frames, width=width)
-        report.section("restorer", lambda: restorer_check(device, quick, batch, seconds, args.compile, report), needs=30)
+        report.section("restorer", lambda: restorer_check(device, quick, batch, seconds, args.compile, report),
+                       needs=30)
         report.section("codec", lambda: codec_check(device, clip, presets, report), needs=20)
         report.section("end_to_end", lambda: end_to_end(device, quick, tmp, clip, batch, warm), needs=25)
         report.section("batch", lambda: batch_check(device, quick, tmp, clip, batch, 4, warm), needs=60)

@@ -37,7 +37,8 @@ def _threads_in_use() -> dict:
         decoder = stream.codec_context.thread_count
     encoder = av.CodecContext.create("libx264", "w")
     encoder.width, encoder.height, encoder.pix_fmt, encoder.time_base = 640, 360, "yuv420p", Fraction(1, 25)
-    encoder.encode(av.VideoFrame.from_ndarray(np.zeros((360, 640, 3), np.uint8), format="rgb24").reformat(format="yuv420p"))
+    picture = av.VideoFrame.from_ndarray(np.zeros((360, 640, 3), np.uint8), format="rgb24")
+    encoder.encode(picture.reformat(format="yuv420p"))
     alive = len(os.listdir("/proc/self/task"))
     return {"decoder": decoder, "threads_while_encoding": alive, "torch": torch.get_num_threads(),
             "opencv": cv2.getNumThreads(), "affinity": sorted(os.sched_getaffinity(0))}
