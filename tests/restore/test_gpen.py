@@ -4,16 +4,20 @@ from __future__ import annotations
 import gc
 import threading
 import time
+from fractions import Fraction
 
 import numpy as np
 import pytest
 import torch
 
-from gpen_video.config import RestoreSettings
+from gpen_video.config import RestoreSettings, Settings
+from gpen_video.engine import Engine
 from gpen_video.models.device import cpu_has_bf16, onnx_providers, resolve_device, resolve_precision
 from gpen_video.errors import InputError, WeightsError
 from gpen_video.restore import GpenRestorer, PassthroughRestorer, build_restorer, to_model_input, to_uint8
 from gpen_video.restore.gpen import bucket_for, bucket_sizes
+from gpen_video.types import Frame
+from tests.helpers.fakes import FixedDetector, tiny_gpen
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -154,6 +158,21 @@ def test_every_call_computes_on_the_one_thread_the_restorer_warmed_up_on(tiny_re
         hook.remove()
     with pytest.raises(InputError):  # errors raised on the thread reach the caller
         r.submit(np.zeros((1, 8, 8, 3), np.uint8))
+
+
+def test_successive_engine_streams_compute_on_the_restorer_thread():
+    model = tiny_gpen()
+    threads = []
+    model.register_forward_hook(lambda *_: threads.append(threading.get_ident()))
+    restorer = GpenRestorer(model, batch_size=2, precision="fp32")
+    settings = Settings()
+    settings.restore.batch_size = 2
+    engine = Engine(settings, restorer=restorer, detector=FixedDetector())
+    image = np.random.default_rng(1).integers(0, 256, (180, 200, 3), np.uint8)
+    for _ in range(2):  # each stream runs its restore stage in a new thread
+        results = list(engine.stream([Frame(i, i, Fraction(1, 25), image) for i in range(3)]))
+        assert len(results) == 3 and all(len(r.faces) == 1 for r in results)
+    assert len(threads) >= 3 and set(threads) == {restorer._thread.ident}
 
 
 def test_a_restorer_dropped_without_close_ends_its_thread(tiny_reference, crops):
