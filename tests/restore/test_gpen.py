@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import gc
 import threading
-import time
 from fractions import Fraction
 
 import numpy as np
@@ -149,10 +148,11 @@ def test_every_call_computes_on_the_one_thread_the_restorer_warmed_up_on(tiny_re
         r.restore(torch.from_numpy(crops[:2]))
         assert len(threads) >= 6 and set(threads) == {r._thread.ident}
         assert r._thread.ident != threading.get_ident()
-        first = r._thread.ident
+        first = next(t for t in threading.enumerate() if t.ident == r._thread.ident)
         r.close()
+        assert not first.is_alive()
         r.restore(crops[:1])  # a closed restorer starts a new thread
-        assert threads[-1] == r._thread.ident != first
+        assert threads[-1] == r._thread.ident
         r.close()
     finally:
         hook.remove()
@@ -178,14 +178,11 @@ def test_successive_engine_streams_compute_on_the_restorer_thread():
 def test_a_restorer_dropped_without_close_ends_its_thread(tiny_reference, crops):
     r = GpenRestorer(tiny_reference[0], device="cpu", batch_size=2, precision="fp32")
     r.restore(crops[:1])
-    ident = r._thread.ident
-    assert any(t.ident == ident for t in threading.enumerate())
+    thread = next(t for t in threading.enumerate() if t.ident == r._thread.ident)
     del r
     gc.collect()
-    deadline = time.monotonic() + 5
-    while any(t.ident == ident for t in threading.enumerate()) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not any(t.ident == ident for t in threading.enumerate())
+    thread.join(timeout=5)
+    assert not thread.is_alive()
 
 
 def test_a_tensor_is_restored_without_visiting_the_host(tiny_reference, crops, monkeypatch):
