@@ -334,6 +334,7 @@ class VideoReader:
             if self.stats.resized_frames == 1:
                 self._notice(f"resolution changed to {frame.width}x{frame.height}; rescaling to {width}x{height}")
         fmt = frame.format.name
+        frame = planar(frame)
         rgb = frame.to_ndarray(
             format="rgb24",
             width=width if resize else None,
@@ -422,3 +423,10 @@ class VideoReader:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def planar(frame: av.VideoFrame) -> av.VideoFrame:
+    """``frame``, with NV12 (what NVDEC gives) turned into yuv420p: the same samples, moved (exact,
+    0.3 ms at 1080p). swscale converts yuv420p to RGB with its fast exact path (1 ms at 1080p), NV12
+    with a generic one that is 4 times slower and rounds differently (mean 1 level)."""
+    return frame.reformat(format="yuv420p") if frame.format.name == "nv12" else frame

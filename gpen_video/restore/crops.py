@@ -22,6 +22,22 @@ def check_crops(crops: np.ndarray, size: int) -> np.ndarray:
     return np.ascontiguousarray(crops)
 
 
+def check_crop_tensor(crops: Tensor, size: int) -> bool:
+    """Whether ``crops`` is a float tensor [N, 3, size, size] (GPEN's input) rather than a uint8 tensor
+    [N, size, size, 3] (crops as pictures).
+
+    Raises:
+        InputError: any other dtype or shape.
+    """
+    if crops.is_floating_point():
+        if crops.ndim != 4 or tuple(crops.shape[1:]) != (3, size, size):
+            raise InputError(f"expected float crops [N, 3, {size}, {size}], got {list(crops.shape)}")
+        return True
+    if crops.dtype != torch.uint8 or crops.ndim != 4 or tuple(crops.shape[1:]) != (size, size, 3):
+        raise InputError(f"expected uint8 crops [N, {size}, {size}, 3], got tensor {crops.dtype} {list(crops.shape)}")
+    return False
+
+
 def to_model_input(crops: Tensor) -> Tensor:
     """uint8 [N, S, S, 3] RGB -> float32 [N, 3, S, S] in [-1, 1], channels_last (no copy of layout)."""
     return crops.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)

@@ -9,17 +9,26 @@ waits, blocked rather than spinning, on the event of the oldest slot, never on
 ``torch.cuda.synchronize``). On CPU the very same scheduling code runs with streams and pinning
 switched off, so each submit computes at once.
 
-With static shapes (the default on CUDA) every micro-batch is padded to ``batch_size`` rows and the
-padding rows are dropped on return: the model only ever sees one shape, so cuDNN tunes once and
-``torch.compile`` compiles once. That one shape also lets each slot's compute be captured as a CUDA
-graph (``cuda_graphs``) and replayed with a single launch. The model's derived constants are folded
-during the warm-up pass (``models.gpen.fold_constants``).
+With static shapes (the default on CUDA) every micro-batch is padded up to the next bucket size
+(1, 2, 4, 8, 16, 32, capped at ``batch_size``: ``bucket_sizes``) and the padding rows are dropped on
+return: the model sees a handful of shapes, each tuned by cuDNN (or compiled by ``torch.compile``) once
+at start-up, and a batch of 3 faces costs 4 rows rather than ``batch_size``. The fixed shapes also let
+each slot's compute be captured as one CUDA graph per bucket (``cuda_graphs``) and replayed with a
+single launch. The model's derived constants are folded during the warm-up pass
+(``models.gpen.fold_constants``).
+
+All model work (warm-up, capture, every restore and submit) runs on one thread that the restorer owns
+(``worker.ComputeThread``), whichever thread calls it: the kernels tuned at start-up serve every later
+stream. ``close`` ends that thread.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
+import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import overload
 
 import numpy as np
@@ -29,9 +38,24 @@ from torch import Tensor, nn
 from ..models.device import PRECISION_DTYPES, resolve_device, resolve_precision
 from ..errors import InputError, NonFiniteOutput
 from ..models.gpen import fold_constants, folded_values
-from .crops import all_finite, check_crops, check_finite, to_model_input, to_uint8
+from .crops import all_finite, check_crop_tensor, check_crops, check_finite, to_model_input, to_uint8
+from .worker import ComputeThread
+
+log = logging.getLogger(__name__)
 
 _SLOTS = 2
+_BUCKETS = (1, 2, 4, 8, 16, 32)
+
+
+def bucket_sizes(batch_size: int) -> tuple[int, ...]:
+    """The micro-batch row counts the model is run at with static shapes: the powers of two below
+    ``batch_size`` (at most 32), then ``batch_size`` itself, ascending."""
+    return tuple(b for b in _BUCKETS if b < batch_size) + (batch_size,)
+
+
+def bucket_for(rows: int, buckets: tuple[int, ...]) -> int:
+    """The smallest of ``buckets`` (ascending) that holds ``rows`` (1 <= rows <= buckets[-1])."""
+    return next(b for b in buckets if b >= rows)
 
 
 class _NoEvent:
@@ -70,7 +94,7 @@ class _Slot:
     uploaded: object
     computed: object
     done: object
-    graph: object = None  # the slot's captured compute (torch.cuda.CUDAGraph), or None
+    graphs: dict[int, object] = field(default_factory=dict)  # rows -> the slot's captured compute (CUDAGraph)
     job: _Job | None = None
     start: int = 0
     n: int = 0
@@ -89,21 +113,25 @@ class GpenRestorer:
     """GPEN restorer for a fixed crop size S (``size``), on one device (a ``protocols.Restorer``).
 
     ``device`` is the resolved spec ("cpu", "cuda", "cuda:N"); ``torch_device`` the same as a torch device;
-    ``backend`` "torch <precision>".
+    ``backend`` "torch <precision>", with " inductor" when compiled; ``startup_seconds`` how long the
+    warm-up (and compilation and graph capture) took; ``buckets`` the row counts the model runs at with
+    static shapes.
 
     Args:
         model: a GPEN FullGenerator (``in_size`` attribute); moved to ``device`` once.
         device: torch device or spec ("auto", "cpu", "cuda", "cuda:N"), validated by resolve_device.
         batch_size: largest micro-batch run at once.
         precision: "auto" | "fp32" | "fp16" | "bf16" (autocast); the resolved value is ``precision``.
-        compile: wrap the model in ``torch.compile`` (needs a working compiler toolchain); with static
-            shapes it compiles once, on the warm-up pass.
-        warmup: run one forward pass now (which also folds the model's constants) so the first real
-            batch is not slow. Without it the constants are derived on every pass (same results).
-        static_shapes: pad every micro-batch to ``batch_size`` rows. Default: on CUDA or when
-            compiling. Off on the CPU by default, where padding rows would cost real compute.
-        cuda_graphs: capture each slot's compute as a CUDA graph at start-up (needs static shapes
-            and warmup; adds about two forward passes to the start-up); ignored on the CPU.
+        compile: wrap the model in ``torch.compile`` (Inductor; on CUDA in "max-autotune-no-cudagraphs"
+            mode, CUDA graphs being ``cuda_graphs``' job; needs a working compiler toolchain). With
+            static shapes it compiles once per bucket, on the warm-up pass: minutes on a GPU.
+        warmup: run the model now (which also folds its constants, and with static shapes tunes every
+            bucket) so the first real batch is not slow. Without it the constants are derived on every
+            pass (same results).
+        static_shapes: pad every micro-batch to its bucket (``bucket_sizes(batch_size)``). Default: on
+            CUDA or when compiling. Off on the CPU by default, where padding rows would cost real compute.
+        cuda_graphs: capture each slot's compute as a CUDA graph per bucket at start-up (needs static
+            shapes and warmup; adds about two forward passes per bucket to the start-up); ignored on the CPU.
         name: the weights (file or registry model) named when the model gives NaN or infinite values.
 
     Raises:
@@ -121,43 +149,63 @@ class GpenRestorer:
         self.precision = resolve_precision(precision, self.torch_device)
         self.batch_size = int(batch_size)
         self.size = int(model.in_size)
-        self.backend = f"torch {self.precision}"
+        self.backend = f"torch {self.precision}" + (" inductor" if compile else "")
         self.name = name
         self.model = model.eval().requires_grad_(False).to(self.torch_device)
-        self._forward = torch.compile(self.model, dynamic=False) if compile else self.model
-        self._dtype = PRECISION_DTYPES[self.precision]
         cuda = self.torch_device.type == "cuda"
+        self._forward = (torch.compile(self.model, dynamic=False, mode="max-autotune-no-cudagraphs" if cuda else None)
+                         if compile else self.model)
+        self._dtype = PRECISION_DTYPES[self.precision]
         self.static_shapes = (cuda or compile) if static_shapes is None else bool(static_shapes)
-        self._rows = self.batch_size  # the slots' size; the one shape the model sees when static
-        if cuda:
-            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
-            self._streams = _Streams(torch.cuda.Stream(self.torch_device), torch.cuda.Stream(self.torch_device),
-                                     torch.cuda.Stream(self.torch_device))
-        else:
-            self._streams = _Streams()
-        self._slots = [self._new_slot(cuda) for _ in range(_SLOTS)]
+        self._rows = self.batch_size  # the slots' size
+        self.buckets = bucket_sizes(self._rows)
+        if cuda and cuda_graphs and not (warmup and self.static_shapes):
+            raise InputError("cuda_graphs needs warmup and static shapes")
+        # the thread's start-up must not hold the restorer: a restorer dropped unclosed still ends its thread
+        self._thread = ComputeThread("gpen-restorer", functools.partial(torch.cuda.set_device, self.torch_device)
+                                     if cuda else None)
+        self._streams = _Streams()
         self._next = 0
         self._inflight: deque[_Slot] = deque()
         self._jobs: deque[_Job] = deque()
+        started = time.perf_counter()
+        self._thread.run(self._start, warmup=warmup, compile=compile, cuda_graphs=cuda and cuda_graphs)
+        self.startup_seconds = time.perf_counter() - started
+        if compile:  # minutes on a GPU: say where they went
+            log.warning("torch.compile (Inductor) of %s: the restorer was ready in %.1f s", name, self.startup_seconds)
+
+    def _start(self, *, warmup: bool, compile: bool, cuda_graphs: bool) -> None:
+        """On the compute thread: streams, slots, the warm-up passes and the CUDA graphs."""
+        cuda = self.torch_device.type == "cuda"
+        if cuda:
+            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
+            self._streams = _Streams(*(torch.cuda.Stream(self.torch_device) for _ in range(3)))
+        self._slots = [self._new_slot(cuda) for _ in range(_SLOTS)]
         if warmup:
-            n = self.batch_size if cuda or self.static_shapes else 1
-            x = torch.zeros(n, 3, self.size, self.size, device=self.torch_device)
+            shapes = self.buckets if self.static_shapes else (1,)
             with torch.inference_mode(), fold_constants(self.model):
-                check_finite(self._run(x, self.model), name)  # eager: a compiler never traces the recording pass
-            if compile:
-                check_finite(self._run(x), name)  # compiles now, with the folded constants in place
+                # eager: a compiler never traces the recording pass
+                check_finite(self._run(self._zeros(shapes[-1]), self.model), self.name)
+            for rows in shapes if compile else shapes[:-1]:  # tune (or compile) each bucket's shape once
+                check_finite(self._run(self._zeros(rows)), self.name)
             if cuda:
                 torch.cuda.synchronize(self.torch_device)  # once, at start-up
-        if cuda and cuda_graphs:
-            if not (warmup and self.static_shapes):
-                raise InputError("cuda_graphs needs warmup and static shapes")
+        if cuda_graphs:
             self._graph_constants = folded_values(self.model)  # the graphs read these by address
             pool = None
             for slot in self._slots:
-                slot.graph = self._capture(slot, pool)
-                pool = slot.graph.pool()  # slots replay in turn on one stream: share the memory
+                for rows in self.buckets:
+                    slot.graphs[rows] = graph = self._capture(slot, rows, pool)
+                    pool = graph.pool()  # graphs replay one at a time on one stream: share the memory
+
+    def close(self) -> None:
+        """End the compute thread (a later call starts a new one, which tunes its kernels again)."""
+        self._thread.close()
 
     # -- model -------------------------------------------------------------------------------------
+    def _zeros(self, rows: int) -> Tensor:
+        return torch.zeros(rows, 3, self.size, self.size, device=self.torch_device)
+
     def _new_slot(self, cuda: bool) -> _Slot:
         shape = (self.batch_size, self.size, self.size, 3)
         host_in = torch.empty(shape, dtype=torch.uint8, pin_memory=cuda)
@@ -171,28 +219,29 @@ class GpenRestorer:
         done = torch.cuda.Event(blocking=True) if cuda else _NoEvent()
         return _Slot(host_in, dev_in, dev_out, host_out, dev_finite, host_finite, event(), event(), done)
 
-    def _capture(self, slot: _Slot, pool: object) -> object:
-        """The slot's full-batch compute (dev_in -> dev_out) captured as a CUDA graph."""
+    def _capture(self, slot: _Slot, rows: int, pool: object) -> object:
+        """The compute of the slot's first ``rows`` rows (dev_in -> dev_out) captured as a CUDA graph."""
         stream = self._streams.compute
         with torch.inference_mode():
             with torch.cuda.stream(stream):  # capture wants a warmed-up side stream
-                self._compute(slot, self._rows)
+                self._compute(slot, rows)
             stream.synchronize()
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph, pool=pool, stream=stream):
-                self._compute(slot, self._rows)
+                self._compute(slot, rows)
         return graph
 
     def _run(self, x: Tensor, forward: nn.Module | None = None) -> Tensor:
         """float [n, 3, S, S] in [-1, 1] on device -> float32 [n, 3, S, S] (unclamped), through
         ``forward`` (default: the model, compiled when asked for).
 
-        With static shapes, n <= batch_size rows are padded to the slots' size for the model and
-        the padding rows dropped from the result.
+        With static shapes, n <= batch_size rows are padded with zeros to their bucket for the model
+        and the padding rows dropped from the result.
         """
         n = x.shape[0]
-        if self.static_shapes and n < self._rows:
-            x = torch.cat([x, x.new_zeros(self._rows - n, *x.shape[1:])])
+        rows = bucket_for(n, self.buckets) if self.static_shapes and n else n
+        if rows > n:
+            x = torch.cat([x, x.new_zeros(rows - n, *x.shape[1:])])
         x = x.contiguous(memory_format=torch.channels_last)  # measured faster on CPU; NHWC suits cuDNN
         # No autocast cache: it would hold casts across calls, which a CUDA graph capture forbids.
         with torch.inference_mode(), torch.autocast(self.torch_device.type, dtype=self._dtype or torch.float32,
@@ -216,22 +265,18 @@ class GpenRestorer:
     @overload
     def restore(self, crops: Tensor) -> Tensor: ...
 
-    @torch.inference_mode()
     def restore(self, crops: np.ndarray | Tensor) -> np.ndarray | Tensor:
         """Restore a batch, in micro-batches of at most ``batch_size``.
 
-        ``np.ndarray`` / uint8 tensor: uint8 [N, S, S, 3] RGB in and out. Float tensor: [N, 3, S, S] in
-        [-1, 1] in, the same (clamped to [-1, 1]) out, on the input's device (an inference tensor).
+        ``np.ndarray``: uint8 [N, S, S, 3] RGB in and out. A tensor stays a tensor and never goes through
+        the host: uint8 [N, S, S, 3] RGB, or float [N, 3, S, S] in [-1, 1] (the result clamped to
+        [-1, 1]); the result is on the input's device (an inference tensor), and a tensor already on the
+        restorer's device is not copied in or out.
         """
-        if isinstance(crops, Tensor) and crops.is_floating_point():
-            if crops.ndim != 4 or tuple(crops.shape[1:]) != (3, self.size, self.size):
-                raise InputError(f"expected float crops [N, 3, {self.size}, {self.size}], got {list(crops.shape)}")
-            step = self._step()
-            outs = [check_finite(self._run(crops[i:i + step].to(self.torch_device)), self.name).clamp_(-1.0, 1.0)
-                    for i in range(0, crops.shape[0], step)]
-            return torch.cat(outs).to(crops.device) if outs else crops.new_empty(crops.shape)
-        if isinstance(crops, Tensor):
-            return torch.from_numpy(self.restore(crops.cpu().numpy())).to(crops.device)
+        return self._thread.run(self._restore_tensor if isinstance(crops, Tensor) else self._restore_array, crops)
+
+    @torch.inference_mode()
+    def _restore_array(self, crops: np.ndarray) -> np.ndarray:
         crops = check_crops(crops, self.size)
         out = np.empty_like(crops)
         step = self._step()
@@ -239,6 +284,17 @@ class GpenRestorer:
             u8 = torch.from_numpy(crops[i:i + step]).to(self.torch_device)
             out[i:i + len(u8)] = to_uint8(check_finite(self._run(to_model_input(u8)), self.name)).cpu().numpy()
         return out
+
+    @torch.inference_mode()
+    def _restore_tensor(self, crops: Tensor) -> Tensor:
+        floats = check_crop_tensor(crops, self.size)
+        step, x = self._step(), crops.to(self.torch_device)
+        outs = []
+        for i in range(0, x.shape[0], step):
+            chunk = x[i:i + step] if floats else to_model_input(x[i:i + step])
+            restored = check_finite(self._run(chunk), self.name)
+            outs.append(restored.clamp_(-1.0, 1.0) if floats else to_uint8(restored))
+        return torch.cat(outs).to(crops.device) if outs else crops.new_empty(crops.shape)
 
     # -- asynchronous path -------------------------------------------------------------------------
     @torch.inference_mode()
@@ -253,10 +309,11 @@ class GpenRestorer:
         with ctx(s.compute):
             if s.compute is not None:
                 s.compute.wait_event(slot.uploaded)
-            if slot.graph is not None:
-                slot.graph.replay()  # the whole slot; rows past n are stale and dropped below
-            else:  # static shapes: all rows, so the model sees one shape
-                self._compute(slot, self._rows if self.static_shapes else n)
+            graph = slot.graphs.get(bucket_for(n, self.buckets)) if slot.graphs else None
+            if graph is not None:
+                graph.replay()  # the bucket's rows; those past n are stale and dropped below
+            else:  # with static shapes, _run pads to the bucket
+                self._compute(slot, n)
             slot.computed.record()
         with ctx(s.d2h):
             if s.d2h is not None:
@@ -286,7 +343,9 @@ class GpenRestorer:
 
         Blocks only while both buffer slots are busy (then it waits for the oldest one).
         """
-        crops = check_crops(crops, self.size)
+        self._thread.run(self._submit, check_crops(crops, self.size), tag)
+
+    def _submit(self, crops: np.ndarray, tag: object) -> None:
         job = _Job(tag, np.empty_like(crops), pending=0)
         self._jobs.append(job)
         step = self._step()
@@ -316,6 +375,9 @@ class GpenRestorer:
 
         With ``wait=True``, first waits until the oldest pending submission is complete.
         """
+        return self._thread.run(self._collect, wait)
+
+    def _collect(self, wait: bool) -> list[tuple[object, np.ndarray]]:
         jobs = self._jobs
         if wait and jobs:
             oldest = jobs[0]
@@ -327,6 +389,9 @@ class GpenRestorer:
 
     def flush(self) -> list[tuple[object, np.ndarray]]:
         """Wait for everything in flight; return all remaining results in submission order."""
+        return self._thread.run(self._flush)
+
+    def _flush(self) -> list[tuple[object, np.ndarray]]:
         while self._inflight:
             self._retire(self._inflight[0])
         return self._finished()

@@ -1,14 +1,22 @@
 """GpenRestorer: uint8/tensor I/O, micro-batching, submit/collect scheduling, precision, build_restorer."""
 from __future__ import annotations
 
+import gc
+import threading
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import torch
 
-from gpen_video.config import RestoreSettings
+from gpen_video.config import RestoreSettings, Settings
+from gpen_video.engine import Engine
 from gpen_video.models.device import cpu_has_bf16, onnx_providers, resolve_device, resolve_precision
 from gpen_video.errors import InputError, WeightsError
 from gpen_video.restore import GpenRestorer, PassthroughRestorer, build_restorer, to_model_input, to_uint8
+from gpen_video.restore.gpen import bucket_for, bucket_sizes
+from gpen_video.types import Frame
+from tests.helpers.fakes import FixedDetector, tiny_gpen
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -92,24 +100,108 @@ def test_submit_collect_equals_restore_cpu(tiny_reference, crops):
     assert tag == "big" and np.array_equal(big[:3], res[0][1])
 
 
-def test_static_shapes_pad_partial_batches_and_drop_the_padding(tiny_reference, crops):
+def test_buckets_are_powers_of_two_capped_at_the_batch_size():
+    assert bucket_sizes(1) == (1,)
+    assert bucket_sizes(3) == (1, 2, 3)
+    assert bucket_sizes(8) == (1, 2, 4, 8)
+    assert bucket_sizes(32) == (1, 2, 4, 8, 16, 32)
+    assert bucket_sizes(48) == (1, 2, 4, 8, 16, 32, 48)
+    assert [bucket_for(n, bucket_sizes(12)) for n in (1, 2, 3, 4, 5, 8, 9, 12)] == [1, 2, 4, 4, 8, 8, 12, 12]
+
+
+def test_static_shapes_pad_partial_batches_to_their_bucket_and_drop_the_padding(tiny_reference, crops):
     model, _ = tiny_reference
     shapes = []
     hook = model.register_forward_hook(lambda _m, args, _out: shapes.append(tuple(args[0].shape)))
     try:
-        r = GpenRestorer(model, device="cpu", batch_size=3, precision="fp32", static_shapes=True)
-        r.submit(crops[:4], tag="a")  # micro-batches of 3 and 1
-        (tag, queued), = r.flush()
+        r = GpenRestorer(model, device="cpu", batch_size=8, precision="fp32", static_shapes=True)
+        warmed = sorted({s[0] for s in shapes})
+        shapes.clear()
+        r.submit(crops[:3], tag="a")  # 3 faces run as a 4-row bucket, not 8
+        r.submit(crops[:5], tag="b")  # 5 -> 8
+        (tag_a, queued_a), (tag_b, queued_b) = r.flush()
+        queued_rows = [s[0] for s in shapes]
         floats = r.restore(to_model_input(torch.from_numpy(crops[:1])))
     finally:
         hook.remove()
-    assert r.static_shapes and tag == "a" and queued.shape == (4, 64, 64, 3)
-    assert shapes and set(shapes) == {(3, 3, 64, 64)}  # one shape, whatever the batch
-    assert floats.shape == (1, 3, 64, 64)
-    loose = GpenRestorer(model, device="cpu", batch_size=3, precision="fp32", warmup=False)
+    assert warmed == [1, 2, 4, 8]  # every bucket's shape is tuned at start-up
+    assert r.static_shapes and r.buckets == (1, 2, 4, 8) and (tag_a, tag_b) == ("a", "b")
+    assert queued_rows == [4, 8] and shapes[-1][0] == 1
+    assert queued_a.shape == (3, 64, 64, 3) and queued_b.shape == (5, 64, 64, 3) and floats.shape == (1, 3, 64, 64)
+    loose = GpenRestorer(model, device="cpu", batch_size=8, precision="fp32", warmup=False)
     assert not loose.static_shapes
-    # the padding rows never leak into the real rows' results
-    assert np.abs(queued.astype(np.int16) - loose.restore(crops[:4])).max() <= 1
+    # the padding rows never leak into the real rows' results: the same as unpadded batches
+    assert np.abs(queued_a.astype(np.int16) - loose.restore(crops[:3])).max() <= 1
+    assert np.abs(queued_b.astype(np.int16) - loose.restore(crops[:5])).max() <= 1
+
+
+def test_every_call_computes_on_the_one_thread_the_restorer_warmed_up_on(tiny_reference, crops):
+    model, _ = tiny_reference
+    threads = []
+    hook = model.register_forward_hook(lambda *_: threads.append(threading.get_ident()))
+    try:
+        r = GpenRestorer(model, device="cpu", batch_size=3, precision="fp32")
+        for _ in range(2):  # two streams, each in a new thread, as the engine's restore stage runs
+            caller = threading.Thread(target=lambda: (r.submit(crops[:4]), r.flush(), r.restore(crops[:1])))
+            caller.start()
+            caller.join()
+        r.restore(torch.from_numpy(crops[:2]))
+        assert len(threads) >= 6 and set(threads) == {r._thread.ident}
+        assert r._thread.ident != threading.get_ident()
+        first = next(t for t in threading.enumerate() if t.ident == r._thread.ident)
+        r.close()
+        assert not first.is_alive()
+        r.restore(crops[:1])  # a closed restorer starts a new thread
+        assert threads[-1] == r._thread.ident
+        r.close()
+    finally:
+        hook.remove()
+    with pytest.raises(InputError):  # errors raised on the thread reach the caller
+        r.submit(np.zeros((1, 8, 8, 3), np.uint8))
+
+
+def test_successive_engine_streams_compute_on_the_restorer_thread():
+    model = tiny_gpen()
+    threads = []
+    model.register_forward_hook(lambda *_: threads.append(threading.get_ident()))
+    restorer = GpenRestorer(model, batch_size=2, precision="fp32")
+    settings = Settings()
+    settings.restore.batch_size = 2
+    engine = Engine(settings, restorer=restorer, detector=FixedDetector())
+    image = np.random.default_rng(1).integers(0, 256, (180, 200, 3), np.uint8)
+    for _ in range(2):  # each stream runs its restore stage in a new thread
+        results = list(engine.stream([Frame(i, i, Fraction(1, 25), image) for i in range(3)]))
+        assert len(results) == 3 and all(len(r.faces) == 1 for r in results)
+    assert len(threads) >= 3 and set(threads) == {restorer._thread.ident}
+
+
+def test_a_restorer_dropped_without_close_ends_its_thread(tiny_reference, crops):
+    r = GpenRestorer(tiny_reference[0], device="cpu", batch_size=2, precision="fp32")
+    r.restore(crops[:1])
+    thread = next(t for t in threading.enumerate() if t.ident == r._thread.ident)
+    del r
+    gc.collect()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_a_tensor_is_restored_without_visiting_the_host(tiny_reference, crops, monkeypatch):
+    model, _ = tiny_reference
+    r = GpenRestorer(model, device="cpu", batch_size=3, precision="fp32")
+    want = r.restore(crops)
+    u8 = torch.from_numpy(crops.copy())
+
+    def refuse(*_a, **_k):
+        raise AssertionError("went through the host")
+
+    monkeypatch.setattr(torch.Tensor, "numpy", refuse)
+    monkeypatch.setattr(torch.Tensor, "cpu", refuse)
+    got = r.restore(u8)
+    assert isinstance(got, torch.Tensor) and got.dtype == torch.uint8 and got.shape == u8.shape
+    monkeypatch.undo()
+    assert np.array_equal(got.numpy(), want)
+    with pytest.raises(InputError):
+        r.restore(torch.zeros(1, 64, 64, 3, dtype=torch.int16))
 
 
 def test_bad_inputs(tiny_reference):
@@ -200,9 +292,11 @@ def test_cuda_pipeline_matches_restore(tiny_reference, crops):
     assert r.device.startswith("cuda") and r.torch_device.type == "cuda" and r.static_shapes
     _scheduling_matches(r, crops, tolerance=1)
     graphs = GpenRestorer(model, device="cuda", batch_size=3, precision="fp32", cuda_graphs=True)
-    assert all(slot.graph is not None for slot in graphs._slots)
+    assert all(sorted(slot.graphs) == [1, 2, 3] for slot in graphs._slots)
     _scheduling_matches(graphs, crops, tolerance=1)
     assert np.abs(graphs.restore(crops).astype(np.int16) - r.restore(crops)).max() <= 1
+    on_gpu = graphs.restore(torch.from_numpy(crops).cuda())  # a device tensor stays on the device
+    assert on_gpu.is_cuda and np.abs(on_gpu.cpu().numpy().astype(np.int16) - r.restore(crops)).max() <= 1
 
 
 @cuda

@@ -12,6 +12,7 @@ from ...runtime.library_warnings import hide_library_warnings
 from ...media import signals
 from ..worker import UnitOutcome, UnitRunner, UnitTask, run_attempt
 from .base import Finished
+from .threads import cap_threads, core_shares
 
 REAP_SECONDS = 5.0  # how long stopped workers get to abort their units before they are killed
 
@@ -41,7 +42,8 @@ class LocalExecutor:
     """Worker processes (spawned, so CUDA and threads start clean), a retry loop in the driver.
 
     Each worker gets one GPU (round-robin, ``CUDA_VISIBLE_DEVICES``; several workers share a GPU when
-    there are more workers than GPUs) and ``cpu_count / workers`` torch threads. A worker that dies (OOM kill, segfault) breaks the whole
+    there are more workers than GPUs) and its own ``cpu_count / workers`` cores, which every library in it
+    keeps to (``threads.cap_threads``). A worker that dies (OOM kill, segfault) breaks the whole
     pool: every unit in flight fails with ``BrokenProcessPool``. The pool is then replaced and those
     units go round the retry loop like any other failure, each charged one attempt.
     """
@@ -55,7 +57,7 @@ class LocalExecutor:
         _start_quiet_resource_tracker()  # before the first queue, which would start it
         self._workers = workers
         self._gpus = torch.cuda.device_count()
-        self._threads = max(1, (os.cpu_count() or 1) // workers)
+        self._cores = core_shares(workers)
         self._retries = retries
         self._runner = runner
         self._futures: dict[Future, tuple[UnitTask, int, ProcessPoolExecutor]] = {}  # (task, attempt, its pool)
@@ -66,9 +68,9 @@ class LocalExecutor:
         """A new pool with its own queues: a killed worker may have left the old ones locked."""
         progress, slots = self._context.Queue(), self._context.Queue()
         for k in range(self._workers):
-            slots.put(k % self._gpus if self._gpus else None)
+            slots.put((k % self._gpus if self._gpus else None, self._cores[k]))
         pool = ProcessPoolExecutor(self._workers, mp_context=self._context, initializer=_worker_init,
-                                   initargs=(progress, slots, self._threads, os.getpid()))
+                                   initargs=(progress, slots, os.getpid()))
         return pool, progress
 
     def _restart(self) -> None:
@@ -198,8 +200,8 @@ def _reap(workers: list[BaseProcess]) -> None:
 _PROGRESS: Queue | None = None  # this worker process's progress queue to the driver
 
 
-def _worker_init(progress: Queue, slots: Queue, threads: int, driver: int) -> None:
-    """Worker process start: the signal policy, progress queue, one GPU per worker, a fair share of CPU threads.
+def _worker_init(progress: Queue, slots: Queue, driver: int) -> None:
+    """Worker process start: the signal policy, progress queue, one GPU per worker, a fair share of the cores.
 
     SIGINT is blocked in workers (see ``LocalExecutor._pool_submit``). SIGTERM, from the driver or
     from the kernel when the driver dies, ends a worker at once, after removing its unit's
@@ -210,12 +212,10 @@ def _worker_init(progress: Queue, slots: Queue, threads: int, driver: int) -> No
     signals.install(exit_at=1)
     signals.stop_with_parent(driver)
     _PROGRESS = progress
-    gpu = slots.get()
+    gpu, cores = slots.get()
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
-    import torch
-
-    torch.set_num_threads(threads)
+    cap_threads(cores)
 
 
 def _worker_entry(runner: UnitRunner, task: UnitTask) -> UnitOutcome:
