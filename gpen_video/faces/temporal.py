@@ -3,9 +3,13 @@
 A restorer run frame by frame invents slightly different texture and tone each time, which shows as
 flicker. Only that invention is smoothed: the blender works on the restorer's *residual* (restored
 crop − input crop), so the output always follows the input's real motion. The residual is split in
-two bands that flicker differently:
+three bands that flicker differently:
 
-- the low band (its averages on a coarse grid: tone, colour, shading), which misalignment barely
+- the tone (its mean over the whole crop, per channel: the face's overall tone and colour), which
+  neither motion nor misalignment affects: it needs no warp, and it is blended for longest unless
+  the crop as a whole stops showing what it showed (its typical coarse cell changed: another face,
+  a new view); a blink, a passing hand or a background that moves on its own do not stop it;
+- the low band (the rest of its averages on a coarse grid: shading), which misalignment barely
   affects: it is blended strongly, also while the face moves, and only a real change of the input
   at that scale (a blink, an opening mouth, something passing) stops it;
 - the high band (texture), blended only where the previous input, warped onto the current one by
@@ -26,9 +30,10 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-# Most frames a band's history stands for (at strength 1): the low band (tone, colour, shading)
-# hardly cares about small misalignment, the high band (texture) does; over many frames the
-# low band drifts too.
+# Most frames a band's history stands for (at strength 1): the tone is never warped and is tested
+# on the whole crop, the low band (shading) hardly cares about small misalignment, the high band
+# (texture) does; over many frames the low band drifts too.
+_TONE_FRAMES = 10.0
 _LOW_FRAMES = 6.0
 _HIGH_FRAMES = 4.0
 # Side (cells) of the grid that holds the low band: a 512 crop's band is its 16-px averages.
@@ -56,26 +61,35 @@ class _Band:
 
 
 @dataclass
+class _Tone:
+    values: np.ndarray  # float32 [3] the blended mean of the residual over the crop, per channel
+    count: float  # how many frames it stands for (>= 1)
+
+
+@dataclass
 class _TrackState:
     grey: np.ndarray  # float32 [S, S] grey input crop
     high: _Band  # [S, S] the residual's high band
-    low: _Band  # [L, L] its low band, on the low grid
+    low: _Band  # [L, L] its low band, on the low grid, less the tone
     grey_u8: np.ndarray  # uint8 [S, S] grey input crop, for the optical flow
+    tone: _Tone  # the residual's mean over the crop
 
 
 class TemporalBlender:
     """Motion-compensated recursive blending of each track's restorer residual, in two bands.
 
-    The residual (restored − input crop) is split into a low band (its averages on a coarse grid:
-    tone, colour, shading) and the high band that remains (texture). Each band's history is warped
-    with the input's optical flow and counts where the warped previous input matches the current
-    one; the low band's test is made on the coarse grid, so it stays on while a face moves and only
-    real change of the input there (a blink, an opening mouth, something passing) stops it. The
-    whole crop is blended: the paste changes all of it.
+    The residual (restored − input crop) is split into its tone (mean over the crop, per channel),
+    a low band (the rest of its averages on a coarse grid: shading) and the high band that remains
+    (texture). The low and high bands' histories are warped with the input's optical flow and count
+    where the warped previous input matches the current one; the low band's test is made on the
+    coarse grid, so it stays on while a face moves and only real change of the input there (a blink,
+    an opening mouth, something passing) stops it. The tone's history counts as far as the crop as
+    a whole matches: its typical coarse cell. The whole crop is blended: the paste changes all of it.
 
     Args:
-        strength: in [0, 1]; 0 turns blending off, 1 lets the low band's history stand for up to
-            6 frames (86 % weight) and the high band's for up to 4 (80 %).
+        strength: in [0, 1]; 0 turns blending off, 1 lets the tone's history stand for up to 10
+            frames (91 % weight), the low band's for up to 6 (86 %) and the high band's for up to 4
+            (80 %).
     """
 
     def __init__(self, strength: float = 0.7):
@@ -116,11 +130,13 @@ class TemporalBlender:
         residual = cv2.subtract(restored, source, dtype=cv2.CV_32F)
         low = _to_grid(residual)
         high = cv2.subtract(residual, _from_grid(low, size))
+        tone = np.float32(cv2.mean(low)[:3])  # the grid's mean is the crop's
+        low -= tone
         grey_u8 = cv2.cvtColor(source, cv2.COLOR_RGB2GRAY)
         grey = grey_u8.astype(np.float32)
         prev = self._tracks.get(track_id)
         if prev is None or prev.grey.shape != grey.shape:
-            self._tracks[track_id] = _TrackState(grey, _first(high), _first(low), grey_u8)
+            self._tracks[track_id] = _TrackState(grey, _first(high), _first(low), grey_u8, _Tone(tone, 1.0))
             return restored
         pixel = max(1.0, float(magnification))  # one frame pixel, in crop pixels
         side = min(_FLOW_SIZE, size, int(round(size / pixel)))
@@ -131,10 +147,14 @@ class TemporalBlender:
         trust = texture_match(grey, warped_grey, pixel)
         high = _recursive(high, prev.high.warped(map_x, map_y), trust, strength * _HIGH_FRAMES)
         # Low band: on the coarse grid, where misalignment barely shows.
-        trust = _match(_to_grid(grey), _to_grid(warped_grey), _LOW_TOLERANCE)
+        grid, warped_grid = _to_grid(grey), _to_grid(warped_grey)
+        trust = _match(grid, warped_grid, _LOW_TOLERANCE)
         low = _recursive(low, prev.low.warped(*_maps(back, _LOW_SIDE)), trust, strength * _LOW_FRAMES)
-        self._tracks[track_id] = _TrackState(grey, high, low, grey_u8)
-        blended = cv2.add(high.values, _from_grid(low.values, size))
+        # Tone: not warped, tested on the crop as a whole.
+        tone = _recursive_tone(tone, prev.tone, _crop_match(grid, warped_grid, _LOW_TOLERANCE),
+                               strength * _TONE_FRAMES)
+        self._tracks[track_id] = _TrackState(grey, high, low, grey_u8, tone)
+        blended = cv2.add(high.values, _from_grid(low.values + tone.values, size))
         return cv2.add(source, blended, dtype=cv2.CV_8U)  # rounded and saturated
 
     def reset(self, track_id: int | None = None) -> None:
@@ -176,6 +196,13 @@ def _recursive(band: np.ndarray, history: _Band, trust: np.ndarray, most_frames:
     return _Band(cv2.add(band, step), cv2.add(count, 1.0))
 
 
+def _recursive_tone(tone: np.ndarray, history: _Tone, trust: float, most_frames: float) -> _Tone:
+    """``_recursive``'s step for one value per channel (float32 [3]) and a scalar ``trust``."""
+    count = min(trust * history.count, most_frames)
+    weight = np.float32(count / (count + 1.0))
+    return _Tone(tone + weight * (history.values - tone), count + 1.0)
+
+
 def _maps(flow: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
     """x and y remap tables float32 [side, side] that follow a flow field given on another grid."""
     scale = side / flow.shape[0]
@@ -202,6 +229,15 @@ def _match(cur: np.ndarray, warped_prev: np.ndarray, tolerance: float) -> np.nda
     diff -= np.float32(cv2.mean(diff)[0])  # cv2's mean: ~10x faster than numpy's
     diff *= np.float32(1.0 / tolerance)
     return cv2.exp(-cv2.multiply(diff, diff))
+
+
+def _crop_match(cur: np.ndarray, warped_prev: np.ndarray, tolerance: float) -> float:
+    """In [0, 1]: how well two grey images agree as a whole: the typical (median) size of their
+    difference, its median (a global tone change, not motion) removed; 1/e at ``tolerance`` levels.
+    A change of part of the crop (a blink, a hand, a background moving on its own) leaves it near 1."""
+    diff = cur - warped_prev
+    typical = float(np.median(np.abs(diff - np.median(diff))))
+    return float(np.exp(-((typical / tolerance) ** 2)))
 
 
 def _shrink(grey: np.ndarray, side: int) -> np.ndarray:
