@@ -42,6 +42,9 @@ _LOW_SIDE = 32
 # half a source pixel, the low band's on the low grid.
 _TOLERANCE = 4.0
 _LOW_TOLERANCE = 12.0
+# The tone's test, on the typical (median) low-grid cell of the face: after the flow the same face's
+# differs by about 3 levels (codec noise, misfit), another person's by 11-14.
+_TONE_TOLERANCE = 8.0
 # Largest side (px) at which optical flow is computed, then scaled up; a face smaller in the frame
 # than the crop gets its own size.
 _FLOW_SIZE = 160
@@ -150,8 +153,8 @@ class TemporalBlender:
         grid, warped_grid = _to_grid(grey), _to_grid(warped_grey)
         trust = _match(grid, warped_grid, _LOW_TOLERANCE)
         low = _recursive(low, prev.low.warped(*_maps(back, _LOW_SIDE)), trust, strength * _LOW_FRAMES)
-        # Tone: not warped, tested on the crop as a whole.
-        tone = _recursive_tone(tone, prev.tone, _crop_match(grid, warped_grid, _LOW_TOLERANCE),
+        # Tone: not warped, tested on the face as a whole.
+        tone = _recursive_tone(tone, prev.tone, _face_match(grid, warped_grid, _TONE_TOLERANCE),
                                strength * _TONE_FRAMES)
         self._tracks[track_id] = _TrackState(grey, high, low, grey_u8, tone)
         blended = cv2.add(high.values, _from_grid(low.values + tone.values, size))
@@ -231,11 +234,14 @@ def _match(cur: np.ndarray, warped_prev: np.ndarray, tolerance: float) -> np.nda
     return cv2.exp(-cv2.multiply(diff, diff))
 
 
-def _crop_match(cur: np.ndarray, warped_prev: np.ndarray, tolerance: float) -> float:
-    """In [0, 1]: how well two grey images agree as a whole: the typical (median) size of their
-    difference, its median (a global tone change, not motion) removed; 1/e at ``tolerance`` levels.
-    A change of part of the crop (a blink, a hand, a background moving on its own) leaves it near 1."""
-    diff = cur - warped_prev
+def _face_match(cur: np.ndarray, warped_prev: np.ndarray, tolerance: float) -> float:
+    """In [0, 1]: whether the face still shows what it showed, from two grey aligned crops on the low
+    grid [L, L]: the typical (median) size of their difference over the crop's middle half (where
+    the alignment puts the face), its median (a global tone change, not motion) removed; 1/e at
+    ``tolerance`` levels. Another face scores near 0; a blink, a hand over part of the face or a
+    background moving on its own leave it near 1."""
+    middle = slice(_LOW_SIDE // 4, _LOW_SIDE - _LOW_SIDE // 4)
+    diff = cur[middle, middle] - warped_prev[middle, middle]
     typical = float(np.median(np.abs(diff - np.median(diff))))
     return float(np.exp(-((typical / tolerance) ** 2)))
 
