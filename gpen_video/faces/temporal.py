@@ -6,9 +6,9 @@ crop − input crop), so the output always follows the input's real motion. The 
 three bands that flicker differently:
 
 - the tone (its mean over the whole crop, per channel: the face's overall tone and colour), which
-  neither motion nor misalignment affects: it needs no warp, and it is blended for longest unless
-  the crop as a whole stops showing what it showed (its typical coarse cell changed: another face,
-  a new view); a blink, a passing hand or a background that moves on its own do not stop it;
+  neither motion nor misalignment affects: it needs no warp, and it is blended unless the face as a
+  whole stops showing what it showed (its typical coarse cell changed: another person); a blink, a
+  passing hand or a background that moves on its own do not stop it;
 - the low band (the rest of its averages on a coarse grid: shading), which misalignment barely
   affects: it is blended strongly, also while the face moves, and only a real change of the input
   at that scale (a blink, an opening mouth, something passing) stops it;
@@ -30,10 +30,10 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-# Most frames a band's history stands for (at strength 1): the tone is never warped and is tested
-# on the whole crop, the low band (shading) hardly cares about small misalignment, the high band
-# (texture) does; over many frames the low band drifts too.
-_TONE_FRAMES = 10.0
+# Most frames a band's history stands for (at strength 1): the tone and the low band (shading)
+# hardly care about small misalignment, the high band (texture) does; over many frames the low
+# band drifts too. (A tone history of 10 frames added 0.3 dB on the crowd clip but made more
+# frames worse than unblended where the restorer's current tone happened to be right.)
 _LOW_FRAMES = 6.0
 _HIGH_FRAMES = 4.0
 # Side (cells) of the grid that holds the low band: a 512 crop's band is its 16-px averages.
@@ -90,9 +90,8 @@ class TemporalBlender:
     a whole matches: its typical coarse cell. The whole crop is blended: the paste changes all of it.
 
     Args:
-        strength: in [0, 1]; 0 turns blending off, 1 lets the tone's history stand for up to 10
-            frames (91 % weight), the low band's for up to 6 (86 %) and the high band's for up to 4
-            (80 %).
+        strength: in [0, 1]; 0 turns blending off, 1 lets the tone's and the low band's history
+            stand for up to 6 frames (86 % weight) and the high band's for up to 4 (80 %).
     """
 
     def __init__(self, strength: float = 0.7):
@@ -155,7 +154,7 @@ class TemporalBlender:
         low = _recursive(low, prev.low.warped(*_maps(back, _LOW_SIDE)), trust, strength * _LOW_FRAMES)
         # Tone: not warped, tested on the face as a whole.
         tone = _recursive_tone(tone, prev.tone, _face_match(grid, warped_grid, _TONE_TOLERANCE),
-                               strength * _TONE_FRAMES)
+                               strength * _LOW_FRAMES)
         self._tracks[track_id] = _TrackState(grey, high, low, grey_u8, tone)
         blended = cv2.add(high.values, _from_grid(low.values + tone.values, size))
         return cv2.add(source, blended, dtype=cv2.CV_8U)  # rounded and saturated
