@@ -16,8 +16,8 @@ three bands that flicker differently:
   dense optical flow, matches it to within a few levels at the source's resolution: a moved edge the
   flow missed, a blink or the mouth use the current residual alone.
 
-Each band keeps, per pixel, a running mean that forgets: the history weighs as many frames as it has
-seen (fewer where the match was poor), up to a cap set by the strength. The whole crop is blended,
+Each band keeps, per pixel (the tone: per channel), a running mean that forgets: the history weighs
+as many frames as it has seen (fewer where the match was poor), up to a cap set by the strength. The whole crop is blended,
 hair, jaw and background included, since the paste changes all of it. A global tone change of the
 input is not motion and does not stop blending.
 """
@@ -79,15 +79,17 @@ class _TrackState:
 
 
 class TemporalBlender:
-    """Motion-compensated recursive blending of each track's restorer residual, in two bands.
+    """Motion-compensated recursive blending of each track's restorer residual, in three bands.
 
     The residual (restored − input crop) is split into its tone (mean over the crop, per channel),
     a low band (the rest of its averages on a coarse grid: shading) and the high band that remains
     (texture). The low and high bands' histories are warped with the input's optical flow and count
     where the warped previous input matches the current one; the low band's test is made on the
     coarse grid, so it stays on while a face moves and only real change of the input there (a blink,
-    an opening mouth, something passing) stops it. The tone's history counts as far as the crop as
-    a whole matches: its typical coarse cell. The whole crop is blended: the paste changes all of it.
+    an opening mouth, something passing) stops it. The tone is not warped; its history counts as far
+    as the face as a whole matches (the typical coarse cell of the crop's middle half), so a
+    background that changes on its own does not stop it. The whole crop is blended: the paste
+    changes all of it.
 
     Args:
         strength: in [0, 1]; 0 turns blending off, 1 lets the tone's and the low band's history
