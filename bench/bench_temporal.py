@@ -74,7 +74,7 @@ def main() -> None:
     print(f"{SIZE} px crops, ms per face; blending on one thread, GPEN on torch's {torch.get_num_threads()}:")
     print(f"  GPEN-BFR-{SIZE} restore (batch 4)          {gpen_ms:8.1f}")
     print(f"  blending before (one band, face only)   {old_ms:8.2f}   ({old_ms / gpen_ms:.1%} of the restorer)")
-    print(f"  blending now (two bands, whole crop)    {new_ms:8.2f}   ({new_ms / gpen_ms:.1%} of the restorer,"
+    print(f"  blending now (three bands, whole crop)  {new_ms:8.2f}   ({new_ms / gpen_ms:.1%} of the restorer,"
           f" {new_ms / old_ms:.2f}x before)")
 
 

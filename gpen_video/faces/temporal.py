@@ -3,17 +3,21 @@
 A restorer run frame by frame invents slightly different texture and tone each time, which shows as
 flicker. Only that invention is smoothed: the blender works on the restorer's *residual* (restored
 crop − input crop), so the output always follows the input's real motion. The residual is split in
-two bands that flicker differently:
+three bands that flicker differently:
 
-- the low band (its averages on a coarse grid: tone, colour, shading), which misalignment barely
+- the tone (its mean over the whole crop, per channel: the face's overall tone and colour), which
+  neither motion nor misalignment affects: it needs no warp, and it is blended unless the face as a
+  whole stops showing what it showed (its typical coarse cell changed: another person); a blink, a
+  passing hand or a background that moves on its own do not stop it;
+- the low band (the rest of its averages on a coarse grid: shading), which misalignment barely
   affects: it is blended strongly, also while the face moves, and only a real change of the input
   at that scale (a blink, an opening mouth, something passing) stops it;
 - the high band (texture), blended only where the previous input, warped onto the current one by
   dense optical flow, matches it to within a few levels at the source's resolution: a moved edge the
   flow missed, a blink or the mouth use the current residual alone.
 
-Each band keeps, per pixel, a running mean that forgets: the history weighs as many frames as it has
-seen (fewer where the match was poor), up to a cap set by the strength. The whole crop is blended,
+Each band keeps, per pixel (the tone: per channel), a running mean that forgets: the history weighs
+as many frames as it has seen (fewer where the match was poor), up to a cap set by the strength. The whole crop is blended,
 hair, jaw and background included, since the paste changes all of it. A global tone change of the
 input is not motion and does not stop blending.
 """
@@ -26,9 +30,10 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-# Most frames a band's history stands for (at strength 1): the low band (tone, colour, shading)
-# hardly cares about small misalignment, the high band (texture) does; over many frames the
-# low band drifts too.
+# Most frames a band's history stands for (at strength 1): the tone and the low band (shading)
+# hardly care about small misalignment, the high band (texture) does; over many frames the low
+# band drifts too. (A tone history of 10 frames added 0.3 dB on the crowd clip but made more
+# frames worse than unblended where the restorer's current tone happened to be right.)
 _LOW_FRAMES = 6.0
 _HIGH_FRAMES = 4.0
 # Side (cells) of the grid that holds the low band: a 512 crop's band is its 16-px averages.
@@ -37,6 +42,9 @@ _LOW_SIDE = 32
 # half a source pixel, the low band's on the low grid.
 _TOLERANCE = 4.0
 _LOW_TOLERANCE = 12.0
+# The tone's test, on the typical (median) low-grid cell of the face: after the flow the same face's
+# differs by about 3 levels (codec noise, misfit), another person's by 11-14.
+_TONE_TOLERANCE = 8.0
 # Largest side (px) at which optical flow is computed, then scaled up; a face smaller in the frame
 # than the crop gets its own size.
 _FLOW_SIZE = 160
@@ -56,26 +64,36 @@ class _Band:
 
 
 @dataclass
+class _Tone:
+    values: np.ndarray  # float32 [3] the blended mean of the residual over the crop, per channel
+    count: float  # how many frames it stands for (>= 1)
+
+
+@dataclass
 class _TrackState:
     grey: np.ndarray  # float32 [S, S] grey input crop
     high: _Band  # [S, S] the residual's high band
-    low: _Band  # [L, L] its low band, on the low grid
+    low: _Band  # [L, L] its low band, on the low grid, less the tone
     grey_u8: np.ndarray  # uint8 [S, S] grey input crop, for the optical flow
+    tone: _Tone  # the residual's mean over the crop
 
 
 class TemporalBlender:
-    """Motion-compensated recursive blending of each track's restorer residual, in two bands.
+    """Motion-compensated recursive blending of each track's restorer residual, in three bands.
 
-    The residual (restored − input crop) is split into a low band (its averages on a coarse grid:
-    tone, colour, shading) and the high band that remains (texture). Each band's history is warped
-    with the input's optical flow and counts where the warped previous input matches the current
-    one; the low band's test is made on the coarse grid, so it stays on while a face moves and only
-    real change of the input there (a blink, an opening mouth, something passing) stops it. The
-    whole crop is blended: the paste changes all of it.
+    The residual (restored − input crop) is split into its tone (mean over the crop, per channel),
+    a low band (the rest of its averages on a coarse grid: shading) and the high band that remains
+    (texture). The low and high bands' histories are warped with the input's optical flow and count
+    where the warped previous input matches the current one; the low band's test is made on the
+    coarse grid, so it stays on while a face moves and only real change of the input there (a blink,
+    an opening mouth, something passing) stops it. The tone is not warped; its history counts as far
+    as the face as a whole matches (the typical coarse cell of the crop's middle half), so a
+    background that changes on its own does not stop it. The whole crop is blended: the paste
+    changes all of it.
 
     Args:
-        strength: in [0, 1]; 0 turns blending off, 1 lets the low band's history stand for up to
-            6 frames (86 % weight) and the high band's for up to 4 (80 %).
+        strength: in [0, 1]; 0 turns blending off, 1 lets the tone's and the low band's history
+            stand for up to 6 frames (86 % weight) and the high band's for up to 4 (80 %).
     """
 
     def __init__(self, strength: float = 0.7):
@@ -116,11 +134,13 @@ class TemporalBlender:
         residual = cv2.subtract(restored, source, dtype=cv2.CV_32F)
         low = _to_grid(residual)
         high = cv2.subtract(residual, _from_grid(low, size))
+        tone = np.float32(cv2.mean(low)[:3])  # the grid's mean is the crop's
+        low -= tone
         grey_u8 = cv2.cvtColor(source, cv2.COLOR_RGB2GRAY)
         grey = grey_u8.astype(np.float32)
         prev = self._tracks.get(track_id)
         if prev is None or prev.grey.shape != grey.shape:
-            self._tracks[track_id] = _TrackState(grey, _first(high), _first(low), grey_u8)
+            self._tracks[track_id] = _TrackState(grey, _first(high), _first(low), grey_u8, _Tone(tone, 1.0))
             return restored
         pixel = max(1.0, float(magnification))  # one frame pixel, in crop pixels
         side = min(_FLOW_SIZE, size, int(round(size / pixel)))
@@ -131,10 +151,14 @@ class TemporalBlender:
         trust = texture_match(grey, warped_grey, pixel)
         high = _recursive(high, prev.high.warped(map_x, map_y), trust, strength * _HIGH_FRAMES)
         # Low band: on the coarse grid, where misalignment barely shows.
-        trust = _match(_to_grid(grey), _to_grid(warped_grey), _LOW_TOLERANCE)
+        grid, warped_grid = _to_grid(grey), _to_grid(warped_grey)
+        trust = _match(grid, warped_grid, _LOW_TOLERANCE)
         low = _recursive(low, prev.low.warped(*_maps(back, _LOW_SIDE)), trust, strength * _LOW_FRAMES)
-        self._tracks[track_id] = _TrackState(grey, high, low, grey_u8)
-        blended = cv2.add(high.values, _from_grid(low.values, size))
+        # Tone: not warped, tested on the face as a whole.
+        tone = _recursive_tone(tone, prev.tone, _face_match(grid, warped_grid, _TONE_TOLERANCE),
+                               strength * _LOW_FRAMES)
+        self._tracks[track_id] = _TrackState(grey, high, low, grey_u8, tone)
+        blended = cv2.add(high.values, _from_grid(low.values + tone.values, size))
         return cv2.add(source, blended, dtype=cv2.CV_8U)  # rounded and saturated
 
     def reset(self, track_id: int | None = None) -> None:
@@ -176,6 +200,13 @@ def _recursive(band: np.ndarray, history: _Band, trust: np.ndarray, most_frames:
     return _Band(cv2.add(band, step), cv2.add(count, 1.0))
 
 
+def _recursive_tone(tone: np.ndarray, history: _Tone, trust: float, most_frames: float) -> _Tone:
+    """``_recursive``'s step for one value per channel (float32 [3]) and a scalar ``trust``."""
+    count = min(trust * history.count, most_frames)
+    weight = np.float32(count / (count + 1.0))
+    return _Tone(tone + weight * (history.values - tone), count + 1.0)
+
+
 def _maps(flow: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
     """x and y remap tables float32 [side, side] that follow a flow field given on another grid."""
     scale = side / flow.shape[0]
@@ -202,6 +233,18 @@ def _match(cur: np.ndarray, warped_prev: np.ndarray, tolerance: float) -> np.nda
     diff -= np.float32(cv2.mean(diff)[0])  # cv2's mean: ~10x faster than numpy's
     diff *= np.float32(1.0 / tolerance)
     return cv2.exp(-cv2.multiply(diff, diff))
+
+
+def _face_match(cur: np.ndarray, warped_prev: np.ndarray, tolerance: float) -> float:
+    """In [0, 1]: whether the face still shows what it showed, from two grey aligned crops on the low
+    grid [L, L]: the typical (median) size of their difference over the crop's middle half (where
+    the alignment puts the face), its median (a global tone change, not motion) removed; 1/e at
+    ``tolerance`` levels. Another face scores near 0; a blink, a hand over part of the face or a
+    background moving on its own leave it near 1."""
+    middle = slice(_LOW_SIDE // 4, _LOW_SIDE - _LOW_SIDE // 4)
+    diff = cur[middle, middle] - warped_prev[middle, middle]
+    typical = float(np.median(np.abs(diff - np.median(diff))))
+    return float(np.exp(-((typical / tolerance) ** 2)))
 
 
 def _shrink(grey: np.ndarray, side: int) -> np.ndarray:
