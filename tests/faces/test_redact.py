@@ -11,7 +11,7 @@ import pytest
 from gpen_video.config import Settings
 from gpen_video.engine import Engine
 from gpen_video.faces.detect import RetinaFaceOnnx
-from gpen_video.faces.redact import Redactor, head_region, hide
+from gpen_video.faces.redact import FEATHER, Redactor, head_region, hide
 from gpen_video.faces.select import EVERY_TRACK, TrackSelection
 from gpen_video.job import enhance_video
 from gpen_video.restore import PassthroughRestorer
@@ -66,9 +66,12 @@ def test_every_style_removes_the_detail_of_the_whole_head(style):
     inside = out[y0 + 1 : y1 - 1, x0 + 1 : x1 - 1].astype(np.float32)
     # Neighbouring pixels barely differ any more (random noise differs by ~85 on average).
     assert np.abs(np.diff(inside, axis=1)).mean() < 15
+    band = int(np.ceil(FEATHER * max(region[2] - region[0], region[3] - region[1])))
     outside = np.ones(image.shape[:2], bool)
-    outside[y0:y1, x0:x1] = False
-    assert np.array_equal(out[outside], image[outside])  # nothing else changes
+    outside[y0 - band : y1 + band, x0 - band : x1 + band] = False
+    assert np.array_equal(out[outside], image[outside])  # nothing beyond the soft band changes
+    edge = np.abs(np.diff(out[y0 - band : y1 + band, x0 - band].astype(np.float32), axis=0)).mean()
+    assert edge > 15  # the band's outer edge is still the picture's own noise
 
 
 def test_no_face_is_found_in_a_redacted_real_clip(tmp_path):
