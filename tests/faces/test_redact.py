@@ -120,3 +120,47 @@ def test_others_leaves_the_chosen_face_visible_and_hides_the_rest():
     assert all(_face_detail(image) > 40 for image in kept)
     hidden = _engine_frames(TrackSelection(excluded=frozenset({0})), "others", lookahead=None, depth=8)
     assert all(_face_detail(image) < 15 for image in hidden)
+
+
+def test_what_the_look_finds_is_hidden_around_it_and_it_looks_every_few_frames():
+    """A face only the look finds (at frame 8) is hidden from ``before`` frames earlier; the look runs every
+    ``look_every`` frames and at a scene cut."""
+    looked: list[int] = []
+
+    def look(image):
+        looked.append(int(image[0, 0, 0]))  # the frame's number, written into its first pixel
+        return [BOX] if image[0, 0, 0] == 8 else []
+
+    redactor = Redactor(before=3, after=3, look=look, look_every=4)
+    image = np.full((128, 128, 3), 200, np.uint8)
+    image[45:60, 45:55] = 20
+    released = []
+    for index in range(14):
+        frame = image.copy()
+        frame[0, 0] = index
+        released += redactor.push(index, index, frame, [], cut=index == 10)
+    released += redactor.flush()
+    assert looked == [0, 4, 8, 10]  # look_every is capped at before + 1 = 4; the cut at 10 starts again
+    hidden = [index for index, out in released if out[45:60, 45:55].min() > 20]
+    assert hidden == list(range(5, 12))  # 8 - 3 .. 8 + 3
+    assert redactor.audit.found_again == 1 and redactor.audit.faces == 0
+
+
+def test_a_face_moving_through_a_gap_is_hidden_on_the_way():
+    """Found at x = 20 and, 6 frames later, at x = 80: hidden where it is in between (the line), where
+    neither end's region reaches."""
+    redactor = Redactor(before=6, after=6, margin=0.0)
+    side = 16
+    face = np.random.default_rng(2).integers(0, 256, (side, side, 3), dtype=np.uint8)  # detail: ~85 per step
+    places, released = [], []
+    for index in range(7):
+        x = 20 + 10 * index
+        frame = np.full((64, 160, 3), 128, np.uint8)
+        frame[24 : 24 + side, x : x + side] = face
+        boxes = [np.float32([x, 24, x + side, 24 + side])] if index in (0, 6) else []
+        places.append(x)
+        released += redactor.push(index, index, frame, boxes)
+    out = dict(released + redactor.flush())
+    for index, x in enumerate(places):
+        seen = out[index][24 : 24 + side, x : x + side].astype(np.float32)
+        assert np.abs(np.diff(seen, axis=1)).mean() < 15, index
