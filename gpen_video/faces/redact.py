@@ -32,9 +32,7 @@ Item = TypeVar("Item")
 # RetinaFace boxes run from the brows to the chin, so hair, ears and the top of the head are outside.
 _HEAD_SIDE, _HEAD_TOP, _HEAD_BOTTOM = 0.3, 0.5, 0.35
 _HELD_GROWTH = 0.03  # a held box grows by this fraction of its side per frame away from its detection
-# A detection continues the face whose latest region, grown by this fraction of its side per frame since,
-# covers this much of the detection's region (the most): a face may move fast while it is not found.
-_LINK_GROWTH, _LINK_COVER = 0.25, 0.1
+_LINK_IOU = 0.1  # head regions that overlap this much in consecutive detections are one face
 # Blur: the head is shrunk to this many pixels across and enlarged again, which leaves no feature a
 # detector can find; pixelate keeps this many blocks across.
 _BLUR_CELLS, _PIXEL_CELLS = 3, 5
@@ -57,20 +55,12 @@ def head_region(box: np.ndarray, margin: float) -> np.ndarray:
     return np.array([x0 - side * w, y0 - top * h, x1 + side * w, y1 + bottom * h], np.float32)
 
 
-def grown(region: np.ndarray, frames: int, rate: float = _HELD_GROWTH) -> np.ndarray:
-    """``region`` widened by ``rate`` of its side per frame on every side (motion not seen)."""
+def grown(region: np.ndarray, frames: int) -> np.ndarray:
+    """``region`` widened by ``_HELD_GROWTH`` of its side per frame on every side (motion not seen)."""
     x0, y0, x1, y1 = region
-    grow = rate * frames
+    grow = _HELD_GROWTH * frames
     dx, dy = grow * (x1 - x0), grow * (y1 - y0)
     return np.array([x0 - dx, y0 - dy, x1 + dx, y1 + dy], np.float32)
-
-
-def _covered(region: np.ndarray, by: np.ndarray) -> float:
-    """The fraction of ``region``'s area inside ``by`` (both (x0, y0, x1, y1))."""
-    w = min(region[2], by[2]) - max(region[0], by[0])
-    h = min(region[3], by[3]) - max(region[1], by[1])
-    area = (region[2] - region[0]) * (region[3] - region[1])
-    return float(w * h / area) if w > 0 and h > 0 and area > 0 else 0.0
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -298,11 +288,11 @@ class Redactor(Generic[Item]):
         candidates = [face for face in self._faces if 0 < position - face.last <= reach]
         taken: set[int] = set()
         for region in regions:
-            best, best_cover = None, _LINK_COVER
+            best, best_iou = None, _LINK_IOU
             for k, face in enumerate(candidates):
-                cover = _covered(region, grown(face.regions[face.last], position - face.last, _LINK_GROWTH))
-                if k not in taken and cover >= best_cover:
-                    best, best_cover = k, cover
+                overlap = iou(grown(face.regions[face.last], position - face.last), region)
+                if k not in taken and overlap >= best_iou:
+                    best, best_iou = k, overlap
             if best is None:
                 face = _Face()
                 self._faces.append(face)

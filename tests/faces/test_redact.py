@@ -146,21 +146,24 @@ def test_what_the_look_finds_is_hidden_around_it_and_it_looks_every_few_frames()
     assert redactor.audit.found_again == 1 and redactor.audit.faces == 0
 
 
-def test_a_face_moving_through_a_gap_is_hidden_on_the_way():
-    """Found at x = 20 and, 6 frames later, at x = 80: hidden where it is in between (the line), where
-    neither end's region reaches."""
-    redactor = Redactor(before=6, after=6, margin=0.0)
-    side = 16
-    face = np.random.default_rng(2).integers(0, 256, (side, side, 3), dtype=np.uint8)  # detail: ~85 per step
-    places, released = [], []
-    for index in range(7):
-        x = 20 + 10 * index
-        frame = np.full((64, 160, 3), 128, np.uint8)
-        frame[24 : 24 + side, x : x + side] = face
-        boxes = [np.float32([x, 24, x + side, 24 + side])] if index in (0, 6) else []
-        places.append(x)
-        released += redactor.push(index, index, frame, boxes)
-    out = dict(released + redactor.flush())
-    for index, x in enumerate(places):
-        seen = out[index][24 : 24 + side, x : x + side].astype(np.float32)
-        assert np.abs(np.diff(seen, axis=1)).mean() < 15, index
+def test_no_face_is_found_after_a_scene_cut():
+    """A hard cut from the talking head (shrunk to 512 px) to a motion clip: with every face hidden, the
+    detector at twice the default size finds no face scoring 0.5 before or after the cut."""
+    import cv2
+
+    from tests.helpers.real_media import video_frames
+
+    head = [cv2.resize(image, (512, 512), interpolation=cv2.INTER_AREA)
+            for image in video_frames("talking_head_844.mp4", 10)]
+    images = head + list(video_frames("lp_d3_3s.mp4", 14))
+    frames = [Frame(k, k, Fraction(1, 30), image) for k, image in enumerate(images)]
+    settings = Settings()
+    settings = replace(settings, restore=replace(settings.restore, restorer="none"),
+                       redact=replace(settings.redact, mode="all"))
+    results = list(Engine(settings, restorer=PassthroughRestorer()).stream(frames))
+    assert [r.frame.index for r in results if r.scene_cut][-1] == len(head)  # the cut was seen
+    detector = RetinaFaceOnnx(det_size=2 * Settings().faces.det_size, score_threshold=0.05)
+    scores = [max((hit.score for hit in hits), default=0.0) for hits in detector.detect([r.enhanced for r in results])]
+    assert max(scores) < 0.5, scores
+    original = [max((hit.score for hit in hits), default=0.0) for hits in detector.detect(images)]
+    assert min(original) > 0.9  # a face in every frame, on both sides of the cut
