@@ -300,7 +300,8 @@ class Redactor(Generic[Item]):
             else:
                 taken.add(best)
                 face = candidates[best]
-                self._mark_bridged(range(face.last + 1, position))
+                if counted:  # the look's finds are apart by design: only the detections' gaps are audited
+                    self._mark_bridged(range(face.last + 1, position))
             face.regions[position] = region
             face.last = position
 
