@@ -202,7 +202,6 @@ class _Pending(Generic[Item]):
     index: int
     item: Item
     image: np.ndarray
-    keep: list[np.ndarray]
 
 
 class Redactor(Generic[Item]):
@@ -260,7 +259,7 @@ class Redactor(Generic[Item]):
         if self.look is not None and (cut or position - self._looked >= self.look_every):
             self._looked = position
             self._look(position, image, keep)
-        self._pending.append(_Pending(position, index, item, image, list(keep)))
+        self._pending.append(_Pending(position, index, item, image))
         released = []
         while len(self._pending) > self.before:
             released.append(self._release(self._pending.popleft()))
