@@ -1,15 +1,17 @@
 """Redaction on the real clips: with every face hidden, does the detector still find a face, and what does hiding cost?
 
-For each clip in tests/data, two runs with the pass-through restorer (so only the pipeline's own work
-counts): one plain, one with ``[redact] mode = "all"``. Then the run's own detector (RetinaFace, at twice
-the default detection size, 1280 px, score >= 0.5) looks at every frame of the redacted output; the
-highest score it finds is printed per clip and must stay below 0.5. The time ratio is redact / plain.
+For each clip in tests/data, runs with the pass-through restorer (so only the pipeline's own work
+counts): plain, and with ``[redact] mode = "all"``, one after the other ``--repeat`` times; the fastest of
+each is kept (wall time, and this process's CPU time: the CPU is shared, the less disturbed measure). Then
+the run's own detector (RetinaFace, at twice the default detection size, 1280 px, score >= 0.5) looks at
+every frame of the redacted output; the highest score it finds is printed per clip and must stay below
+0.5. The time ratios are redact / plain.
 
 Then, on the crowd clip, one person: the plain run's longest track restored (``--tracks N``) and every
 other face hidden (``--redact others``); the highest score found outside that track's boxes (head-sized)
 is printed and must stay below 0.5 too.
 
-    python bench/bench_redact.py [--style blur|pixelate|fill] [clip ...]
+    python bench/bench_redact.py [--style blur|pixelate|fill] [--repeat N] [clip ...]
 """
 from __future__ import annotations
 
@@ -68,31 +70,41 @@ def one_person(plain: Settings, detector: RetinaFaceOnnx, folder: Path) -> float
     return score
 
 
+def timed(source: Path, output: Path, settings: Settings):
+    """(The run's result, its wall seconds, this process's CPU seconds in it)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = enhance_video(source, output, settings, overwrite=True)
+    return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("clips", nargs="*", default=CLIPS)
     parser.add_argument("--style", default="blur")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each, plain and redacted, alternating")
     args = parser.parse_args()
     plain = Settings()
     plain.restore = replace(plain.restore, restorer="none")
     hidden = replace(plain, redact=replace(plain.redact, mode="all", style=args.style))
     detector = RetinaFaceOnnx(det_size=CHECK_SIZE, score_threshold=0.05)
     leaked = False
-    print(f"{'clip':24} {'frames':>6} {'plain s':>8} {'redact s':>8} {'ratio':>6} {'faces':>5} {'bridged':>7}  highest score")
+    print(f"{'clip':24} {'frames':>6} {'plain s':>8} {'redact s':>8} {'wall':>6} {'cpu':>6} {'faces':>5} "
+          f"{'bridged':>7} {'looked':>6}  highest score")
     with tempfile.TemporaryDirectory() as tmp:
         for clip in args.clips:
-            source = DATA / clip
-            started = time.perf_counter()
-            enhance_video(source, Path(tmp) / f"plain_{clip}", plain, overwrite=True)
-            plain_s = time.perf_counter() - started
-            started = time.perf_counter()
-            result = enhance_video(source, Path(tmp) / f"hidden_{clip}", hidden, overwrite=True)
-            hidden_s = time.perf_counter() - started
-            score, where = highest_score(Path(tmp) / f"hidden_{clip}", detector)
+            source, plain_out, hidden_out = DATA / clip, Path(tmp) / f"plain_{clip}", Path(tmp) / f"hidden_{clip}"
+            plain_s = plain_cpu = hidden_s = hidden_cpu = float("inf")
+            for _ in range(args.repeat):  # alternating, so that a busy spell of the machine hits both
+                _, wall, cpu = timed(source, plain_out, plain)
+                plain_s, plain_cpu = min(plain_s, wall), min(plain_cpu, cpu)
+                result, wall, cpu = timed(source, hidden_out, hidden)
+                hidden_s, hidden_cpu = min(hidden_s, wall), min(hidden_cpu, cpu)
+            score, where = highest_score(hidden_out, detector)
             leaked |= score >= LEAK_SCORE
             audit = result.stats.redaction
             print(f"{clip:24} {result.stats.frames:6d} {plain_s:8.1f} {hidden_s:8.1f} {hidden_s / plain_s:6.2f} "
-                  f"{audit.faces:5d} {len(audit.bridged):7d}  {score:.3f} (frame {where})", flush=True)
+                  f"{hidden_cpu / plain_cpu:6.2f} {audit.faces:5d} {len(audit.bridged):7d} {audit.found_again:6d}  "
+                  f"{score:.3f} (frame {where})", flush=True)
         leaked |= one_person(plain, detector, Path(tmp)) >= LEAK_SCORE
     return 1 if leaked else 0
 

@@ -15,9 +15,10 @@ which the paste stage asks what to paste. Faces are cut out and pasted back by a
 once and stays until its faces are pasted. Tracking and the compositor (OpenCV's flow on small crops)
 run on the host in both; the detector runs where it was built (beside the restorer), from the host frame.
 
-When faces are hidden (``settings.redact``), a second detector finds them in the analyse stage and the
-paste stage's ``faces.redact.Redactor`` hides them in the pasted frame, holding a few frames back to hide
-each face before its first detection; only the tracks in ``selection`` are restored.
+When faces are hidden (``settings.redact``), the paste stage's ``faces.redact.Redactor`` hides the faces
+the analyse stage's detector found in the pasted frame, holding a few frames back to hide each face before
+its first detection, and every few frames a second detector (``hider``, at ``settings.redact.det_size``)
+looks at the hidden frame for faces left; only the tracks in ``selection`` are restored.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ import numpy as np
 
 from .config import Settings
 from .faces.align import face_affine
-from .faces.analyzer import FaceAnalyzer, build_analyzer
+from .faces.analyzer import FaceAnalyzer, FrameFaces, build_analyzer
 from .faces.compose import FaceCompositor
 from .faces.detect import build_detector
 from .faces.parsing import FaceParser
@@ -47,7 +48,7 @@ from .upscale.base import Upsampler
 from .upscale.build import build_upsampler
 
 QUEUE_DEPTH = 8  # frames in flight between two stages
-RECHECK_SCORE = 0.8  # the check on hidden frames finds faces from this fraction of the hiding score
+LOOK_SCORE = 0.6  # the look at hidden frames finds faces from this fraction of the hiding score (a margin)
 _GATHER = 0.005  # seconds the restore stage waits for more faces while a batch is in flight
 
 
@@ -82,9 +83,9 @@ class Engine:
         upsampler: enlarges frames when ``settings.upscale.scale`` > 1; built from ``settings.upscale``
             on the restorer's device when omitted.
         selection: the tracks whose faces are restored (the others keep their pixels) [default: all].
-        hider: the detector that finds the faces to hide when ``settings.redact.mode`` is not "off";
-            built from ``settings.faces`` at ``settings.redact``'s size, finding faces from a little below its
-            score (``RECHECK_SCORE``: the check of hidden frames), when omitted.
+        hider: the detector that looks at hidden frames for faces left when ``settings.redact.mode`` is
+            not "off"; built from ``settings.faces`` at ``settings.redact``'s size, finding faces from below
+            its score (``LOOK_SCORE``), when omitted.
 
     ``frame_path`` cuts faces out and pastes them back, on the host or on the restorer's device
     (``settings.restore.frame_path``; ``frame_path_choice`` says which and why).
@@ -119,9 +120,9 @@ class Engine:
         self.selection = selection
         redact = settings.redact
         if hider is None and redact.enabled:
-            # Below the hiding score: the check on hidden frames has a margin for what encoding changes.
+            # Below the hiding score: a margin for the frames between two looks and what encoding changes.
             hider = build_detector(replace(settings.faces, det_size=redact.det_size,
-                                           keep_threshold=redact.score * RECHECK_SCORE,
+                                           keep_threshold=redact.score * LOOK_SCORE,
                                            min_face=0, max_faces=0), device=device)
         self.hider = hider
         self.frame_path, self.frame_path_choice = build_frame_path(settings.restore.frame_path, device,
@@ -201,7 +202,7 @@ class Engine:
         redact = self.settings.redact
         before = redact.before_frames if lookahead is None else lookahead
         redactor = Redactor(style=redact.style, margin=redact.margin, before=before, after=redact.after_frames,
-                            finder=self._faces_left)
+                            look=self._faces_left, look_every=redact.look_every)
         stats.redaction = redactor.audit
         return redactor
 
@@ -251,7 +252,7 @@ class Engine:
                 started = time.perf_counter()
                 found = analyzer.process([f.image for f in frames])
                 pipeline.stats.add_time("detect+track", time.perf_counter() - started)
-                to_hide = self._find_hidden(frames, found, pipeline.stats)
+                to_hide = self._find_hidden(found, pipeline.stats)
                 started = time.perf_counter()
                 for frame, frame_faces, (hide, keep) in zip(frames, found, to_hide):
                     affines = [face_affine(face.landmarks, size) for face in frame_faces.faces]
@@ -265,22 +266,22 @@ class Engine:
                 pipeline.put(out, None)
                 return
 
-    def _find_hidden(self, frames: list[Frame], found: list,
+    def _find_hidden(self, found: list[FrameFaces],
                      stats: PipelineStats) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
-        """Per frame, the face boxes to hide and those to keep visible (none when nothing is hidden); the
-        time goes to the "redact" stage, which runs only where faces are hidden."""
-        if self.hider is None or not self.settings.redact.enabled:
-            return [([], []) for _ in frames]
+        """Per frame, the face boxes to hide (the detector's hits at the hiding score, and tracked faces it
+        did not find) and those to keep visible; none when nothing is hidden. The time goes to the "redact"
+        stage, which runs only where faces are hidden."""
+        if not self.settings.redact.enabled:
+            return [([], []) for _ in found]
         started = time.perf_counter()
-        mode = self.settings.redact.mode
-        score = self.settings.redact.score
-        detections = [[hit for hit in hits if hit.score >= score] for hits in self.hider.detect([f.image for f in frames])]
-        hidden = [boxes_to_hide(mode, hits, faces.faces, self.selection) for hits, faces in zip(detections, found)]
+        mode, score = self.settings.redact.mode, self.settings.redact.score
+        hidden = [boxes_to_hide(mode, [hit for hit in faces.detections or [] if hit.score >= score], faces.faces,
+                                self.selection) for faces in found]
         stats.add_time("redact", time.perf_counter() - started)
         return hidden
 
     def _faces_left(self, image: np.ndarray) -> list[np.ndarray]:
-        """The face boxes the hiding detector finds in an output frame (the redactor's check)."""
+        """The face boxes the hiding detector finds in a hidden output frame (the redactor's look)."""
         return [hit.box for hit in self.hider.detect([image])[0]]
 
     def _restore(self, inbox: queue.Queue, out: queue.Queue, pipeline: StageThreads) -> None:
@@ -389,7 +390,7 @@ class Engine:
                 continue
             started = time.perf_counter()
             hide, keep = ([box * self.scale for box in boxes] for boxes in (job.hide, job.keep))
-            released = redactor.push((result, composed.faces), job.frame.index, enhanced, hide, keep)
+            released = redactor.push((result, composed.faces), job.frame.index, enhanced, hide, keep, cut=job.scene_cut)
             pipeline.stats.add_time("redact", time.perf_counter() - started)
             for (done, faces), image in released:
                 self._deliver(done, image, faces, observer, out, pipeline)

@@ -142,7 +142,7 @@ class RedactionAudit:
         frames: frames with at least one hidden region.
         bridged: indices of the frames where a face the detector missed was hidden because it was found
             before and after (a gap bridged).
-        found_again: regions hidden because the check found a face in a frame already hidden.
+        found_again: regions hidden because the look found a face in a frame hidden as far as was known.
     """
 
     faces: int = 0

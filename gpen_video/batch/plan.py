@@ -80,7 +80,8 @@ def settings_fingerprint(settings: Settings, options: BatchOptions) -> str:
 
 
 def plan_input(source: Path, output: Path, settings: Settings, options: BatchOptions) -> InputRecord:
-    """Index ``source``'s keyframes and plan its units: one ``whole`` unit, or keyframe segments.
+    """Index ``source``'s keyframes and plan its units: one ``whole`` unit, or keyframe segments (never
+    when faces are hidden).
 
     Part files are named ``<key>/whole<ext>`` or ``<key>/sNNN<ext>`` with the output's extension.
 
@@ -91,8 +92,10 @@ def plan_input(source: Path, output: Path, settings: Settings, options: BatchOpt
     key = input_key(source)
     record = InputRecord(str(source), str(output), key, stat.st_size, stat.st_mtime_ns)
     index = index_frames(source)
-    segments = plan_segments(index, options.segment_seconds, warmup=options.warmup,
-                             detect_every=settings.faces.detect_every)
+    # Hiding faces looks ahead (a face is hidden before it is first found): a segment's end would cut that short,
+    # so such a video is one unit (segment seconds 0: never split).
+    seconds = 0.0 if settings.redact.enabled else options.segment_seconds
+    segments = plan_segments(index, seconds, warmup=options.warmup, detect_every=settings.faces.detect_every)
     record.time_base = str(index.time_base)
     record.fps = str(index.fps) if index.fps else None
     record.frames = len(index)

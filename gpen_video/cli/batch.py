@@ -13,6 +13,7 @@ from .parsers import EXIT_CODES, CommandParser, HelpFormatter, add_tuning_option
 if TYPE_CHECKING:
     from rich.console import Console
 
+PER_INPUT_FLAGS = ("--tracks", "--exclude-tracks", "--tracks-from", "--pick")  # refused: ids are per input
 BATCH_EXAMPLES = """examples:
   gpen-video batch videos/ long.mp4 --out-dir out/    # again to resume
   gpen-video batch videos/ --out-dir /nfs/out --ray auto"""
@@ -47,6 +48,9 @@ def batch_parser() -> CommandParser:
     from ..config import Settings
 
     add_tuning_options(parser, Settings())
+    # Track ids name faces of one input's run only: known here to be refused with the reason, not as unknown flags.
+    for flag in PER_INPUT_FLAGS:
+        parser.add_argument(flag, dest=f"per_input_{flag[2:].replace('-', '_')}", help=argparse.SUPPRESS)
     return parser
 
 
@@ -63,7 +67,14 @@ def batch_command(argv: Sequence[str], console: Console) -> int:
 def _batch(args: argparse.Namespace, console: Console) -> int:
     from ..config import build_settings
 
+    given = [flag for flag in PER_INPUT_FLAGS if getattr(args, f"per_input_{flag[2:].replace('-', '_')}") is not None]
+    if given:
+        raise InputError(f"{given[0]} is not a batch option: track ids name faces of one input's run, not of many "
+                         "(run gpen-video on that input)")
     settings = build_settings(args.config, command_line_overrides(args))
+    if settings.redact.mode == "others":
+        raise InputError("batch takes no --redact others: it restores every track of every input, so almost no "
+                         "face would be hidden; use --redact all, or gpen-video per input with --tracks")
     from ..batch import BatchOptions, import_ray, run_batch  # heavy imports only once the settings are good
 
     if args.ray is not None:

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..protocols import FaceVerifier
-from ..types import TrackedFace
+from ..types import Detection, TrackedFace
 from .detect import FaceDetector
 from .smooth import LandmarkSmoother
 from .track import FaceTracker, SceneCutDetector
@@ -21,10 +21,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class FrameFaces:
-    """Faces of one frame. ``scene_cut`` is True when the frame starts a new scene (tracks were reset)."""
+    """Faces of one frame. ``scene_cut`` is True when the frame starts a new scene (tracks were reset);
+    ``detections`` are the detector's hits in the frame, tracked or not (None where it did not run)."""
 
     faces: list[TrackedFace] = field(default_factory=list)
     scene_cut: bool = False
+    detections: list[Detection] | None = None
 
 
 class FaceAnalyzer:
@@ -82,7 +84,8 @@ class FaceAnalyzer:
             if cut:
                 self.tracker.reset()
             faces = self.tracker.update(found.get(k), t, period=self.detect_every)
-            out.append(FrameFaces(faces=self._count_verified(images[k], faces, hit=k in found), scene_cut=cut))
+            out.append(FrameFaces(faces=self._count_verified(images[k], faces, hit=k in found), scene_cut=cut,
+                                  detections=found.get(k)))
         self._t += len(images)
         return out
 

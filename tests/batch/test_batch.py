@@ -171,3 +171,39 @@ def test_options_out_of_range_are_usage_errors_that_name_the_flag(data_dir: Path
         assert result.returncode == 2
         assert result.stderr.strip() == f"gpen-video: error: {message}"
 
+
+
+def test_track_choices_and_redact_others_are_refused_with_the_reason(data_dir: Path, tmp_path: Path) -> None:
+    clip = data_dir / "lp_d9_3s.mp4"
+    for args, words in ((["--tracks", "3"], "--tracks is not a batch option: track ids name faces of one input"),
+                        (["--tracks-from", "faces/index.json"], "--tracks-from is not a batch option"),
+                        (["--redact", "others"], "batch takes no --redact others")):
+        result = run_cli("batch", clip, "--out-dir", tmp_path / "out", *args)
+        assert result.returncode == 2 and words in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_redact_all_hides_every_face_and_never_splits_a_video(data_dir: Path, tmp_path: Path) -> None:
+    """A 3 s clip that --segment-seconds 1 would cut into segments is one unit when faces are hidden (the
+    look-ahead must not stop at a segment's end), and the detector at twice the default size finds no face."""
+    from gpen_video.config import Settings
+    from gpen_video.faces.detect import RetinaFaceOnnx
+    from tests.helpers.real_media import video_frames
+
+    clip = data_dir / "lp_d9_3s.mp4"
+    out = tmp_path / "out"
+    result = run_cli("batch", clip, "--out-dir", out, "--segment-seconds", "1", "--redact", "all",
+                     "--redact-style", "pixelate", *FAST)
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "gpen-batch.json").read_text())
+    (record,) = manifest["inputs"].values() if isinstance(manifest["inputs"], dict) else manifest["inputs"]
+    assert [unit["kind"] for unit in record["units"]] == ["whole"]
+    detector = RetinaFaceOnnx(det_size=2 * Settings().faces.det_size, score_threshold=0.05)
+    import av
+
+    with av.open(str(out / clip.name)) as container:
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    assert len(frames) == 90
+    assert max((hit.score for hits in detector.detect(frames) for hit in hits), default=0.0) < 0.5
+    assert max(hit.score for hits in detector.detect(list(video_frames(clip.name, 5))) for hit in hits) > 0.9

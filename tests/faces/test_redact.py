@@ -11,7 +11,7 @@ import pytest
 from gpen_video.config import Settings
 from gpen_video.engine import Engine
 from gpen_video.faces.detect import RetinaFaceOnnx
-from gpen_video.faces.redact import Redactor, head_region, hide
+from gpen_video.faces.redact import FEATHER, Redactor, head_region, hide
 from gpen_video.faces.select import EVERY_TRACK, TrackSelection
 from gpen_video.job import enhance_video
 from gpen_video.restore import PassthroughRestorer
@@ -66,9 +66,12 @@ def test_every_style_removes_the_detail_of_the_whole_head(style):
     inside = out[y0 + 1 : y1 - 1, x0 + 1 : x1 - 1].astype(np.float32)
     # Neighbouring pixels barely differ any more (random noise differs by ~85 on average).
     assert np.abs(np.diff(inside, axis=1)).mean() < 15
+    band = int(np.ceil(FEATHER * max(region[2] - region[0], region[3] - region[1])))
     outside = np.ones(image.shape[:2], bool)
-    outside[y0:y1, x0:x1] = False
-    assert np.array_equal(out[outside], image[outside])  # nothing else changes
+    outside[y0 - band : y1 + band, x0 - band : x1 + band] = False
+    assert np.array_equal(out[outside], image[outside])  # nothing beyond the soft band changes
+    edge = np.abs(np.diff(out[y0 - band : y1 + band, x0 - band].astype(np.float32), axis=0)).mean()
+    assert edge > 15  # the band's outer edge is still the picture's own noise
 
 
 def test_no_face_is_found_in_a_redacted_real_clip(tmp_path):
@@ -117,3 +120,50 @@ def test_others_leaves_the_chosen_face_visible_and_hides_the_rest():
     assert all(_face_detail(image) > 40 for image in kept)
     hidden = _engine_frames(TrackSelection(excluded=frozenset({0})), "others", lookahead=None, depth=8)
     assert all(_face_detail(image) < 15 for image in hidden)
+
+
+def test_what_the_look_finds_is_hidden_around_it_and_it_looks_every_few_frames():
+    """A face only the look finds (at frame 8) is hidden from ``before`` frames earlier; the look runs every
+    ``look_every`` frames and at a scene cut."""
+    looked: list[int] = []
+
+    def look(image):
+        looked.append(int(image[0, 0, 0]))  # the frame's number, written into its first pixel
+        return [BOX] if image[0, 0, 0] == 8 else []
+
+    redactor = Redactor(before=3, after=3, look=look, look_every=4)
+    image = np.full((128, 128, 3), 200, np.uint8)
+    image[45:60, 45:55] = 20
+    released = []
+    for index in range(14):
+        frame = image.copy()
+        frame[0, 0] = index
+        released += redactor.push(index, index, frame, [], cut=index == 10)
+    released += redactor.flush()
+    assert looked == [0, 4, 8, 10]  # look_every is capped at before + 1 = 4; the cut at 10 starts again
+    hidden = [index for index, out in released if out[45:60, 45:55].min() > 20]
+    assert hidden == list(range(5, 12))  # 8 - 3 .. 8 + 3
+    assert redactor.audit.found_again == 1 and redactor.audit.faces == 0
+
+
+def test_no_face_is_found_after_a_scene_cut():
+    """A hard cut from the talking head (shrunk to 512 px) to a motion clip: with every face hidden, the
+    detector at twice the default size finds no face scoring 0.5 before or after the cut."""
+    import cv2
+
+    from tests.helpers.real_media import video_frames
+
+    head = [cv2.resize(image, (512, 512), interpolation=cv2.INTER_AREA)
+            for image in video_frames("talking_head_844.mp4", 10)]
+    images = head + list(video_frames("lp_d3_3s.mp4", 14))
+    frames = [Frame(k, k, Fraction(1, 30), image) for k, image in enumerate(images)]
+    settings = Settings()
+    settings = replace(settings, restore=replace(settings.restore, restorer="none"),
+                       redact=replace(settings.redact, mode="all"))
+    results = list(Engine(settings, restorer=PassthroughRestorer()).stream(frames))
+    assert [r.frame.index for r in results if r.scene_cut][-1] == len(head)  # the cut was seen
+    detector = RetinaFaceOnnx(det_size=2 * Settings().faces.det_size, score_threshold=0.05)
+    scores = [max((hit.score for hit in hits), default=0.0) for hits in detector.detect([r.enhanced for r in results])]
+    assert max(scores) < 0.5, scores
+    original = [max((hit.score for hit in hits), default=0.0) for hits in detector.detect(images)]
+    assert min(original) > 0.9  # a face in every frame, on both sides of the cut

@@ -13,7 +13,9 @@ from gpen_video.config import Settings
 from gpen_video.engine import Engine
 from gpen_video.errors import InputError
 from gpen_video.faces.fingerprint import run_fingerprint
+from gpen_video.faces.detect import RetinaFaceOnnx
 from gpen_video.faces.paste import face_roi
+from gpen_video.faces.redact import head_region, iou
 from gpen_video.faces.select import TrackSelection, parse_track_ids, selection_from_gallery
 from gpen_video.job import enhance_video
 from gpen_video.restore import PassthroughRestorer
@@ -77,25 +79,59 @@ def _stream(engine: Engine) -> list:
     return list(engine.stream(frames))
 
 
+def _chosen(gallery) -> int:
+    """The gallery's longest track."""
+    data = json.loads(gallery.read_text())
+    return max(data["tracks"], key=lambda track: track["frames"])["track_id"]
+
+
+def _inside(faces, track_id: int, shape: tuple[int, int]) -> np.ndarray:
+    """bool [H, W]: where the faces of ``track_id`` are pasted (their crops' footprint)."""
+    inside = np.zeros(shape, bool)
+    for face in faces:
+        if face.track_id == track_id:
+            roi = face_roi(face.affine, (0, 0, face.crop.shape[1], face.crop.shape[0]), shape)
+            if roi is not None:
+                x0, y0, x1, y1 = roi
+                inside[y0:y1, x0:x1] = True
+    return inside
+
+
 def test_one_chosen_track_is_the_only_change(crowd_galleries):
-    """Restoring one track (a sharpening stand-in) changes the frame inside that track's regions only: every
-    other pixel is the input's (a pass-through run pastes every face, resampled, so the input is the reference)."""
-    data = json.loads(crowd_galleries[0].read_text())
-    chosen = max(data["tracks"], key=lambda track: track["frames"])["track_id"]
-    settings = _plain()
-    restored = _stream(Engine(settings, restorer=SharpenRestorer(), selection=TrackSelection(frozenset({chosen}))))
-    plain = _stream(Engine(settings, restorer=PassthroughRestorer()))
+    """Restoring one track (a sharpening stand-in) changes the frame, against a ``--restorer none`` run of the
+    same choice, inside that track's regions only (the pass-through resamples the faces it pastes: the same
+    choice is the reference, so that what differs is the restorer's work alone)."""
+    chosen = _chosen(crowd_galleries[0])
+    settings, selection = _plain(), TrackSelection(frozenset({chosen}))
+    restored = _stream(Engine(settings, restorer=SharpenRestorer(), selection=selection))
+    plain = _stream(Engine(settings, restorer=PassthroughRestorer(), selection=selection))
     changed_inside = 0
     for ours, theirs in zip(restored, plain, strict=True):
         assert [f.track_id for f in ours.faces] == [f.track_id for f in theirs.faces]  # the same tracking
-        diff = np.abs(ours.enhanced.astype(np.int16) - ours.frame.image.astype(np.int16)).max(axis=2) > 0
-        inside = np.zeros(diff.shape, bool)
-        for face in ours.faces:
-            if face.track_id == chosen:
-                roi = face_roi(face.affine, (0, 0, face.crop.shape[1], face.crop.shape[0]), diff.shape)
-                if roi is not None:
-                    x0, y0, x1, y1 = roi
-                    inside[y0:y1, x0:x1] = True
+        diff = np.abs(ours.enhanced.astype(np.int16) - theirs.enhanced.astype(np.int16)).max(axis=2) > 0
+        inside = _inside(ours.faces, chosen, diff.shape)
         assert not diff[~inside].any()
         changed_inside += int(diff[inside].sum())
+        # The faces not chosen keep the input's pixels: nothing is pasted over them.
+        others = np.zeros(diff.shape, bool)
+        for face in ours.faces:
+            if face.track_id != chosen:
+                others |= _inside([face], face.track_id, diff.shape)
+        assert np.array_equal(ours.enhanced[others & ~inside], ours.frame.image[others & ~inside])
     assert changed_inside > 1000  # the chosen face was restored
+
+
+def test_the_chosen_track_restored_and_every_other_face_hidden(crowd_galleries):
+    """``--tracks N --redact others`` on the crowd: the detector at twice the default size finds no face
+    scoring 0.5 outside the chosen face's head, and still finds the chosen face."""
+    chosen = _chosen(crowd_galleries[0])
+    settings = replace(_plain(), redact=replace(_plain().redact, mode="others"))
+    results = _stream(Engine(settings, restorer=PassthroughRestorer(), selection=TrackSelection(frozenset({chosen}))))
+    detector = RetinaFaceOnnx(det_size=2 * Settings().faces.det_size, score_threshold=0.05)
+    found_chosen = 0
+    for result, hits in zip(results, detector.detect([r.enhanced for r in results]), strict=True):
+        heads = [head_region(face.box, 0.15) for face in result.faces if face.track_id == chosen]
+        left = [hit.score for hit in hits if not any(iou(hit.box, head) > 0 for head in heads)]
+        assert max(left, default=0.0) < 0.5, result.frame.index
+        found_chosen += any(hit.score >= 0.5 for hit in hits if any(iou(hit.box, head) > 0 for head in heads))
+    assert found_chosen >= len(results) - 1  # the chosen face stays visible
