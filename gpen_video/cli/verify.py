@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 VERIFY_EXAMPLES = """examples:
   gpen-video verify out.audit.jsonl                                # the log's hash chain and footer
   gpen-video verify out.audit.jsonl --input cctv.mp4 --output out.mkv --frames
-  gpen-video verify out.mp4                                        # the output's Content Credentials (C2PA)"""
+  gpen-video verify out.mp4                                        # the output's Content Credentials (C2PA)
+  gpen-video verify out.mp4 --trust roots.pem                      # ... signed by a chain ending in roots.pem"""
 
 
 def verify_command(argv: Sequence[str], console: Console) -> int:
@@ -28,6 +29,9 @@ def verify_command(argv: Sequence[str], console: Console) -> int:
     parser.add_argument("file", help="an audit log (.jsonl), or a signed output")
     parser.add_argument("--input", metavar="IN", help="the run's input: its sha256 must be the log's")
     parser.add_argument("--output", metavar="OUT", help="the run's output: its sha256 must be the log's")
+    parser.add_argument("--trust", metavar="ROOTS.pem",
+                        help="with a signed output: the signer's chain must end in one of these root certificates "
+                             "(without it, any signer is accepted and only the manifest's integrity is checked)")
     parser.add_argument("--frames", action="store_true",
                         help="also decode --output and compare every frame with its line (lossless encodes only)")
     args = parser.parse_args(argv)
@@ -36,8 +40,10 @@ def verify_command(argv: Sequence[str], console: Console) -> int:
             raise InputError("--input, --output and --frames go with an audit log (.jsonl)")
         from ..review.credentials import describe, read_credentials
 
-        print(describe(read_credentials(args.file)))
+        print(describe(read_credentials(args.file, args.trust)))
         return 0
+    if args.trust:
+        raise InputError("--trust goes with a signed output, not an audit log")
     if args.frames and not args.output:
         raise InputError("--frames needs --output OUT")
     from ..review.audit_check import verify_audit

@@ -25,6 +25,7 @@ from ..media.output import discard, temp_path_for
 
 COMPOSITE_WITH_TRAINED_MODEL = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
 PROVENANCE_LABEL = "org.gpen-video.provenance"
+UNTRUSTED = "signingCredential.untrusted"  # c2pa's code for a signer whose root is no trust anchor
 SIGNABLE = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".jpg": "image/jpeg",
             ".jpeg": "image/jpeg", ".png": "image/png"}
 
@@ -58,8 +59,9 @@ class Claim:
 
 @dataclass(frozen=True)
 class Credentials:
-    """A file's manifest as read: ``state`` (c2pa's validation state: "Valid", or "Trusted" when the
-    signer's root is a trust anchor), the active ``manifest`` and its ``provenance`` assertion (or None)."""
+    """A file's manifest as read: ``state`` (c2pa's validation state: "Valid" when it is intact, "Trusted"
+    when its signer's root is also a trust anchor), the active ``manifest`` and its ``provenance``
+    assertion (or None)."""
 
     state: str
     manifest: dict
@@ -138,25 +140,34 @@ def sign_output(path: Path, title: str, claim: Claim, key: SigningKey) -> None:
         raise InputError(f"cannot sign {title}: {exc}") from None
 
 
-def read_credentials(path: str | Path) -> Credentials:
+def read_credentials(path: str | Path, trust_anchors: str | Path | None = None) -> Credentials:
     """Read and check the manifest embedded in ``path``.
 
+    Without ``trust_anchors`` (PEM root certificates) a signer outside C2PA's trust lists is accepted:
+    the manifest is checked for integrity ("Valid"). With them, the signer's chain must end in one of
+    them ("Trusted").
+
     Raises:
-        InputMissing: no such file. VerificationFailed: no manifest, or one whose signature or
+        InputMissing: no such file. VerificationFailed: no manifest, or one whose signature, chain or
             content hashes do not check out (the first failure is named). MissingExtra: no c2pa-python.
     """
     c2pa = _c2pa()
     path = Path(path)
-    if not path.is_file():
-        raise InputMissing(f"file not found: {path}")
+    for needed in (path, trust_anchors):
+        if needed is not None and not Path(needed).is_file():
+            raise InputMissing(f"file not found: {needed}")
+    context = None if trust_anchors is None else c2pa.Context.from_dict(
+        {"trust": {"trust_anchors": Path(trust_anchors).read_text()}})
     try:
-        reader = c2pa.Reader(str(path))
+        reader = c2pa.Reader(str(path), context=context)
     except c2pa.C2paError as exc:
         raise VerificationFailed(path.name, f"no readable Content Credentials ({exc})") from None
     with reader:
         state = reader.get_validation_state() or "Invalid"
         manifest = reader.get_active_manifest() or {}
         failures = (reader.get_validation_results() or {}).get("activeManifest", {}).get("failure", [])
+    if trust_anchors is None:  # integrity only: a signer on no trust list is not a failure
+        failures = [failure for failure in failures if failure.get("code") != UNTRUSTED]
     if failures or state not in ("Valid", "Trusted"):
         first = failures[0] if failures else {"code": state, "explanation": "not valid"}
         raise VerificationFailed(f"{path.name}'s Content Credentials",
