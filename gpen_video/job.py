@@ -133,8 +133,8 @@ def enhance_video(
                              tags=output_tags(settings), threads=None if log is None else ENCODER_THREADS,
                              listener=log)
         with writer:
-            _encode_all(engine.stream(reader, stats=stats, observer=observer, planes=not compare and writer.takes_planes),
-                        writer, stats, compare, report)
+            _encode_all(engine.stream(reader, stats=stats, observer=observer, planes=not compare and writer.takes_planes,
+                                      fixed_batches=log is not None), writer, stats, compare, report)
             writer.close(before_publish=_finisher(source, output, settings, log, signing))
         if log is not None:
             log.publish()
