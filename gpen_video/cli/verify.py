@@ -49,6 +49,6 @@ def verify_command(argv: Sequence[str], console: Console) -> int:
     from ..review.audit_check import verify_audit
 
     check = verify_audit(args.file, source=args.input, output=args.output, frames=args.frames)
-    checked = "".join(f", {what} match" for what in check.checked)
+    checked = f"; {', '.join(check.checked)} match" if check.checked else ""
     print(f"audit log intact: {check.lines} lines, {check.frames} frames{checked}; chain sha256 {check.chain_sha256}")
     return 0

@@ -134,7 +134,10 @@ def _decoded_hashes(output: Path, header: dict) -> Iterator[str]:
     from ..media.planes import visible_planes
 
     def hashes() -> Iterator[str]:
-        with av.open(str(output)) as container:
-            for frame in container.decode(video=0):
-                yield planes_sha256(visible_planes(frame))
+        try:
+            with av.open(str(output)) as container:
+                for frame in container.decode(video=0):
+                    yield planes_sha256(visible_planes(frame))
+        except av.FFmpegError as exc:
+            raise VerificationFailed("the output", f"{output.name} cannot be decoded ({exc})") from None
     return hashes()
