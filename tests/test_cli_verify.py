@@ -33,6 +33,21 @@ def audited(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return folders[0], folders[1]
 
 
+def _rechained(log: bytes) -> bytes:
+    """``log`` with every ``prev`` and the footer's seal written anew: what a forger would do."""
+    from gpen_video.review.audit import GENESIS, encode_line, line_sha256, seal
+
+    lines, prev = [], GENESIS
+    for record in (json.loads(line) for line in log.splitlines()):
+        record.pop("prev")
+        if "seal" in record:
+            record["seal"] = seal({**record, "prev": prev})
+        line = encode_line(record, prev)
+        lines.append(line)
+        prev = line_sha256(line)
+    return b"\n".join(lines) + b"\n"
+
+
 def _flip(path: Path, at: int) -> None:
     data = bytearray(path.read_bytes())
     data[at] ^= 0x01
@@ -109,10 +124,21 @@ def test_a_signed_output_carries_the_logs_hash_and_a_failed_signing_leaves_nothi
     assert result.returncode == 0, result.stderr
     log = run_cli("verify", out / "out.jsonl", "--output", out / "out.mp4")
     assert log.returncode == 0, log.stderr
+    assert "output sha256, signed audit hash match" in log.stdout
     signed = run_cli("verify", out / "out.mp4", "--trust", chain.root)
     assert signed.returncode == 0, signed.stderr
     assert signed.stdout.startswith("Content Credentials trusted")
     assert log.stdout.split("chain sha256 ")[1].strip() in signed.stdout
+
+    # A forger who rewrites every line after the one changed keeps the chain whole, but not the signed hash.
+    forged = tmp_path / "forged.jsonl"
+    original = (out / "out.jsonl").read_bytes()
+    forged.write_bytes(_rechained(original.replace(b'"frame":1,', b'"frame":7,', 1)))
+    assert forged.read_bytes() != original
+    assert run_cli("verify", forged).returncode == 0  # the chain alone cannot tell
+    failed = run_cli("verify", forged, "--output", out / "out.mp4")
+    assert_one_line_error(failed, 2)
+    assert "out.mp4's Content Credentials: hold the audit hash" in failed.stderr
 
     bad_key = tmp_path / "bad-key.pem"
     bad_key.write_text("-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n")

@@ -49,6 +49,11 @@ def verify_command(argv: Sequence[str], console: Console) -> int:
     from ..review.audit_check import verify_audit
 
     check = verify_audit(args.file, source=args.input, output=args.output, frames=args.frames)
+    if args.output:
+        from ..review.credentials import signed_audit_hash_matches
+
+        if signed_audit_hash_matches(args.output, check.chain_sha256):
+            check.checked.append("signed audit hash")
     checked = f"; {', '.join(check.checked)} match" if check.checked else ""
     print(f"audit log intact: {check.lines} lines, {check.frames} frames{checked}; chain sha256 {check.chain_sha256}")
     return 0

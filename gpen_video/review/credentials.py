@@ -13,6 +13,7 @@ signed with the user's certificate chain and ES256 key. It holds:
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import mimetypes
 import os
@@ -174,6 +175,28 @@ def read_credentials(path: str | Path, trust_anchors: str | Path | None = None) 
                                  f"{first.get('code')}: {first.get('explanation', '')}".rstrip(": "))
     provenance = next((a["data"] for a in manifest.get("assertions", []) if a.get("label") == PROVENANCE_LABEL), None)
     return Credentials(state, manifest, provenance)
+
+
+def signed_audit_hash_matches(output: str | Path, chain_sha256: str) -> bool:
+    """Whether ``output`` carries Content Credentials whose audit hash is ``chain_sha256`` (an audit log's
+    ``AuditCheck.chain_sha256``): True when it does, False when it carries none or c2pa-python is not
+    installed. The chain cannot protect a log's last lines from one who rewrites them all; the signature can.
+
+    Raises:
+        VerificationFailed: the manifest fails its checks, or holds another log's hash.
+    """
+    if Path(output).suffix.lower() not in SIGNABLE or importlib.util.find_spec("c2pa") is None:
+        return False
+    import c2pa
+
+    with open(output, "rb") as handle:
+        if c2pa.Reader.try_create(SIGNABLE[Path(output).suffix.lower()], handle) is None:
+            return False
+    signed = ((read_credentials(output).provenance or {}).get("audit") or {}).get("chain_sha256")
+    if signed != chain_sha256:
+        raise VerificationFailed(f"{Path(output).name}'s Content Credentials",
+                                 f"hold the audit hash {str(signed)[:16]}..., not this log's {chain_sha256[:16]}...")
+    return True
 
 
 def describe(credentials: Credentials) -> str:
