@@ -149,3 +149,26 @@ def test_a_signed_output_carries_the_logs_hash_and_a_failed_signing_leaves_nothi
     assert_one_line_error(result, 2)
     assert "cannot sign out.mp4" in result.stderr
     assert leftovers(failed_run, set()) == []
+
+
+@pytest.mark.slow
+def test_a_picture_gets_a_log_of_one_frame_and_signed_credentials(tmp_path: Path) -> None:
+    pytest.importorskip("c2pa")
+    pytest.importorskip("cryptography")
+    from PIL import Image
+
+    from tests.helpers.signing import make_signing_chain
+
+    chain = make_signing_chain(tmp_path)
+    picture = tmp_path / "in.png"
+    Image.open(DATA / "Solvay_conference_1927.png").convert("RGB").crop((0, 0, 640, 480)).save(picture)
+    result = run_cli(picture, tmp_path / "out.jpg", "--restorer", "none", "--audit", tmp_path / "out.jsonl",
+                     "--sign", chain.chain, chain.key, "-q")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert lines[0]["kind"] == "image" and [line.get("frame") for line in lines[1:-1]] == [0]
+    assert len(lines[1]["faces"]) >= 3
+    checked = run_cli("verify", tmp_path / "out.jsonl", "--input", picture, "--output", tmp_path / "out.jpg")
+    assert checked.returncode == 0, checked.stderr
+    assert "input sha256, output sha256, signed audit hash match" in checked.stdout
+    assert run_cli("verify", tmp_path / "out.jpg", "--trust", chain.root).returncode == 0

@@ -22,8 +22,7 @@ ENHANCE_EXAMPLES = """examples:
   gpen-video in.mp4 out.mp4                    # every face, with GPEN-BFR-512
   gpen-video film.mp4 out.mp4 --config film    # old film: 2x size, x264 slow
   gpen-video cctv.mp4 out.mp4 --config surveillance --faces-out faces/
-  gpen-video group.png out.png --upscale 2 --compare
-  gpen-video cctv.mp4 out.mp4 --audit out.audit.jsonl --sign chain.pem key.pem"""
+  gpen-video group.png out.png --upscale 2 --compare"""
 
 
 def enhance_parser() -> CommandParser:

@@ -12,10 +12,10 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 VERIFY_EXAMPLES = """examples:
-  gpen-video verify out.audit.jsonl                                # the log's hash chain and footer
-  gpen-video verify out.audit.jsonl --input cctv.mp4 --output out.mkv --frames
-  gpen-video verify out.mp4                                        # the output's Content Credentials (C2PA)
-  gpen-video verify out.mp4 --trust roots.pem                      # ... signed by a chain ending in roots.pem"""
+  gpen-video verify run.jsonl                  # the log's chain and footer
+  gpen-video verify run.jsonl --input in.mp4 --output out.mkv --frames
+  gpen-video verify out.mp4                    # its Content Credentials
+  gpen-video verify out.mp4 --trust roots.pem  # ... signed from a known root"""
 
 
 def verify_command(argv: Sequence[str], console: Console) -> int:

@@ -124,8 +124,7 @@ class VideoWriter:
         self._overwrite = overwrite
         self._io_timeout = io_timeout
         self._copy_from_first_frame = copy_from_first_frame
-        self._threads = threads
-        self._listener = listener
+        self._threads, self._listener = threads, listener
         self._temp = temp_path_for(self.dest)
         self._passthrough: Passthrough | None = None
         self._closed = False

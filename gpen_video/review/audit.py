@@ -164,8 +164,8 @@ class AuditLog:
 
     A ``FrameObserver`` (the engine's paste stage tells it each frame's faces) and an ``EncodeListener``
     (the writer tells it each frame's planes, in the same order, from another thread): a frame's line is
-    written once both are known. ``finish`` writes the footer; ``publish`` gives the log its name;
-    leaving the ``with`` block on an error removes it.
+    written once both are known. ``finish`` writes the footer (once the output is complete); leaving the
+    ``with`` block then publishes the log, and removes it on an error or when it was never finished.
 
     Raises:
         InputError, DestinationExists: ``dest`` is not a place for a new file (``media.output``).
@@ -180,6 +180,7 @@ class AuditLog:
         self._pending: deque[dict] = deque()  # observed frames waiting for their planes
         self._lock = threading.Lock()
         self.frames = 0
+        self.finished = False
         self._write(header)
 
     @property
@@ -213,6 +214,7 @@ class AuditLog:
         footer["seal"] = seal(footer)
         self._write({key: value for key, value in footer.items() if key != "prev"})
         self._file.close()
+        self.finished = True
         return self._prev
 
     def publish(self) -> Path:
@@ -229,5 +231,7 @@ class AuditLog:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
+        if exc_type is None and self.finished:
+            self.publish()
+        else:
             self.discard()

@@ -44,7 +44,6 @@ def write_log(folder: Path, frames: int = 4, faces: int = 2) -> tuple[Path, Path
             log.observe(*_result(index, faces))
             log.encoded([np.full((4, 6), index, np.uint8), np.zeros((2, 3), np.uint8)])
         log.finish(output)
-        log.publish()
     return folder / "run.jsonl", output
 
 
