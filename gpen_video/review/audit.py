@@ -115,6 +115,8 @@ def audit_header(run: AuditedRun) -> dict:
     weights = weights_record(run.settings.restore)
     changes = (f"every pixel: the frame is enlarged {run.scale}x" if run.scale > 1 else
                "the pixels under the restored faces' paste masks")
+    if run.settings.redact.enabled:
+        changes += f", and the heads of the faces hidden ({run.settings.redact.style})"
     bit_exact = run.device == "cpu"
     return {
         "audit": AUDIT_FORMAT,
