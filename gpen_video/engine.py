@@ -155,6 +155,7 @@ class Engine:
         compositor: FaceCompositor | None = None,
         planes: bool = False,
         redact_lookahead: int | None = None,
+        fixed_batches: bool = False,
     ) -> Iterator[FrameResult]:
         """Enhance ``frames`` and yield one result per frame, in order.
 
@@ -173,6 +174,9 @@ class Engine:
         ``redact_lookahead``: when faces are hidden (``settings.redact``), the frames each face is hidden
         before its first detection, which delays the output by as many frames [default:
         ``settings.redact.before_frames``; live mode gives 0].
+        ``fixed_batches``: the restorer's batches are cut where the faces fill one (or the input ends), never
+        where the threads' timing puts them: a restorer whose numbers depend on its batch (torch on a CPU)
+        then gives the same pixels on every run, at some cost in throughput (reproducible runs).
         """
         if queue_depth < 1:
             raise ValueError(f"queue_depth must be >= 1, got {queue_depth}")
@@ -185,7 +189,8 @@ class Engine:
             compositor.reset()  # the new analyzer numbers its tracks from 0 again
         redactor = self._redactor(stats, redact_lookahead)
         pipeline = StageThreads(stats, queue_depth)
-        done = self._start_stages(pipeline, frames, analyzer, compositor, redactor, observer, planes, queue_depth)
+        done = self._start_stages(pipeline, frames, analyzer, compositor, redactor, observer, planes, queue_depth,
+                                  fixed_batches)
         try:
             while True:
                 item = pipeline.get(done)
@@ -208,7 +213,7 @@ class Engine:
 
     def _start_stages(self, pipeline: StageThreads, frames: Iterable[Frame], analyzer: FaceAnalyzer,
                       compositor: FaceCompositor, redactor: Redactor | None, observer: FrameObserver | None,
-                      planes: bool, queue_depth: int) -> queue.Queue:
+                      planes: bool, queue_depth: int, fixed_batches: bool) -> queue.Queue:
         """Start one thread per stage, joined by queues; returns the queue the finished results arrive on."""
         to_analyse = pipeline.queue()
         to_restore = pipeline.queue()
@@ -224,7 +229,7 @@ class Engine:
         # frame as it comes.
         analyse_batch = max(4, analyzer.detect_every) if queue_depth > 1 else 1
         pipeline.start("analyse", lambda: self._analyse(analyzer, analyse_batch, to_analyse, to_restore, pipeline))
-        pipeline.start("restore", lambda: self._restore(to_restore, restored, pipeline))
+        pipeline.start("restore", lambda: self._restore(to_restore, restored, pipeline, fixed_batches))
         if self.scale > 1:
             pipeline.start("upscale", lambda: self._upscale(restored, to_paste, pipeline))
         pipeline.start("paste", lambda: self._paste(compositor, redactor, observer, planes, to_paste, done, pipeline))
@@ -284,8 +289,9 @@ class Engine:
         """The face boxes the hiding detector finds in a hidden output frame (the redactor's look)."""
         return [hit.box for hit in self.hider.detect([image])[0]]
 
-    def _restore(self, inbox: queue.Queue, out: queue.Queue, pipeline: StageThreads) -> None:
-        """Gather faces across frames into batches, submit them, and pass jobs on in frame order."""
+    def _restore(self, inbox: queue.Queue, out: queue.Queue, pipeline: StageThreads, fixed_batches: bool) -> None:
+        """Gather faces across frames into batches, submit them, and pass jobs on in frame order; with
+        ``fixed_batches`` a batch goes only once full (or at the end), not early when the restorer is idle."""
         batch_size = self.restorer.batch_size  # an injected restorer brings its own
         waiting: deque[list[_Job]] = deque()  # groups of jobs in submission order
         gathered: list[_Job] = []
@@ -332,7 +338,7 @@ class Engine:
                     gathered_faces += len(job.faces)
                     if gathered_faces >= batch_size:
                         submit()
-                if gathered and (gathered_faces == 0 or not waiting):
+                if gathered and (gathered_faces == 0 or not waiting) and not (fixed_batches and gathered_faces):
                     submit()  # nothing to gain by holding these back
                 release(wait=not items and not gathered and bool(waiting))
             submit()

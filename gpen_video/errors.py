@@ -181,3 +181,16 @@ class DestinationUnwritable(InputError, PermissionError):
         self.path, self.reason = path, reason
         super().__init__(f"cannot write the output {path}: its folder {path.parent} does not accept new files "
                          f"({reason})")
+
+
+class VerificationFailed(InputError):
+    """An audit log, or the files it describes, or an output's signed Content Credentials, do not check out.
+
+    Attributes:
+        where: what failed, as a reader finds it ("audit line 7", "the output", "the manifest").
+        what: how it failed, worded to follow ``where`` ("does not follow line 6 (its prev hash differs)").
+    """
+
+    def __init__(self, where: str, what: str) -> None:
+        self.where, self.what = where, what
+        super().__init__(f"{where}: {what}")

@@ -19,14 +19,16 @@ from .media.image import read_image, write_image
 from .media.open import open_reader, open_writer
 from .media.output import check_destination
 from .media.info import VideoInfo, output_size
-from .media.reader import frames_in_window
+from .media.reader import VideoReader, frames_in_window
 from .media.signals import interrupts_as_exceptions
 from .media.writer import VideoWriter
 from .media.source import local_file
 from .review.metrics import QualityObserver
 from .review.observers import FaceRecords, ObserverGroup
 from .protocols import FrameObserver, ProgressListener
-from .review.provenance import output_tags
+from .review.audit import ENCODER_THREADS, AuditedRun, AuditLog, audit_header
+from .review.credentials import Claim, SigningKey, check_signable, sign_output
+from .review.provenance import input_record, model_name, output_tags, weights_record
 from .types import Frame, FrameResult, PipelineStats, Progress
 from .upscale.lanczos import lanczos_resize
 
@@ -89,6 +91,8 @@ def enhance_video(
     faces_out: str | Path | None = None,
     record_faces: bool = False,
     selection: TrackSelection = EVERY_TRACK,
+    audit: str | Path | None = None,
+    signing: SigningKey | None = None,
 ) -> JobResult:
     """Decode ``source``, enhance every frame, encode to ``output`` with the source's audio.
 
@@ -103,33 +107,84 @@ def enhance_video(
     video, whose ``index.json`` records the run's fingerprint (``run_fingerprint``); ``record_faces`` keeps
     every face of every frame in ``JobResult.face_records``. ``selection``: the tracks restored (the
     engine's, when one is built here). The output carries ``review.provenance.output_tags`` in its metadata.
+    ``audit`` names the run's audit log (``review.audit``), published with the output; ``signing`` embeds
+    signed Content Credentials in the output before it is published (``review.credentials``).
     """
     began, stats, quality = time.perf_counter(), PipelineStats(keep_frames=keep_frames), QualityObserver()
-    records, encode = FaceRecords() if record_faces else None, settings.encode
+    records = FaceRecords() if record_faces else None
     options = {"start": start, "end": end, "compare": compare, "faces_out": None if faces_out is None else str(faces_out)}
     with interrupts_as_exceptions(), open_reader(source, settings.input, start=start, end=end) as reader, \
             ExitStack() as cleanup:
         info = reader.info
         check_destination(output, source=source, inputs=settings.files_read(),
                           overwrite=overwrite)  # before the slow model load
+        if signing is not None:
+            check_signable(output, signing)
         gallery = None if faces_out is None else cleanup.enter_context(
             _open_gallery(faces_out, source, output, settings, overwrite, start, end))
-        observer = _combined(quality if measure_quality else None, gallery, records)
         engine = engine or Engine(settings, selection=selection)
+        log = None if audit is None else cleanup.enter_context(
+            _audit_log(audit, source, output, engine, "video", {**options, "tracks": _tracks(selection)}, overwrite))
+        observer = _combined(quality if measure_quality else None, gallery, records, log)
         report = _progress_reporter(progress, stats, expected_frames(info, start, end), time.perf_counter())
         report()  # the engine is ready: a progress bar can show before the first (slow) frame
-        width, height = output_size(info, engine.scale, side_by_side=compare)
-        writer = open_writer(output, info, encode, source=None if info.is_live else source, start=start,
-                             width=width, height=height,
-                             overwrite=overwrite, inputs=settings.input, tags=output_tags(settings))
-        with writer:
-            _encode_all(engine.stream(reader, stats=stats, observer=observer, planes=not compare and writer.takes_planes),
-                        writer, stats, compare, report)
+        writer = _write_video(engine, reader, source, output, stats, observer, report, log, signing,
+                              start=start, compare=compare, overwrite=overwrite)
         media = {"reader": vars(reader.stats).copy(), "writer": vars(writer.stats).copy()}
         summary = gallery.close() if gallery is not None else None  # after the video: no gallery of a failed run
     return JobResult(str(source), str(output), "video", settings, stats, time.perf_counter() - began, info, media,
                      quality, summary, None if records is None else records.frames, options,
                      engine.restorer.backend)
+
+
+def _write_video(engine: Engine, reader: VideoReader, source: str | Path, output: str | Path, stats: PipelineStats,
+                 observer: FrameObserver | None, report: Callable[[], None], log: AuditLog | None,
+                 signing: SigningKey | None, *, start: float | None, compare: bool, overwrite: bool) -> VideoWriter:
+    """Encode ``engine``'s frames from ``reader`` into ``output`` and publish it (signed and hashed into ``log``
+    first); returns the closed writer. An audited run encodes on fixed threads and restores in fixed batches,
+    so that it can be repeated byte for byte."""
+    settings, info = engine.settings, reader.info
+    width, height = output_size(info, engine.scale, side_by_side=compare)
+    writer = open_writer(output, info, settings.encode, source=None if info.is_live else source, start=start,
+                         width=width, height=height, overwrite=overwrite, inputs=settings.input,
+                         tags=output_tags(settings), threads=None if log is None else ENCODER_THREADS, listener=log)
+    with writer:
+        _encode_all(engine.stream(reader, stats=stats, observer=observer, planes=not compare and writer.takes_planes,
+                                  fixed_batches=log is not None), writer, stats, compare, report)
+        writer.close(before_publish=_finisher(source, output, settings, log, signing))
+    return writer
+
+
+def _audit_log(dest: str | Path, source: str | Path, output: str | Path, engine: Engine, kind: str, options: dict,
+               overwrite: bool) -> AuditLog:
+    """The audit log of a run of ``engine`` (``review.audit``), its header written."""
+    run = AuditedRun(str(source), str(output), kind, engine.settings, engine.restorer.backend,
+                     str(engine.restorer.device), engine.frame_path_choice.name, engine.scale, options,
+                     ENCODER_THREADS if kind == "video" else None)
+    return AuditLog(dest, audit_header(run), overwrite=overwrite)
+
+
+def _tracks(selection: TrackSelection) -> dict:
+    """The tracks chosen, for the audit log: ``{"only": ids or None (every track), "excluded": ids}``."""
+    return {"only": None if selection.only is None else sorted(selection.only), "excluded": sorted(selection.excluded)}
+
+
+def _finisher(source: str | Path, output: str | Path, settings: Settings, log: AuditLog | None,
+              signing: SigningKey | None) -> Callable[[Path], None] | None:
+    """What is done to the finished output file before it is published: sign it, then close the audit
+    log with its hash (the manifest holds the log's chain hash, the footer the signed file's sha256)."""
+    if log is None and signing is None:
+        return None
+
+    def finish(temp: Path) -> None:
+        if signing is not None:
+            weights = weights_record(settings.restore)
+            claim = Claim(Path(source), input_record(source)["sha256"], model_name(settings.restore),
+                          weights["sha256"], None if log is None else log.chain_head)
+            sign_output(temp, Path(output).name, claim, signing)
+        if log is not None:
+            log.finish(temp)
+    return finish
 
 
 def _encode_all(results: Iterable[FrameResult], writer: VideoWriter, stats: PipelineStats, compare: bool,
@@ -187,17 +242,22 @@ def enhance_image(
     faces_out: str | Path | None = None,
     record_faces: bool = False,
     selection: TrackSelection = EVERY_TRACK,
+    audit: str | Path | None = None,
+    signing: SigningKey | None = None,
 ) -> JobResult:
     """Enhance the faces of one picture; the output format follows the output's extension.
 
     ``measure_quality`` fills ``JobResult.quality`` (face PSNR; one frame has no flicker).
-    ``faces_out``, ``record_faces`` and ``selection`` as for ``enhance_video`` (every face is its own track).
+    ``faces_out``, ``record_faces``, ``selection``, ``audit`` and ``signing`` as for ``enhance_video`` (every
+    face is its own track; the audit's ``out`` hashes the RGB picture handed to the image encoder).
     """
     began = time.perf_counter()
     stats = PipelineStats()
     quality = QualityObserver()
     records = FaceRecords() if record_faces else None
     check_destination(output, source=source, inputs=settings.files_read(), overwrite=overwrite)
+    if signing is not None:
+        check_signable(output, signing)
     with interrupts_as_exceptions(), ExitStack() as cleanup:
         image = read_image(source)
         gallery = None if faces_out is None else cleanup.enter_context(
@@ -208,10 +268,16 @@ def enhance_image(
             settings = _image_settings(settings, image)
             engine = Engine(settings, selection=selection)
         frame = Frame(index=0, pts=0, time_base=Fraction(1, 1), image=image)
-        observer = _combined(quality if measure_quality else None, gallery, records)
+        log = None if audit is None else cleanup.enter_context(
+            _audit_log(audit, source, output, engine, "image", {"compare": compare, "tracks": _tracks(selection)},
+                       overwrite))
+        observer = _combined(quality if measure_quality else None, gallery, records, log)
         (result,) = list(engine.stream([frame], stats=stats, observer=observer, detect_every=1, still=True))
         enhanced = side_by_side(result) if compare else result.enhanced
-        write_image(output, enhanced, overwrite=overwrite, source=source, tags=output_tags(settings))
+        if log is not None:
+            log.encoded([enhanced])
+        write_image(output, enhanced, overwrite=overwrite, source=source, tags=output_tags(settings),
+                    before_publish=_finisher(source, output, settings, log, signing))
         summary = gallery.close() if gallery is not None else None
     options = {"compare": compare, "faces_out": None if faces_out is None else str(faces_out)}
     return JobResult(str(source), str(output), "image", settings, stats, time.perf_counter() - began,

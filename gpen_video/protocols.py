@@ -111,6 +111,15 @@ class FrameObserver(Protocol):
         ...
 
 
+class EncodeListener(Protocol):
+    """Hears each frame a video writer encodes, in order, from the thread that writes."""
+
+    def encoded(self, planes: Sequence[np.ndarray]) -> None:
+        """``planes``: the frame as it goes to the encoder, uint8 [rows, visible bytes] per plane of the
+        stream's pixel format (``media.planes.visible_planes``)."""
+        ...
+
+
 class ProgressListener(Protocol):
     """Anything called with each ``Progress``: a function, a lambda, a bound method of a view."""
 

@@ -123,6 +123,8 @@ class PastedFace:
         blended: uint8 [S, S, 3] RGB, after temporal blending with the track's earlier faces.
         alpha: strength the face was pasted with in this frame, in [0, 1] (0: the original pixels
             were kept, e.g. before its track is confirmed).
+        held: why ``alpha`` is below the settings' strength: any of "not selected", "unconfirmed",
+            "fade" and "pose" (``faces.gate.GateDecision``); empty at full strength.
     """
 
     tracked: TrackedFace
@@ -130,6 +132,7 @@ class PastedFace:
     restored: np.ndarray
     blended: np.ndarray
     alpha: float = 1.0
+    held: tuple[str, ...] = ()
 
 
 @dataclass

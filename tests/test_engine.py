@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 import inspect
 import threading
+import time
 from fractions import Fraction
 
 import numpy as np
@@ -195,3 +196,19 @@ def test_both_frame_paths_paste_what_the_given_compositor_composed(frame_path) -
     assert e.frame_path.name == frame_path and compositor.strengths == [0.3] * 4
     centre = (78, 88)
     assert all(abs(int(r.enhanced[centre][0]) + int(r.frame.image[centre][0]) - 255) <= 3 for r in results)
+
+
+def slow_frames(count: int, seconds: float):
+    """``frames(count)`` arriving ``seconds`` apart: the restorer idles between them."""
+    for frame in frames(count):
+        time.sleep(seconds)
+        yield frame
+
+
+def test_fixed_batches_are_cut_by_faces_not_by_timing() -> None:
+    """Frames that trickle in would get early batches from an idle restorer, as the threads' timing falls; with
+    ``fixed_batches`` every batch is full but the last, whatever the timing (the same pixels on every run)."""
+    fixed = RecordingRestorer()
+    results = list(engine(fixed).stream(slow_frames(10, 0.03), fixed_batches=True))
+    assert fixed.batches == [4, 4, 2]
+    assert [result.frame.index for result in results] == list(range(10))

@@ -6,6 +6,7 @@
     gpen-video batch INPUTS... --out-dir DIR  many videos, long videos split on keyframes, local or Ray
     gpen-video export NAME -o FILE.onnx       export a GPEN model to ONNX
     gpen-video doctor [--remeasure]           what is installed, which device and backend would run, the caches
+    gpen-video verify LOG.jsonl|OUT           check an audit log and its files, or an output's Content Credentials
 
 Exit codes: 0 ok, 1 internal error, 2 bad input or usage, 3 missing weights, 4 live source lost,
 5 some batch inputs failed, 130 interrupted.
@@ -25,6 +26,7 @@ from .batch import batch_command
 from .enhance import enhance_command
 from .live import live_command
 from .models import doctor_command, export_command, weights_command
+from .verify import verify_command
 from .outcome import EXIT_CODES_BY_ERROR, EXIT_SOME_FAILED, error_line, exit_code_for, hint_for
 from .parsers import EXIT_CODES
 
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["EXIT_CODES", "EXIT_CODES_BY_ERROR", "EXIT_SOME_FAILED", "error_line", "exit_code_for", "hint_for", "main"]
 
 SUBCOMMANDS = {"weights": weights_command, "live": live_command, "batch": batch_command, "export": export_command,
-               "doctor": doctor_command}
+               "doctor": doctor_command, "verify": verify_command}
 
 
 def _print_error(console: Console, exc: GpenVideoError) -> int:

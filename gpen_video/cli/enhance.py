@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._version import __version__
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 
     from ..config import Settings
     from ..faces.select import TrackSelection
+    from ..review.credentials import SigningKey
 
 ENHANCE_EXAMPLES = """examples:
   gpen-video in.mp4 out.mp4                    # every face, with GPEN-BFR-512
@@ -28,7 +30,8 @@ def enhance_parser() -> CommandParser:
         prog="gpen-video",
         description="Enhance the faces in a video, stream or image with GPEN.",
         epilog=ENHANCE_EXAMPLES + "\n\n" + EXIT_CODES + "\n\nother commands:\n  gpen-video live --help\n  gpen-video weights --help\n"
-               "  gpen-video batch --help\n  gpen-video export --help\n  gpen-video doctor --help",
+               "  gpen-video batch --help\n  gpen-video export --help\n  gpen-video doctor --help\n"
+               "  gpen-video verify --help",
         formatter_class=HelpFormatter,
     )
     parser.add_argument("input", nargs="?", help="video file, URL or image")
@@ -48,6 +51,14 @@ def enhance_parser() -> CommandParser:
     job.add_argument("--faces-out", metavar="DIR",
                      help="write a face gallery for review into DIR: each enhanced track's best moment as original "
                           "and restored PNGs, index.json, index.csv and an index.html contact sheet")
+    job.add_argument("--audit", metavar="FILE.jsonl",
+                     help="write a tamper-evident audit log: versions, settings and hashes, then every frame's input "
+                          "and output hashes and faces (box, landmarks, strength, why not restored), each line "
+                          "chained to the one before; check it with `gpen-video verify`")
+    job.add_argument("--sign", nargs=2, metavar=("CERT.pem", "KEY.pem"),
+                     help="embed signed Content Credentials (C2PA) in an MP4, MOV, JPEG or PNG output: the input, "
+                          "the model and the audit log's hash, signed with this certificate chain and ES256 key "
+                          "(needs the c2pa extra)")
     job.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output file (and gallery)")
     select = parser.add_argument_group("choosing faces (track ids from a --faces-out gallery of the same input)")
     select.add_argument("--tracks", metavar="IDS", help="restore only these tracks, e.g. 3,7 (the others keep their pixels)")
@@ -88,6 +99,7 @@ def enhance_command(argv: Sequence[str], console: Console) -> int:
 
     output = output or str(default_output(source))
     _check_destinations(args, source, output, settings)  # before the heavy imports and any work
+    signing = _signing_key(args, output)
     from ..job import enhance_image, enhance_video  # heavy imports only once the arguments are good
     from ..media.image import is_image_path
     from ..review.console import ProgressView, print_summary
@@ -99,14 +111,15 @@ def enhance_command(argv: Sequence[str], console: Console) -> int:
             raise InputError("--start/--end apply to videos only")
         result = enhance_image(source, output, settings, compare=args.compare, overwrite=args.overwrite,
                                measure_quality=measure_quality, faces_out=args.faces_out,
-                               record_faces=args.report_faces, selection=selection)
+                               record_faces=args.report_faces, selection=selection, audit=args.audit,
+                               signing=signing)
     else:
         with ProgressView(console, quiet=args.quiet) as progress:
             result = enhance_video(
                 source, output, settings, start=args.start, end=args.end, compare=args.compare,
                 overwrite=args.overwrite, progress=progress.update, keep_frames=bool(args.report),
                 measure_quality=measure_quality, faces_out=args.faces_out, record_faces=args.report_faces,
-                selection=selection,
+                selection=selection, audit=args.audit, signing=signing,
             )
     if args.report:
         write_json_atomic(args.report, build_report(result), overwrite=args.overwrite)
@@ -142,12 +155,26 @@ def _check_destinations(args: argparse.Namespace, source: str, output: str, sett
 
     read = [*settings.files_read(), *([args.config] if args.config and os.path.exists(args.config) else [])]
     check_destination(output, source=source, inputs=read, overwrite=args.overwrite)
-    if args.report:
-        check_destination(args.report, source=source, inputs=read, overwrite=args.overwrite)
-        if same_file(args.report, output):
-            raise InputError("--report must be a different file from the output")
+    for flag, path in (("--report", args.report), ("--audit", args.audit)):
+        if path:
+            check_destination(path, source=source, inputs=read, overwrite=args.overwrite)
+            if same_file(path, output):
+                raise InputError(f"{flag} must be a different file from the output")
+    if args.report and args.audit and same_file(args.report, args.audit):
+        raise InputError("--report and --audit must be different files")
     if args.faces_out:
-        if any(same_file(args.faces_out, path) for path in (output, args.report) if path):
-            raise InputError("--faces-out must be a folder of its own, not the output or the report")
-        check_folder_destination(args.faces_out, inputs=[local_file(source), output, args.report, *read],
+        if any(same_file(args.faces_out, path) for path in (output, args.report, args.audit) if path):
+            raise InputError("--faces-out must be a folder of its own, not the output, the report or the audit log")
+        check_folder_destination(args.faces_out, inputs=[local_file(source), output, args.report, args.audit, *read],
                                  overwrite=args.overwrite)
+
+
+def _signing_key(args: argparse.Namespace, output: str) -> SigningKey | None:
+    """--sign's certificate chain and key, checked against the output's format before any work."""
+    if not args.sign:
+        return None
+    from ..review.credentials import SigningKey, check_signable
+
+    key = SigningKey(Path(args.sign[0]), Path(args.sign[1]))
+    check_signable(output, key)
+    return key

@@ -24,7 +24,7 @@ import numpy as np
 from ..types import AlignedFace, PastedFace, TrackedFace
 from .align import affine_scale, scale_affine
 from .detail import detail_strength
-from .gate import build_gate
+from .gate import GateDecision, build_gate
 from .monochrome import SceneColour, keep_luminance
 from .parsing import FaceParser
 from .select import EVERY_TRACK, TrackSelection
@@ -45,7 +45,8 @@ class Composition:
         masks: float32 [N, S, S] in [0, 1] paste masks from face parsing, or None for the soft square mask.
         detail: per face strength in [0, 1] of the source's fine detail to keep (``faces.detail``), or
             None when detail transfer is off.
-        faces: per face, for observers: tracked, aligned, restored (after the scene's colour), blended, alpha.
+        faces: per face, for observers: tracked, aligned, restored (after the scene's colour), blended, alpha
+            and why it is below full strength (``held``).
     """
 
     crops: list[tuple[np.ndarray, np.ndarray]]
@@ -120,8 +121,9 @@ class FaceCompositor:
         if scene_cut:
             self._blender.reset()
         self._blender.retain({face.track_id for face in faces})
-        alphas = [self.alpha * strength if self.selection.restores(face.track_id) else 0.0
-                  for face, strength in zip(tracked, self._gate.strengths(tracked))]
+        decisions = [decision if self.selection.restores(face.track_id) else GateDecision(0.0, ("not selected",))
+                     for face, decision in zip(tracked, self._gate.decide(tracked))]
+        alphas = [self.alpha * decision.strength for decision in decisions]
         if self._colour.keeps_input_colour(image, scene_cut):
             restored = [keep_luminance(crop, face.crop) for face, crop in zip(faces, restored)]
         blended = [self._blender.blend(face.track_id, face.crop, crop, affine_scale(face.affine))
@@ -130,7 +132,8 @@ class FaceCompositor:
                  for face, crop in zip(faces, blended)]
         masks = self.parser.masks(np.stack([crop for crop, _ in crops])) if crops and self.parser else None
         detail = [detail_strength(affine_scale(face.affine)) for face in faces] if self.keep_detail else None
-        pasted = [PastedFace(*parts) for parts in zip(tracked, faces, restored, blended, alphas)]
+        pasted = [PastedFace(*parts, decision.held)
+                  for *parts, decision in zip(tracked, faces, restored, blended, alphas, decisions)]
         return Composition(crops, alphas, masks, detail, pasted)
 
 

@@ -39,6 +39,15 @@ def pose_weight(yaw: float, yaw_full: float, yaw_zero: float) -> float:
     return (yaw_zero - yaw) / (yaw_zero - yaw_full)
 
 
+@dataclass(frozen=True)
+class GateDecision:
+    """One face's paste strength in [0, 1] and why it is below 1: any of "unconfirmed" (not confirmed
+    yet), "fade" (fading in or out) and "pose" (turned away), in that order; empty at full strength."""
+
+    strength: float
+    held: tuple[str, ...] = ()
+
+
 @dataclass
 class _TrackGate:
     confirmed: bool = False
@@ -74,7 +83,11 @@ class FaceGate:
         self._tracks: dict[int, _TrackGate] = {}
 
     def strengths(self, faces: Sequence[TrackedFace]) -> list[float]:
-        """Paste strength in [0, 1] of each face of the next frame, in the order given.
+        """Paste strength in [0, 1] of each face of the next frame, in the order given (``decide``'s strengths)."""
+        return [decision.strength for decision in self.decide(faces)]
+
+    def decide(self, faces: Sequence[TrackedFace]) -> list[GateDecision]:
+        """Paste strength of each face of the next frame and why it is below 1, in the order given.
 
         Advances every track in ``faces`` by one frame and forgets the tracks that are not there
         (ended, or reset at a scene cut: the tracker never reuses an id).
@@ -89,8 +102,11 @@ class FaceGate:
                 track.confirmed = face.verified_hits >= self.confirm_frames or (
                     found and face.verified_hits >= 1 and face.detection.score >= self.confirm_score
                 )
-            out.append(self._level(track, rising=track.confirmed and found)
-                       * pose_weight(estimate_yaw(face.landmarks), self.yaw_full, self.yaw_zero))
+            level = self._level(track, rising=track.confirmed and found)
+            weight = pose_weight(estimate_yaw(face.landmarks), self.yaw_full, self.yaw_zero)
+            held = (("unconfirmed",) if not track.confirmed else ("fade",) if level < 1.0 else ()) + (
+                ("pose",) if weight < 1.0 else ())
+            out.append(GateDecision(level * weight, held))
         return out
 
     def _level(self, track: _TrackGate, *, rising: bool) -> float:

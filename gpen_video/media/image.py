@@ -1,6 +1,7 @@
 """Still-image I/O for the engine's image mode (Pillow): upright RGB in, atomic write out."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -64,13 +65,14 @@ def _tag_options(suffix: str, tags: dict[str, str]) -> dict[str, object]:
 
 
 def write_image(dest: str | Path, rgb: np.ndarray, *, overwrite: bool = False, source: str | Path | None = None,
-                tags: dict[str, str] | None = None) -> Path:
+                tags: dict[str, str] | None = None, before_publish: Callable[[Path], None] | None = None) -> Path:
     """Write uint8 [H, W, 3] RGB to ``dest`` atomically (temp file + rename); returns the path.
 
     Same rules as the video writer: never over ``source``, never over an existing file without
     ``overwrite`` (one that appears while writing included: ``DestinationTaken``), the folder must
     exist and accept new files. ``tags`` (``software``, ``comment``) go into the file's metadata where
-    the format has a place for them (``_tag_options``).
+    the format has a place for them (``_tag_options``). ``before_publish`` is given the finished temporary
+    file before it takes ``dest``'s name (as for ``VideoWriter.close``).
     """
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected uint8 [H, W, 3], got {rgb.dtype} {rgb.shape}")
@@ -83,6 +85,8 @@ def write_image(dest: str | Path, rgb: np.ndarray, *, overwrite: bool = False, s
         fmt = Image.registered_extensions()[suffix]
         options = {**_SAVE_OPTIONS.get(suffix, {}), **_tag_options(suffix, tags or {})}
         Image.fromarray(rgb, "RGB").save(temp, format=fmt, **options)
+        if before_publish is not None:
+            before_publish(temp)
         commit(temp, path, overwrite=overwrite)
     except BaseException:
         discard(temp)

@@ -5,6 +5,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..errors import MediaOpenError
+from ..protocols import EncodeListener
 from .camera import OpenCVCamera
 from .info import VideoInfo
 from .reader import VideoReader
@@ -66,6 +67,8 @@ def open_writer(
     inputs: InputSettings = InputSettings(),
     tags: dict[str, str] | None = None,
     copy_from_first_frame: bool = False,
+    threads: int | None = None,
+    listener: EncodeListener | None = None,
 ) -> VideoWriter:
     """A :class:`VideoWriter` for frames shaped like ``info``'s.
 
@@ -82,6 +85,7 @@ def open_writer(
         overwrite: replace an existing ``dest``.
         tags: container metadata to set (see :class:`VideoWriter`).
         copy_from_first_frame: copied streams begin at the first written frame (see ``VideoWriter``).
+        threads, listener: fixed encoder threads, and who hears each frame's encoded planes (see ``VideoWriter``).
     """
     return VideoWriter(
         dest,
@@ -97,4 +101,6 @@ def open_writer(
         io_timeout=inputs.io_timeout,
         tags=tags,
         copy_from_first_frame=copy_from_first_frame,
+        threads=threads,
+        listener=listener,
     )

@@ -8,6 +8,7 @@ after video) are kept. See docs/media.md.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -16,10 +17,12 @@ import av
 import numpy as np
 
 from ..errors import GpenVideoError, InputError
+from ..protocols import EncodeListener
 from ..types import Frame
 from .colour import BT709, RANGE_MPEG
 from .encoders import check_pix_fmt, encoder_options, resolve_codec
 from .output import check_destination, close_quietly, commit, discard, temp_path_for
+from .planes import visible_planes
 from .settings import EncodeSettings, InputSettings
 from .streams import Passthrough, open_passthrough, video_end
 
@@ -71,6 +74,9 @@ class VideoWriter:
             ``comment`` is the key that mp4, mov, mkv, webm and avi all keep).
         copy_from_first_frame: the copied streams begin where the first written frame does (live
             recordings, which begin wherever the capture was), not at the source's start.
+        threads: encoder threads, fixed (x264's output depends on its thread count, FFV1's slices on it):
+            the same frames then give the same file on any machine [default: FFmpeg's choice by CPU count].
+        listener: hears the visible planes of every frame as it goes to the encoder (``EncodeListener``).
 
     Raises:
         InputError: dest is the source, exists without overwrite, its folder is missing or refuses
@@ -95,6 +101,8 @@ class VideoWriter:
         io_timeout: float = InputSettings.io_timeout,
         tags: dict[str, str] | None = None,
         copy_from_first_frame: bool = False,
+        threads: int | None = None,
+        listener: EncodeListener | None = None,
     ) -> None:
         if width <= 0 or height <= 0:
             raise InputError(f"invalid output size {width}x{height}")
@@ -116,6 +124,7 @@ class VideoWriter:
         self._overwrite = overwrite
         self._io_timeout = io_timeout
         self._copy_from_first_frame = copy_from_first_frame
+        self._threads, self._listener = threads, listener
         self._temp = temp_path_for(self.dest)
         self._passthrough: Passthrough | None = None
         self._closed = False
@@ -149,6 +158,8 @@ class VideoWriter:
         ctx.time_base = self._tb
         stream.time_base = self._tb
         ctx.thread_type = "AUTO"
+        if self._threads is not None:
+            ctx.thread_count = self._threads
         ctx.colorspace = ctx.color_primaries = ctx.color_trc = BT709
         ctx.color_range = RANGE_MPEG
         if sar:
@@ -216,6 +227,8 @@ class VideoWriter:
             yuv = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         else:
             yuv = self._convert(image)
+        if self._listener is not None:
+            self._listener.encoded(visible_planes(yuv))
         yuv.pts = self._out_pts(frame)
         yuv.time_base = self._tb
         self._output.mux(self._stream.encode(yuv))
@@ -238,8 +251,11 @@ class VideoWriter:
         """Source-timeline seconds where the last frame ends."""
         return video_end(self._last_pts, self._shift_ticks, self._tb, self._fps, self._last_step)
 
-    def close(self) -> WriterStats:
+    def close(self, before_publish: Callable[[Path], None] | None = None) -> WriterStats:
         """Flush the encoder, finish the copied streams, and move the file into place.
+
+        ``before_publish`` is given the finished temporary file before it takes the destination's name
+        (to sign it, or hash it for an audit log); if it raises, nothing is published.
 
         Raises:
             DestinationTaken: without ``overwrite``, ``dest`` appeared meanwhile; it is left as it
@@ -255,6 +271,8 @@ class VideoWriter:
                 self._passthrough.finish(self._video_end())
                 self._collect(self._passthrough)
             self._output.close()
+            if before_publish is not None:
+                before_publish(self._temp)
             commit(self._temp, self.dest, overwrite=self._overwrite)
             self._closed = True
         except BaseException:

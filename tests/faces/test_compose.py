@@ -133,3 +133,15 @@ def test_an_enlarged_output_gets_scaled_affines(face_crop) -> None:
     composition = compose(FaceCompositor(settings(detail_transfer=False), scale=2), face_crop, face_crop)
     _, affine = composition.crops[0]
     assert affine[0, 0] == pytest.approx(0.5) and composition.detail is None
+
+
+def test_observers_hear_why_a_face_was_held_back(face_crop) -> None:
+    """A track outside the selection keeps its pixels "not selected"; the gate's reasons reach the others."""
+    from gpen_video.faces.select import TrackSelection
+
+    compositor = FaceCompositor(settings(fade_frames=2, confirm_frames=2), selection=TrackSelection(excluded=frozenset({2})))
+    first = compose(compositor, face_crop, face_crop, track_ids=(1, 2), verified_hits=1)
+    assert [(face.alpha, face.held) for face in first.faces] == [(0.0, ("unconfirmed",)), (0.0, ("not selected",))]
+    compose(compositor, face_crop, face_crop, track_ids=(1, 2), verified_hits=2)
+    third = compose(compositor, face_crop, face_crop, track_ids=(1, 2), verified_hits=3)
+    assert [(face.alpha, face.held) for face in third.faces] == [(1.0, ()), (0.0, ("not selected",))]

@@ -271,3 +271,19 @@ def test_engine_pastes_each_face_with_its_strength() -> None:
     centre = (30 + 48, 40 + 48, 0)  # FixedDetector's box centre (y, x), red
     for enhanced, (alpha,) in seen:
         assert int(enhanced[centre]) - 80 == pytest.approx(alpha * (175 - 80), abs=1)
+
+
+def test_decisions_say_why_a_face_is_below_full_strength() -> None:
+    """Unconfirmed, then fading in, then full; turned away on top: each frame's reason follows its strength."""
+    gate = FaceGate(confirm_frames=2, confirm_score=1.1, fade_frames=2, yaw_full=45, yaw_zero=75)
+    frontal, turned = _turned(0.0), _turned(60.0)
+    box = np.float32([150, 150, 250, 300])
+
+    def face(hits: int, landmarks: np.ndarray) -> TrackedFace:
+        return TrackedFace(3, Detection(box, 0.95, landmarks), landmarks, hits=hits, verified_hits=hits)
+
+    steps = [gate.decide([face(hits, frontal)])[0] for hits in (1, 2, 3)]
+    assert [(d.strength, d.held) for d in steps] == [(0.0, ("unconfirmed",)), (0.5, ("fade",)), (1.0, ())]
+    turned_away = gate.decide([face(4, turned)])[0]
+    assert turned_away.strength == pytest.approx(0.5) and turned_away.held == ("pose",)
+    assert gate.strengths([face(5, frontal)]) == [1.0]

@@ -27,7 +27,7 @@ from tests.helpers.streams import frame_times, packets, stream_starts, temp_file
 FAST = EncodeSettings(preset="ultrafast")
 
 
-def passthrough(src, dest, *, start=None, end=None, settings=FAST, **kwargs):
+def passthrough(src, dest, *, start=None, end=None, settings=FAST, before_publish=None, **kwargs):
     """Reader -> writer with no processing; returns (reader, writer stats)."""
     with VideoReader(src, start=start, end=end) as reader:
         info = reader.info
@@ -38,6 +38,7 @@ def passthrough(src, dest, *, start=None, end=None, settings=FAST, **kwargs):
         ) as writer:
             for frame in reader:
                 writer.write(frame)
+            writer.close(before_publish)
     return reader, writer.stats
 
 
@@ -361,3 +362,47 @@ def test_yuv420p_planes_are_encoded_as_given_with_the_same_timing_and_audio(data
         for x, y in zip(a.decode(video=0), b.decode(video=0)):
             # torch's conversion is within 1-2 levels of swscale's, under the encoder's own loss
             assert psnr(x.to_ndarray(format="rgb24"), y.to_ndarray(format="rgb24")) > 40
+
+
+class _PlanesHeard:
+    """An ``EncodeListener`` that keeps every frame's planes."""
+
+    def __init__(self) -> None:
+        self.frames: list[list[np.ndarray]] = []
+
+    def encoded(self, planes) -> None:
+        self.frames.append([plane.copy() for plane in planes])
+
+
+def test_a_listener_hears_the_planes_a_lossless_decode_gives_back(tmp_path):
+    """x264 at crf 0 keeps its planes: what the listener heard is what a decoder gives, plane for plane
+    (the rows' padding bytes left out: ``visible_planes``)."""
+    from gpen_video.media.planes import visible_planes
+
+    src = make_clip(tmp_path / "in.mp4", size=(70, 48), frames=5, audio=())
+    heard = _PlanesHeard()
+    passthrough(src, tmp_path / "out.mp4", settings=EncodeSettings(preset="ultrafast", crf=0), listener=heard)
+    assert [[plane.shape for plane in frame] for frame in heard.frames] == [[(48, 70), (24, 35), (24, 35)]] * 5
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        decoded = [visible_planes(frame) for frame in container.decode(video=0)]
+    assert len(decoded) == 5
+    for given, back in zip(heard.frames, decoded):
+        assert all(np.array_equal(a, b) for a, b in zip(given, back))
+
+
+def test_fixed_threads_give_the_same_file_and_before_publish_sees_it_first(tmp_path):
+    """With the encoder's threads fixed the same frames give the same bytes; ``before_publish`` gets the finished
+    temporary file, and when it fails nothing is published."""
+    src = make_clip(tmp_path / "in.mp4", size=(96, 64), frames=12)
+    seen = []
+    for name in ("a.mp4", "b.mp4"):
+        passthrough(src, tmp_path / name, threads=3, before_publish=seen.append)
+    assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()
+    assert [path.name.endswith(".mp4") and not path.exists() and path.parent == tmp_path for path in seen] == [True] * 2
+
+    def refuse(path):
+        raise InputError("no")
+
+    with pytest.raises(InputError):
+        passthrough(src, tmp_path / "c.mp4", before_publish=refuse)
+    assert not (tmp_path / "c.mp4").exists() and temp_files(tmp_path) == []
