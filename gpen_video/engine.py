@@ -154,6 +154,7 @@ class Engine:
         compositor: FaceCompositor | None = None,
         planes: bool = False,
         redact_lookahead: int | None = None,
+        weights: bool = False,
     ) -> Iterator[FrameResult]:
         """Enhance ``frames`` and yield one result per frame, in order.
 
@@ -172,9 +173,13 @@ class Engine:
         ``redact_lookahead``: when faces are hidden (``settings.redact``), the frames each face is hidden
         before its first detection, which delays the output by as many frames [default:
         ``settings.redact.before_frames``; live mode gives 0].
+        ``weights``: also give each result its paste weight (``FrameResult.weight``), the pixels the faces
+        changed; not while faces are hidden, which changes pixels outside them.
         """
         if queue_depth < 1:
             raise ValueError(f"queue_depth must be >= 1, got {queue_depth}")
+        if weights and self.settings.redact.enabled:
+            raise ValueError("paste weights do not cover the hidden faces: no weights while faces are hidden")
         stats = stats if stats is not None else PipelineStats()
         analyzer = build_analyzer(self.settings.faces, self.detector, verifier=self.verifier,
                                   detect_every=detect_every, still=still)
@@ -184,7 +189,8 @@ class Engine:
             compositor.reset()  # the new analyzer numbers its tracks from 0 again
         redactor = self._redactor(stats, redact_lookahead)
         pipeline = StageThreads(stats, queue_depth)
-        done = self._start_stages(pipeline, frames, analyzer, compositor, redactor, observer, planes, queue_depth)
+        done = self._start_stages(pipeline, frames, analyzer, compositor, redactor, observer, planes, queue_depth,
+                                  weights)
         try:
             while True:
                 item = pipeline.get(done)
@@ -207,7 +213,7 @@ class Engine:
 
     def _start_stages(self, pipeline: StageThreads, frames: Iterable[Frame], analyzer: FaceAnalyzer,
                       compositor: FaceCompositor, redactor: Redactor | None, observer: FrameObserver | None,
-                      planes: bool, queue_depth: int) -> queue.Queue:
+                      planes: bool, queue_depth: int, weights: bool) -> queue.Queue:
         """Start one thread per stage, joined by queues; returns the queue the finished results arrive on."""
         to_analyse = pipeline.queue()
         to_restore = pipeline.queue()
@@ -226,7 +232,8 @@ class Engine:
         pipeline.start("restore", lambda: self._restore(to_restore, restored, pipeline))
         if self.scale > 1:
             pipeline.start("upscale", lambda: self._upscale(restored, to_paste, pipeline))
-        pipeline.start("paste", lambda: self._paste(compositor, redactor, observer, planes, to_paste, done, pipeline))
+        pipeline.start("paste", lambda: self._paste(compositor, redactor, observer, planes, weights, to_paste, done,
+                                                    pipeline))
         return done
 
     # -- stages ------------------------------------------------------------------------------
@@ -364,6 +371,7 @@ class Engine:
         redactor: Redactor | None,
         observer: FrameObserver | None,
         planes: bool,
+        weights: bool,
         inbox: queue.Queue,
         out: queue.Queue,
         pipeline: StageThreads,
@@ -378,12 +386,15 @@ class Engine:
             started = time.perf_counter()
             composed = compositor.compose(job.frame.image, job.tracked, job.faces, job.restored, job.scene_cut)
             background = job.frame.image if job.background is None else job.background
+            weight = np.zeros(background.shape[:2], np.float32) if weights else None
             enhanced, yuv = self.frame_path.paste(background, job.held, composed.crops, alphas=composed.alphas,
                                                   masks=composed.masks, detail=composed.detail,
-                                                  planes=planes and job.background is None and redactor is None)
+                                                  planes=planes and job.background is None and redactor is None,
+                                                  weight_out=weight)
             job.held = None  # the device path's frame is not needed any longer
             pipeline.stats.add_time("blend+paste", time.perf_counter() - started)
-            result = FrameResult(job.frame, enhanced, job.faces, job.scene_cut, yuv)
+            result = FrameResult(job.frame, enhanced, job.faces, job.scene_cut, yuv,
+                                 None if weight is None else np.rint(weight * 255.0).astype(np.uint8))
             if redactor is None:
                 self._deliver(result, enhanced, composed.faces, observer, out, pipeline)
                 continue

@@ -17,14 +17,16 @@ STALL_SECONDS = 5.0  # a network read that waits longer than this fails, so live
 
 def open_reader(source: str | Path | int, inputs: InputSettings = InputSettings(), *,
                 start: float | None = None, end: float | None = None, realtime: bool = False,
-                options: dict[str, str] | None = None) -> VideoReader:
+                options: dict[str, str] | None = None, keep_planes: bool = False) -> VideoReader:
     """A :class:`VideoReader` on ``source`` with the run's deinterlacing and network timeout, trimmed to
     [start, end) seconds.
 
-    ``options`` are FFmpeg demuxer/protocol options (see :class:`VideoReader`).
+    ``options`` are FFmpeg demuxer/protocol options, ``keep_planes`` keeps the decoded planes (see
+    :class:`VideoReader`).
     """
     return VideoReader(source, deinterlace=inputs.deinterlace, start=start, end=end, realtime=realtime,
-                       options=options, io_timeout=inputs.io_timeout, hwaccel=inputs.hwaccel)
+                       options=options, io_timeout=inputs.io_timeout, hwaccel=inputs.hwaccel,
+                       keep_planes=keep_planes)
 
 
 def open_source(source: str | int, inputs: InputSettings = InputSettings()) -> FrameSource:
@@ -66,6 +68,7 @@ def open_writer(
     inputs: InputSettings = InputSettings(),
     tags: dict[str, str] | None = None,
     copy_from_first_frame: bool = False,
+    shift: Fraction | None = None,
 ) -> VideoWriter:
     """A :class:`VideoWriter` for frames shaped like ``info``'s.
 
@@ -82,6 +85,7 @@ def open_writer(
         overwrite: replace an existing ``dest``.
         tags: container metadata to set (see :class:`VideoWriter`).
         copy_from_first_frame: copied streams begin at the first written frame (see ``VideoWriter``).
+        shift: another writer's timeline to share (``VideoWriter.shift``), for a writer without ``source``.
     """
     return VideoWriter(
         dest,
@@ -97,4 +101,5 @@ def open_writer(
         io_timeout=inputs.io_timeout,
         tags=tags,
         copy_from_first_frame=copy_from_first_frame,
+        shift=shift,
     )

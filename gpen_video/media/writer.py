@@ -17,11 +17,12 @@ import numpy as np
 
 from ..errors import GpenVideoError, InputError
 from ..types import Frame
-from .colour import BT709, RANGE_MPEG
+from .colour import BT709, RANGE_JPEG, RANGE_MPEG
 from .encoders import check_pix_fmt, encoder_options, resolve_codec
 from .output import check_destination, close_quietly, commit, discard, temp_path_for
 from .settings import EncodeSettings, InputSettings
 from .streams import Passthrough, open_passthrough, video_end
+from .untouched import keep_untouched
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,11 @@ class VideoWriter:
             ``comment`` is the key that mp4, mov, mkv, webm and avi all keep).
         copy_from_first_frame: the copied streams begin where the first written frame does (live
             recordings, which begin wherever the capture was), not at the source's start.
+        shift: source seconds at the output's time 0, for a writer without ``source`` that must share another
+            writer's timeline (its ``shift``) [default: the source's start, else the first frame's time].
+
+    A ``gray`` stream (``settings.pix_fmt``) holds plain values 0-255 (full range): a mask, written with
+    ``write_planes``.
 
     Raises:
         InputError: dest is the source, exists without overwrite, its folder is missing or refuses
@@ -95,6 +101,7 @@ class VideoWriter:
         io_timeout: float = InputSettings.io_timeout,
         tags: dict[str, str] | None = None,
         copy_from_first_frame: bool = False,
+        shift: Fraction | None = None,
     ) -> None:
         if width <= 0 or height <= 0:
             raise InputError(f"invalid output size {width}x{height}")
@@ -118,10 +125,10 @@ class VideoWriter:
         self._copy_from_first_frame = copy_from_first_frame
         self._temp = temp_path_for(self.dest)
         self._passthrough: Passthrough | None = None
-        self._closed = False
+        self._closed = self._finished = False
         self._last_pts: int | None = None
         self._last_step: int | None = None
-        self._shift_ticks: int | None = None
+        self._shift_ticks: int | None = None if shift is None else round(Fraction(shift) / self._tb)
         self._first_time: float | None = None
         try:
             self._output = av.open(str(self._temp), "w")
@@ -150,7 +157,7 @@ class VideoWriter:
         stream.time_base = self._tb
         ctx.thread_type = "AUTO"
         ctx.colorspace = ctx.color_primaries = ctx.color_trc = BT709
-        ctx.color_range = RANGE_MPEG
+        ctx.color_range = RANGE_JPEG if self._pix_fmt == "gray" else RANGE_MPEG
         if sar:
             ctx.sample_aspect_ratio = Fraction(sar)
         if bit_rate is not None:
@@ -199,12 +206,20 @@ class VideoWriter:
         """Whether ``write`` encodes given yuv420p planes as they are (a yuv420p stream at an even size)."""
         return self._pix_fmt == "yuv420p" and self._coded == self._size
 
-    def write(self, frame: Frame, planes: np.ndarray | None = None) -> None:
+    @property
+    def shift(self) -> Fraction | None:
+        """Source seconds at the output's time 0; None until the first frame decides it (no source)."""
+        return None if self._shift_ticks is None else self._shift_ticks * self._tb
+
+    def write(self, frame: Frame, planes: np.ndarray | None = None, changed: np.ndarray | None = None) -> None:
         """Encode one frame; ``frame.image`` is uint8 [height, width, 3] RGB.
 
         ``planes``: the same picture already converted to yuv420p, uint8 [3 height / 2, width] (Y, U, V
         one after the other; BT.709, limited range), e.g. on a GPU by ``gpu.colour.rgb_to_i420``; encoded
         as they are when the stream is yuv420p at an even size, which skips the RGB -> YUV conversion.
+        ``changed``: uint8 [height, width], 0 where the picture is the decoded input's own (a paste weight):
+        when the stream takes planes and ``frame.decoded_planes`` holds the input's, those are encoded there
+        (``untouched.keep_untouched``), so those pixels come out as they were decoded.
         """
         image = frame.image
         if image.dtype != np.uint8 or image.shape != (self._size[1], self._size[0], 3):
@@ -213,9 +228,26 @@ class VideoWriter:
             if planes.dtype != np.uint8 or planes.shape != (self._size[1] * 3 // 2, self._size[0]):
                 raise ValueError(f"expected yuv420p planes uint8 [{self._size[1] * 3 // 2}, {self._size[0]}], "
                                  f"got {planes.dtype} {planes.shape}")
-            yuv = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         else:
-            yuv = self._convert(image)
+            planes = None
+        decoded = frame.decoded_planes  # the input's: of another size when the output is enlarged
+        if changed is not None and decoded is not None and self.takes_planes and decoded.shape == (
+                self._size[1] * 3 // 2, self._size[0]):
+            converted = planes if planes is not None else self._convert(image).to_ndarray()
+            planes = decoded if not changed.any() else keep_untouched(converted, decoded, changed)
+        self._encode(frame, av.VideoFrame.from_ndarray(planes, format="yuv420p") if planes is not None
+                     else self._convert(image))
+
+    def write_planes(self, frame: Frame, planes: np.ndarray) -> None:
+        """Encode a picture given in the stream's own pixel format, uint8 [height, width] for ``gray``
+        (``frame`` gives the timing; its image is not read)."""
+        if self._pix_fmt != "gray" or planes.dtype != np.uint8 or planes.shape != (self._size[1], self._size[0]):
+            raise ValueError(f"write_planes takes uint8 [{self._size[1]}, {self._size[0]}] for a gray stream, "
+                             f"got {planes.dtype} {planes.shape} for {self._pix_fmt}")
+        self._encode(frame, av.VideoFrame.from_ndarray(planes, format="gray"))
+
+    def _encode(self, frame: Frame, yuv: av.VideoFrame) -> None:
+        """Encode ``yuv`` at ``frame``'s time and copy the source's streams up to it."""
         yuv.pts = self._out_pts(frame)
         yuv.time_base = self._tb
         self._output.mux(self._stream.encode(yuv))
@@ -238,15 +270,11 @@ class VideoWriter:
         """Source-timeline seconds where the last frame ends."""
         return video_end(self._last_pts, self._shift_ticks, self._tb, self._fps, self._last_step)
 
-    def close(self) -> WriterStats:
-        """Flush the encoder, finish the copied streams, and move the file into place.
-
-        Raises:
-            DestinationTaken: without ``overwrite``, ``dest`` appeared meanwhile; it is left as it
-                is and the finished file is kept beside it (``output.commit``).
-        """
-        if self._closed:
-            return self.stats
+    def finish(self) -> None:
+        """Flush the encoder and finish the copied streams into the temporary file, not published yet
+        (``close`` publishes it): a run that writes several files finishes them all before it publishes one."""
+        if self._finished or self._closed:
+            return
         try:
             if self.stats.frames == 0:  # first: the file is thrown away, so flushing would be wasted work
                 raise GpenVideoError(f"no frames to write to {self.dest}")
@@ -255,6 +283,22 @@ class VideoWriter:
                 self._passthrough.finish(self._video_end())
                 self._collect(self._passthrough)
             self._output.close()
+            self._finished = True
+        except BaseException:
+            self.abort()
+            raise
+
+    def close(self) -> WriterStats:
+        """Flush the encoder, finish the copied streams (``finish``), and move the file into place.
+
+        Raises:
+            DestinationTaken: without ``overwrite``, ``dest`` appeared meanwhile; it is left as it
+                is and the finished file is kept beside it (``output.commit``).
+        """
+        if self._closed:
+            return self.stats
+        self.finish()
+        try:
             commit(self._temp, self.dest, overwrite=self._overwrite)
             self._closed = True
         except BaseException:

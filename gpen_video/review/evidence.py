@@ -1,0 +1,123 @@
+"""What a video run delivers beside its output to show what changed: the mask video (each pixel's paste
+weight, 0-255, lossless FFV1 grey) and the marked output (``review.mark``), on the output itself or on a
+copy. Every file is written to a temporary name and published only with the output (``finish`` all, then
+``close``), or removed when the run fails.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..media.info import VideoInfo
+from ..media.open import open_writer
+from ..media.settings import EncodeSettings, InputSettings
+from ..media.writer import VideoWriter
+from ..types import Frame, FrameResult
+from .mark import mark_frame
+
+MASK_ENCODE = EncodeSettings(codec="ffv1", crf=None, preset=None, pix_fmt="gray")
+
+
+@dataclass(frozen=True)
+class EvidenceFiles:
+    """Which evidence a run writes.
+
+    Attributes:
+        mask: the mask video's path, or None.
+        marked: a marked copy's path, or None (the output stays unmarked).
+        mark_output: draw the marks on the output itself (with no ``marked`` copy).
+    """
+
+    mask: str | Path | None = None
+    marked: str | Path | None = None
+    mark_output: bool = False
+
+    @property
+    def wanted(self) -> bool:
+        """Whether the run needs each frame's paste weight for these."""
+        return self.mask is not None or self.marked is not None or self.mark_output
+
+
+def face_centres(result: FrameResult) -> list[tuple[int, tuple[float, float]]]:
+    """(track id, centre of the detection box) of each face of ``result``, in the enhanced picture's pixels."""
+    scale = result.enhanced.shape[1] / result.frame.image.shape[1]
+    return [(face.track_id, (float(face.box[0] + face.box[2]) * scale / 2, float(face.box[1] + face.box[3]) * scale / 2))
+            for face in result.faces]
+
+
+def marked(result: FrameResult) -> np.ndarray:
+    """``result``'s enhanced picture with its enhanced regions outlined and labelled (needs ``result.weight``)."""
+    if result.weight is None:
+        raise ValueError("marking needs the frame's paste weight (Engine.stream(weights=True))")
+    return mark_frame(result.enhanced, result.weight, face_centres(result))
+
+
+class EvidenceWriters:
+    """The mask and marked-copy writers of one run, beside its output ``writer`` and on its timeline.
+
+    Args:
+        files: what to write.
+        writer: the run's output, already open: the mask shares its timeline (``VideoWriter.shift``).
+        info, encode, source, start, width, height, overwrite, inputs, tags: as for ``media.open.open_writer``
+            of the output; the marked copy is encoded like the output, with the source's audio.
+
+    Raises:
+        InputError, DestinationExists: a destination is refused (``media.output.check_destination``).
+    """
+
+    def __init__(self, files: EvidenceFiles, writer: VideoWriter, info: VideoInfo, encode: EncodeSettings, *,
+                 source: str | Path | None, start: float | None, width: int, height: int, overwrite: bool,
+                 inputs: InputSettings, tags: dict[str, str]) -> None:
+        self.files = files
+        self._writers: list[VideoWriter] = []
+        self._mask: VideoWriter | None = None
+        self._marked: VideoWriter | None = None
+        try:
+            if files.mask is not None:
+                self._mask = self._open(open_writer(files.mask, info, MASK_ENCODE, width=width, height=height,
+                                                    overwrite=overwrite, inputs=inputs, tags=tags,
+                                                    shift=writer.shift))
+            if files.marked is not None:
+                self._marked = self._open(open_writer(files.marked, info, encode, source=source, start=start,
+                                                      width=width, height=height, overwrite=overwrite,
+                                                      inputs=inputs, tags=tags))
+        except BaseException:
+            self.abort()
+            raise
+
+    def _open(self, writer: VideoWriter) -> VideoWriter:
+        self._writers.append(writer)
+        return writer
+
+    def write(self, result: FrameResult, frame: Frame) -> None:
+        """Write ``result``'s mask and marked picture at ``frame``'s time (the frame given to the output)."""
+        if self._mask is not None:
+            self._mask.write_planes(frame, result.weight)
+        if self._marked is not None:
+            self._marked.write(replace(frame, image=marked(result), decoded_planes=None))
+
+    def finish(self) -> None:
+        """Finish every file into its temporary name (``VideoWriter.finish``)."""
+        for writer in self._writers:
+            writer.finish()
+
+    def close(self) -> None:
+        """Publish every file (after ``finish``)."""
+        for writer in self._writers:
+            writer.close()
+
+    def abort(self) -> None:
+        """Remove every temporary file; no destination is touched."""
+        for writer in self._writers:
+            writer.abort()
+
+    def __enter__(self) -> EvidenceWriters:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
