@@ -185,7 +185,8 @@ def _encode_all(results: Iterable[FrameResult], writer: VideoWriter, stats: Pipe
         if compare:
             writer.write(replace(result.frame, image=side_by_side(result)))
         elif evidence.files.mark_output:
-            writer.write(replace(result.frame, image=marked(result)))
+            picture, changed = marked(result)
+            writer.write(replace(result.frame, image=picture), None, changed)
         else:
             writer.write(replace(result.frame, image=result.enhanced), result.planes, result.weight)
         evidence.write(result, replace(result.frame, image=result.enhanced))

@@ -20,6 +20,7 @@ ENHANCE_EXAMPLES = """examples:
   gpen-video in.mp4 out.mp4                    # every face, with GPEN-BFR-512
   gpen-video film.mp4 out.mp4 --config film    # old film: 2x size, x264 slow
   gpen-video cctv.mp4 out.mp4 --config surveillance --faces-out faces/
+  gpen-video cctv.mp4 out.mkv --config forensic    # lossless; mask, marked copy, gallery beside out.mkv
   gpen-video group.png out.png --upscale 2 --compare"""
 
 
@@ -48,7 +49,17 @@ def enhance_parser() -> CommandParser:
     job.add_argument("--faces-out", metavar="DIR",
                      help="write a face gallery for review into DIR: each enhanced track's best moment as original "
                           "and restored PNGs, index.json, index.csv and an index.html contact sheet")
-    job.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output file (and gallery)")
+    job.add_argument("--mask-out", metavar="FILE.mkv",
+                     help="write what changed: a lossless grey video (FFV1) with the output's frames and timestamps, "
+                          "each pixel the weight (0-255) the faces were pasted with; where it is 0, a lossless output "
+                          "(--codec ffv1, or --crf 0) is the decoded input bit for bit")
+    job.add_argument("--mark", action="store_true",
+                     help="outline every enhanced region (the 50%% contour of its paste weight) and write its track "
+                          "id, on the output itself")
+    job.add_argument("--mark-out", metavar="FILE",
+                     help="write the marks on a copy of the output in FILE instead, leaving the output unmarked")
+    job.add_argument("-y", "--overwrite", action="store_true",
+                     help="replace an existing output file (and gallery, mask, marked copy)")
     select = parser.add_argument_group("choosing faces (track ids from a --faces-out gallery of the same input)")
     select.add_argument("--tracks", metavar="IDS", help="restore only these tracks, e.g. 3,7 (the others keep their pixels)")
     select.add_argument("--exclude-tracks", metavar="IDS", help="restore every track but these")
@@ -87,10 +98,13 @@ def enhance_command(argv: Sequence[str], console: Console) -> int:
     from ..media.output import default_output, write_json_atomic
 
     output = output or str(default_output(source))
+    from ..media.image import is_image_path
+
+    _files_beside(args, output, settings, is_image_path(source))
     _check_destinations(args, source, output, settings)  # before the heavy imports and any work
     from ..job import enhance_image, enhance_video  # heavy imports only once the arguments are good
-    from ..media.image import is_image_path
     from ..review.console import ProgressView, print_summary
+    from ..review.evidence import EvidenceFiles
     from ..review.report import build_report
 
     measure_quality = bool(args.report) or not args.quiet  # the report and the summary show it
@@ -107,6 +121,7 @@ def enhance_command(argv: Sequence[str], console: Console) -> int:
                 overwrite=args.overwrite, progress=progress.update, keep_frames=bool(args.report),
                 measure_quality=measure_quality, faces_out=args.faces_out, record_faces=args.report_faces,
                 selection=selection,
+                evidence=EvidenceFiles(args.mask_out, args.mark_out, mark_output=args.mark and not args.mark_out),
             )
     if args.report:
         write_json_atomic(args.report, build_report(result), overwrite=args.overwrite)
@@ -133,21 +148,41 @@ def _track_selection(args: argparse.Namespace, source: str, settings: Settings) 
     return TrackSelection(only, excluded)
 
 
+def _files_beside(args: argparse.Namespace, output: str, settings: Settings, image: bool) -> None:
+    """Fill ``args``' mask, marked copy and gallery from the ``[output]`` settings (named after ``output``)
+    where the command line gave none; the mask and the marks are for videos only."""
+    from ..media.output import beside
+
+    if image:
+        if args.mask_out or args.mark or args.mark_out:
+            raise InputError("--mask-out, --mark and --mark-out apply to videos only")
+    else:
+        if settings.output.mask and not args.mask_out:
+            args.mask_out = str(beside(output, "mask", ".mkv"))
+        if settings.output.marked_copy and not args.mark_out and not args.mark:
+            args.mark_out = str(beside(output, "marked"))
+    if settings.output.gallery and not args.faces_out:
+        args.faces_out = str(beside(output, "faces", ""))
+
+
 def _check_destinations(args: argparse.Namespace, source: str, output: str, settings: Settings) -> None:
-    """The output, the report and the gallery folder against the one destination policy
-    (``media.output``): never a device, pipe or socket, never a file the run reads or another of its
+    """The output, the report, the mask, the marked copy and the gallery folder against the one destination
+    policy (``media.output``): never a device, pipe or socket, never a file the run reads or another of its
     outputs, nothing replaced without -y."""
     from ..media.output import check_destination, check_folder_destination, same_file
     from ..media.source import local_file
 
     read = [*settings.files_read(), *([args.config] if args.config and os.path.exists(args.config) else [])]
-    check_destination(output, source=source, inputs=read, overwrite=args.overwrite)
-    if args.report:
-        check_destination(args.report, source=source, inputs=read, overwrite=args.overwrite)
-        if same_file(args.report, output):
-            raise InputError("--report must be a different file from the output")
+    files = [(flag, path) for flag, path in (("the output", output), ("--report", args.report),
+                                             ("--mask-out", args.mask_out), ("--mark-out", args.mark_out)) if path]
+    for index, (flag, path) in enumerate(files):
+        check_destination(path, source=source, inputs=read, overwrite=args.overwrite)
+        for other, taken in files[:index]:
+            if same_file(path, taken):
+                raise InputError(f"{flag} must be a different file from {other}")
     if args.faces_out:
-        if any(same_file(args.faces_out, path) for path in (output, args.report) if path):
-            raise InputError("--faces-out must be a folder of its own, not the output or the report")
-        check_folder_destination(args.faces_out, inputs=[local_file(source), output, args.report, *read],
+        if any(same_file(args.faces_out, path) for _, path in files):
+            raise InputError("--faces-out must be a folder of its own, not the output, the report, the mask or "
+                             "the marked copy")
+        check_folder_destination(args.faces_out, inputs=[local_file(source), *(path for _, path in files), *read],
                                  overwrite=args.overwrite)

@@ -47,11 +47,15 @@ def face_centres(result: FrameResult) -> list[tuple[int, tuple[float, float]]]:
             for face in result.faces]
 
 
-def marked(result: FrameResult) -> np.ndarray:
-    """``result``'s enhanced picture with its enhanced regions outlined and labelled (needs ``result.weight``)."""
+def marked(result: FrameResult) -> tuple[np.ndarray, np.ndarray]:
+    """``result``'s enhanced picture with its enhanced regions outlined and labelled (needs ``result.weight``),
+    and what differs from the input in it: uint8 [H, W], the paste weight, at least 1 where a mark is drawn
+    (for ``VideoWriter.write``'s ``changed``: everything else is encoded from the input as decoded)."""
     if result.weight is None:
         raise ValueError("marking needs the frame's paste weight (Engine.stream(weights=True))")
-    return mark_frame(result.enhanced, result.weight, face_centres(result))
+    picture = mark_frame(result.enhanced, result.weight, face_centres(result))
+    drawn = (picture != result.enhanced).any(axis=2)
+    return picture, np.maximum(result.weight, drawn.astype(np.uint8))
 
 
 class EvidenceWriters:
@@ -96,7 +100,8 @@ class EvidenceWriters:
         if self._mask is not None:
             self._mask.write_planes(frame, result.weight)
         if self._marked is not None:
-            self._marked.write(replace(frame, image=marked(result), decoded_planes=None))
+            picture, changed = marked(result)
+            self._marked.write(replace(frame, image=picture), None, changed)
 
     def finish(self) -> None:
         """Finish every file into its temporary name (``VideoWriter.finish``)."""

@@ -24,7 +24,7 @@ def outline_width(height: int) -> int:
 
 def label_scale(height: int) -> float:
     """OpenCV font scale of the track labels for a frame ``height`` pixels high."""
-    return max(0.4, height / 1800)
+    return max(0.4, height / 1350)
 
 
 def mark_frame(image: np.ndarray, weight: np.ndarray, faces: Sequence[tuple[int, tuple[float, float]]]) -> np.ndarray:
