@@ -38,7 +38,7 @@ def mark_frame(image: np.ndarray, weight: np.ndarray, faces: Sequence[tuple[int,
 
     Returns:
         New uint8 [H, W, 3]: the outline is drawn on the region's edge pixels (``outline_width``), the label
-        just above the region (below it at the top of the frame).
+        centred just above the region (below it at the top of the frame).
     """
     if weight.shape != image.shape[:2]:
         raise ValueError(f"weight {weight.shape} does not match the image {image.shape[:2]}")
@@ -55,14 +55,17 @@ def mark_frame(image: np.ndarray, weight: np.ndarray, faces: Sequence[tuple[int,
 
 
 def _label(image: np.ndarray, contour: np.ndarray, text: str) -> None:
-    """Write ``text`` just above the region of ``contour`` (below it when there is no room above), in place."""
+    """Write ``text`` centred just above the top of ``contour`` (below its bottom when there is no room
+    above), in place."""
     height = image.shape[0]
     scale, thickness = label_scale(height), outline_width(height)
     (text_w, text_h), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-    x, y, _, box_h = cv2.boundingRect(contour)
-    bottom = y - LABEL_GAP - baseline
+    points = contour.reshape(-1, 2)
+    top_x, top_y = points[points[:, 1].argmin()]
+    bottom = top_y - LABEL_GAP - baseline
     if bottom - text_h < 0:
-        bottom = y + box_h + LABEL_GAP + text_h
-    origin = (int(min(max(x, 0), max(image.shape[1] - text_w, 0))), int(bottom))
+        top_x, low_y = points[points[:, 1].argmax()]
+        bottom = low_y + LABEL_GAP + text_h
+    origin = (int(min(max(top_x - text_w // 2, 0), max(image.shape[1] - text_w, 0))), int(bottom))
     cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, SHADOW, thickness + 2, cv2.LINE_AA)
     cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, COLOUR, thickness, cv2.LINE_AA)
