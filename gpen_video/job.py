@@ -156,7 +156,7 @@ def _open_outputs(output: str | Path, info: VideoInfo, settings: Settings, sourc
     writer = open_writer(output, info, settings.encode, source=source, start=start, width=width, height=height,
                          overwrite=overwrite, inputs=settings.input, tags=tags)
     try:
-        extra = EvidenceWriters(evidence, writer, info, settings.encode, source=source, start=start, width=width,
+        extra = EvidenceWriters(evidence, info, settings.encode, source=source, start=start, width=width,
                                 height=height, overwrite=overwrite, inputs=settings.input, tags=tags)
     except BaseException:
         writer.abort()

@@ -68,7 +68,6 @@ def open_writer(
     inputs: InputSettings = InputSettings(),
     tags: dict[str, str] | None = None,
     copy_from_first_frame: bool = False,
-    shift: Fraction | None = None,
 ) -> VideoWriter:
     """A :class:`VideoWriter` for frames shaped like ``info``'s.
 
@@ -85,7 +84,6 @@ def open_writer(
         overwrite: replace an existing ``dest``.
         tags: container metadata to set (see :class:`VideoWriter`).
         copy_from_first_frame: copied streams begin at the first written frame (see ``VideoWriter``).
-        shift: another writer's timeline to share (``VideoWriter.shift``), for a writer without ``source``.
     """
     return VideoWriter(
         dest,
@@ -101,5 +99,4 @@ def open_writer(
         io_timeout=inputs.io_timeout,
         tags=tags,
         copy_from_first_frame=copy_from_first_frame,
-        shift=shift,
     )

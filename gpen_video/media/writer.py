@@ -72,8 +72,6 @@ class VideoWriter:
             ``comment`` is the key that mp4, mov, mkv, webm and avi all keep).
         copy_from_first_frame: the copied streams begin where the first written frame does (live
             recordings, which begin wherever the capture was), not at the source's start.
-        shift: source seconds at the output's time 0, for a writer without ``source`` that must share another
-            writer's timeline (its ``shift``) [default: the source's start, else the first frame's time].
 
     A ``gray`` stream (``settings.pix_fmt``) holds plain values 0-255 (full range): a mask, written with
     ``write_planes``.
@@ -101,7 +99,6 @@ class VideoWriter:
         io_timeout: float = InputSettings.io_timeout,
         tags: dict[str, str] | None = None,
         copy_from_first_frame: bool = False,
-        shift: Fraction | None = None,
     ) -> None:
         if width <= 0 or height <= 0:
             raise InputError(f"invalid output size {width}x{height}")
@@ -128,7 +125,7 @@ class VideoWriter:
         self._closed = self._finished = False
         self._last_pts: int | None = None
         self._last_step: int | None = None
-        self._shift_ticks: int | None = None if shift is None else round(Fraction(shift) / self._tb)
+        self._shift_ticks: int | None = None
         self._first_time: float | None = None
         try:
             self._output = av.open(str(self._temp), "w")
@@ -205,11 +202,6 @@ class VideoWriter:
     def takes_planes(self) -> bool:
         """Whether ``write`` encodes given yuv420p planes as they are (a yuv420p stream at an even size)."""
         return self._pix_fmt == "yuv420p" and self._coded == self._size
-
-    @property
-    def shift(self) -> Fraction | None:
-        """Source seconds at the output's time 0; None until the first frame decides it (no source)."""
-        return None if self._shift_ticks is None else self._shift_ticks * self._tb
 
     def write(self, frame: Frame, planes: np.ndarray | None = None, changed: np.ndarray | None = None) -> None:
         """Encode one frame; ``frame.image`` is uint8 [height, width, 3] RGB.

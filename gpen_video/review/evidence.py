@@ -59,19 +59,18 @@ def marked(result: FrameResult) -> tuple[np.ndarray, np.ndarray]:
 
 
 class EvidenceWriters:
-    """The mask and marked-copy writers of one run, beside its output ``writer`` and on its timeline.
+    """The mask and marked-copy writers of one run, on its output's timeline.
 
     Args:
         files: what to write.
-        writer: the run's output, already open: the mask shares its timeline (``VideoWriter.shift``).
         info, encode, source, start, width, height, overwrite, inputs, tags: as for ``media.open.open_writer``
-            of the output; the marked copy is encoded like the output, with the source's audio.
+            of the output; the marked copy is encoded like the output; both copy the source's other streams.
 
     Raises:
         InputError, DestinationExists: a destination is refused (``media.output.check_destination``).
     """
 
-    def __init__(self, files: EvidenceFiles, writer: VideoWriter, info: VideoInfo, encode: EncodeSettings, *,
+    def __init__(self, files: EvidenceFiles, info: VideoInfo, encode: EncodeSettings, *,
                  source: str | Path | None, start: float | None, width: int, height: int, overwrite: bool,
                  inputs: InputSettings, tags: dict[str, str]) -> None:
         self.files = files
@@ -80,9 +79,11 @@ class EvidenceWriters:
         self._marked: VideoWriter | None = None
         try:
             if files.mask is not None:
-                self._mask = self._open(open_writer(files.mask, info, MASK_ENCODE, width=width, height=height,
-                                                    overwrite=overwrite, inputs=inputs, tags=tags,
-                                                    shift=writer.shift))
+                # The source's streams too: muxers shift a file's timeline for its audio (Matroska moves every
+                # stream later by an AAC priming delay), so the mask keeps the output's timestamps only with them.
+                self._mask = self._open(open_writer(files.mask, info, MASK_ENCODE, source=source, start=start,
+                                                    width=width, height=height, overwrite=overwrite, inputs=inputs,
+                                                    tags=tags))
             if files.marked is not None:
                 self._marked = self._open(open_writer(files.marked, info, encode, source=source, start=start,
                                                       width=width, height=height, overwrite=overwrite,
