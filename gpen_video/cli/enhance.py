@@ -153,16 +153,21 @@ def _files_beside(args: argparse.Namespace, output: str, settings: Settings, ima
     where the command line gave none; the mask and the marks are for videos only."""
     from ..media.output import beside
 
-    if image:
-        if args.mask_out or args.mark or args.mark_out:
-            raise InputError("--mask-out, --mark and --mark-out apply to videos only")
-    else:
+    asked = args.mask_out or args.mark or args.mark_out
+    if asked and image:
+        raise InputError("--mask-out, --mark and --mark-out apply to videos only")
+    if asked and args.compare:
+        raise InputError("--mask-out, --mark and --mark-out describe the enhanced picture alone: not with --compare")
+    if not image:
         if settings.output.mask and not args.mask_out:
             args.mask_out = str(beside(output, "mask", ".mkv"))
         if settings.output.marked_copy and not args.mark_out and not args.mark:
             args.mark_out = str(beside(output, "marked"))
     if settings.output.gallery and not args.faces_out:
         args.faces_out = str(beside(output, "faces", ""))
+    if (args.mask_out or args.mark or args.mark_out) and settings.redact.enabled:
+        raise InputError("--mask-out, --mark and --mark-out cannot be used while faces are hidden (--redact): "
+                         "hiding changes pixels outside the restored faces")
 
 
 def _check_destinations(args: argparse.Namespace, source: str, output: str, settings: Settings) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from gpen_video.config import Settings
 from gpen_video.engine import Engine
+from gpen_video.errors import InputError
 from gpen_video.faces.detect import build_detector
 from gpen_video.job import enhance_video
 from gpen_video.media.reader import VideoReader
@@ -125,3 +126,14 @@ def test_a_failed_run_leaves_no_output_mask_or_marked_copy(tmp_path, detector):
         run(tmp_path, "talking_head_844.mp4", detector, restorer=RecordingRestorer(size=256, fail_after=1),
             mask=tmp_path / "mask.mkv", marked=tmp_path / "marked.mkv")
     assert sorted(p.name for p in tmp_path.iterdir()) == [] and temp_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("change", [{"compare": True}, {"redact": True}])
+def test_evidence_is_refused_where_it_would_not_describe_the_output(tmp_path, change):
+    settings = settings_for("host", EncodeSettings(codec="ffv1"))
+    if change.pop("redact", False):
+        settings.redact = replace(settings.redact, mode="all")
+    with pytest.raises(InputError):
+        enhance_video(DATA / "talking_head_844.mp4", tmp_path / "out.mkv", settings,
+                      evidence=EvidenceFiles(mark_output=True), **change)
+    assert list(tmp_path.iterdir()) == []
