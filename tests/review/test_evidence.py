@@ -123,7 +123,7 @@ def test_the_marked_copy_differs_from_the_output_only_along_the_half_contour(tmp
 
 def test_a_failed_run_leaves_no_output_mask_or_marked_copy(tmp_path, detector):
     with pytest.raises(RuntimeError, match="exploded"):
-        run(tmp_path, "talking_head_844.mp4", detector, restorer=RecordingRestorer(size=256, fail_after=1),
+        run(tmp_path, "talking_head_844.mp4", detector, restorer=RecordingRestorer(size=256, fail_after=0),
             mask=tmp_path / "mask.mkv", marked=tmp_path / "marked.mkv")
     assert sorted(p.name for p in tmp_path.iterdir()) == [] and temp_files(tmp_path) == []
 
