@@ -115,7 +115,8 @@ def enhance_video(
     records, keep_input = FaceRecords() if record_faces else None, _keeps_input(settings, compare, evidence)
     options = {"start": start, "end": end, "compare": compare, "faces_out": None if faces_out is None else str(faces_out)}
     with interrupts_as_exceptions(), \
-            open_reader(source, settings.input, start=start, end=end, keep_planes=keep_input) as reader, \
+            open_reader(source, settings.input, start=start, end=end,
+                        keep_planes=keep_input and settings.upscale.scale == 1) as reader, \
             ExitStack() as cleanup:
         info = reader.info
         check_destination(output, source=source, inputs=settings.files_read(), overwrite=overwrite)  # before the model
@@ -134,14 +135,14 @@ def enhance_video(
         media = {"reader": vars(reader.stats).copy(), "writer": vars(writer.stats).copy()}
         summary = gallery.close() if gallery is not None else None  # after the video: no gallery of a failed run
     return JobResult(str(source), str(output), "video", settings, stats, time.perf_counter() - began, info, media,
-                     quality, summary, None if records is None else records.frames, options,
-                     engine.restorer.backend)
+                     quality, summary, None if records is None else records.frames, options, engine.restorer.backend)
 
 
 def _keeps_input(settings: Settings, compare: bool, evidence: EvidenceFiles) -> bool:
     """Whether the run encodes the input's planes as decoded where no face changed a pixel
-    (``media.untouched``): with a lossless encode (``encode.codec`` in ``media.encoders.LOSSLESS``, or crf 0)
-    or any ``evidence``, where the output keeps the input's size and format, and nothing hides faces."""
+    (``media.untouched``), and so needs each frame's paste weight: with a lossless encode (``encode.codec`` in
+    ``media.encoders.LOSSLESS``, or crf 0) or any ``evidence`` (which needs the weight anyway), and nothing hides
+    faces; the planes are kept only where the output has the input's size."""
     encode = settings.encode
     lossless = encode.codec in LOSSLESS or encode.crf == 0
     return (lossless or evidence.wanted) and not compare and not settings.redact.enabled

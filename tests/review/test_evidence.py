@@ -137,3 +137,14 @@ def test_evidence_is_refused_where_it_would_not_describe_the_output(tmp_path, ch
         enhance_video(DATA / "talking_head_844.mp4", tmp_path / "out.mkv", settings,
                       evidence=EvidenceFiles(mark_output=True), **change)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_with_upscaling_the_mask_is_at_the_output_size(tmp_path, detector):
+    settings = settings_for("host", EncodeSettings(codec="ffv1"))
+    settings.upscale = replace(settings.upscale, scale=2)
+    engine = Engine(settings, restorer=SharpenRestorer(size=256), detector=detector)
+    out, mask = tmp_path / "out.mkv", tmp_path / "mask.mkv"
+    enhance_video(DATA / "talking_head_844.mp4", out, settings, engine=engine, end=0.08, evidence=EvidenceFiles(mask))
+    weights = decoded(mask)
+    assert len(weights) == len(decoded(out)) == 2
+    assert all(planes.shape == (1688, 1688) and planes.max() == 255 for _, planes in weights)
