@@ -358,7 +358,9 @@ class VideoReader:
             return None
         if (frame.width, frame.height) != self._first_size or frame.width % 2 or frame.height % 2:
             return None
-        if source_matrix(frame.colorspace, frame.height) != "itu709" or source_range(frame.color_range, "yuv420p") != "mpeg":
+        if source_matrix(frame.colorspace, frame.height) != "itu709":
+            return None
+        if source_range(frame.color_range, "yuv420p") != "mpeg":
             return None
         return frame.to_ndarray()
 

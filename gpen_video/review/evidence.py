@@ -43,8 +43,8 @@ class EvidenceFiles:
 def face_centres(result: FrameResult) -> list[tuple[int, tuple[float, float]]]:
     """(track id, centre of the detection box) of each face of ``result``, in the enhanced picture's pixels."""
     scale = result.enhanced.shape[1] / result.frame.image.shape[1]
-    return [(face.track_id, (float(face.box[0] + face.box[2]) * scale / 2, float(face.box[1] + face.box[3]) * scale / 2))
-            for face in result.faces]
+    return [(face.track_id, (float(x0 + x1) * scale / 2, float(y0 + y1) * scale / 2))
+            for face in result.faces for x0, y0, x1, y1 in [face.box]]
 
 
 def marked(result: FrameResult) -> tuple[np.ndarray, np.ndarray]:
