@@ -20,7 +20,6 @@ ENHANCE_EXAMPLES = """examples:
   gpen-video in.mp4 out.mp4                    # every face, with GPEN-BFR-512
   gpen-video film.mp4 out.mp4 --config film    # old film: 2x size, x264 slow
   gpen-video cctv.mp4 out.mp4 --config surveillance --faces-out faces/
-  gpen-video cctv.mp4 out.mkv --config forensic    # lossless; mask, marked copy, gallery beside out.mkv
   gpen-video group.png out.png --upscale 2 --compare"""
 
 
@@ -150,14 +149,10 @@ def _track_selection(args: argparse.Namespace, source: str, settings: Settings) 
 
 def _files_beside(args: argparse.Namespace, output: str, settings: Settings, image: bool) -> None:
     """Fill ``args``' mask, marked copy and gallery from the ``[output]`` settings (named after ``output``)
-    where the command line gave none; the mask and the marks are for videos only."""
+    where the command line gave none. Mask and marks are refused (InputError) on a picture, with --compare and
+    while faces are hidden."""
     from ..media.output import beside
 
-    asked = args.mask_out or args.mark or args.mark_out
-    if asked and image:
-        raise InputError("--mask-out, --mark and --mark-out apply to videos only")
-    if asked and args.compare:
-        raise InputError("--mask-out, --mark and --mark-out describe the enhanced picture alone: not with --compare")
     if not image:
         if settings.output.mask and not args.mask_out:
             args.mask_out = str(beside(output, "mask", ".mkv"))
@@ -165,7 +160,13 @@ def _files_beside(args: argparse.Namespace, output: str, settings: Settings, ima
             args.mark_out = str(beside(output, "marked"))
     if settings.output.gallery and not args.faces_out:
         args.faces_out = str(beside(output, "faces", ""))
-    if (args.mask_out or args.mark or args.mark_out) and settings.redact.enabled:
+    if not (args.mask_out or args.mark or args.mark_out):
+        return
+    if image:
+        raise InputError("--mask-out, --mark and --mark-out apply to videos only")
+    if args.compare:
+        raise InputError("--mask-out, --mark and --mark-out describe the enhanced picture alone: not with --compare")
+    if settings.redact.enabled:
         raise InputError("--mask-out, --mark and --mark-out cannot be used while faces are hidden (--redact): "
                          "hiding changes pixels outside the restored faces")
 

@@ -52,10 +52,12 @@ def test_device_path_cuts_and_pastes_like_the_host_path(where):
     assert same is image and planes is None
 
 
-def test_device_path_gives_the_paste_weight_it_used():
+@pytest.mark.parametrize("where", ["cpu", pytest.param("cuda", marks=[
+    pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")])])
+def test_device_path_gives_the_paste_weight_it_used(where):
     image = video_frames("talking_head_844.mp4", 1)[0]
     affines = [face_affine(points, 128) for points in LANDMARKS]
-    device, host = DeviceFramePath("cpu"), HostFramePath()
+    device, host = DeviceFramePath(where), HostFramePath()
     crops, held = device.cut(image, affines, 128)
     faces = [(255 - crop, affine) for crop, affine in zip(crops, affines)]
     on_device, on_host = np.zeros(image.shape[:2], np.float32), np.zeros(image.shape[:2], np.float32)
