@@ -3,7 +3,7 @@
 Precedence, lowest first: the defaults, then a TOML file (``--config``), then command-line options. Each
 section is defined and checked beside its stage: ``[restore]`` in ``restore.settings``, ``[faces]`` in
 ``faces.settings``, ``[upscale]`` in ``upscale.settings``, ``[input]`` and ``[encode]`` in
-``media.settings``, ``[live]`` in ``live.settings``,
+``media.settings`` (with ``[output]``, the files written beside the output), ``[live]`` in ``live.settings``,
 ``[redact]`` in ``faces.redact_settings``. An unknown section or key is an error that names it.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .faces.redact_settings import RedactSettings
 from .faces.redact_settings import validation_checks as redact_checks
 from .faces.settings import FaceSettings, face_checks
 from .live.settings import LiveSettings, live_checks
-from .media.settings import EncodeSettings, InputSettings, encode_checks, input_checks
+from .media.settings import EncodeSettings, InputSettings, OutputSettings, encode_checks, input_checks
 from .restore.settings import RestoreSettings, restore_checks
 from .upscale.settings import UpscaleSettings, validation_checks
 
@@ -40,6 +40,7 @@ class Settings:
     encode: EncodeSettings = field(default_factory=EncodeSettings)
     live: LiveSettings = field(default_factory=LiveSettings)
     redact: RedactSettings = field(default_factory=RedactSettings)
+    output: OutputSettings = field(default_factory=OutputSettings)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)

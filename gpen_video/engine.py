@@ -156,6 +156,7 @@ class Engine:
         planes: bool = False,
         redact_lookahead: int | None = None,
         fixed_batches: bool = False,
+        weights: bool = False,
     ) -> Iterator[FrameResult]:
         """Enhance ``frames`` and yield one result per frame, in order.
 
@@ -177,9 +178,13 @@ class Engine:
         ``fixed_batches``: the restorer's batches are cut where the faces fill one (or the input ends), never
         where the threads' timing puts them: a restorer whose numbers depend on its batch (torch on a CPU)
         then gives the same pixels on every run, at some cost in throughput (reproducible runs).
+        ``weights``: also give each result its paste weight (``FrameResult.weight``), the pixels the faces
+        changed; not while faces are hidden, which changes pixels outside them.
         """
         if queue_depth < 1:
             raise ValueError(f"queue_depth must be >= 1, got {queue_depth}")
+        if weights and self.settings.redact.enabled:
+            raise ValueError("paste weights do not cover the hidden faces: no weights while faces are hidden")
         stats = stats if stats is not None else PipelineStats()
         analyzer = build_analyzer(self.settings.faces, self.detector, verifier=self.verifier,
                                   detect_every=detect_every, still=still)
@@ -190,7 +195,7 @@ class Engine:
         redactor = self._redactor(stats, redact_lookahead)
         pipeline = StageThreads(stats, queue_depth)
         done = self._start_stages(pipeline, frames, analyzer, compositor, redactor, observer, planes, queue_depth,
-                                  fixed_batches)
+                                  fixed_batches, weights)
         try:
             while True:
                 item = pipeline.get(done)
@@ -213,7 +218,7 @@ class Engine:
 
     def _start_stages(self, pipeline: StageThreads, frames: Iterable[Frame], analyzer: FaceAnalyzer,
                       compositor: FaceCompositor, redactor: Redactor | None, observer: FrameObserver | None,
-                      planes: bool, queue_depth: int, fixed_batches: bool) -> queue.Queue:
+                      planes: bool, queue_depth: int, fixed_batches: bool, weights: bool) -> queue.Queue:
         """Start one thread per stage, joined by queues; returns the queue the finished results arrive on."""
         to_analyse = pipeline.queue()
         to_restore = pipeline.queue()
@@ -232,7 +237,8 @@ class Engine:
         pipeline.start("restore", lambda: self._restore(to_restore, restored, pipeline, fixed_batches))
         if self.scale > 1:
             pipeline.start("upscale", lambda: self._upscale(restored, to_paste, pipeline))
-        pipeline.start("paste", lambda: self._paste(compositor, redactor, observer, planes, to_paste, done, pipeline))
+        pipeline.start("paste", lambda: self._paste(compositor, redactor, observer, planes, weights, to_paste, done,
+                                                    pipeline))
         return done
 
     # -- stages ------------------------------------------------------------------------------
@@ -371,6 +377,7 @@ class Engine:
         redactor: Redactor | None,
         observer: FrameObserver | None,
         planes: bool,
+        weights: bool,
         inbox: queue.Queue,
         out: queue.Queue,
         pipeline: StageThreads,
@@ -385,12 +392,15 @@ class Engine:
             started = time.perf_counter()
             composed = compositor.compose(job.frame.image, job.tracked, job.faces, job.restored, job.scene_cut)
             background = job.frame.image if job.background is None else job.background
+            weight = np.zeros(background.shape[:2], np.float32) if weights else None
             enhanced, yuv = self.frame_path.paste(background, job.held, composed.crops, alphas=composed.alphas,
                                                   masks=composed.masks, detail=composed.detail,
-                                                  planes=planes and job.background is None and redactor is None)
+                                                  planes=planes and job.background is None and redactor is None,
+                                                  weight_out=weight)
             job.held = None  # the device path's frame is not needed any longer
             pipeline.stats.add_time("blend+paste", time.perf_counter() - started)
-            result = FrameResult(job.frame, enhanced, job.faces, job.scene_cut, yuv)
+            result = FrameResult(job.frame, enhanced, job.faces, job.scene_cut, yuv,
+                                 None if weight is None else np.rint(weight * 255.0).astype(np.uint8))
             if redactor is None:
                 self._deliver(result, enhanced, composed.faces, observer, out, pipeline)
                 continue

@@ -16,6 +16,8 @@ from .faces.fingerprint import run_fingerprint
 from .faces.select import EVERY_TRACK, TrackSelection
 from .review.gallery import FaceGallery, GallerySummary
 from .media.image import read_image, write_image
+from .errors import InputError
+from .media.encoders import LOSSLESS
 from .media.open import open_reader, open_writer
 from .media.output import check_destination
 from .media.info import VideoInfo, output_size
@@ -23,6 +25,7 @@ from .media.reader import VideoReader, frames_in_window
 from .media.signals import interrupts_as_exceptions
 from .media.writer import VideoWriter
 from .media.source import local_file
+from .review.evidence import EvidenceFiles, EvidenceWriters, marked
 from .review.metrics import QualityObserver
 from .review.observers import FaceRecords, ObserverGroup
 from .protocols import FrameObserver, ProgressListener
@@ -93,6 +96,7 @@ def enhance_video(
     selection: TrackSelection = EVERY_TRACK,
     audit: str | Path | None = None,
     signing: SigningKey | None = None,
+    evidence: EvidenceFiles = EvidenceFiles(),
 ) -> JobResult:
     """Decode ``source``, enhance every frame, encode to ``output`` with the source's audio.
 
@@ -109,11 +113,16 @@ def enhance_video(
     engine's, when one is built here). The output carries ``review.provenance.output_tags`` in its metadata.
     ``audit`` names the run's audit log (``review.audit``), published with the output; ``signing`` embeds
     signed Content Credentials in the output before it is published (``review.credentials``).
+    ``evidence``: the mask video and marks (``review.evidence``), published with the output; InputError with
+    ``compare`` or hidden faces. Where no face changed a pixel a lossless output is the input (``_keeps_input``).
     """
+    _check_evidence(evidence, settings, compare)
     began, stats, quality = time.perf_counter(), PipelineStats(keep_frames=keep_frames), QualityObserver()
-    records = FaceRecords() if record_faces else None
+    records, keep_input = FaceRecords() if record_faces else None, _keeps_input(settings, compare, evidence)
     options = {"start": start, "end": end, "compare": compare, "faces_out": None if faces_out is None else str(faces_out)}
-    with interrupts_as_exceptions(), open_reader(source, settings.input, start=start, end=end) as reader, \
+    with interrupts_as_exceptions(), \
+            open_reader(source, settings.input, start=start, end=end,
+                        keep_planes=keep_input and settings.upscale.scale == 1) as reader, \
             ExitStack() as cleanup:
         info = reader.info
         check_destination(output, source=source, inputs=settings.files_read(),
@@ -128,30 +137,69 @@ def enhance_video(
         observer = _combined(quality if measure_quality else None, gallery, records, log)
         report = _progress_reporter(progress, stats, expected_frames(info, start, end), time.perf_counter())
         report()  # the engine is ready: a progress bar can show before the first (slow) frame
-        writer = _write_video(engine, reader, source, output, stats, observer, report, log, signing,
-                              start=start, compare=compare, overwrite=overwrite)
+        writer = _write_video(engine, reader, source, output, stats, observer, report, log, signing, evidence,
+                              start=start, compare=compare, overwrite=overwrite, keep_input=keep_input)
         media = {"reader": vars(reader.stats).copy(), "writer": vars(writer.stats).copy()}
         summary = gallery.close() if gallery is not None else None  # after the video: no gallery of a failed run
     return JobResult(str(source), str(output), "video", settings, stats, time.perf_counter() - began, info, media,
-                     quality, summary, None if records is None else records.frames, options,
-                     engine.restorer.backend)
+                     quality, summary, None if records is None else records.frames, options, engine.restorer.backend)
+
+
+def _keeps_input(settings: Settings, compare: bool, evidence: EvidenceFiles) -> bool:
+    """Whether the run encodes the input's planes as decoded where no face changed a pixel
+    (``media.untouched``), and so needs each frame's paste weight: with a lossless encode (``encode.codec`` in
+    ``media.encoders.LOSSLESS``, or crf 0) or any ``evidence`` (which needs the weight anyway), and nothing hides
+    faces; the planes are kept only where the output has the input's size."""
+    encode = settings.encode
+    lossless = encode.codec in LOSSLESS or encode.crf == 0
+    return (lossless or evidence.wanted) and not compare and not settings.redact.enabled
+
+
+def _open_outputs(output: str | Path, info: VideoInfo, settings: Settings, source: str | Path | None,
+                  start: float | None, size: tuple[int, int], overwrite: bool, evidence: EvidenceFiles,
+                  log: AuditLog | None) -> tuple[VideoWriter, EvidenceWriters]:
+    """The output's writer (copying ``source``'s other streams; on fixed threads and heard by ``log`` when
+    audited) and the evidence writers on its timeline, for frames of ``size`` (width, height)."""
+    tags, (width, height) = output_tags(settings), size
+    writer = open_writer(output, info, settings.encode, source=source, start=start, width=width, height=height,
+                         overwrite=overwrite, inputs=settings.input, tags=tags,
+                         threads=None if log is None else ENCODER_THREADS, listener=log)
+    try:
+        extra = EvidenceWriters(evidence, info, settings.encode, source=source, start=start, width=width,
+                                height=height, overwrite=overwrite, inputs=settings.input, tags=tags)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer, extra
+
+
+def _check_evidence(evidence: EvidenceFiles, settings: Settings, compare: bool) -> None:
+    """Refuse evidence that would not describe the output: side by side, or with faces hidden."""
+    if not evidence.wanted:
+        return
+    if compare:
+        raise InputError("a mask or marks describe the enhanced picture alone, not a side-by-side output")
+    if settings.redact.enabled:
+        raise InputError("a mask or marks cannot be made while faces are hidden: hiding changes pixels "
+                         "outside the restored faces")
 
 
 def _write_video(engine: Engine, reader: VideoReader, source: str | Path, output: str | Path, stats: PipelineStats,
                  observer: FrameObserver | None, report: Callable[[], None], log: AuditLog | None,
-                 signing: SigningKey | None, *, start: float | None, compare: bool, overwrite: bool) -> VideoWriter:
-    """Encode ``engine``'s frames from ``reader`` into ``output`` and publish it (signed and hashed into ``log``
-    first); returns the closed writer. An audited run encodes on fixed threads and restores in fixed batches,
-    so that it can be repeated byte for byte."""
-    settings, info = engine.settings, reader.info
-    width, height = output_size(info, engine.scale, side_by_side=compare)
-    writer = open_writer(output, info, settings.encode, source=None if info.is_live else source, start=start,
-                         width=width, height=height, overwrite=overwrite, inputs=settings.input,
-                         tags=output_tags(settings), threads=None if log is None else ENCODER_THREADS, listener=log)
-    with writer:
-        _encode_all(engine.stream(reader, stats=stats, observer=observer, planes=not compare and writer.takes_planes,
-                                  fixed_batches=log is not None), writer, stats, compare, report)
-        writer.close(before_publish=_finisher(source, output, settings, log, signing))
+                 signing: SigningKey | None, evidence: EvidenceFiles, *, start: float | None, compare: bool,
+                 overwrite: bool, keep_input: bool) -> VideoWriter:
+    """Encode ``engine``'s frames from ``reader`` into ``output`` and its ``evidence`` files, and publish them
+    (the output signed and hashed into ``log`` first); returns the closed writer. An audited run encodes on
+    fixed threads and restores in fixed batches, so that it can be repeated byte for byte."""
+    info = reader.info
+    size = output_size(info, engine.scale, side_by_side=compare)
+    writer, extra = _open_outputs(output, info, engine.settings, None if info.is_live else source, start, size,
+                                  overwrite, evidence, log)
+    with writer, extra:
+        results = engine.stream(reader, stats=stats, observer=observer, weights=keep_input,
+                                planes=not compare and writer.takes_planes, fixed_batches=log is not None)
+        _encode_all(results, writer, stats, compare, report, extra)
+        writer.close(before_publish=_finisher(source, output, engine.settings, log, signing))
     return writer
 
 
@@ -188,14 +236,24 @@ def _finisher(source: str | Path, output: str | Path, settings: Settings, log: A
 
 
 def _encode_all(results: Iterable[FrameResult], writer: VideoWriter, stats: PipelineStats, compare: bool,
-                report: Callable[[], None]) -> None:
-    """Encode each result (beside its original with ``compare``), timing the encoder; ``report`` after each."""
+                report: Callable[[], None], evidence: EvidenceWriters) -> None:
+    """Encode each result (beside its original with ``compare``, marked when the output is) and its evidence,
+    timing the encoders, ``report`` after each; then finish every file, so all are complete before any is
+    published."""
     for result in results:
-        image = side_by_side(result) if compare else result.enhanced
         started = time.perf_counter()
-        writer.write(replace(result.frame, image=image), None if compare else result.planes)
+        if compare:
+            writer.write(replace(result.frame, image=side_by_side(result)))
+        elif evidence.files.mark_output:
+            picture, changed = marked(result)
+            writer.write(replace(result.frame, image=picture), None, changed)
+        else:
+            writer.write(replace(result.frame, image=result.enhanced), result.planes, result.weight)
+        evidence.write(result, replace(result.frame, image=result.enhanced))
         stats.add_time("encode", time.perf_counter() - started)
         report()
+    writer.finish()
+    evidence.finish()
 
 
 def _open_gallery(folder: str | Path, source: str | Path, output: str | Path, settings: Settings, overwrite: bool,

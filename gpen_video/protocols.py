@@ -92,9 +92,10 @@ class FramePath(Protocol):
 
     def paste(self, image: np.ndarray, held: object, faces: Sequence[tuple[np.ndarray, np.ndarray]], *,
               alphas: Sequence[float], masks: np.ndarray | None = None, detail: Sequence[float] | None = None,
-              planes: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+              planes: bool = False, weight_out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """``faces`` (crop uint8 [S, S, 3], affine) blended into a copy of ``image``, the frame that
         ``cut`` gave ``held`` for (None: no faces were cut), as ``faces.paste.paste_faces`` does.
+        ``weight_out``: float32 [H, W] zeros, or None: receives each pixel's combined paste weight in [0, 1].
 
         Returns (the new uint8 [H, W, 3] frame, or ``image`` itself when ``faces`` is empty; with
         ``planes``, the frame's yuv420p planes uint8 [3 H / 2, W] where the path makes them, else None).

@@ -22,6 +22,9 @@ class Frame:
         time_base: seconds per pts tick.
         image: uint8 [H, W, 3] RGB, upright.
         time: wall-clock capture time (``time.monotonic()``) for live sources, else None.
+        decoded_planes: the picture as it was decoded, yuv420p planes uint8 [3 H / 2, W] (Y, U, V; BT.709,
+            limited range: what the video writer encodes), when the reader was asked to keep them and the
+            source is in that format; None otherwise. The writer encodes them where no face changed a pixel.
     """
 
     index: int
@@ -29,6 +32,7 @@ class Frame:
     time_base: Fraction
     image: np.ndarray
     time: float | None = None
+    decoded_planes: np.ndarray | None = None
 
     @property
     def seconds(self) -> float | None:
@@ -102,6 +106,9 @@ class FrameResult:
         planes: ``enhanced`` as yuv420p planes, uint8 [3 H / 2, W] (Y, then U, then V; BT.709, limited
             range), when the stream was asked for them and the frame path made them on its device;
             the video writer then encodes them as they are. None otherwise.
+        weight: when the stream was asked for it, each pixel's paste weight, uint8 [H, W] (the size of
+            ``enhanced``): round(255 w) of the combined weight w in [0, 1] the faces were pasted with, 0 where
+            no face changed the pixel. None otherwise.
     """
 
     frame: Frame
@@ -109,6 +116,7 @@ class FrameResult:
     faces: list[AlignedFace]
     scene_cut: bool = False
     planes: np.ndarray | None = None
+    weight: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,17 @@ def enhance_parser() -> CommandParser:
                      help="embed signed Content Credentials (C2PA) in an MP4, MOV, JPEG or PNG output: the input, "
                           "the model and the audit log's hash, signed with this certificate chain and ES256 key "
                           "(needs the c2pa extra)")
-    job.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output file (and gallery)")
+    job.add_argument("--mask-out", metavar="FILE.mkv",
+                     help="write what changed: a lossless grey video (FFV1) with the output's frames and timestamps, "
+                          "each pixel the weight (0-255) the faces were pasted with; where it is 0, a lossless output "
+                          "(--codec ffv1, or --crf 0) is the decoded input bit for bit")
+    job.add_argument("--mark", action="store_true",
+                     help="outline every enhanced region (the 50%% contour of its paste weight) and write its track "
+                          "id, on the output itself")
+    job.add_argument("--mark-out", metavar="FILE",
+                     help="write the marks on a copy of the output in FILE instead, leaving the output unmarked")
+    job.add_argument("-y", "--overwrite", action="store_true",
+                     help="replace an existing output file (and gallery, mask, marked copy, audit log)")
     select = parser.add_argument_group("choosing faces (track ids from a --faces-out gallery of the same input)")
     select.add_argument("--tracks", metavar="IDS", help="restore only these tracks, e.g. 3,7 (the others keep their pixels)")
     select.add_argument("--exclude-tracks", metavar="IDS", help="restore every track but these")
@@ -98,11 +108,14 @@ def enhance_command(argv: Sequence[str], console: Console) -> int:
     from ..media.output import default_output, write_json_atomic
 
     output = output or str(default_output(source))
+    from ..media.image import is_image_path
+
+    _files_beside(args, output, settings, is_image_path(source))
     _check_destinations(args, source, output, settings)  # before the heavy imports and any work
     signing = _signing_key(args, output)
     from ..job import enhance_image, enhance_video  # heavy imports only once the arguments are good
-    from ..media.image import is_image_path
     from ..review.console import ProgressView, print_summary
+    from ..review.evidence import EvidenceFiles
     from ..review.report import build_report
 
     measure_quality = bool(args.report) or not args.quiet  # the report and the summary show it
@@ -120,6 +133,7 @@ def enhance_command(argv: Sequence[str], console: Console) -> int:
                 overwrite=args.overwrite, progress=progress.update, keep_frames=bool(args.report),
                 measure_quality=measure_quality, faces_out=args.faces_out, record_faces=args.report_faces,
                 selection=selection, audit=args.audit, signing=signing,
+                evidence=EvidenceFiles(args.mask_out, args.mark_out, mark_output=args.mark and not args.mark_out),
             )
     if args.report:
         write_json_atomic(args.report, build_report(result), overwrite=args.overwrite)
@@ -146,26 +160,51 @@ def _track_selection(args: argparse.Namespace, source: str, settings: Settings) 
     return TrackSelection(only, excluded)
 
 
+def _files_beside(args: argparse.Namespace, output: str, settings: Settings, image: bool) -> None:
+    """Fill ``args``' mask, marked copy and gallery from the ``[output]`` settings (named after ``output``)
+    where the command line gave none. Mask and marks are refused (InputError) on a picture, with --compare and
+    while faces are hidden."""
+    from ..media.output import beside
+
+    if not image:
+        if settings.output.mask and not args.mask_out:
+            args.mask_out = str(beside(output, "mask", ".mkv"))
+        if settings.output.marked_copy and not args.mark_out and not args.mark:
+            args.mark_out = str(beside(output, "marked"))
+    if settings.output.gallery and not args.faces_out:
+        args.faces_out = str(beside(output, "faces", ""))
+    if not (args.mask_out or args.mark or args.mark_out):
+        return
+    if image:
+        raise InputError("--mask-out, --mark and --mark-out apply to videos only")
+    if args.compare:
+        raise InputError("--mask-out, --mark and --mark-out describe the enhanced picture alone: not with --compare")
+    if settings.redact.enabled:
+        raise InputError("--mask-out, --mark and --mark-out cannot be used while faces are hidden (--redact): "
+                         "hiding changes pixels outside the restored faces")
+
+
 def _check_destinations(args: argparse.Namespace, source: str, output: str, settings: Settings) -> None:
-    """The output, the report and the gallery folder against the one destination policy
-    (``media.output``): never a device, pipe or socket, never a file the run reads or another of its
+    """The output, the report, the mask, the marked copy and the gallery folder against the one destination
+    policy (``media.output``): never a device, pipe or socket, never a file the run reads or another of its
     outputs, nothing replaced without -y."""
     from ..media.output import check_destination, check_folder_destination, same_file
     from ..media.source import local_file
 
     read = [*settings.files_read(), *([args.config] if args.config and os.path.exists(args.config) else [])]
-    check_destination(output, source=source, inputs=read, overwrite=args.overwrite)
-    for flag, path in (("--report", args.report), ("--audit", args.audit)):
-        if path:
-            check_destination(path, source=source, inputs=read, overwrite=args.overwrite)
-            if same_file(path, output):
-                raise InputError(f"{flag} must be a different file from the output")
-    if args.report and args.audit and same_file(args.report, args.audit):
-        raise InputError("--report and --audit must be different files")
+    files = [(flag, path) for flag, path in (("the output", output), ("--report", args.report),
+                                             ("--mask-out", args.mask_out), ("--mark-out", args.mark_out),
+                                             ("--audit", args.audit)) if path]
+    for index, (flag, path) in enumerate(files):
+        check_destination(path, source=source, inputs=read, overwrite=args.overwrite)
+        for other, taken in files[:index]:
+            if same_file(path, taken):
+                raise InputError(f"{flag} must be a different file from {other}")
     if args.faces_out:
-        if any(same_file(args.faces_out, path) for path in (output, args.report, args.audit) if path):
-            raise InputError("--faces-out must be a folder of its own, not the output, the report or the audit log")
-        check_folder_destination(args.faces_out, inputs=[local_file(source), output, args.report, args.audit, *read],
+        if any(same_file(args.faces_out, path) for _, path in files):
+            raise InputError("--faces-out must be a folder of its own, not the output, the report, the mask, "
+                             "the marked copy or the audit log")
+        check_folder_destination(args.faces_out, inputs=[local_file(source), *(path for _, path in files), *read],
                                  overwrite=args.overwrite)
 
 

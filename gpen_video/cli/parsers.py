@@ -75,7 +75,8 @@ TUNING_OPTIONS: list[tuple[str, str, str, str, str]] = [
      "seconds a network source or camera may send nothing before it fails"),
     ("--hwaccel", "input", "hwaccel", "NAME",
      "none, or cuda to decode with NVDEC where there is one (else on the CPU, with a notice): frees CPU cores on GPU boxes"),
-    ("--codec", "encode", "codec", "NAME", "video encoder: libx264, libx265, libvpx-vp9, libsvtav1, h264_nvenc, ..."),
+    ("--codec", "encode", "codec", "NAME",
+     "video encoder: libx264, libx265, libvpx-vp9, libsvtav1, h264_nvenc, ..., or ffv1 (lossless)"),
     ("--crf", "encode", "crf", "N", "constant rate factor (lower is better quality)"),
     ("--preset", "encode", "preset", "NAME",
      "x264 encoder preset, ultrafast ... veryslow (mapped onto the other encoders' speed scales), or the encoder's "

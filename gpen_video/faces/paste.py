@@ -129,7 +129,7 @@ def paste_faces(
     *,
     alphas: Sequence[float] | None = None,
     masks: Sequence[np.ndarray | None] | None = None,
-    detail: Sequence[float] | None = None,
+    detail: Sequence[float] | None = None, weight_out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Blend restored crops back into a copy of ``frame``.
 
@@ -146,6 +146,7 @@ def paste_faces(
             no list, use ``soft_mask(S)``.
         detail: optional per-face strength in [0, 1] of ``frame``'s own fine detail that the crop could
             not hold, added back to the pasted face (``faces.detail``); None or 0 adds none.
+        weight_out: optional float32 [H, W] zeros that receive the combined paste weight (``accumulate_weight``).
 
     Returns:
         New uint8 [H, W, 3] frame.
@@ -180,4 +181,17 @@ def paste_faces(
         # face * w + region * (1 - w), rounded: cv2's fused uint8 blend is ~10x faster than float numpy here.
         region = np.ascontiguousarray(out[y0:y1, x0:x1])
         out[y0:y1, x0:x1] = cv2.blendLinear(face, region, weight, 1.0 - weight)
+        accumulate_weight(weight_out, roi, weight)
     return out
+
+
+def accumulate_weight(combined: np.ndarray | None, roi: tuple[int, int, int, int], weight: np.ndarray) -> None:
+    """Fold one face's paste weight over ``roi`` (x0, y0, x1, y1; float [h, w] in [0, 1], torch tensors alike)
+    into the frame's ``combined`` weight (float [H, W], in place; None: nothing to do). The faces are composited
+    one over the other, so a pixel keeps (1 - combined)(1 - weight) of its original value: 1 - that is the new
+    combined weight, 0 exactly where no face changed the pixel."""
+    if combined is None:
+        return
+    x0, y0, x1, y1 = roi
+    region = combined[y0:y1, x0:x1]
+    region += weight * (1.0 - region)

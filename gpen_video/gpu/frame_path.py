@@ -38,13 +38,13 @@ class HostFramePath:
 
     def paste(self, image: np.ndarray, held: None, faces: Sequence[tuple[np.ndarray, np.ndarray]], *,
               alphas: Sequence[float], masks: np.ndarray | None = None, detail: Sequence[float] | None = None,
-              planes: bool = False) -> tuple[np.ndarray, None]:
+              planes: bool = False, weight_out: np.ndarray | None = None) -> tuple[np.ndarray, None]:
         """(``faces.paste.paste_faces`` into a copy of ``image``, or ``image`` itself without faces; None:
-        the encoder converts to YUV itself)."""
+        the encoder converts to YUV itself); the paste weight accumulates into ``weight_out``."""
         if not faces:
             return image, None
         masks = None if masks is None else list(masks)
-        return paste_faces(image, faces, alphas=alphas, masks=masks, detail=detail), None
+        return paste_faces(image, faces, alphas=alphas, masks=masks, detail=detail, weight_out=weight_out), None
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ class DeviceFramePath:
     @torch.inference_mode()
     def paste(self, image: np.ndarray, held: DeviceFaces | None, faces: Sequence[tuple[np.ndarray, np.ndarray]], *,
               alphas: Sequence[float], masks: np.ndarray | None = None, detail: Sequence[float] | None = None,
-              planes: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+              planes: bool = False, weight_out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """``faces`` (crop uint8 [S, S, 3], frame -> crop affine) blended into the frame that ``cut`` kept
         in ``held`` (``image`` on the host; None when the frame had no faces to cut).
 
@@ -74,13 +74,17 @@ class DeviceFramePath:
             (new uint8 [H, W, 3] host frame, or ``image`` itself without faces; with ``planes`` and an
             even size, its yuv420p planes uint8 [3 H / 2, W] (``gpu.colour.rgb_to_i420``), else None).
         ``masks``: float [N, S, S] in [0, 1] or None for the soft mask; ``detail`` as in ``faces.paste``.
+        ``weight_out``: float32 [H, W] host zeros that receive the combined paste weight (``gpu.warp``).
         """
         pasted = None
         if faces:
             crops = self.upload(np.stack([crop for crop, _ in faces]))
             device_masks = None if masks is None else self.upload(np.asarray(masks, np.float32))
+            weight = None if weight_out is None else torch.zeros(weight_out.shape, device=self.device)
             pasted = paste_faces(held.frame, crops, [affine for _, affine in faces], alphas=alphas,
-                                 masks=device_masks, detail=detail, sources=held.crops)
+                                 masks=device_masks, detail=detail, sources=held.crops, weight_out=weight)
+            if weight is not None:
+                weight_out[...] = weight.cpu().numpy()
         i420 = None
         if planes and image.shape[0] % 2 == 0 and image.shape[1] % 2 == 0:
             source = pasted if pasted is not None else held.frame if held is not None else self.upload(image)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..faces.align import affine_scale
-from ..faces.paste import face_roi, mask_support, soft_mask
+from ..faces.paste import accumulate_weight, face_roi, mask_support, soft_mask
 
 
 def _grid(maps: Tensor, width: int, height: int, in_w: int, in_h: int) -> Tensor:
@@ -73,7 +73,8 @@ def align_crops(frame: Tensor, affines: Tensor, size: int) -> Tensor:
 
 def paste_faces(frame: Tensor, crops: Tensor, affines: Sequence[np.ndarray], *,
                 alphas: Sequence[float] | None = None, masks: Tensor | None = None,
-                detail: Sequence[float] | None = None, sources: Tensor | None = None) -> Tensor:
+                detail: Sequence[float] | None = None, sources: Tensor | None = None,
+                weight_out: Tensor | None = None) -> Tensor:
     """Blend restored crops into a copy of ``frame``, like ``faces.paste.paste_faces``.
 
     Args:
@@ -87,6 +88,7 @@ def paste_faces(frame: Tensor, crops: Tensor, affines: Sequence[np.ndarray], *,
             (``faces.detail``), added to the pasted face; None or 0 adds none.
         sources: uint8 [N, S, S, 3] the crops alignment cut from ``frame`` (``align_crops``), needed
             when any ``detail`` is above 0: the detail is ``frame - warp_back(sources)``.
+        weight_out: optional float32 [H, W] zeros on the frame's device that receive the combined paste weight.
 
     Returns:
         New uint8 [H, W, 3] frame. Smaller faces are pasted first, so nearer ones end on top.
@@ -126,4 +128,5 @@ def paste_faces(frame: Tensor, crops: Tensor, affines: Sequence[np.ndarray], *,
                                align_corners=True) * alphas[k]
         region = _planar(out[y0:y1, x0:x1][None])
         out[y0:y1, x0:x1] = _to_uint8(face * weight + region * (1.0 - weight))[0]
+        accumulate_weight(weight_out, roi, weight[0, 0])
     return out

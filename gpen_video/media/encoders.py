@@ -13,7 +13,8 @@ from .settings import EncodeSettings
 
 log = logging.getLogger(__name__)
 
-SUPPORTED = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1", "h264_nvenc", "hevc_nvenc")
+SUPPORTED = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1", "h264_nvenc", "hevc_nvenc", "ffv1")
+LOSSLESS = ("ffv1",)  # encoders that keep every pixel value: crf, preset and bitrate do not apply
 # Where the asked encoder is missing (not built, or no GPU for NVENC), use this one and say so.
 FALLBACK = {"h264_nvenc": "libx264", "hevc_nvenc": "libx265", "libaom-av1": "libsvtav1", "libsvtav1": "libaom-av1"}
 _X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
@@ -68,6 +69,8 @@ def encoder_options(codec: str, settings: EncodeSettings) -> tuple[dict[str, str
     """
     options: dict[str, str] = {}
     notices: list[str] = []
+    if codec in LOSSLESS:
+        return {"level": "3", "slicecrc": "1"}, None, notices  # FFV1 version 3: per-slice checksums
     if codec == "libx265":
         options["x265-params"] = "log-level=error"
     if codec == "libsvtav1":

@@ -18,14 +18,16 @@ STALL_SECONDS = 5.0  # a network read that waits longer than this fails, so live
 
 def open_reader(source: str | Path | int, inputs: InputSettings = InputSettings(), *,
                 start: float | None = None, end: float | None = None, realtime: bool = False,
-                options: dict[str, str] | None = None) -> VideoReader:
+                options: dict[str, str] | None = None, keep_planes: bool = False) -> VideoReader:
     """A :class:`VideoReader` on ``source`` with the run's deinterlacing and network timeout, trimmed to
     [start, end) seconds.
 
-    ``options`` are FFmpeg demuxer/protocol options (see :class:`VideoReader`).
+    ``options`` are FFmpeg demuxer/protocol options, ``keep_planes`` keeps the decoded planes (see
+    :class:`VideoReader`).
     """
     return VideoReader(source, deinterlace=inputs.deinterlace, start=start, end=end, realtime=realtime,
-                       options=options, io_timeout=inputs.io_timeout, hwaccel=inputs.hwaccel)
+                       options=options, io_timeout=inputs.io_timeout, hwaccel=inputs.hwaccel,
+                       keep_planes=keep_planes)
 
 
 def open_source(source: str | int, inputs: InputSettings = InputSettings()) -> FrameSource:

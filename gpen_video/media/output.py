@@ -78,6 +78,13 @@ def default_output(source: str | Path) -> Path:
     return path.with_name(f"output_{path.name}")
 
 
+def beside(output: str | Path, tag: str, suffix: str | None = None) -> Path:
+    """A file (or folder) named after ``output`` beside it: ``<stem>.<tag><suffix>``, the output's own
+    extension when ``suffix`` is None (``out.mp4`` -> ``out.marked.mp4``, ``out.mask.mkv``, ``out.faces``)."""
+    path = Path(output)
+    return path.with_name(f"{path.stem}.{tag}{path.suffix if suffix is None else suffix}")
+
+
 def _local(inputs: Iterable[str | Path | None]) -> list[Path]:
     return [Path(p).expanduser().absolute() for p in inputs if p is not None]
 

@@ -79,6 +79,9 @@ class VideoReader:
         options: FFmpeg demuxer/protocol options, e.g. ``{"rtsp_transport": "tcp"}``.
         io_timeout: seconds a URL or camera may keep an open or a read waiting (see ``media.network``).
         hwaccel: "none", or "cuda" for NVDEC where there is one (else the CPU decoder, with a notice).
+        keep_planes: give each frame its planes as decoded (``Frame.decoded_planes``) where they are what the
+            video writer encodes: yuv420p, BT.709 (declared, or undeclared from 720 lines up), limited range,
+            even size, upright, not rescaled.
 
     Raises:
         MediaOpenError: the source cannot be opened, has no video stream or no decodable frame.
@@ -98,6 +101,7 @@ class VideoReader:
         options: dict[str, str] | None = None,
         io_timeout: float = InputSettings.io_timeout,
         hwaccel: str = InputSettings.hwaccel,
+        keep_planes: bool = False,
     ) -> None:
         if start is not None and start < 0:
             raise InputError(f"start must be >= 0, got {start}")
@@ -113,6 +117,7 @@ class VideoReader:
         if hwaccel not in HWACCELS:
             raise InputError(f"hwaccel must be one of {', '.join(HWACCELS)}, got {hwaccel!r}")
         self._hwaccel = hwaccel
+        self._keep_planes = keep_planes
         # Closing the container under a read in another thread would free it mid-call: see close().
         self._lock = threading.Lock()
         self._reading = self._closed = False
@@ -347,6 +352,19 @@ class VideoReader:
             rgb = np.ascontiguousarray(np.rot90(rgb, self._rotation // 90))
         return rgb
 
+    def _decoded_planes(self, frame: av.VideoFrame) -> np.ndarray | None:
+        """uint8 [3 H / 2, W] yuv420p planes of ``frame`` as decoded, when asked for and in the writer's own
+        format (see ``keep_planes``); else None."""
+        if not self._keep_planes or frame.format.name != "yuv420p" or self._rotation:
+            return None
+        if (frame.width, frame.height) != self._first_size or frame.width % 2 or frame.height % 2:
+            return None
+        if source_matrix(frame.colorspace, frame.height) != "itu709":
+            return None
+        if source_range(frame.color_range, "yuv420p") != "mpeg":
+            return None
+        return frame.to_ndarray()
+
     # ---------------------------------------------------------------- public iteration
     def __iter__(self) -> Iterator[Frame]:
         fps_tick = (1 / self.info.fps / self._tb) if self.info.fps else None
@@ -376,7 +394,8 @@ class VideoReader:
                 stamp = time.monotonic()
             self.stats.frames += 1
             self._last_time = when
-            yield Frame(index=index, pts=pts, time_base=self._tb, image=image, time=stamp)
+            yield Frame(index=index, pts=pts, time_base=self._tb, image=image, time=stamp,
+                        decoded_planes=self._decoded_planes(raw))
             index += 1
         if self._start is not None and not self.stats.frames:  # a start before the duration, but after the last frame
             raise self._past_end(float(self._start - self._origin))

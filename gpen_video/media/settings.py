@@ -1,5 +1,6 @@
-"""The ``[input]`` and ``[encode]`` settings: how sources are read and how the output is encoded, with the
-names each setting accepts and the checks that types alone cannot express. Light: no PyAV or numpy."""
+"""The ``[input]``, ``[encode]`` and ``[output]`` settings: how sources are read, how the output is encoded and
+which files are written beside it, with the names each setting accepts and the checks that types alone cannot
+express. Light: no PyAV or numpy."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,6 +36,21 @@ class EncodeSettings:
     preset: str | None = "medium"
     pix_fmt: str = "yuv420p"
     bitrate: int | None = None
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    """The ``[output]`` settings section: the files a video run writes beside its output, named after it
+    (``media.output.beside``); a path given for one of them on the command line wins.
+
+    ``mask``: the paste-weight mask video, ``<output stem>.mask.mkv`` (lossless FFV1, grey).
+    ``marked_copy``: a copy of the output with every enhanced region outlined, ``<output stem>.marked<ext>``.
+    ``gallery``: the face gallery folder, ``<output stem>.faces``.
+    """
+
+    mask: bool = False
+    marked_copy: bool = False
+    gallery: bool = False
 
 
 def input_checks(settings: InputSettings) -> list[tuple[bool, str]]:

@@ -19,12 +19,13 @@ import numpy as np
 from ..errors import GpenVideoError, InputError
 from ..protocols import EncodeListener
 from ..types import Frame
-from .colour import BT709, RANGE_MPEG
+from .colour import BT709, RANGE_JPEG, RANGE_MPEG
 from .encoders import check_pix_fmt, encoder_options, resolve_codec
 from .output import check_destination, close_quietly, commit, discard, temp_path_for
 from .planes import visible_planes
 from .settings import EncodeSettings, InputSettings
 from .streams import Passthrough, open_passthrough, video_end
+from .untouched import keep_untouched
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,9 @@ class VideoWriter:
             the same frames then give the same file on any machine [default: FFmpeg's choice by CPU count].
         listener: hears the visible planes of every frame as it goes to the encoder (``EncodeListener``).
 
+    A ``gray`` stream (``settings.pix_fmt``) holds plain values 0-255 (full range): a mask, written with
+    ``write_planes``.
+
     Raises:
         InputError: dest is the source, exists without overwrite, its folder is missing or refuses
             new files, its extension names no known container or one that cannot hold the codec,
@@ -127,7 +131,7 @@ class VideoWriter:
         self._threads, self._listener = threads, listener
         self._temp = temp_path_for(self.dest)
         self._passthrough: Passthrough | None = None
-        self._closed = False
+        self._closed = self._finished = False
         self._last_pts: int | None = None
         self._last_step: int | None = None
         self._shift_ticks: int | None = None
@@ -161,7 +165,7 @@ class VideoWriter:
         if self._threads is not None:
             ctx.thread_count = self._threads
         ctx.colorspace = ctx.color_primaries = ctx.color_trc = BT709
-        ctx.color_range = RANGE_MPEG
+        ctx.color_range = RANGE_JPEG if self._pix_fmt == "gray" else RANGE_MPEG
         if sar:
             ctx.sample_aspect_ratio = Fraction(sar)
         if bit_rate is not None:
@@ -210,12 +214,15 @@ class VideoWriter:
         """Whether ``write`` encodes given yuv420p planes as they are (a yuv420p stream at an even size)."""
         return self._pix_fmt == "yuv420p" and self._coded == self._size
 
-    def write(self, frame: Frame, planes: np.ndarray | None = None) -> None:
+    def write(self, frame: Frame, planes: np.ndarray | None = None, changed: np.ndarray | None = None) -> None:
         """Encode one frame; ``frame.image`` is uint8 [height, width, 3] RGB.
 
         ``planes``: the same picture already converted to yuv420p, uint8 [3 height / 2, width] (Y, U, V
         one after the other; BT.709, limited range), e.g. on a GPU by ``gpu.colour.rgb_to_i420``; encoded
         as they are when the stream is yuv420p at an even size, which skips the RGB -> YUV conversion.
+        ``changed``: uint8 [height, width], 0 where the picture is the decoded input's own (a paste weight):
+        when the stream takes planes and ``frame.decoded_planes`` holds the input's, those are encoded there
+        (``untouched.keep_untouched``), so those pixels come out as they were decoded.
         """
         image = frame.image
         if image.dtype != np.uint8 or image.shape != (self._size[1], self._size[0], 3):
@@ -224,11 +231,28 @@ class VideoWriter:
             if planes.dtype != np.uint8 or planes.shape != (self._size[1] * 3 // 2, self._size[0]):
                 raise ValueError(f"expected yuv420p planes uint8 [{self._size[1] * 3 // 2}, {self._size[0]}], "
                                  f"got {planes.dtype} {planes.shape}")
-            yuv = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         else:
-            yuv = self._convert(image)
+            planes = None
+        decoded = frame.decoded_planes  # the input's: of another size when the output is enlarged
+        if changed is not None and decoded is not None and self.takes_planes and decoded.shape == (
+                self._size[1] * 3 // 2, self._size[0]):
+            converted = planes if planes is not None else self._convert(image).to_ndarray()
+            planes = decoded if not changed.any() else keep_untouched(converted, decoded, changed)
+        yuv = av.VideoFrame.from_ndarray(planes, format="yuv420p") if planes is not None else self._convert(image)
         if self._listener is not None:
             self._listener.encoded(visible_planes(yuv))
+        self._encode(frame, yuv)
+
+    def write_planes(self, frame: Frame, planes: np.ndarray) -> None:
+        """Encode a picture given in the stream's own pixel format, uint8 [height, width] for ``gray``
+        (``frame`` gives the timing; its image is not read)."""
+        if self._pix_fmt != "gray" or planes.dtype != np.uint8 or planes.shape != (self._size[1], self._size[0]):
+            raise ValueError(f"write_planes takes uint8 [{self._size[1]}, {self._size[0]}] for a gray stream, "
+                             f"got {planes.dtype} {planes.shape} for {self._pix_fmt}")
+        self._encode(frame, av.VideoFrame.from_ndarray(planes, format="gray"))
+
+    def _encode(self, frame: Frame, yuv: av.VideoFrame) -> None:
+        """Encode ``yuv`` at ``frame``'s time and copy the source's streams up to it."""
         yuv.pts = self._out_pts(frame)
         yuv.time_base = self._tb
         self._output.mux(self._stream.encode(yuv))
@@ -251,8 +275,26 @@ class VideoWriter:
         """Source-timeline seconds where the last frame ends."""
         return video_end(self._last_pts, self._shift_ticks, self._tb, self._fps, self._last_step)
 
+    def finish(self) -> None:
+        """Flush the encoder and finish the copied streams into the temporary file, not published yet
+        (``close`` publishes it): a run that writes several files finishes them all before it publishes one."""
+        if self._finished or self._closed:
+            return
+        try:
+            if self.stats.frames == 0:  # first: the file is thrown away, so flushing would be wasted work
+                raise GpenVideoError(f"no frames to write to {self.dest}")
+            self._output.mux(self._stream.encode(None))
+            if self._passthrough is not None:
+                self._passthrough.finish(self._video_end())
+                self._collect(self._passthrough)
+            self._output.close()
+            self._finished = True
+        except BaseException:
+            self.abort()
+            raise
+
     def close(self, before_publish: Callable[[Path], None] | None = None) -> WriterStats:
-        """Flush the encoder, finish the copied streams, and move the file into place.
+        """Flush the encoder, finish the copied streams (``finish``), and move the file into place.
 
         ``before_publish`` is given the finished temporary file before it takes the destination's name
         (to sign it, or hash it for an audit log); if it raises, nothing is published.
@@ -263,14 +305,8 @@ class VideoWriter:
         """
         if self._closed:
             return self.stats
+        self.finish()
         try:
-            if self.stats.frames == 0:  # first: the file is thrown away, so flushing would be wasted work
-                raise GpenVideoError(f"no frames to write to {self.dest}")
-            self._output.mux(self._stream.encode(None))
-            if self._passthrough is not None:
-                self._passthrough.finish(self._video_end())
-                self._collect(self._passthrough)
-            self._output.close()
             if before_publish is not None:
                 before_publish(self._temp)
             commit(self._temp, self.dest, overwrite=self._overwrite)

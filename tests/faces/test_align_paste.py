@@ -173,3 +173,21 @@ def test_soften_small_face_blurs_only_small_faces():
     assert np.abs(np.diff(soft.astype(float), axis=1)).mean() < 0.5 * np.abs(np.diff(crop.astype(float), axis=1)).mean()
     softer = soften_small_face(crop, 15)
     assert np.abs(np.diff(softer.astype(float), axis=1)).mean() < np.abs(np.diff(soft.astype(float), axis=1)).mean()
+
+
+def test_weight_out_is_the_combined_weight_each_pixel_was_pasted_with():
+    frame = np.zeros((200, 200, 3), np.uint8)
+    small = _apply(_similarity(0.3, 0.25, 50.0, 60.0), gpen_template(256))
+    big = _apply(_similarity(-0.2, 0.4, 70.0, 50.0), gpen_template(256))
+    faces = [(np.full((256, 256, 3), 255, np.uint8), align_face(frame, points, 256)[1]) for points in (small, big)]
+    weight = np.zeros((200, 200), np.float32)
+    out = paste_faces(frame, faces, alphas=[0.8, 0.6], weight_out=weight)
+    assert 0.0 <= weight.min() and weight.max() <= 0.92 + 1e-6  # 1 - (1 - 0.8)(1 - 0.6) at most
+    # White over black, composited one over the other: each pixel is 255 times its combined weight.
+    assert np.abs(out[..., 0].astype(np.float32) - 255 * weight).max() <= 1.0
+    assert not np.any(out[weight == 0])  # weight 0: the pixel is the frame's
+    assert (weight > 0.9).sum() > 100  # the overlap is covered by both faces
+    # Without faces at strength 0 nothing is added to the weight.
+    none = np.zeros((200, 200), np.float32)
+    paste_faces(frame, faces, alphas=[0.0, 0.0], weight_out=none)
+    assert not none.any()

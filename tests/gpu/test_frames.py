@@ -50,3 +50,19 @@ def test_device_path_cuts_and_pastes_like_the_host_path(where):
     assert device.paste(image[:-1], None, [], alphas=[], planes=True)[1] is None
     same, planes = host.paste(image, None, [], alphas=[], planes=True)
     assert same is image and planes is None
+
+
+@pytest.mark.parametrize("where", ["cpu", pytest.param("cuda", marks=[
+    pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")])])
+def test_device_path_gives_the_paste_weight_it_used(where):
+    image = video_frames("talking_head_844.mp4", 1)[0]
+    affines = [face_affine(points, 128) for points in LANDMARKS]
+    device, host = DeviceFramePath(where), HostFramePath()
+    crops, held = device.cut(image, affines, 128)
+    faces = [(255 - crop, affine) for crop, affine in zip(crops, affines)]
+    on_device, on_host = np.zeros(image.shape[:2], np.float32), np.zeros(image.shape[:2], np.float32)
+    got, _ = device.paste(image, held, faces, alphas=[1.0, 0.6], weight_out=on_device)
+    host.paste(image, None, faces, alphas=[1.0, 0.6], weight_out=on_host)
+    assert on_device.max() == pytest.approx(1.0, abs=1e-3) and np.abs(on_device - on_host).max() < 0.02
+    assert np.array_equal(got[on_device == 0], image[on_device == 0])  # weight 0: the frame's own pixels
+    assert np.any(got[on_device > 0.5] != image[on_device > 0.5])

@@ -294,3 +294,25 @@ def test_source_strings_are_classified_in_one_place(tmp_path):
     assert is_stream(0) and is_stream("srt://host") and not is_stream(str(clip))
     assert demuxer_input(3) == ("/dev/video3", "v4l2") and demuxer_input("/dev/video0") == ("/dev/video0", "v4l2")
     assert demuxer_input(clip) == (str(clip), None)
+
+
+@pytest.mark.parametrize(("kwargs", "kept"), [
+    ({}, False),  # an undeclared matrix at 48 lines reads as BT.601, not the BT.709 the writer tags
+    ({"colorspace": 1}, True),
+    ({"colorspace": 1, "pix_fmt": "yuv444p"}, False),
+    ({"colorspace": 1, "rotation": 90}, False),
+    ({"colorspace": 5}, False),
+])
+def test_decoded_planes_are_kept_only_in_the_writers_own_format(tmp_path, kwargs, kept):
+    clip = make_clip(tmp_path / "in.mp4", frames=3, audio=(), **kwargs)
+    with VideoReader(clip, keep_planes=True) as reader:
+        frames = list(reader)
+    with VideoReader(clip) as reader:
+        assert all(frame.decoded_planes is None for frame in reader)  # only when asked
+    if not kept:
+        assert all(frame.decoded_planes is None for frame in frames)
+        return
+    with av.open(str(clip)) as container:
+        want = [frame.to_ndarray() for frame in container.decode(video=0)]
+    assert len(frames) == len(want) == 3
+    assert all(np.array_equal(frame.decoded_planes, planes) for frame, planes in zip(frames, want))

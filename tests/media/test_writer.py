@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from fractions import Fraction
 
 import av
@@ -406,3 +407,60 @@ def test_fixed_threads_give_the_same_file_and_before_publish_sees_it_first(tmp_p
     with pytest.raises(InputError):
         passthrough(src, tmp_path / "c.mp4", before_publish=refuse)
     assert not (tmp_path / "c.mp4").exists() and temp_files(tmp_path) == []
+
+
+def decoded_planes(path) -> list[tuple[Fraction, np.ndarray]]:
+    """(time in seconds, the frame's planes as decoded) of every frame of ``path``."""
+    with av.open(str(path)) as container:
+        return [(frame.pts * frame.time_base, frame.to_ndarray()) for frame in container.decode(video=0)]
+
+
+def test_lossless_output_keeps_the_decoded_planes_where_nothing_changed(data_dir, tmp_path):
+    src = data_dir / "talking_head_844.mp4"
+    with VideoReader(src, end=0.2, keep_planes=True) as reader:
+        info = reader.info
+        with VideoWriter(tmp_path / "out.mkv", width=info.width, height=info.height, time_base=info.time_base,
+                         fps=info.fps, source=src, settings=EncodeSettings(codec="ffv1")) as writer:
+            frames = list(reader)
+            changed = np.zeros((info.height, info.width), np.uint8)
+            changed[100:200, 300:400] = 255
+            for frame in frames:
+                writer.write(replace(frame, image=255 - frame.image), None, changed)
+    assert all(frame.decoded_planes is not None for frame in frames)
+    out = decoded_planes(tmp_path / "out.mkv")
+    assert len(out) == len(frames) == 5
+    h = info.height
+    for (_, got), frame in zip(out, frames):
+        outside = np.ones(got.shape, bool)
+        outside[100:200, 300:400] = False  # luma rows of the changed pixels
+        outside[h:] = True
+        chroma = got.reshape(-1)[h * info.width:]
+        want = frame.decoded_planes.reshape(-1)[h * info.width:]
+        assert np.array_equal(got[:h][outside[:h]], frame.decoded_planes[:h][outside[:h]])
+        assert (chroma != want).mean() < 0.05  # only the changed block's chroma samples
+        assert np.abs(got[150, 350].astype(int) - frame.decoded_planes[150, 350]).max() > 30  # inverted there
+
+
+def test_a_gray_stream_holds_the_values_as_written(tmp_path):
+    settings = EncodeSettings(codec="ffv1", crf=None, preset=None, pix_fmt="gray")
+    with VideoWriter(tmp_path / "mask.mkv", width=64, height=48, time_base=Fraction(1, 25), fps=Fraction(25),
+                     settings=settings) as writer:
+        for index in range(3):
+            writer.write_planes(Frame(index, index + 2, Fraction(1, 25), None), np.full((48, 64), 100 * index, np.uint8))
+        with pytest.raises(ValueError, match="gray"):
+            writer.write_planes(Frame(3, 5, Fraction(1, 25), None), np.zeros((48, 64, 3), np.uint8))
+    out = decoded_planes(tmp_path / "mask.mkv")
+    assert [time for time, _ in out] == [0, Fraction(1, 25), Fraction(2, 25)]
+    assert [int(planes[0, 0]) for _, planes in out] == [0, 100, 200]  # full range: the values as written
+
+
+def test_finished_files_are_published_only_by_close(tmp_path):
+    writers = [VideoWriter(tmp_path / name, width=64, height=48, time_base=Fraction(1, 25), fps=Fraction(25),
+                           settings=FAST) for name in ("a.mp4", "b.mp4")]
+    for writer in writers:
+        writer.write(Frame(0, 0, Fraction(1, 25), np.zeros((48, 64, 3), np.uint8)))
+        writer.finish()
+    assert not (tmp_path / "a.mp4").exists() and len(temp_files(tmp_path)) == 2
+    writers[0].close()
+    writers[1].abort()
+    assert (tmp_path / "a.mp4").exists() and not (tmp_path / "b.mp4").exists() and temp_files(tmp_path) == []
