@@ -59,7 +59,7 @@ class _Job:
     tracked: list[TrackedFace]
     faces: list[AlignedFace]  # tracked[k] aligned
     scene_cut: bool
-    held: object = None  # what the frame path keeps for pasting (the device path: frame and crops on the device)
+    held: object = None  # what the frame path keeps for pasting the same frame (its crops; the device path: on the device)
     restored: list[np.ndarray] | None = None
     background: np.ndarray | None = None  # the frame enlarged by the upsampler (upscale > 1 only)
     hide: list[np.ndarray] = field(default_factory=list)  # face boxes to hide, in input pixels
@@ -378,7 +378,8 @@ class Engine:
             started = time.perf_counter()
             composed = compositor.compose(job.frame.image, job.tracked, job.faces, job.restored, job.scene_cut)
             background = job.frame.image if job.background is None else job.background
-            enhanced, yuv = self.frame_path.paste(background, job.held, composed.crops, alphas=composed.alphas,
+            held = job.held if job.background is None else None  # an enlarged frame is not the one cut
+            enhanced, yuv = self.frame_path.paste(background, held, composed.crops, alphas=composed.alphas,
                                                   masks=composed.masks, detail=composed.detail,
                                                   planes=planes and job.background is None and redactor is None)
             job.held = None  # the device path's frame is not needed any longer

@@ -26,25 +26,28 @@ from ..restore.settings import FRAME_PATHS
 log = logging.getLogger(__name__)
 
 
-
 class HostFramePath:
-    """Alignment with ``cv2.warpAffine`` and ``faces.paste.paste_faces``: numpy in and out, no handle."""
+    """Alignment with ``cv2.warpAffine`` and ``faces.paste.paste_faces``: numpy in and out; the handle is
+    the crops that ``cut`` made, the sources of the restorer's change when they are pasted into the same frame."""
 
     name = "host"
 
-    def cut(self, image: np.ndarray, affines: Sequence[np.ndarray], size: int) -> tuple[list[np.ndarray], None]:
-        """N uint8 [S, S, 3] crops of ``image`` (uint8 [H, W, 3]) through the frame -> crop ``affines``."""
-        return [warp_to_crop(image, affine, size) for affine in affines], None
+    def cut(self, image: np.ndarray, affines: Sequence[np.ndarray], size: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """N uint8 [S, S, 3] crops of ``image`` (uint8 [H, W, 3]) through the frame -> crop ``affines``, twice:
+        the crops, and the handle for ``paste``."""
+        crops = [warp_to_crop(image, affine, size) for affine in affines]
+        return crops, crops
 
-    def paste(self, image: np.ndarray, held: None, faces: Sequence[tuple[np.ndarray, np.ndarray]], *,
-              alphas: Sequence[float], masks: np.ndarray | None = None, detail: Sequence[float] | None = None,
+    def paste(self, image: np.ndarray, held: list[np.ndarray] | None, faces: Sequence[tuple[np.ndarray, np.ndarray]],
+              *, alphas: Sequence[float], masks: np.ndarray | None = None, detail: Sequence[float] | None = None,
               planes: bool = False) -> tuple[np.ndarray, None]:
         """(``faces.paste.paste_faces`` into a copy of ``image``, or ``image`` itself without faces; None:
-        the encoder converts to YUV itself)."""
+        the encoder converts to YUV itself). ``held``: what ``cut`` returned for ``image`` itself, or None
+        (another frame, such as an enlarged one: its crops are cut again where needed)."""
         if not faces:
             return image, None
         masks = None if masks is None else list(masks)
-        return paste_faces(image, faces, alphas=alphas, masks=masks, detail=detail), None
+        return paste_faces(image, faces, alphas=alphas, masks=masks, detail=detail, sources=held), None
 
 
 @dataclass(frozen=True)
