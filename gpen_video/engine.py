@@ -39,10 +39,10 @@ from .faces.redact import Redactor, boxes_to_hide
 from .faces.select import EVERY_TRACK, TrackSelection
 from .faces.verify import CropVerifier
 from .gpu.frame_path import build_frame_path
-from .protocols import FaceDetector, FaceVerifier, FrameObserver, Restorer
+from .protocols import CropOps, FaceDetector, FaceVerifier, FrameObserver, Restorer, TensorRestorer
 from .restore import build_restorer
 from .runtime.stage_threads import StageStopped, StageThreads
-from .types import AlignedFace, Frame, FrameResult, PipelineStats, TrackedFace
+from .types import AlignedFace, Frame, FrameResult, PastedFace, PipelineStats, TrackedFace
 from .upscale.base import Upsampler
 from .upscale.build import build_upsampler
 
@@ -124,8 +124,10 @@ class Engine:
                                            keep_threshold=redact.score * RECHECK_SCORE,
                                            min_face=0, max_faces=0), device=device)
         self.hider = hider
+        # Crops stay on the device from cut to paste where the restorer takes tensors and no parser needs host crops.
+        resident = isinstance(self.restorer, TensorRestorer) and self.parser is None
         self.frame_path, self.frame_path_choice = build_frame_path(settings.restore.frame_path, device,
-                                                                   upscale=self.scale)
+                                                                   upscale=self.scale, resident=resident)
 
     @property
     def scale(self) -> int:
@@ -140,7 +142,7 @@ class Engine:
         """A fresh ``FaceCompositor`` for this engine's settings, face parser and output scale; ``still``
         as for ``stream``."""
         return FaceCompositor(self.settings.faces, parser=self.parser, scale=self.scale, still=still,
-                              selection=self.selection)
+                              selection=self.selection, crop_ops=self.frame_path.crop_ops)
 
     def stream(
         self,
@@ -286,6 +288,8 @@ class Engine:
     def _restore(self, inbox: queue.Queue, out: queue.Queue, pipeline: StageThreads) -> None:
         """Gather faces across frames into batches, submit them, and pass jobs on in frame order."""
         batch_size = self.restorer.batch_size  # an injected restorer brings its own
+        resident = self.frame_path.resident  # then the restorer is a TensorRestorer
+        submit_crops = self.restorer.submit_tensors if resident else self.restorer.submit  # type: ignore[attr-defined]
         waiting: deque[list[_Job]] = deque()  # groups of jobs in submission order
         gathered: list[_Job] = []
         gathered_faces = 0
@@ -296,9 +300,9 @@ class Engine:
             if not gathered:
                 return
             if gathered_faces:
-                crops = np.stack([face.crop for job in gathered for face in job.faces])
+                crops = self.frame_path.crop_ops.stack([face.crop for job in gathered for face in job.faces])
                 started = time.perf_counter()
-                self.restorer.submit(crops, tag=gathered)
+                submit_crops(crops, tag=gathered)
                 pipeline.stats.add_time("restore", time.perf_counter() - started)
             else:
                 for job in gathered:
@@ -384,13 +388,16 @@ class Engine:
                                                   planes=planes and job.background is None and redactor is None)
             job.held = None  # the device path's frame is not needed any longer
             pipeline.stats.add_time("blend+paste", time.perf_counter() - started)
+            pasted_faces = composed.faces
+            if observer is not None and self.frame_path.resident:  # observers read host crops, after the paste
+                job.faces, pasted_faces = _landed(self.frame_path.crop_ops, job.faces, pasted_faces)
             result = FrameResult(job.frame, enhanced, job.faces, job.scene_cut, yuv)
             if redactor is None:
-                self._deliver(result, enhanced, composed.faces, observer, out, pipeline)
+                self._deliver(result, enhanced, pasted_faces, observer, out, pipeline)
                 continue
             started = time.perf_counter()
             hide, keep = ([box * self.scale for box in boxes] for boxes in (job.hide, job.keep))
-            released = redactor.push((result, composed.faces), job.frame.index, enhanced, hide, keep)
+            released = redactor.push((result, pasted_faces), job.frame.index, enhanced, hide, keep)
             pipeline.stats.add_time("redact", time.perf_counter() - started)
             for (done, faces), image in released:
                 self._deliver(done, image, faces, observer, out, pipeline)
@@ -413,3 +420,16 @@ class Engine:
                 {"index": frame.index, "pts": frame.pts, "faces": len(result.faces), "tracks": sorted(alive)}
             )
         pipeline.put(out, result)
+
+
+def _landed(ops: CropOps, aligned: list[AlignedFace], pasted: list[PastedFace]) -> tuple[list[AlignedFace], list[PastedFace]]:
+    """The faces (``pasted[k]`` is ``aligned[k]`` pasted) with their crops, restored and blended faces on the
+    host: one download for them all."""
+    if not pasted:
+        return aligned, pasted
+    n = len(pasted)
+    host = ops.to_host(ops.stack([face.crop for face in aligned] + [face.restored for face in pasted]
+                                 + [face.blended for face in pasted]))
+    landed = [replace(face, crop=host[k]) for k, face in enumerate(aligned)]
+    return landed, [replace(face, aligned=landed[k], restored=host[n + k], blended=host[2 * n + k])
+                    for k, face in enumerate(pasted)]

@@ -56,27 +56,32 @@ def soft_mask(size: int) -> np.ndarray:
     return _soft_mask_cached(int(size))
 
 
-def soften_small_face(crop: np.ndarray, face_size_px: float) -> np.ndarray:
-    """Light blur of a restored crop whose face is small in the frame.
+def small_face_blur(crop_side: int, face_size_px: float) -> float | None:
+    """The blur sigma, in crop pixels, for a restored crop of side ``crop_side`` whose face is
+    ``face_size_px`` in the frame (e.g. the detection box's longer side), or None for no blur.
 
     A crop that will be shrunk a lot is first low-passed so that the restorer's fine texture does not
     alias into sparkle when warped back (GPEN's own application blurs small faces for the same reason).
-
-    Args:
-        crop: uint8 [S, S, 3] restored crop.
-        face_size_px: the face's size in the frame (e.g. the detection box's longer side), in pixels.
-
-    Returns:
-        ``crop`` itself for faces of ``SMALL_FACE_PX`` or more, or when the blur would be too light
-        to matter (sigma < 0.3 crop pixels); else a blurred uint8 copy.
+    None for faces of ``SMALL_FACE_PX`` or more, or when the blur would be too light to matter
+    (sigma < 0.3 crop pixels).
     """
     if face_size_px >= SMALL_FACE_PX:
-        return crop
+        return None
     # Roughly half a frame pixel expressed in crop pixels, growing as the face shrinks; a face box
     # covers about half the crop side.
-    shrink = (crop.shape[0] * 0.5) / max(face_size_px, 1.0)
+    shrink = (crop_side * 0.5) / max(face_size_px, 1.0)
     sigma = 0.35 * shrink * (1.0 - 0.5 * face_size_px / SMALL_FACE_PX)
-    if sigma < 0.3:
+    return None if sigma < 0.3 else sigma
+
+
+def soften_small_face(crop: np.ndarray, face_size_px: float) -> np.ndarray:
+    """Light blur (``small_face_blur``) of a restored uint8 [S, S, 3] crop whose face is small in the frame.
+
+    Returns:
+        ``crop`` itself when no blur is due, else a blurred uint8 copy (reflected borders).
+    """
+    sigma = small_face_blur(crop.shape[0], face_size_px)
+    if sigma is None:
         return crop
     return cv2.GaussianBlur(crop, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT_101)
 

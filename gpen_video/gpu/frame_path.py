@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..faces.align import warp_to_crop
+from ..faces.compose import HOST_CROP_OPS
 from ..faces.paste import paste_faces
 from ..protocols import FramePath
 from ..restore.settings import FRAME_PATHS
@@ -31,6 +32,8 @@ class HostFramePath:
     the crops that ``cut`` made, the sources of the restorer's change when they are pasted into the same frame."""
 
     name = "host"
+    resident = False
+    crop_ops = HOST_CROP_OPS
 
     def cut(self, image: np.ndarray, affines: Sequence[np.ndarray], size: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """N uint8 [S, S, 3] crops of ``image`` (uint8 [H, W, 3]) through the frame -> crop ``affines``, twice:
@@ -77,8 +80,10 @@ def choose_frame_path(setting: str, device: str, *, upscale: int = 1) -> FramePa
     return FramePathChoice("device", "asked for" if setting == "device" else f"the restorer runs on {device}")
 
 
-def build_frame_path(setting: str, device: str, *, upscale: int = 1) -> tuple[FramePath, FramePathChoice]:
-    """The chosen path, ready (the device path on ``device``), and the choice; a fallback is logged."""
+def build_frame_path(setting: str, device: str, *, upscale: int = 1,
+                     resident: bool = False) -> tuple[FramePath, FramePathChoice]:
+    """The chosen path, ready (the device path on ``device``, keeping the crops there when ``resident``:
+    for a ``protocols.TensorRestorer``), and the choice; a fallback is logged."""
     choice = choose_frame_path(setting, device, upscale=upscale)
     if setting == "device" and choice.name == "host":
         log.warning("frame path: the host path runs instead of the device path: %s", choice.reason)
@@ -86,4 +91,4 @@ def build_frame_path(setting: str, device: str, *, upscale: int = 1) -> tuple[Fr
         return HostFramePath(), choice
     from .frames import DeviceFramePath  # torch's frame ops only where they run
 
-    return DeviceFramePath(device), choice
+    return DeviceFramePath(device, resident=resident), choice

@@ -28,7 +28,9 @@ import torch
 from torch import Tensor
 
 from .colour import rgb_to_i420
+from ..faces.compose import HOST_CROP_OPS
 from ..faces.paste import plan_paste
+from .crops import TensorCropOps
 from .warp import align_crops, paste_planned
 
 
@@ -57,6 +59,7 @@ class DeviceFramePath:
     def __init__(self, device: torch.device | str, *, resident: bool = False) -> None:
         self.device = torch.device(device)
         self.resident = resident
+        self.crop_ops = TensorCropOps() if resident else HOST_CROP_OPS
         self._cuda = self.device.type == "cuda"
 
     def upload(self, array: np.ndarray) -> Tensor:

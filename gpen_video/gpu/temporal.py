@@ -50,25 +50,27 @@ class TorchTemporalBlender(TemporalBlender):
 
     def blend(self, track_id: int, source: Tensor, restored: Tensor, magnification: float = 1.0) -> Tensor:
         """One face: ``blend_faces`` of one."""
-        return self.blend_faces([track_id], source[None], restored[None], [magnification])[0]
+        return self.blend_faces([track_id], [source], [restored], [magnification])[0]
 
     @torch.inference_mode()
-    def blend_faces(self, track_ids: Sequence[int], sources: Tensor, restored: Tensor,
-                    magnifications: Sequence[float]) -> Tensor:
-        """Blend one frame's restored crops with their tracks' histories (as ``TemporalBlender.blend`` each).
+    def blend_faces(self, track_ids: Sequence[int], sources: Sequence[Tensor], restored: Sequence[Tensor],
+                    magnifications: Sequence[float]) -> list[Tensor]:
+        """Blend one frame's restored crops with their tracks' histories (as ``TemporalBlender.blend`` each),
+        with one host round trip for all their flows.
 
         Args:
             track_ids: N distinct track ids.
-            sources: uint8 [N, S, S, 3] the aligned input crops the restorer was given.
-            restored: uint8 [N, S, S, 3] the restorer's output for them, on the same device.
+            sources: N uint8 [S, S, 3] the aligned input crops the restorer was given.
+            restored: N uint8 [S, S, 3] the restorer's output for them, on the same device.
             magnifications: N crop pixels per frame pixel.
 
         Returns:
-            uint8 [N, S, S, 3]; ``restored`` itself when blending is off.
+            N uint8 [S, S, 3]; ``restored``'s own crops when blending is off or a track is new.
         """
         strength = self.strength  # read once: the controls may change it meanwhile
         if strength == 0.0 or len(track_ids) == 0:
-            return restored
+            return list(restored)
+        sources, restored = torch.stack(list(sources)), torch.stack(list(restored))
         size = sources.shape[1]
         greys = _grey(sources)  # [N, 1, S, S]
         residuals = (restored.float() - sources.float()).permute(0, 3, 1, 2)  # [N, 3, S, S]
@@ -78,7 +80,7 @@ class TorchTemporalBlender(TemporalBlender):
         sides = [min(_FLOW_SIZE, size, int(round(size / pixel))) for pixel in pixels]
         flows = _flows([(greys[k], prev.grey, side) for k, (prev, side) in enumerate(zip(previous, sides))
                         if prev is not None])
-        out = restored.clone()
+        out = list(restored)
         for k, tid in enumerate(track_ids):
             low = _shrink(residuals[k], _LOW_SIDE)
             high = residuals[k] - _enlarge(low, size)
