@@ -59,7 +59,7 @@ class _Job:
     tracked: list[TrackedFace]
     faces: list[AlignedFace]  # tracked[k] aligned
     scene_cut: bool
-    held: object = None  # what the frame path keeps for pasting the same frame (its crops; the device path: on the device)
+    held: object = None  # what the frame path keeps to paste into this frame (its crops; on the device path's device)
     restored: list[np.ndarray] | None = None
     background: np.ndarray | None = None  # the frame enlarged by the upsampler (upscale > 1 only)
     hide: list[np.ndarray] = field(default_factory=list)  # face boxes to hide, in input pixels
@@ -288,8 +288,8 @@ class Engine:
     def _restore(self, inbox: queue.Queue, out: queue.Queue, pipeline: StageThreads) -> None:
         """Gather faces across frames into batches, submit them, and pass jobs on in frame order."""
         batch_size = self.restorer.batch_size  # an injected restorer brings its own
-        resident = self.frame_path.resident  # then the restorer is a TensorRestorer
-        submit_crops = self.restorer.submit_tensors if resident else self.restorer.submit  # type: ignore[attr-defined]
+        # A resident path's restorer is a TensorRestorer.
+        submit_crops = self.restorer.submit_tensors if self.frame_path.resident else self.restorer.submit
         waiting: deque[list[_Job]] = deque()  # groups of jobs in submission order
         gathered: list[_Job] = []
         gathered_faces = 0
@@ -422,7 +422,8 @@ class Engine:
         pipeline.put(out, result)
 
 
-def _landed(ops: CropOps, aligned: list[AlignedFace], pasted: list[PastedFace]) -> tuple[list[AlignedFace], list[PastedFace]]:
+def _landed(ops: CropOps, aligned: list[AlignedFace],
+            pasted: list[PastedFace]) -> tuple[list[AlignedFace], list[PastedFace]]:
     """The faces (``pasted[k]`` is ``aligned[k]`` pasted) with their crops, restored and blended faces on the
     host: one download for them all."""
     if not pasted:

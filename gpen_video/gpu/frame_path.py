@@ -2,9 +2,9 @@
 restorer's torch device (``gpu.frames``), chosen once per engine from ``[restore] frame_path``.
 
 "auto" takes the device path when the restorer runs on CUDA and the host path otherwise: on the CPU
-OpenCV's warps were measured 11-72x faster than torch's, so the CPU keeps them. Both paths share
-the geometry (``faces.align.face_affine``, ``faces.paste.face_roi`` and ``mask_support``) and give
-the same pictures (tests/test_engine_device_path.py: face-region PSNR >= 45 dB on the real clips).
+OpenCV's warps were measured 11-72x faster than torch's, so the CPU keeps them. Both paths carry out
+the same paste plan (``faces.paste.plan_paste``) and give the same pictures
+(tests/test_engine_device_path.py: face-region PSNR >= 45 dB on the real clips).
 
 Not on the device yet, so the host path runs instead, with the reason in ``FramePathChoice.reason``:
 output enlarged by an upsampler (``upscale.scale`` > 1; the enlarged frame comes from the upsampler
@@ -35,7 +35,8 @@ class HostFramePath:
     resident = False
     crop_ops = HOST_CROP_OPS
 
-    def cut(self, image: np.ndarray, affines: Sequence[np.ndarray], size: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def cut(self, image: np.ndarray, affines: Sequence[np.ndarray],
+            size: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """N uint8 [S, S, 3] crops of ``image`` (uint8 [H, W, 3]) through the frame -> crop ``affines``, twice:
         the crops, and the handle for ``paste``."""
         crops = [warp_to_crop(image, affine, size) for affine in affines]

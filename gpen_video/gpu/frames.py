@@ -71,7 +71,8 @@ class DeviceFramePath:
         return host.pin_memory().to(self.device, non_blocking=True)
 
     @torch.inference_mode()
-    def cut(self, image: np.ndarray, affines: Sequence[np.ndarray], size: int) -> tuple[np.ndarray | Tensor, DeviceFaces]:
+    def cut(self, image: np.ndarray, affines: Sequence[np.ndarray],
+            size: int) -> tuple[np.ndarray | Tensor, DeviceFaces]:
         """The faces of ``image`` (uint8 [H, W, 3]) through their frame -> crop ``affines`` (float32 [2, 3]):
         (uint8 [N, S, S, 3] crops, on the device when resident, else on the host; the device state for ``paste``)."""
         frame = self.upload(image)
@@ -79,8 +80,8 @@ class DeviceFramePath:
         return (crops if self.resident else crops.cpu().numpy()), DeviceFaces(frame, crops)
 
     @torch.inference_mode()
-    def paste(self, image: np.ndarray, held: DeviceFaces | None, faces: Sequence[tuple[np.ndarray | Tensor, np.ndarray]],
-              *, alphas: Sequence[float], masks: np.ndarray | None = None, detail: Sequence[float] | None = None,
+    def paste(self, image: np.ndarray, held: DeviceFaces | None,
+              faces: Sequence[tuple[np.ndarray | Tensor, np.ndarray]], *, alphas: Sequence[float], masks: np.ndarray | None = None, detail: Sequence[float] | None = None,
               planes: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """``faces`` (crop uint8 [S, S, 3], host or device; frame -> crop affine) blended into the frame
         that ``cut`` kept in ``held`` (``image`` on the host; None when the frame had no faces to cut).
