@@ -211,3 +211,21 @@ def test_the_resident_device_path_keeps_crops_on_the_device_and_matches_the_host
 def test_a_numpy_restorer_keeps_the_device_path_off_the_resident_crops(detector):
     engine, _ = run(ContrastRestorer(size=512), detector, clip_frames(*CLIPS[1])[:1], "device")
     assert engine.frame_path.name == "device" and not engine.frame_path.resident
+
+
+def test_observers_of_the_resident_device_path_get_host_crops(detector):
+    seen = []
+
+    class Recorder:
+        def observe(self, result, faces):
+            seen.append([result.faces[0].crop, faces[0].aligned.crop, faces[0].restored, faces[0].blended])
+
+    settings = Settings()
+    settings.restore.frame_path = "device"
+    settings.faces.confirm_frames, settings.faces.fade_frames = 1, 0
+    engine = Engine(settings, restorer=TensorContrastRestorer(size=512), detector=detector)
+    results = list(engine.stream(clip_frames(*CLIPS[1])[:2], observer=Recorder()))
+    assert engine.frame_path.resident and len(seen) == len(results) == 2
+    for crop, aligned, restored, blended in seen:
+        assert all(isinstance(a, np.ndarray) and a.shape == (512, 512, 3) for a in (crop, aligned, restored, blended))
+        assert np.array_equal(restored, np.rint(crop.astype(np.float32) * 0.8 + 40.0).astype(np.uint8))

@@ -263,6 +263,8 @@ def paste_planned(plan: PastePlan, frame: np.ndarray, crops: Sequence[np.ndarray
     """
     if frame.shape[:2] != plan.frame_hw:
         raise ValueError(f"the plan is for a {plan.frame_hw} frame, got {frame.shape[:2]}")
+    if plan.needs_sources and sources is None:
+        raise ValueError("faces with a detail band above 0 need the aligned source crops")
     out = frame.copy()
     cover = np.zeros(plan.frame_hw, np.float32) if weight else None
     for face in plan.faces:
