@@ -40,10 +40,10 @@ from .faces.redact import Redactor, boxes_to_hide
 from .faces.select import EVERY_TRACK, TrackSelection
 from .faces.verify import CropVerifier
 from .gpu.frame_path import build_frame_path
-from .protocols import FaceDetector, FaceVerifier, FrameObserver, Restorer
+from .protocols import CropOps, FaceDetector, FaceVerifier, FrameObserver, Restorer, TensorRestorer
 from .restore import build_restorer
 from .runtime.stage_threads import StageStopped, StageThreads
-from .types import AlignedFace, Frame, FrameResult, PipelineStats, TrackedFace
+from .types import AlignedFace, Frame, FrameResult, PastedFace, PipelineStats, TrackedFace
 from .upscale.base import Upsampler
 from .upscale.build import build_upsampler
 
@@ -60,7 +60,7 @@ class _Job:
     tracked: list[TrackedFace]
     faces: list[AlignedFace]  # tracked[k] aligned
     scene_cut: bool
-    held: object = None  # what the frame path keeps for pasting (the device path: frame and crops on the device)
+    held: object = None  # what the frame path keeps to paste into this frame (its crops; on the device path's device)
     restored: list[np.ndarray] | None = None
     background: np.ndarray | None = None  # the frame enlarged by the upsampler (upscale > 1 only)
     hide: list[np.ndarray] = field(default_factory=list)  # face boxes to hide, in input pixels
@@ -125,8 +125,10 @@ class Engine:
                                            keep_threshold=redact.score * LOOK_SCORE,
                                            min_face=0, max_faces=0), device=device)
         self.hider = hider
+        # Crops stay on the device from cut to paste where the restorer takes tensors and no parser needs host crops.
+        resident = isinstance(self.restorer, TensorRestorer) and self.parser is None
         self.frame_path, self.frame_path_choice = build_frame_path(settings.restore.frame_path, device,
-                                                                   upscale=self.scale)
+                                                                   upscale=self.scale, resident=resident)
 
     @property
     def scale(self) -> int:
@@ -141,7 +143,7 @@ class Engine:
         """A fresh ``FaceCompositor`` for this engine's settings, face parser and output scale; ``still``
         as for ``stream``."""
         return FaceCompositor(self.settings.faces, parser=self.parser, scale=self.scale, still=still,
-                              selection=self.selection)
+                              selection=self.selection, crop_ops=self.frame_path.crop_ops)
 
     def stream(
         self,
@@ -299,6 +301,8 @@ class Engine:
         """Gather faces across frames into batches, submit them, and pass jobs on in frame order; with
         ``fixed_batches`` a batch goes only once full (or at the end), not early when the restorer is idle."""
         batch_size = self.restorer.batch_size  # an injected restorer brings its own
+        # A resident path's restorer is a TensorRestorer.
+        submit_crops = self.restorer.submit_tensors if self.frame_path.resident else self.restorer.submit
         waiting: deque[list[_Job]] = deque()  # groups of jobs in submission order
         gathered: list[_Job] = []
         gathered_faces = 0
@@ -309,9 +313,9 @@ class Engine:
             if not gathered:
                 return
             if gathered_faces:
-                crops = np.stack([face.crop for job in gathered for face in job.faces])
+                crops = self.frame_path.crop_ops.stack([face.crop for job in gathered for face in job.faces])
                 started = time.perf_counter()
-                self.restorer.submit(crops, tag=gathered)
+                submit_crops(crops, tag=gathered)
                 pipeline.stats.add_time("restore", time.perf_counter() - started)
             else:
                 for job in gathered:
@@ -393,20 +397,24 @@ class Engine:
             composed = compositor.compose(job.frame.image, job.tracked, job.faces, job.restored, job.scene_cut)
             background = job.frame.image if job.background is None else job.background
             weight = np.zeros(background.shape[:2], np.float32) if weights else None
-            enhanced, yuv = self.frame_path.paste(background, job.held, composed.crops, alphas=composed.alphas,
+            held = job.held if job.background is None else None  # an enlarged frame is not the one cut
+            enhanced, yuv = self.frame_path.paste(background, held, composed.crops, alphas=composed.alphas,
                                                   masks=composed.masks, detail=composed.detail,
                                                   planes=planes and job.background is None and redactor is None,
                                                   weight_out=weight)
             job.held = None  # the device path's frame is not needed any longer
             pipeline.stats.add_time("blend+paste", time.perf_counter() - started)
+            pasted_faces = composed.faces
+            if observer is not None and self.frame_path.resident:  # observers read host crops, after the paste
+                job.faces, pasted_faces = _landed(self.frame_path.crop_ops, job.faces, pasted_faces)
             result = FrameResult(job.frame, enhanced, job.faces, job.scene_cut, yuv,
                                  None if weight is None else np.rint(weight * 255.0).astype(np.uint8))
             if redactor is None:
-                self._deliver(result, enhanced, composed.faces, observer, out, pipeline)
+                self._deliver(result, enhanced, pasted_faces, observer, out, pipeline)
                 continue
             started = time.perf_counter()
             hide, keep = ([box * self.scale for box in boxes] for boxes in (job.hide, job.keep))
-            released = redactor.push((result, composed.faces), job.frame.index, enhanced, hide, keep, cut=job.scene_cut)
+            released = redactor.push((result, pasted_faces), job.frame.index, enhanced, hide, keep, cut=job.scene_cut)
             pipeline.stats.add_time("redact", time.perf_counter() - started)
             for (done, faces), image in released:
                 self._deliver(done, image, faces, observer, out, pipeline)
@@ -429,3 +437,17 @@ class Engine:
                 {"index": frame.index, "pts": frame.pts, "faces": len(result.faces), "tracks": sorted(alive)}
             )
         pipeline.put(out, result)
+
+
+def _landed(ops: CropOps, aligned: list[AlignedFace],
+            pasted: list[PastedFace]) -> tuple[list[AlignedFace], list[PastedFace]]:
+    """The faces (``pasted[k]`` is ``aligned[k]`` pasted) with their crops, restored and blended faces on the
+    host: one download for them all."""
+    if not pasted:
+        return aligned, pasted
+    n = len(pasted)
+    host = ops.to_host(ops.stack([face.crop for face in aligned] + [face.restored for face in pasted]
+                                 + [face.blended for face in pasted]))
+    landed = [replace(face, crop=host[k]) for k, face in enumerate(aligned)]
+    return landed, [replace(face, aligned=landed[k], restored=host[n + k], blended=host[2 * n + k])
+                    for k, face in enumerate(pasted)]

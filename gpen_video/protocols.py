@@ -8,11 +8,16 @@ other execution providers). Images are RGB uint8; crops are uint8 [N, S, S, 3] w
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from .types import Detection, FrameResult, PastedFace, Progress
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from .faces.temporal import TemporalBlender
 
 
 class FaceDetector(Protocol):
@@ -72,12 +77,50 @@ class Restorer(Protocol):
         ...
 
 
+@runtime_checkable
+class TensorRestorer(Restorer, Protocol):
+    """A ``Restorer`` whose queue also takes crops that are tensors on its ``device``, so that a resident
+    device frame path's crops never visit the host between ``cut`` and ``paste``."""
+
+    def submit_tensors(self, crops: Tensor, tag: object = None) -> None:
+        """Queue uint8 [N, S, S, 3] crop tensors on ``device``; ``collect``/``flush`` give back their result
+        with ``tag`` as a uint8 [N, S, S, 3] tensor on ``device``."""
+        ...
+
+
+class CropOps(Protocol):
+    """What the face compositor does to crops, where its frame path keeps them: numpy arrays on the host
+    (``faces.compose.HOST_CROP_OPS``) or tensors on a device (``gpu.crops.TensorCropOps``). A crop is
+    uint8 [S, S, 3] RGB either way."""
+
+    def stack(self, crops: Sequence[Any]) -> Any:
+        """N crops as one uint8 [N, S, S, 3] batch of the same kind."""
+        ...
+
+    def keep_luminance(self, restored: Any, source: Any) -> Any:
+        """``faces.monochrome.keep_luminance``: the restored crop's luminance with the source crop's chroma."""
+        ...
+
+    def soften(self, crop: Any, face_size_px: float) -> Any:
+        """``faces.paste.soften_small_face``: the crop, lightly blurred when its face is small in the frame."""
+        ...
+
+    def blender(self, strength: float) -> TemporalBlender:
+        """A fresh temporal blender (``faces.temporal``) for these crops, at ``strength`` in [0, 1]."""
+        ...
+
+    def to_host(self, crops: Any) -> np.ndarray:
+        """A crop or a batch of them as a host array (the same array on the host)."""
+        ...
+
+
 class FramePath(Protocol):
     """Where the engine cuts a frame's faces out and pastes them back: on the host or on a torch device.
 
-    ``cut`` returns the crops on the host (restorers and temporal blending take numpy) and a handle
-    that ``paste`` gets back for the same frame: what the path keeps meanwhile (the device path: the
-    frame and its crops on the device; the host path: nothing).
+    ``cut`` returns the crops (host arrays; device tensors on a resident device path, whose restorer is
+    a ``TensorRestorer``) and a handle that ``paste`` gets back for the same frame: what the path keeps
+    meanwhile (the device path: the frame and its crops on the device; the host path: the crops).
+    ``crop_ops`` works on the crops where ``cut`` left them.
     """
 
     @property
@@ -85,16 +128,27 @@ class FramePath(Protocol):
         """"host" or "device"."""
         ...
 
-    def cut(self, image: np.ndarray, affines: Sequence[np.ndarray], size: int) -> tuple[Sequence[np.ndarray], object]:
-        """N uint8 [S, S, 3] crops (a list, or one [N, S, S, 3] array) of uint8 [H, W, 3] ``image`` through
-        float32 [2, 3] frame -> crop ``affines`` (bilinear, reflected borders), and the handle for ``paste``."""
+    @property
+    def resident(self) -> bool:
+        """Whether ``cut`` leaves the crops on the device."""
         ...
 
-    def paste(self, image: np.ndarray, held: object, faces: Sequence[tuple[np.ndarray, np.ndarray]], *,
+    @property
+    def crop_ops(self) -> CropOps:
+        """The compositor's operations on this path's crops."""
+        ...
+
+    def cut(self, image: np.ndarray, affines: Sequence[np.ndarray], size: int) -> tuple[Sequence[Any], object]:
+        """N uint8 [S, S, 3] crops (a list, or one [N, S, S, 3] array or tensor) of uint8 [H, W, 3] ``image``
+        through float32 [2, 3] frame -> crop ``affines`` (bilinear, reflected borders), and the handle for ``paste``."""
+        ...
+
+    def paste(self, image: np.ndarray, held: object, faces: Sequence[tuple[Any, np.ndarray]], *,
               alphas: Sequence[float], masks: np.ndarray | None = None, detail: Sequence[float] | None = None,
               planes: bool = False, weight_out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """``faces`` (crop uint8 [S, S, 3], affine) blended into a copy of ``image``, the frame that
-        ``cut`` gave ``held`` for (None: no faces were cut), as ``faces.paste.paste_faces`` does.
+        ``cut`` gave ``held`` for (None: no faces were cut, or ``image`` is another frame, such as an
+        enlarged one), as ``faces.paste.paste_faces`` does.
         ``weight_out``: float32 [H, W] zeros, or None: receives each pixel's combined paste weight in [0, 1].
 
         Returns (the new uint8 [H, W, 3] frame, or ``image`` itself when ``faces`` is empty; with

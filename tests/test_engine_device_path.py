@@ -1,7 +1,9 @@
 """The engine's device frame path, forced on the CPU, against the host path on the real clips: the same
-pictures (face-region PSNR >= 45 dB), the same frames and timestamps; the encoder's planes made on the device."""
+pictures (face-region PSNR >= 45 dB), the same frames and timestamps; the encoder's planes made on the device;
+with a restorer that takes tensors, crops that stay on the device from cut to paste."""
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from fractions import Fraction
 
@@ -9,10 +11,12 @@ import av
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from gpen_video.config import Settings
 from gpen_video.engine import Engine
 from gpen_video.faces.detect import build_detector
+from gpen_video.gpu.frames import DeviceFramePath
 from gpen_video.review.metrics import psnr
 from gpen_video.restore import GpenRestorer, PassthroughRestorer
 from gpen_video.types import Frame, FrameResult
@@ -140,3 +144,88 @@ def test_a_video_written_through_the_device_path_keeps_frames_timing_and_audio(d
     with av.open(str(written["host"])) as a, av.open(str(written["device"])) as b:
         for x, y in zip(a.decode(video=0), b.decode(video=0)):
             assert psnr(x.to_ndarray(format="rgb24"), y.to_ndarray(format="rgb24")) > 40
+
+
+class ContrastRestorer(PassthroughRestorer):
+    """A restorer that changes every face the same way on every path: ``round(0.8 crop + 40)``."""
+
+    def restore(self, crops):
+        return np.rint(crops.astype(np.float32) * 0.8 + 40.0).astype(np.uint8)
+
+
+class TensorContrastRestorer(ContrastRestorer):
+    """``ContrastRestorer`` that also takes and returns crop tensors (a ``protocols.TensorRestorer``)."""
+
+    def submit_tensors(self, crops, tag=None):
+        self._done.append((tag, (crops.float() * 0.8 + 40.0).round_().to(torch.uint8)))
+
+
+class HostCrossings:
+    """Patches ``torch.Tensor.numpy`` and ``.cpu`` so that, outside the device frame path's own ``cut`` and
+    ``paste``, no tensor larger than the blender's grey thumbnails (two of at most 160 x 160 per face) reaches
+    the host; those it lets through are counted."""
+
+    def __init__(self, monkeypatch, faces_per_frame: int) -> None:
+        self.inside = threading.local()
+        self.thumbnails = 0
+        self.limit = 2 * 160 * 160 * faces_per_frame
+        for name in ("numpy", "cpu"):
+            monkeypatch.setattr(torch.Tensor, name, self._guard(getattr(torch.Tensor, name), name == "cpu"))
+        for name in ("cut", "paste"):
+            monkeypatch.setattr(DeviceFramePath, name, self._allow(getattr(DeviceFramePath, name)))
+
+    def _guard(self, method, download: bool):
+        def guarded(tensor, *args, **kwargs):
+            if not getattr(self.inside, "path", False):
+                if tensor.numel() > self.limit:
+                    raise AssertionError(f"a {list(tensor.shape)} tensor left the device between cut and paste")
+                self.thumbnails += download
+            return method(tensor, *args, **kwargs)
+        return guarded
+
+    def _allow(self, method):
+        def allowed(*args, **kwargs):
+            self.inside.path = True
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self.inside.path = False
+        return allowed
+
+
+@pytest.mark.parametrize("clip, width", CLIPS)
+def test_the_resident_device_path_keeps_crops_on_the_device_and_matches_the_host_path(
+        detector, monkeypatch, clip, width):
+    frames = clip_frames(clip, width)
+    _, host = run(ContrastRestorer(size=512), detector, frames, "host")
+    faces = max(len(result.faces) for result in host)
+    crossings = HostCrossings(monkeypatch, faces)
+    engine, device = run(TensorContrastRestorer(size=512), detector, frames, "device")
+    assert engine.frame_path.name == "device" and engine.frame_path.resident
+    assert 0 < crossings.thumbnails <= FRAMES - 1  # the blender's flow: one download per frame after the first
+    same, changed = compare(host, device)
+    assert changed < 35.0, "the restorer must change the faces, or this compares nothing"
+    assert same >= 45.0, f"{clip}: face-region PSNR device vs host {same:.1f} dB"
+
+
+def test_a_numpy_restorer_keeps_the_device_path_off_the_resident_crops(detector):
+    engine, _ = run(ContrastRestorer(size=512), detector, clip_frames(*CLIPS[1])[:1], "device")
+    assert engine.frame_path.name == "device" and not engine.frame_path.resident
+
+
+def test_observers_of_the_resident_device_path_get_host_crops(detector):
+    seen = []
+
+    class Recorder:
+        def observe(self, result, faces):
+            seen.append([result.faces[0].crop, faces[0].aligned.crop, faces[0].restored, faces[0].blended])
+
+    settings = Settings()
+    settings.restore.frame_path = "device"
+    settings.faces.confirm_frames, settings.faces.fade_frames = 1, 0
+    engine = Engine(settings, restorer=TensorContrastRestorer(size=512), detector=detector)
+    results = list(engine.stream(clip_frames(*CLIPS[1])[:2], observer=Recorder()))
+    assert engine.frame_path.resident and len(seen) == len(results) == 2
+    for crop, aligned, restored, blended in seen:
+        assert all(isinstance(a, np.ndarray) and a.shape == (512, 512, 3) for a in (crop, aligned, restored, blended))
+        assert np.array_equal(restored, np.rint(crop.astype(np.float32) * 0.8 + 40.0).astype(np.uint8))

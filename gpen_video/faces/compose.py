@@ -12,12 +12,15 @@ faces in them lives here, in one ``FaceCompositor`` per stream:
 
 A scene cut starts every track's history afresh; a track absent from a frame is forgotten (the tracker
 never reuses an id). The compositor keeps no pixels of its own besides the blender's history.
+
+The crops stay where the frame path keeps them: numpy arrays here (``HOST_CROP_OPS``), or tensors on a
+device with a resident device path (``gpu.crops.TensorCropOps``); ``protocols.CropOps`` is what differs.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,7 +35,30 @@ from .paste import soften_small_face
 from .temporal import TemporalBlender
 
 if TYPE_CHECKING:
+    from ..protocols import CropOps
     from .settings import FaceSettings
+
+
+class HostCropOps:
+    """``protocols.CropOps`` for numpy crops."""
+
+    def stack(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        return np.stack(crops)
+
+    def keep_luminance(self, restored: np.ndarray, source: np.ndarray) -> np.ndarray:
+        return keep_luminance(restored, source)
+
+    def soften(self, crop: np.ndarray, face_size_px: float) -> np.ndarray:
+        return soften_small_face(crop, face_size_px)
+
+    def blender(self, strength: float) -> TemporalBlender:
+        return TemporalBlender(strength)
+
+    def to_host(self, crops: np.ndarray) -> np.ndarray:
+        return crops
+
+
+HOST_CROP_OPS = HostCropOps()
 
 
 @dataclass(frozen=True)
@@ -40,7 +66,8 @@ class Composition:
     """One frame's faces, ready for a frame path's ``paste``, and what frame observers are shown.
 
     Attributes:
-        crops: per face (uint8 [S, S, 3] crop to paste, float32 [2, 3] output frame -> crop affine).
+        crops: per face (uint8 [S, S, 3] crop to paste, where the ``CropOps`` keep crops; float32 [2, 3]
+            output frame -> crop affine).
         alphas: per face paste strength in [0, 1] (0: the original pixels stay).
         masks: float32 [N, S, S] in [0, 1] paste masks from face parsing, or None for the soft square mask.
         detail: per face strength in [0, 1] of the source's fine detail to keep (``faces.detail``), or
@@ -49,7 +76,7 @@ class Composition:
             and why it is below full strength (``held``).
     """
 
-    crops: list[tuple[np.ndarray, np.ndarray]]
+    crops: list[tuple[Any, np.ndarray]]
     alphas: list[float]
     masks: np.ndarray | None
     detail: list[float] | None
@@ -72,10 +99,13 @@ class FaceCompositor:
         still: a picture, with no later frames to confirm a face in or fade it over: every face is
             pasted at once at full strength.
         selection: the tracks whose faces are restored; the others are pasted at strength 0 (their pixels stay).
+        crop_ops: where the crops are and how to work on them (the frame path's ``crop_ops``); on a device,
+            no parser (its masks are host arrays).
     """
 
     def __init__(self, settings: FaceSettings, *, parser: FaceParser | None = None, scale: int = 1,
-                 still: bool = False, selection: TrackSelection = EVERY_TRACK) -> None:
+                 still: bool = False, selection: TrackSelection = EVERY_TRACK,
+                 crop_ops: CropOps = HOST_CROP_OPS) -> None:
         if scale < 1:
             raise ValueError(f"scale must be >= 1, got {scale}")
         self._gate_settings = replace(settings, confirm_frames=1, fade_frames=0) if still else settings
@@ -84,7 +114,8 @@ class FaceCompositor:
         self.parser = parser
         self.scale = int(scale)
         self.selection = selection
-        self._blender = TemporalBlender(settings.temporal)
+        self._ops = crop_ops
+        self._blender = crop_ops.blender(settings.temporal)
         self._colour_mode = settings.color
         self.reset()
 
@@ -115,7 +146,8 @@ class FaceCompositor:
             image: uint8 [H, W, 3] RGB, the input frame (not enlarged).
             tracked: the frame's tracked faces; ``faces[k]`` is ``tracked[k]`` aligned.
             faces: the aligned faces (crops uint8 [S, S, 3], frame -> crop affines in input pixels).
-            restored: uint8 [S, S, 3] the restorer's output for each of ``faces``.
+            restored: uint8 [S, S, 3] the restorer's output for each of ``faces`` (like the crops: arrays,
+                or tensors with device ``crop_ops``).
             scene_cut: the frame starts a new scene: every track's history is dropped first.
         """
         if scene_cut:
@@ -125,12 +157,12 @@ class FaceCompositor:
                      for face, decision in zip(tracked, self._gate.decide(tracked))]
         alphas = [self.alpha * decision.strength for decision in decisions]
         if self._colour.keeps_input_colour(image, scene_cut):
-            restored = [keep_luminance(crop, face.crop) for face, crop in zip(faces, restored)]
-        blended = [self._blender.blend(face.track_id, face.crop, crop, affine_scale(face.affine))
-                   for face, crop in zip(faces, restored)]
-        crops = [(soften_small_face(crop, _box_side(face) * self.scale), scale_affine(face.affine, self.scale))
+            restored = [self._ops.keep_luminance(crop, face.crop) for face, crop in zip(faces, restored)]
+        blended = self._blender.blend_faces([face.track_id for face in faces], [face.crop for face in faces], restored,
+                                            [affine_scale(face.affine) for face in faces])
+        crops = [(self._ops.soften(crop, _box_side(face) * self.scale), scale_affine(face.affine, self.scale))
                  for face, crop in zip(faces, blended)]
-        masks = self.parser.masks(np.stack([crop for crop, _ in crops])) if crops and self.parser else None
+        masks = self.parser.masks(self._ops.stack([crop for crop, _ in crops])) if crops and self.parser else None
         detail = [detail_strength(affine_scale(face.affine)) for face in faces] if self.keep_detail else None
         pasted = [PastedFace(*parts, decision.held)
                   for *parts, decision in zip(tracked, faces, restored, blended, alphas, decisions)]

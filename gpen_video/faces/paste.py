@@ -1,14 +1,31 @@
-"""Soft paste-back of aligned face crops into a frame, working only inside each face's region."""
+"""Soft paste-back of aligned face crops into a frame, working only inside each face's region.
+
+The work is split in two. ``plan_paste`` (numpy only, on the host) checks the inputs and decides, once
+per frame, everything that does not touch pixels: the order of the faces, each face's frame region and
+its region -> crop affine, the masks, the alphas and the detail bands. An executor carries the plan
+out: ``paste_planned`` here with OpenCV, ``gpu.warp.paste_planned`` with torch on any device.
+
+Each face is pasted as ``out = region + w * (face - region)`` with ``w`` its mask warped back, times
+its alpha, and
+
+    face = frame + H(restored - source) + (1 - d) * (H(source) - frame)
+
+where ``H`` warps a crop back into the frame, ``source`` is the crop alignment cut from ``frame`` and
+``d`` the face's detail band in [0, 1]. At ``d = 0`` that is ``H(restored)``: the crop itself. At
+``d = 1`` only the restorer's change is pasted, so a face larger than the crop keeps every frame pixel
+the restorer did not change (a pass-through restorer changes nothing, at any size) while the
+restorer's correction lands in full.
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
 import numpy as np
 
-from .align import affine_scale, invert_affine
-from .detail import lost_detail
+from .align import affine_scale, invert_affine, warp_to_crop
 
 # Mask geometry as fractions of the crop side: a hard border that is never pasted (restorers
 # produce the worst pixels at the crop edge), then a smooth ramp up to full weight.
@@ -39,27 +56,32 @@ def soft_mask(size: int) -> np.ndarray:
     return _soft_mask_cached(int(size))
 
 
-def soften_small_face(crop: np.ndarray, face_size_px: float) -> np.ndarray:
-    """Light blur of a restored crop whose face is small in the frame.
+def small_face_blur(crop_side: int, face_size_px: float) -> float | None:
+    """The blur sigma, in crop pixels, for a restored crop of side ``crop_side`` whose face is
+    ``face_size_px`` in the frame (e.g. the detection box's longer side), or None for no blur.
 
     A crop that will be shrunk a lot is first low-passed so that the restorer's fine texture does not
     alias into sparkle when warped back (GPEN's own application blurs small faces for the same reason).
-
-    Args:
-        crop: uint8 [S, S, 3] restored crop.
-        face_size_px: the face's size in the frame (e.g. the detection box's longer side), in pixels.
-
-    Returns:
-        ``crop`` itself for faces of ``SMALL_FACE_PX`` or more, or when the blur would be too light
-        to matter (sigma < 0.3 crop pixels); else a blurred uint8 copy.
+    None for faces of ``SMALL_FACE_PX`` or more, or when the blur would be too light to matter
+    (sigma < 0.3 crop pixels).
     """
     if face_size_px >= SMALL_FACE_PX:
-        return crop
+        return None
     # Roughly half a frame pixel expressed in crop pixels, growing as the face shrinks; a face box
     # covers about half the crop side.
-    shrink = (crop.shape[0] * 0.5) / max(face_size_px, 1.0)
+    shrink = (crop_side * 0.5) / max(face_size_px, 1.0)
     sigma = 0.35 * shrink * (1.0 - 0.5 * face_size_px / SMALL_FACE_PX)
-    if sigma < 0.3:
+    return None if sigma < 0.3 else sigma
+
+
+def soften_small_face(crop: np.ndarray, face_size_px: float) -> np.ndarray:
+    """Light blur (``small_face_blur``) of a restored uint8 [S, S, 3] crop whose face is small in the frame.
+
+    Returns:
+        ``crop`` itself when no blur is due, else a blurred uint8 copy (reflected borders).
+    """
+    sigma = small_face_blur(crop.shape[0], face_size_px)
+    if sigma is None:
         return crop
     return cv2.GaussianBlur(crop, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT_101)
 
@@ -97,30 +119,188 @@ def face_roi(affine: np.ndarray, support: tuple[int, int, int, int], frame_hw: t
     return fx0, fy0, fx1, fy1
 
 
-def _warp_to_roi(crop: np.ndarray, mask: np.ndarray, affine: np.ndarray,
-                 roi: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The crop (uint8) and its mask (float32) warped back over the frame's ``roi`` (x0, y0, x1, y1), and the
-    frame -> crop affine in ROI pixel coordinates (float64 [2, 3]) that did it."""
-    x0, y0, x1, y1 = roi
+@dataclass(frozen=True)
+class PlannedFace:
+    """One face of a ``PastePlan``.
+
+    Attributes:
+        index: the face's position in the lists the plan was made from (crops, sources, masks).
+        roi: (x0, y0, x1, y1), exclusive end: the frame region the face is pasted over.
+        roi_affine: float64 [2, 3] sending region pixel (x, y) (origin at (x0, y0), pixel centres at
+            integers) to crop pixel coordinates: the warp back is sampled through it.
+        alpha: paste strength in (0, 1].
+        detail: the detail band d in [0, 1] (module docstring): 1 pastes only the restorer's change.
+        overlaps: the region meets an earlier face's: the output there is no longer the input frame.
+    """
+
+    index: int
+    roi: tuple[int, int, int, int]
+    roi_affine: np.ndarray
+    alpha: float
+    detail: float
+    overlaps: bool
+
+
+@dataclass(frozen=True)
+class PastePlan:
+    """What pasting one frame's faces does, decided on the host before any pixel is touched.
+
+    Attributes:
+        frame_hw: (H, W) of the frame pasted into.
+        size: crop side S.
+        faces: the faces to paste, in paste order (smaller, farther faces first, so nearer ones end on
+            top); faces with alpha 0, an empty mask or no region in the frame are left out.
+        masks: per input face, its float32 [S, S] mask in [0, 1], or None for every face's ``soft_mask(S)``.
+    """
+
+    frame_hw: tuple[int, int]
+    size: int
+    faces: tuple[PlannedFace, ...]
+    masks: tuple[np.ndarray, ...] | None
+
+    @property
+    def needs_sources(self) -> bool:
+        """Whether any face needs the crop alignment cut (its detail band is above 0)."""
+        return any(face.detail > 0.0 for face in self.faces)
+
+    def mask(self, index: int) -> np.ndarray:
+        """float32 [S, S] the mask of input face ``index``."""
+        return soft_mask(self.size) if self.masks is None else self.masks[index]
+
+
+def _per_face(name: str, values: Sequence[float] | None, count: int, default: float) -> list[float]:
+    """``values`` as floats in [0, 1] (``default`` each when None), after checking there is one per face."""
+    out = [default] * count if values is None else [float(v) for v in values]
+    if len(out) != count:
+        raise ValueError(f"got {len(out)} {name} for {count} faces")
+    if not all(0.0 <= v <= 1.0 for v in out):
+        raise ValueError(f"{name} must be in [0, 1], got {out}")
+    return out
+
+
+def _checked_masks(masks: Sequence[np.ndarray | None] | None, count: int, size: int) -> tuple[np.ndarray, ...] | None:
+    """Per face float32 [S, S] masks (None entries: the soft mask), or None when every face takes the soft mask."""
+    if masks is None:
+        return None
+    if len(masks) != count:
+        raise ValueError(f"got {len(masks)} masks for {count} faces")
+    out = []
+    for mask in masks:
+        mask = soft_mask(size) if mask is None else np.asarray(mask, np.float32)
+        if mask.shape != (size, size):
+            raise ValueError(f"masks must be [{size}, {size}] like the crops, got {list(mask.shape)}")
+        out.append(mask)
+    return tuple(out)
+
+
+def _roi_affine(affine: np.ndarray, roi: tuple[int, int, int, int]) -> np.ndarray:
+    """The frame -> crop ``affine`` for region pixels (origin at the region's corner), float64 [2, 3]."""
     a = np.asarray(affine, np.float64)
-    a_roi = np.concatenate([a[:, :2], a[:, :2] @ np.array([[x0], [y0]]) + a[:, 2:]], axis=1)  # origin at (x0, y0)
-    flags, dsize = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, (x1 - x0, y1 - y0)
-    face = cv2.warpAffine(crop, a_roi, dsize, flags=flags, borderMode=cv2.BORDER_REPLICATE)
-    weight = cv2.warpAffine(np.asarray(mask, np.float32), a_roi, dsize, flags=flags,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    return face, weight, a_roi
+    return np.concatenate([a[:, :2], a[:, :2] @ np.array([[roi[0]], [roi[1]]]) + a[:, 2:]], axis=1)
 
 
-def _checked_alphas(count: int, alphas: Sequence[float] | None, masks: Sequence[object] | None,
-                    detail: Sequence[float] | None) -> list[float]:
-    """``paste_faces``'s alphas as floats (1 each when None), after checking every per-face list has ``count``."""
-    alphas = [1.0] * count if alphas is None else [float(a) for a in alphas]
-    for name, values in (("alphas", alphas), ("masks", masks), ("detail strengths", detail)):
-        if values is not None and len(values) != count:
-            raise ValueError(f"got {len(values)} {name} for {count} faces")
-    if not all(0.0 <= a <= 1.0 for a in alphas):
-        raise ValueError(f"alphas must be in [0, 1], got {alphas}")
-    return alphas
+def plan_paste(frame_hw: tuple[int, int], affines: Sequence[np.ndarray], size: int, *,
+               alphas: Sequence[float] | None = None, masks: Sequence[np.ndarray | None] | None = None,
+               detail: Sequence[float] | None = None) -> PastePlan:
+    """The ``PastePlan`` for pasting N crops of side ``size`` into a frame of ``frame_hw`` (H, W).
+
+    Args:
+        affines: N float [2, 3] frame -> crop affines.
+        alphas: per-face weight in [0, 1] (0: the face is skipped); None: 1 for every face.
+        masks: per-face float [S, S] masks in [0, 1] (e.g. face parsing); None entries, or no list,
+            use ``soft_mask(S)``.
+        detail: per-face detail band in [0, 1] (module docstring; ``faces.detail.detail_strength``);
+            None: 0 for every face (the crop is pasted).
+
+    Raises:
+        ValueError: a list without one entry per face, a value outside [0, 1], an affine that is not
+            [2, 3] or a mask that is not [S, S].
+    """
+    count = len(affines)
+    if size <= 0:
+        raise ValueError(f"crop size must be positive, got {size}")
+    for affine in affines:
+        if np.shape(affine) != (2, 3):
+            raise ValueError(f"affines must be [2, 3], got {list(np.shape(affine))}")
+    alphas = _per_face("alphas", alphas, count, 1.0)
+    bands = _per_face("detail strengths", detail, count, 0.0)
+    checked = _checked_masks(masks, count, size)
+    planned = []
+    for k in sorted(range(count), key=lambda k: affine_scale(affines[k]), reverse=True):
+        if alphas[k] == 0.0:
+            continue
+        support = _soft_mask_support(size) if checked is None else mask_support(checked[k] > 0)
+        roi = None if support is None else face_roi(affines[k], support, frame_hw)
+        if roi is not None:
+            overlaps = any(_meet(roi, earlier.roi) for earlier in planned)
+            planned.append(PlannedFace(k, roi, _roi_affine(affines[k], roi), alphas[k], bands[k], overlaps))
+    return PastePlan((int(frame_hw[0]), int(frame_hw[1])), int(size), tuple(planned), checked)
+
+
+def _meet(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """Whether two regions (x0, y0, x1, y1), exclusive end, share a pixel."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+_BACK = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+
+
+def paste_planned(plan: PastePlan, frame: np.ndarray, crops: Sequence[np.ndarray],
+                  sources: Sequence[np.ndarray | None] | None = None, *,
+                  weight: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Carry out ``plan`` with OpenCV: the host executor.
+
+    Args:
+        frame: uint8 [H, W, 3] RGB, the frame the plan was made for.
+        crops: per input face, uint8 [S, S, 3] the restored crop.
+        sources: per input face, uint8 [S, S, 3] the crop alignment cut from ``frame``; needed (not
+            None) for the faces whose detail band is above 0.
+        weight: also return the combined per-pixel paste weight.
+
+    Returns:
+        (new uint8 [H, W, 3] frame; with ``weight``, float32 [H, W] in [0, 1]: how much of each output
+        pixel comes from the pasted faces, 1 - prod(1 - w_k) over the faces, else None).
+    """
+    if frame.shape[:2] != plan.frame_hw:
+        raise ValueError(f"the plan is for a {plan.frame_hw} frame, got {frame.shape[:2]}")
+    if plan.needs_sources and sources is None:
+        raise ValueError("faces with a detail band above 0 need the aligned source crops")
+    out = frame.copy()
+    cover = np.zeros(plan.frame_hw, np.float32) if weight else None
+    for face in plan.faces:
+        x0, y0, x1, y1 = face.roi
+        dsize = (x1 - x0, y1 - y0)
+        w = cv2.warpAffine(plan.mask(face.index), face.roi_affine, dsize, flags=_BACK,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        if face.alpha != 1.0:
+            w *= face.alpha
+        region = np.ascontiguousarray(out[y0:y1, x0:x1])
+        crop = crops[face.index]
+        if face.detail == 0.0:
+            warped = cv2.warpAffine(crop, face.roi_affine, dsize, flags=_BACK, borderMode=cv2.BORDER_REPLICATE)
+            # face * w + region * (1 - w), rounded: cv2's fused uint8 blend is ~10x faster than float numpy here.
+            out[y0:y1, x0:x1] = cv2.blendLinear(warped, region, w, 1.0 - w)
+        else:
+            out[y0:y1, x0:x1] = _paste_change(frame[y0:y1, x0:x1], region, crop, sources[face.index], face, w)
+        if cover is not None:
+            cover[y0:y1, x0:x1] += w * (1.0 - cover[y0:y1, x0:x1])
+    return out, cover
+
+
+def _paste_change(base: np.ndarray, region: np.ndarray, crop: np.ndarray, source: np.ndarray, face: PlannedFace,
+                  w: np.ndarray) -> np.ndarray:
+    """uint8 region + w * (face - region) for a face with a detail band above 0 (module docstring);
+    ``base`` is the input frame's region, ``region`` the output's so far."""
+    x0, y0, x1, y1 = face.roi
+    dsize = (x1 - x0, y1 - y0)
+    change = cv2.warpAffine(cv2.subtract(crop, source, dtype=cv2.CV_32F), face.roi_affine, dsize, flags=_BACK,
+                            borderMode=cv2.BORDER_REPLICATE)
+    if face.detail < 1.0:
+        back = cv2.warpAffine(source, face.roi_affine, dsize, flags=_BACK, borderMode=cv2.BORDER_REPLICATE)
+        change = cv2.scaleAdd(cv2.subtract(back, base, dtype=cv2.CV_32F), 1.0 - face.detail, change)
+    if face.overlaps:  # an earlier face changed the region: blend from what is there now
+        change = cv2.add(change, cv2.subtract(base, region, dtype=cv2.CV_32F))
+    return cv2.add(region, cv2.multiply(change, cv2.merge([w, w, w])), dtype=cv2.CV_8U)  # rounded, saturated
 
 
 def paste_faces(
@@ -129,69 +309,42 @@ def paste_faces(
     *,
     alphas: Sequence[float] | None = None,
     masks: Sequence[np.ndarray | None] | None = None,
-    detail: Sequence[float] | None = None, weight_out: np.ndarray | None = None,
+    detail: Sequence[float] | None = None,
+    sources: Sequence[np.ndarray] | None = None,
+    weight_out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Blend restored crops back into a copy of ``frame``.
+    """Blend restored crops back into a copy of ``frame``: ``plan_paste`` then ``paste_planned``.
 
-    Each crop and its mask are warped back only over the face's bounding region (never the whole
-    frame). Overlapping faces are composited one over the other, smaller (farther) faces first, so the
-    nearer face ends on top and every pixel stays a convex mix of the inputs.
+    Each crop and its mask are warped back only over the face's region (never the whole frame).
+    Overlapping faces are composited one over the other, smaller (farther) faces first, so the nearer
+    face ends on top and every pixel stays a convex mix of the inputs.
 
     Args:
         frame: uint8 [H, W, 3] RGB.
         faces: (crop uint8 [S, S, 3], affine float32 [2, 3] frame -> crop) per face.
-        alphas: per-face weight in [0, 1]: 1 = restored face, 0 = original pixels (the face is
-            skipped); no list = 1 for every face.
-        masks: optional per-face float [S, S] masks in [0, 1] (e.g. face parsing); None entries, or
-            no list, use ``soft_mask(S)``.
-        detail: optional per-face strength in [0, 1] of ``frame``'s own fine detail that the crop could
-            not hold, added back to the pasted face (``faces.detail``); None or 0 adds none.
-        weight_out: optional float32 [H, W] zeros that receive the combined paste weight (``accumulate_weight``).
+        alphas, masks, detail: as for ``plan_paste``.
+        sources: per face, uint8 [S, S, 3] the crop alignment cut from ``frame``; cut here (with
+            ``faces.align.warp_to_crop``) when omitted and a detail band is above 0.
+        weight_out: optional float32 [H, W] that receives the combined paste weight in [0, 1] (0 exactly
+            where no face changed the pixel).
 
     Returns:
         New uint8 [H, W, 3] frame.
     """
-    alphas = _checked_alphas(len(faces), alphas, masks, detail)
-    out = frame.copy()
-    h, w = frame.shape[:2]
-    order = sorted(range(len(faces)), key=lambda k: affine_scale(faces[k][1]), reverse=True)
-    for k in order:
-        crop, affine = faces[k]
-        alpha = alphas[k]
-        if alpha == 0.0:
-            continue
-        size = crop.shape[0]
-        if masks is not None and masks[k] is not None:
-            mask, support = masks[k], mask_support(masks[k] > 0)
-        else:
-            mask, support = soft_mask(size), _soft_mask_support(size)
-        if support is None:
-            continue
-        roi = face_roi(affine, support, (h, w))
-        if roi is None:
-            continue
-        x0, y0, x1, y1 = roi
-        face, weight, a_roi = _warp_to_roi(crop, mask, affine, roi)
-        if detail is not None and detail[k] > 0.0:
-            fine = lost_detail(frame, affine, a_roi, roi, size)
-            face = cv2.scaleAdd(fine, float(detail[k]), face.astype(np.float32))
-            face = np.clip(np.rint(face), 0, 255).astype(np.uint8)
-        if alpha != 1.0:
-            weight *= alpha
-        # face * w + region * (1 - w), rounded: cv2's fused uint8 blend is ~10x faster than float numpy here.
-        region = np.ascontiguousarray(out[y0:y1, x0:x1])
-        out[y0:y1, x0:x1] = cv2.blendLinear(face, region, weight, 1.0 - weight)
-        accumulate_weight(weight_out, roi, weight)
+    if not faces:
+        _per_face("alphas", alphas, 0, 1.0)
+        if weight_out is not None:
+            weight_out[...] = 0.0
+        return frame.copy()
+    size = faces[0][0].shape[0]
+    for crop, _ in faces:
+        if crop.dtype != np.uint8 or crop.shape != (size, size, 3):
+            raise ValueError(f"crops must be uint8 [{size}, {size}, 3], got {crop.dtype} {list(crop.shape)}")
+    plan = plan_paste(frame.shape[:2], [affine for _, affine in faces], size, alphas=alphas, masks=masks,
+                      detail=detail)
+    if sources is None and plan.needs_sources:
+        sources = [warp_to_crop(frame, np.asarray(affine, np.float32), size) for _, affine in faces]
+    out, cover = paste_planned(plan, frame, [crop for crop, _ in faces], sources, weight=weight_out is not None)
+    if weight_out is not None:
+        weight_out[...] = cover
     return out
-
-
-def accumulate_weight(combined: np.ndarray | None, roi: tuple[int, int, int, int], weight: np.ndarray) -> None:
-    """Fold one face's paste weight over ``roi`` (x0, y0, x1, y1; float [h, w] in [0, 1], torch tensors alike)
-    into the frame's ``combined`` weight (float [H, W], in place; None: nothing to do). The faces are composited
-    one over the other, so a pixel keeps (1 - combined)(1 - weight) of its original value: 1 - that is the new
-    combined weight, 0 exactly where no face changed the pixel."""
-    if combined is None:
-        return
-    x0, y0, x1, y1 = roi
-    region = combined[y0:y1, x0:x1]
-    region += weight * (1.0 - region)

@@ -23,7 +23,7 @@ input is not motion and does not stop blending.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -160,6 +160,11 @@ class TemporalBlender:
         self._tracks[track_id] = _TrackState(grey, high, low, grey_u8, tone)
         blended = cv2.add(high.values, _from_grid(low.values + tone.values, size))
         return cv2.add(source, blended, dtype=cv2.CV_8U)  # rounded and saturated
+
+    def blend_faces(self, track_ids: Sequence[int], sources: Sequence[np.ndarray], restored: Sequence[np.ndarray],
+                    magnifications: Sequence[float]) -> list[np.ndarray]:
+        """``blend`` for each of one frame's faces (distinct tracks), in order."""
+        return [self.blend(*face) for face in zip(track_ids, sources, restored, magnifications)]
 
     def reset(self, track_id: int | None = None) -> None:
         """Forget one track's history (it restarted), or every track's (scene cut) when None."""

@@ -63,7 +63,7 @@ def test_a_passthrough_restorer_is_pasted_unchanged(face_crop) -> None:
         composition = compose(compositor, face_crop, face_crop.copy())
         (pasted, affine), = composition.crops
         assert np.array_equal(pasted, face_crop) and np.array_equal(affine, IDENTITY)
-        assert composition.alphas == [1.0] and composition.masks is None and composition.detail == [0.0]
+        assert composition.alphas == [1.0] and composition.masks is None and composition.detail == [1.0]
         assert np.array_equal(composition.faces[0].restored, face_crop)
 
 

@@ -8,10 +8,9 @@ import pytest
 import torch
 
 from gpen_video.faces.align import align_face, estimate_similarity, gpen_template
-from gpen_video.faces.paste import paste_faces
+from gpen_video.faces.paste import paste_faces, paste_planned, plan_paste
 from gpen_video.gpu.colour import rgb_to_yuv420, yuv420_to_rgb
-from gpen_video.gpu.warp import align_crops
-from gpen_video.gpu.warp import paste_faces as paste_faces_torch
+from gpen_video.gpu.warp import align_crops, paste_planned as paste_planned_torch, warp_affine
 from gpen_video.review.metrics import psnr
 from tests.helpers.real_media import video_frames
 
@@ -57,6 +56,14 @@ def test_yuv420_to_rgb_matches_swscale():
         yuv420_to_rgb(y, u[:, :-1], v)
 
 
+def paste_faces_torch(frame: torch.Tensor, crops: torch.Tensor, affines, *, alphas=None, masks=None, detail=None,
+                      sources=None) -> torch.Tensor:
+    """The torch executor of the same plan as ``paste_faces`` makes."""
+    plan = plan_paste(tuple(frame.shape[:2]), affines, crops.shape[1], alphas=alphas,
+                      masks=None if masks is None else list(masks.numpy()), detail=detail)
+    return paste_planned_torch(plan, frame, crops, sources, masks=masks)[0]
+
+
 def _faces(frame: np.ndarray) -> list[np.ndarray]:
     """Three frame -> crop similarities: upright, rotated and small, and one hanging off the top-left corner."""
     template = gpen_template(128)
@@ -73,7 +80,7 @@ def test_align_crops_match_cv2_warp(crowd):
     affines = _faces(crowd)
     want = np.stack([cv2.warpAffine(crowd, a, (128, 128), flags=cv2.INTER_LINEAR,
                                     borderMode=cv2.BORDER_REFLECT_101) for a in affines])
-    got = align_crops(torch.from_numpy(crowd), torch.from_numpy(np.stack(affines)), 128).numpy()
+    got = align_crops(torch.from_numpy(crowd), affines, 128).numpy()
     assert got.shape == want.shape == (3, 128, 128, 3)
     diff = np.abs(got.astype(np.int16) - want)
     # OpenCV works in fixed point: on this detailed frame 99.4% of pixels agree within one level and
@@ -81,10 +88,10 @@ def test_align_crops_match_cv2_warp(crowd):
     assert diff.max() <= 3 and np.mean(diff <= 1) > 0.99 and diff.mean() < 0.2
     # the same landmarks through the OpenCV path
     crop, affine = align_face(crowd, np.float32([[300, 170], [340, 170], [320, 195], [305, 215], [335, 215]]), 128)
-    same = np.abs(align_crops(torch.from_numpy(crowd), torch.from_numpy(affine[None]), 128)[0].numpy()
+    same = np.abs(align_crops(torch.from_numpy(crowd), [affine], 128)[0].numpy()
                   .astype(np.int16) - crop)
     assert same.max() <= 3 and np.mean(same <= 1) > 0.995
-    assert align_crops(torch.from_numpy(crowd), torch.zeros(0, 2, 3), 128).shape == (0, 128, 128, 3)
+    assert align_crops(torch.from_numpy(crowd), [], 128).shape == (0, 128, 128, 3)
 
 
 @pytest.mark.parametrize("alpha", [1.0, 0.6])
@@ -108,7 +115,7 @@ def test_paste_matches_numpy_paste(crowd, alpha):
 
 def test_paste_with_detail_transfer_matches_numpy_paste(crowd):
     affines = [a * np.float32([[0.5], [0.5]]) for a in _faces(crowd)]  # faces larger than the crop: detail to keep
-    sources = align_crops(torch.from_numpy(crowd), torch.from_numpy(np.stack(affines)), 128)
+    sources = align_crops(torch.from_numpy(crowd), affines, 128)
     crops = np.stack([cv2.GaussianBlur(255 - c, (0, 0), 2.0) for c in sources.numpy()])  # no fine detail of its own
     detail = [1.0, 0.5, 0.0]
     want = paste_faces(crowd, list(zip(crops, affines)), detail=detail)
@@ -122,3 +129,34 @@ def test_paste_with_detail_transfer_matches_numpy_paste(crowd):
     assert np.mean(np.abs(without.astype(np.int16) - want) > 4) > 0.01  # the detail really was added
     with pytest.raises(ValueError, match="detail"):
         paste_faces_torch(torch.from_numpy(crowd), torch.from_numpy(crops), affines, detail=detail)
+
+
+@pytest.mark.parametrize("detail", [0.0, 1.0])
+def test_both_executors_give_the_same_combined_paste_weight(crowd, detail):
+    affines = _faces(crowd)
+    crops = np.stack([255 - cv2.warpAffine(crowd, a, (128, 128)) for a in affines])
+    sources = align_crops(torch.from_numpy(crowd), affines, 128)
+    plan = plan_paste(crowd.shape[:2], affines, 128, alphas=[1.0, 0.5, 0.8], detail=[detail] * 3)
+    _, want = paste_planned(plan, crowd, list(crops), list(sources.numpy()), weight=True)
+    _, got = paste_planned_torch(plan, torch.from_numpy(crowd), torch.from_numpy(crops), sources, weight=True)
+    assert want.dtype == np.float32 and want.shape == crowd.shape[:2] and 0.0 <= want.min() and want.max() <= 1.0
+    assert want.max() > 0.99 and np.mean(want > 0) > 0.05  # the faces' cores are fully pasted
+    assert np.abs(got.numpy() - want).max() < 0.02
+    assert paste_planned(plan, crowd, list(crops), list(sources.numpy()))[1] is None
+
+
+def test_warp_affine_checks_its_inputs_and_follows_opencvs_convention(crowd):
+    image = torch.from_numpy(crowd).permute(2, 0, 1)[None].float()
+    shift = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 3.0]])  # output (x, y) samples input (x + 2, y + 3)
+    got = warp_affine(image, [shift], (100, 50))
+    assert got.shape == (1, 3, 50, 100)
+    assert torch.equal(got[0].permute(1, 2, 0).round().to(torch.uint8), torch.from_numpy(crowd[3:53, 2:102]))
+    assert warp_affine(image, [shift, shift], (10, 10)).shape == (2, 3, 10, 10)  # one image, two maps
+    with pytest.raises(ValueError, match="float"):
+        warp_affine(torch.from_numpy(crowd)[None], [shift], (10, 10))
+    with pytest.raises(ValueError, match="maps"):
+        warp_affine(image.expand(2, -1, -1, -1), [shift] * 3, (10, 10))
+    with pytest.raises(ValueError, match=r"\[2, 3\]"):
+        warp_affine(image, [np.eye(3)], (10, 10))
+    with pytest.raises(ValueError, match="border"):
+        warp_affine(image, [shift], (10, 10), border="wrap")

@@ -55,7 +55,7 @@ def test_the_host_path_is_align_face_and_paste_faces():
     path = HostFramePath()
     crops, held = path.cut(image, [face_affine(points, 128) for points in landmarks], 128)
     faces = [align_face(image, points, 128) for points in landmarks]
-    assert held is None and np.array_equal(np.stack(crops), np.stack([crop for crop, _ in faces]))
+    assert held is crops and np.array_equal(np.stack(crops), np.stack([crop for crop, _ in faces]))
     restored = [(255 - crop, affine) for crop, affine in faces]
     masks = np.full((2, 128, 128), 0.5, np.float32)
     got, planes = path.paste(image, held, restored, alphas=[1.0, 0.5], masks=masks, detail=[1.0, 0.0], planes=True)
