@@ -1,6 +1,6 @@
 """The temporal blender (``faces.temporal``) on a torch device: the same maths, the crops and bands kept there.
 
-Everything that touches a crop-sized array runs on the device: the residual and its two bands, the
+Everything that touches a crop-sized array runs on the device: the residual and its three bands, the
 grey input, the warps that follow the flow, the match tests and the running means. Only the optical
 flow runs on the host (OpenCV's Farnebäck, as in ``faces.temporal``), on grey thumbnails of at most
 ``_FLOW_SIZE`` px: one download of every face's thumbnails per frame, and one upload of their flows.
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..faces.temporal import (_FLOW_SIZE, _HIGH_FRAMES, _LOW_FRAMES, _LOW_SIDE, _LOW_TOLERANCE, _TOLERANCE,
-                              TemporalBlender, _flow)
+                              _TONE_TOLERANCE, TemporalBlender, _flow)
 
 _REMAP_STEPS = 32  # OpenCV's remap works at 1/32 px
 
@@ -38,7 +38,9 @@ class _Band:
 class _TrackState:
     grey: Tensor  # float32 [1, S, S] grey input crop (whole levels)
     high: _Band  # [S, S] the residual's high band
-    low: _Band  # [L, L] its low band, on the low grid
+    low: _Band  # [L, L] its low band, on the low grid, less the tone
+    tone: Tensor  # float32 [3] the residual's blended mean over the crop, per channel
+    tone_count: float  # how many frames the tone stands for (>= 1)
 
 
 class TorchTemporalBlender(TemporalBlender):
@@ -84,20 +86,26 @@ class TorchTemporalBlender(TemporalBlender):
         for k, tid in enumerate(track_ids):
             low = _shrink(residuals[k], _LOW_SIDE)
             high = residuals[k] - _enlarge(low, size)
+            tone = low.mean(dim=(1, 2))
+            low = low - tone[:, None, None]
             prev = previous[k]
             if prev is None:
                 ones = torch.ones_like
-                self._tracks[tid] = _TrackState(greys[k], _Band(high, ones(high[:1])), _Band(low, ones(low[:1])))
+                self._tracks[tid] = _TrackState(greys[k], _Band(high, ones(high[:1])), _Band(low, ones(low[:1])),
+                                                tone, 1.0)
                 continue
             back = flows.pop(0)
             grid = _follow(back, size)
             warped_grey = _remap(prev.grey, grid)
             trust = _texture_match(greys[k], warped_grey, pixels[k])
             high = _recursive(high, _warped(prev.high, grid), trust, strength * _HIGH_FRAMES)
-            trust = _match(_shrink(greys[k], _LOW_SIDE), _shrink(warped_grey, _LOW_SIDE), _LOW_TOLERANCE)
+            grid_grey, warped_grid = _shrink(greys[k], _LOW_SIDE), _shrink(warped_grey, _LOW_SIDE)
+            trust = _match(grid_grey, warped_grid, _LOW_TOLERANCE)
             low = _recursive(low, _warped(prev.low, _follow(back, _LOW_SIDE)), trust, strength * _LOW_FRAMES)
-            self._tracks[tid] = _TrackState(greys[k], high, low)
-            blended = high.values + _enlarge(low.values, size)
+            count = min(_face_match(grid_grey, warped_grid) * prev.tone_count, strength * _LOW_FRAMES)
+            tone = tone + (prev.tone - tone) * (count / (count + 1.0))
+            self._tracks[tid] = _TrackState(greys[k], high, low, tone, count + 1.0)
+            blended = high.values + _enlarge(low.values + tone[:, None, None], size)
             out[k] = (sources[k].float() + blended.permute(1, 2, 0)).round_().clamp_(0, 255).to(torch.uint8)
         return out
 
@@ -186,6 +194,14 @@ def _match(cur: Tensor, warped_prev: Tensor, tolerance: float) -> Tensor:
     diff = cur - warped_prev
     diff = (diff - diff.mean()) * (1.0 / tolerance)
     return torch.exp(-(diff * diff))
+
+
+def _face_match(cur: Tensor, warped_prev: Tensor) -> float:
+    """``faces.temporal._face_match`` for float [1, L, L] grey crops on the low grid (one host sync)."""
+    middle = slice(_LOW_SIDE // 4, _LOW_SIDE - _LOW_SIDE // 4)
+    diff = (cur - warped_prev)[0, middle, middle].reshape(-1)
+    typical = torch.quantile((diff - torch.quantile(diff, 0.5)).abs(), 0.5)  # numpy's median: the mean of the two middle
+    return float(torch.exp(-(typical / _TONE_TOLERANCE) ** 2))
 
 
 def _texture_match(cur: Tensor, warped_prev: Tensor, pixel: float) -> Tensor:
