@@ -17,7 +17,7 @@ from .faces.select import EVERY_TRACK, TrackSelection
 from .review.gallery import FaceGallery, GallerySummary
 from .media.image import read_image, write_image
 from .errors import InputError
-from .media.encoders import LOSSLESS
+from .media.encoders import is_lossless
 from .media.open import open_reader, open_writer
 from .media.output import check_destination
 from .media.info import VideoInfo, output_size
@@ -147,11 +147,10 @@ def enhance_video(
 
 def _keeps_input(settings: Settings, compare: bool, evidence: EvidenceFiles) -> bool:
     """Whether the run encodes the input's planes as decoded where no face changed a pixel
-    (``media.untouched``), and so needs each frame's paste weight: with a lossless encode (``encode.codec`` in
-    ``media.encoders.LOSSLESS``, or crf 0) or any ``evidence`` (which needs the weight anyway), and nothing hides
-    faces; the planes are kept only where the output has the input's size."""
-    encode = settings.encode
-    lossless = encode.codec in LOSSLESS or encode.crf == 0
+    (``media.untouched``), and so needs each frame's paste weight: with a lossless encode
+    (``media.encoders.is_lossless``), any crf 0 (asked for as lossless) or any ``evidence`` (which needs the
+    weight anyway), and nothing hides faces; the planes are kept only where the output has the input's size."""
+    lossless = is_lossless(settings.encode) or settings.encode.crf == 0
     return (lossless or evidence.wanted) and not compare and not settings.redact.enabled
 
 

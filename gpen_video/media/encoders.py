@@ -59,6 +59,13 @@ def resolve_codec(name: str) -> tuple[str, str | None]:
     raise InputError(f"encoder {name} is not available in this FFmpeg build")
 
 
+def is_lossless(settings: EncodeSettings) -> bool:
+    """Whether the encoder keeps the planes it is given exactly: a ``LOSSLESS`` codec, or x264 at crf 0
+    with no bitrate."""
+    codec = settings.codec
+    return codec in LOSSLESS or (codec == "libx264" and settings.crf == 0 and settings.bitrate is None)
+
+
 def encoder_options(codec: str, settings: EncodeSettings) -> tuple[dict[str, str], int | None, list[str]]:
     """(AVOptions for the encoder, bit_rate or None, notices) for ``settings`` on ``codec``.
 

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Settings
+from ..media.encoders import is_lossless
 from ..media.output import check_destination, close_quietly, commit, discard, temp_path_for
 from ..types import FrameResult, PastedFace
 from .provenance import input_record, software_versions, weights_record
@@ -69,12 +70,6 @@ def planes_sha256(planes: Sequence[np.ndarray]) -> str:
     for plane in planes:
         digest.update(np.ascontiguousarray(plane).data)
     return digest.hexdigest()
-
-
-def is_lossless(settings: Settings) -> bool:
-    """Whether the run's encoder keeps the planes it is given exactly (FFV1, or x264 at crf 0)."""
-    encode = settings.encode
-    return encode.codec == "ffv1" or (encode.codec == "libx264" and encode.crf == 0 and encode.bitrate is None)
 
 
 @dataclass(frozen=True)
@@ -126,7 +121,7 @@ def audit_header(run: AuditedRun) -> dict:
         "kind": run.kind,
         "input": {"name": Path(run.source).name, "bytes": source["bytes"], "sha256": source["sha256"]},
         "weights": {"model": weights["model"], "sha256": weights["sha256"]},
-        "output": {"name": Path(run.output).name, "lossless": run.kind == "video" and is_lossless(run.settings)},
+        "output": {"name": Path(run.output).name, "lossless": run.kind == "video" and is_lossless(run.settings.encode)},
         "changes": changes,
         "reproducible": {
             "bit_exact": bit_exact,
