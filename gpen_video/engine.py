@@ -396,7 +396,7 @@ class Engine:
             started = time.perf_counter()
             composed = compositor.compose(job.frame.image, job.tracked, job.faces, job.restored, job.scene_cut)
             background = job.frame.image if job.background is None else job.background
-            weight = np.zeros(background.shape[:2], np.float32) if weights else None
+            weight = np.empty(background.shape[:2], np.float32) if weights else None  # the paste fills it
             held = job.held if job.background is None else None  # an enlarged frame is not the one cut
             enhanced, yuv = self.frame_path.paste(background, held, composed.crops, alphas=composed.alphas,
                                                   masks=composed.masks, detail=composed.detail,

@@ -149,7 +149,7 @@ class FramePath(Protocol):
         """``faces`` (crop uint8 [S, S, 3], affine) blended into a copy of ``image``, the frame that
         ``cut`` gave ``held`` for (None: no faces were cut, or ``image`` is another frame, such as an
         enlarged one), as ``faces.paste.paste_faces`` does.
-        ``weight_out``: float32 [H, W] zeros, or None: receives each pixel's combined paste weight in [0, 1].
+        ``weight_out``: float32 [H, W], or None: filled with each pixel's combined paste weight in [0, 1].
 
         Returns (the new uint8 [H, W, 3] frame, or ``image`` itself when ``faces`` is empty; with
         ``planes``, the frame's yuv420p planes uint8 [3 H / 2, W] where the path makes them, else None).
